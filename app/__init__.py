@@ -1,0 +1,37 @@
+"""kmeans-filter: recolor a photo with the k colors that best characterize it."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from typing import Any, Mapping
+
+from flask import Flask, Request
+
+
+class InMemoryRequest(Request):
+    """Keep uploads in memory: Werkzeug would spool those over 500 KB to disk.
+
+    MAX_CONTENT_LENGTH bounds how much memory that can take.
+    """
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return BytesIO()
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from app import api, errors, hooks, settings, web
+    from app.cache import PhotoCache
+
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    app.request_class = InMemoryRequest
+    app.config.update(settings.load())
+    app.config.update(config or {})
+    upload_limit = int(app.config["MAX_UPLOAD_MB"]) * 2**20
+    app.config["MAX_CONTENT_LENGTH"] = upload_limit
+    app.config["MAX_FORM_MEMORY_SIZE"] = upload_limit
+    app.extensions["photo_cache"] = PhotoCache(int(app.config["CACHE_MB"]) * 2**20, int(app.config["CACHE_SECONDS"]))
+    errors.register(app)
+    hooks.register(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(web.bp)
+    return app

@@ -1,0 +1,85 @@
+"""One error type that carries its HTTP status, and the handlers that render it.
+
+The API and anything asking for JSON get {"error": {"code", "message"}};
+a browser gets the page with the message in words.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from app.imaging import ImageError
+
+log = logging.getLogger(__name__)
+
+IMAGE_ERROR_STATUS = {"unsupported_image": 415, "too_many_pixels": 413, "unusable_image": 422}
+
+
+class AppError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_image_error(cls, error: ImageError) -> "AppError":
+        return cls(IMAGE_ERROR_STATUS.get(error.code, 422), error.code, error.message)
+
+
+def bad_request(message: str) -> AppError:
+    return AppError(400, "bad_request", message)
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def render_error(error: AppError) -> Response:
+    if wants_json():
+        response = jsonify(error={"code": error.code, "message": error.message})
+    else:
+        response = Response(render_template("error.html", error=error), mimetype="text/html")
+    response.status_code = error.status
+    if error.status == 413:
+        # The body may not have been read: close rather than reset the connection.
+        response.headers["Connection"] = "close"
+    return response
+
+
+_HTTP_MESSAGES = {
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This address does not accept that method."),
+    413: ("too_large", "The upload is larger than the limit of {limit} MB. Send a smaller file."),
+}
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    code, message = _HTTP_MESSAGES.get(status, ("bad_request" if status < 500 else "server_error", error.description or ""))
+    if status == 405 and error.valid_methods:
+        message += f" Use {', '.join(sorted(error.valid_methods))}."
+    limit = request.max_content_length
+    message = message.format(limit=round(limit / 2**20) if limit else "?")
+    response = render_error(AppError(status, code, message))
+    if status == 405 and error.valid_methods:
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    return render_error(AppError(500, "server_error", "Something went wrong on our side. Please try again."))
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(AppError, render_error)
+    app.register_error_handler(ImageError, lambda e: render_error(AppError.from_image_error(e)))
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

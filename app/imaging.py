@@ -1,0 +1,215 @@
+"""Bytes to pixels and pixels back to bytes, in memory, under limits.
+
+Decoding applies the EXIF orientation, converts an embedded ICC profile to
+sRGB and brings every mode to 8-bit RGB plus an optional alpha channel.
+Encoding writes a paletted PNG at the smallest bit depth that holds the
+palette, or JPEG/WebP on request.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+FORMATS = ("png", "jpeg", "webp")
+MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+class ImageError(ValueError):
+    """An upload that cannot be used; `code` says why (see app.errors for statuses)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Decoded:
+    rgb: np.ndarray  # (H, W, 3) uint8, sRGB, upright
+    alpha: np.ndarray | None  # (H, W) uint8, or None when fully opaque
+    source_format: str  # "JPEG", "PNG", ...
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Identify an image and check its size from the header, before decoding it."""
+    if not data:
+        raise ImageError("unsupported_image", "The file is empty. Choose a photo to upload.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # our own pixel limit replaces Pillow's bomb warning
+            image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+        raise ImageError(
+            "unsupported_image", "This file is not an image we can read. Use JPEG, PNG, WebP, GIF, BMP or TIFF."
+        ) from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            "too_many_pixels",
+            f"The image is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
+            f"the limit is {max_pixels / 1e6:.1f} megapixels. Resize it and try again.",
+        )
+    if width < 1 or height < 1:
+        raise ImageError("unusable_image", f"The image has no pixels ({width}x{height}).")
+    return image
+
+
+def decode(data: bytes, max_pixels: int) -> Decoded:
+    """Decode the first frame of an image to upright sRGB pixels and alpha."""
+    image = open_image(data, max_pixels)
+    source_format = image.format or "unknown"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image.load()  # first frame or page only
+            image = ImageOps.exif_transpose(image)
+            image = _to_srgb(image)
+            rgb, alpha = _to_rgb_alpha(image)
+    except ImageError:
+        raise
+    except Exception:  # Pillow raises many types for broken data
+        raise ImageError(
+            "unusable_image", "The image is damaged or truncated and cannot be decoded. Try saving it again."
+        ) from None
+    return Decoded(rgb=rgb, alpha=alpha, source_format=source_format)
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """Convert pixels from an embedded ICC profile to sRGB; leave others as they are."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA", "CMYK", "L", "LA"):
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (OSError, ImageCms.PyCMSError):
+        return image  # a broken profile is ignored, as browsers do
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+    base = image.convert({"RGBA": "RGB", "LA": "L"}.get(image.mode, image.mode))
+    try:
+        converted = ImageCms.profileToProfile(base, source, _SRGB, outputMode="RGB")
+    except ImageCms.PyCMSError:
+        return image
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
+
+
+def _to_rgb_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Bring any Pillow mode to 8-bit RGB and an alpha channel that is None when opaque."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        gray = _high_depth_to_8bit(np.asarray(image))
+        return np.repeat(gray[:, :, None], 3, axis=2), None
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("P", "L", "RGB") and "transparency" in image.info)
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"))
+        alpha = np.ascontiguousarray(rgba[:, :, 3])
+        rgb = np.ascontiguousarray(rgba[:, :, :3])
+        return rgb, None if alpha.min() == 255 else alpha
+    return np.asarray(image.convert("RGB")), None
+
+
+def _high_depth_to_8bit(values: np.ndarray) -> np.ndarray:
+    """Scale 16-bit, 32-bit integer and float gray to 0-255.
+
+    16-bit data uses its full range; floats in 0-1 are scaled up, larger
+    floats and integers are taken as 0-255 unless they exceed it, in which
+    case they are treated as 16-bit.
+    """
+    values = values.astype(np.float64)
+    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    top = values.max() if values.size else 0.0
+    if 0.0 < top <= 1.0 and not np.all(np.mod(values, 1) == 0):
+        values = values * 255.0
+    elif top > 255.0:
+        values = values / 257.0
+    return np.rint(np.clip(values, 0, 255)).astype(np.uint8)
+
+
+def encode(
+    indices: np.ndarray,
+    palette: np.ndarray,
+    alpha: np.ndarray | None = None,
+    fmt: str = "png",
+    quality: int = 90,
+) -> bytes:
+    """Encode an index map and its palette.
+
+    PNG is paletted at 1, 2, 4 or 8 bits, with one transparent entry when
+    the alpha is binary. Partial alpha keeps its values in an RGBA PNG.
+    JPEG and WebP add colors of their own by nature; they are for sharing,
+    not for exactness.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    buffer = io.BytesIO()
+    binary_alpha = alpha is not None and np.isin(alpha, (0, 255)).all()
+    if fmt == "png" and (alpha is None or binary_alpha) and len(palette) + (alpha is not None) <= 256:
+        image = Image.fromarray(np.asarray(indices, dtype=np.uint8), mode="P")
+        entries = np.asarray(palette, dtype=np.uint8)
+        options = {}
+        if alpha is not None:
+            clear = len(entries)
+            entries = np.vstack([entries, [[0, 0, 0]]]).astype(np.uint8)
+            indices = np.where(alpha == 0, clear, indices).astype(np.uint8)
+            image = Image.fromarray(indices, mode="P")
+            options["transparency"] = bytes([255] * clear + [0])
+        image.putpalette(entries.tobytes(), "RGB")
+        image.save(buffer, "PNG", bits=bit_depth(len(entries)), **options)
+        return buffer.getvalue()
+    rgb = np.asarray(palette, dtype=np.uint8)[indices]
+    if alpha is not None and fmt != "jpeg":
+        image = Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA")
+    else:
+        image = Image.fromarray(rgb, mode="RGB")
+    options = {"quality": quality} if fmt != "png" else {}
+    image.save(buffer, fmt.upper(), **options)
+    return buffer.getvalue()
+
+
+def bit_depth(colors: int) -> int:
+    """The smallest PNG palette bit depth that holds this many colors."""
+    for bits in (1, 2, 4, 8):
+        if colors <= 1 << bits:
+            return bits
+    raise ValueError(f"a PNG palette holds at most 256 colors, got {colors}")
+
+
+def encode_rgb_png(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
+    """A plain 24-bit (or 32-bit with alpha) PNG, the size to compare with."""
+    buffer = io.BytesIO()
+    image = Image.fromarray(rgb if alpha is None else np.dstack([rgb, alpha]))
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def shrink_nearest(indices: np.ndarray, max_side: int) -> np.ndarray:
+    """Downscale an index map by nearest neighbor so it never gains colors."""
+    height, width = indices.shape[:2]
+    scale = max(height, width) / max_side
+    if scale <= 1:
+        return indices
+    rows = (np.arange(max(1, round(height / scale))) * scale).astype(np.intp)
+    cols = (np.arange(max(1, round(width / scale))) * scale).astype(np.intp)
+    return indices[np.ix_(np.minimum(rows, height - 1), np.minimum(cols, width - 1))]
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    """A JPEG for showing the original in any browser, whatever its own format was."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()

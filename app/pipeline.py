@@ -1,0 +1,142 @@
+"""The whole job, shared by the command line and the HTTP API.
+
+prepare() decodes a photo and counts its colors once; render() turns a
+prepared photo into a k-color image. The page's slider calls render()
+again and again on the same prepared photo.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from app import imaging, quantize
+
+METHODS = ("kmeans", "mediancut", "octree")
+DITHERS = ("none", "floyd-steinberg")
+_PIL_METHODS = {"mediancut": Image.Quantize.MEDIANCUT, "octree": Image.Quantize.FASTOCTREE}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A decoded photo with its packed pixel keys and color histogram."""
+
+    decoded: imaging.Decoded
+    keys: np.ndarray  # (H*W,) uint32 0xRRGGBB of every pixel
+    hist: quantize.Histogram  # visible pixels only
+    source_bytes: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        alpha = self.decoded.alpha.nbytes if self.decoded.alpha is not None else 0
+        return self.decoded.rgb.nbytes + alpha + self.keys.nbytes + self.hist.keys.nbytes + self.hist.counts.nbytes
+
+
+@dataclass(frozen=True)
+class Options:
+    k: int = 16
+    color_space: str = "rgb"
+    dither: str = "none"
+    method: str = "kmeans"
+    fmt: str = "png"
+    max_side: int | None = None  # preview: shrink the result, never its palette or figures
+
+    def check(self) -> None:
+        quantize.check_k(self.k)
+        for name, value, allowed in (
+            ("color_space", self.color_space, quantize.COLOR_SPACES),
+            ("dither", self.dither, DITHERS),
+            ("method", self.method, METHODS),
+            ("format", self.fmt, imaging.FORMATS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.max_side is not None and self.max_side < 1:
+            raise ValueError(f"max_side must be a positive number of pixels, got {self.max_side}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+    result: quantize.Quantized
+    bit_depth: int | None
+    timings: dict[str, float]
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+def prepare(data: bytes, max_pixels: int) -> Prepared:
+    start = time.perf_counter()
+    decoded = imaging.decode(data, max_pixels)
+    decode_ms = _ms(start)
+    start = time.perf_counter()
+    keys = quantize.pack(decoded.rgb)
+    visible = keys if decoded.alpha is None else keys[decoded.alpha.ravel() > 0]
+    hist = quantize.histogram(visible)
+    if hist.unique_colors == 0:
+        raise imaging.ImageError("unusable_image", "Every pixel of this image is fully transparent: there are no colors to find.")
+    return Prepared(decoded, keys, hist, len(data), {"decode_ms": decode_ms, "histogram_ms": _ms(start)})
+
+
+def render(prepared: Prepared, options: Options) -> Rendered:
+    options.check()
+    decoded = prepared.decoded
+    start = time.perf_counter()
+    result, indices = _quantize(prepared, options)
+    quantize_ms = _ms(start)
+    start = time.perf_counter()
+    alpha = decoded.alpha
+    if options.max_side:
+        indices = imaging.shrink_nearest(indices, options.max_side)
+        alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
+    data = imaging.encode(indices, result.palette, alpha, options.fmt)
+    timings = {**prepared.timings, "quantize_ms": quantize_ms, "encode_ms": _ms(start)}
+    bits = imaging.bit_depth(len(result.palette) + (alpha is not None)) if options.fmt == "png" else None
+    return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
+
+
+def _quantize(prepared: Prepared, options: Options) -> tuple[quantize.Quantized, np.ndarray]:
+    """The palette and the full-resolution index map for the chosen method."""
+    hist, keys = prepared.hist, prepared.keys
+    shape = prepared.decoded.rgb.shape[:2]
+    if options.method == "kmeans":
+        result = quantize.quantize(hist, options.k, options.color_space)
+    else:
+        result = _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
+    if options.dither == "none":
+        return result, quantize.index_map(keys, hist, result).reshape(shape)
+    indices = _dither(prepared.decoded.rgb, result.palette)
+    return quantize.measure_map(prepared.decoded.rgb, prepared.decoded.alpha, indices, result.palette)
+
+
+def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quantize.Quantized:
+    """Pillow's classic quantizers, summarized like ours so the figures compare."""
+    image = Image.fromarray(prepared.decoded.rgb)
+    quantized = image.quantize(k, method=method, dither=Image.Dither.NONE)
+    indices = np.asarray(quantized)
+    palette = np.array(quantized.getpalette(), dtype=np.uint8)
+    lut = np.zeros(1 << 24, dtype=np.uint8)
+    lut[prepared.keys] = indices.ravel()
+    labels = lut[prepared.hist.keys]
+    return quantize.summarize(prepared.hist, palette.reshape(-1, 3), labels)
+
+
+def _dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Floyd-Steinberg error diffusion onto our palette, by Pillow's C code."""
+    entries = np.asarray(palette, dtype=np.uint8)
+    # Pad with copies of the first entry: Pillow palettes have 256 slots.
+    padded = np.vstack([entries, np.repeat(entries[:1], 256 - len(entries), axis=0)])
+    palette_image = Image.new("P", (1, 1))
+    palette_image.putpalette(padded.tobytes(), "RGB")
+    dithered = Image.fromarray(rgb).quantize(palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
+    indices = np.asarray(dithered)
+    return np.where(indices >= len(entries), 0, indices).astype(np.uint8)

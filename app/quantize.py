@@ -1,0 +1,248 @@
+"""The k-means engine: pure numpy and scikit-learn, no I/O and no Flask.
+
+Pixels go in as an (H, W, 3) uint8 array plus an optional mask of the
+pixels that are visible; a palette, a label for every distinct color and
+figures of merit come out.
+
+Why it is fast: k-means never sees the pixels one by one. A 12 MP photo
+has a few hundred thousand distinct colors, and the weighted histogram of
+those colors carries exactly the same information. The clustering runs on
+that histogram (binned further for very colorful photos), a few exact
+Lloyd steps on the full histogram polish the centers, and every pixel is
+then mapped to its palette entry through a 2**24-entry lookup table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from threadpoolctl import threadpool_limits
+
+from app import colorspace
+
+MIN_K = 2
+MAX_K = 256
+COLOR_SPACES = ("rgb", "oklab", "lab")
+# Above this many distinct colors the clustering runs on a 6-bit-per-channel
+# histogram of bin means; the exact polishing steps still see every color.
+EXACT_POINTS_LIMIT = 1 << 16
+POLISH_STEPS = 3
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """The distinct visible colors of an image and how often each occurs."""
+
+    keys: np.ndarray  # (n,) uint32 packed 0xRRGGBB, ascending
+    counts: np.ndarray  # (n,) int64
+
+    @property
+    def colors(self) -> np.ndarray:
+        return unpack(self.keys)
+
+    @property
+    def unique_colors(self) -> int:
+        return len(self.keys)
+
+    @property
+    def pixels(self) -> int:
+        return int(self.counts.sum())
+
+
+@dataclass(frozen=True)
+class Quantized:
+    """A palette sorted by share, and the palette entry of every histogram color."""
+
+    palette: np.ndarray  # (m,) uint8 RGB rows, m <= k
+    shares: np.ndarray  # (m,) float, fraction of visible pixels, descending
+    labels: np.ndarray  # (n,) palette index of each histogram color
+    psnr: float  # inf when the result is identical to the original
+    delta_e: float  # mean CIEDE2000 over visible pixels
+
+    def hex_codes(self) -> list[str]:
+        return ["#%02x%02x%02x" % tuple(int(v) for v in row) for row in self.palette]
+
+
+def pack(rgb: np.ndarray) -> np.ndarray:
+    """Pack (..., 3) uint8 colors into uint32 keys 0xRRGGBB, flattened."""
+    flat = np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1, 3)
+    padded = np.zeros((len(flat), 4), np.uint8)
+    # Little-endian uint32 of bytes (B, G, R, 0) is 0x00RRGGBB.
+    padded[:, 0], padded[:, 1], padded[:, 2] = flat[:, 2], flat[:, 1], flat[:, 0]
+    return padded.view("<u4").ravel()
+
+
+def unpack(keys: np.ndarray) -> np.ndarray:
+    """Unpack uint32 keys 0xRRGGBB into (n, 3) uint8 colors."""
+    keys = np.asarray(keys, dtype=np.uint32)
+    return np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1).astype(np.uint8)
+
+
+def histogram(keys: np.ndarray) -> Histogram:
+    """Count the distinct colors among packed pixel keys."""
+    counts = np.bincount(keys, minlength=1 << 24)
+    present = np.flatnonzero(counts)
+    return Histogram(keys=present.astype(np.uint32), counts=counts[present])
+
+
+def check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not MIN_K <= k <= MAX_K:
+        raise ValueError(f"k must be an integer between {MIN_K} and {MAX_K}, got {k!r}")
+
+
+def quantize(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -> Quantized:
+    """Find at most k colors that best represent the histogram, by k-means.
+
+    With k or more distinct colors already present, the image is returned
+    unchanged: the palette is its own colors.
+    """
+    check_k(k)
+    if color_space not in COLOR_SPACES:
+        raise ValueError(f"color_space must be one of {', '.join(COLOR_SPACES)}, got {color_space!r}")
+    if hist.unique_colors == 0:
+        raise ValueError("the image has no visible pixels to take colors from")
+    colors = hist.colors
+    if hist.unique_colors <= k:
+        return summarize(hist, colors, np.arange(hist.unique_colors))
+    space = colorspace.SPACES[color_space]
+    points = space.from_srgb(colors)
+    weights = hist.counts.astype(np.float64)
+    coarse_points, coarse_weights = _coarsen(colors, points, weights)
+    with threadpool_limits(1):  # small fits: OpenMP threads cost more than they give
+        centers = _cluster(coarse_points, coarse_weights, k, seed)
+        for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
+            labels = nearest(points, centers)
+            centers = _weighted_means(points, weights, labels, centers)
+    palette = space.to_srgb(centers)
+    labels = nearest(points, space.from_srgb(palette))
+    return summarize(hist, palette, labels)
+
+
+def _coarsen(colors, points, weights):
+    """Reduce a very colorful histogram to weighted means of 6-bit RGB bins."""
+    if len(colors) <= EXACT_POINTS_LIMIT:
+        return points, weights
+    c = colors.astype(np.int64) >> 2
+    bins = (c[:, 0] << 12) | (c[:, 1] << 6) | c[:, 2]
+    used, inverse = np.unique(bins, return_inverse=True)
+    total = np.bincount(inverse, weights=weights, minlength=len(used))
+    sums = np.stack(
+        [np.bincount(inverse, weights=weights * points[:, i], minlength=len(used)) for i in range(3)], axis=1
+    )
+    return sums / total[:, None], total
+
+
+def _cluster(points: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """MiniBatchKMeans over weighted points, then full Lloyd iterations from its centers."""
+    n_clusters = min(k, len(points))
+    mbk = MiniBatchKMeans(
+        n_clusters=n_clusters,
+        batch_size=4096,
+        n_init=3,
+        max_iter=20,
+        max_no_improvement=5,
+        random_state=seed,
+    ).fit(points, sample_weight=weights)
+    lloyd = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=30, tol=1e-6)
+    return lloyd.fit(points, sample_weight=weights).cluster_centers_
+
+
+def _weighted_means(points, weights, labels, centers):
+    """One Lloyd update; a center that lost all its points stays where it was."""
+    total = np.bincount(labels, weights=weights, minlength=len(centers))
+    sums = np.stack(
+        [np.bincount(labels, weights=weights * points[:, i], minlength=len(centers)) for i in range(points.shape[1])],
+        axis=1,
+    )
+    updated = centers.copy()
+    used = total > 0
+    updated[used] = sums[used] / total[used, None]
+    return updated
+
+
+def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    """Index of the nearest center (squared Euclidean) for every point, exactly."""
+    centers = np.asarray(centers, dtype=np.float64)
+    if len(centers) > 32:  # a k-d tree wins once there are many centers
+        return cKDTree(centers).query(points, workers=-1)[1]
+    center_norms = (centers**2).sum(axis=1)
+    out = np.empty(len(points), dtype=np.intp)
+    for start in range(0, len(points), chunk):
+        block = np.asarray(points[start : start + chunk], dtype=np.float64)
+        # |x-c|^2 - |x|^2 = |c|^2 - 2 x.c ; |x|^2 does not change the argmin.
+        out[start : start + chunk] = np.argmin(center_norms - 2.0 * block @ centers.T, axis=1)
+    return out
+
+
+def summarize(hist: Histogram, palette: np.ndarray, labels: np.ndarray) -> Quantized:
+    """Drop unused and duplicate entries, sort by share, and measure the error."""
+    colors, counts = hist.colors, hist.counts
+    # Merge entries that rounded to the same 8-bit color, keep only used ones.
+    palette_keys = pack(np.asarray(palette, dtype=np.uint8))[labels]
+    used, labels = np.unique(palette_keys, return_inverse=True)
+    totals = np.bincount(labels, weights=counts, minlength=len(used))
+    order, rank = _by_share(used, totals)
+    palette = unpack(used[order])
+    labels = rank[labels]
+    return Quantized(
+        palette=palette,
+        shares=totals[order] / counts.sum(),
+        labels=labels.astype(np.uint8),
+        psnr=_psnr(colors, counts, palette[labels]),
+        delta_e=float(np.average(colorspace.ciede2000_srgb(colors, palette[labels]), weights=counts)),
+    )
+
+
+def _by_share(palette_keys: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Order entries by share descending, then by color, and the rank of each entry."""
+    order = np.lexsort((palette_keys, -totals))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return order, rank
+
+
+def measure_map(
+    rgb: np.ndarray, alpha: np.ndarray | None, indices: np.ndarray, palette: np.ndarray
+) -> tuple[Quantized, np.ndarray]:
+    """Figures for an index map made pixel by pixel (dithering), palette re-sorted by share.
+
+    PSNR is exact; the mean CIEDE2000 is taken on an even sample of at most
+    a million visible pixels, since error diffusion gives every pixel its own pair.
+    """
+    visible = slice(None) if alpha is None else alpha.ravel() > 0
+    flat_idx = indices.ravel()[visible]
+    flat_rgb = rgb.reshape(-1, 3)[visible]
+    palette = np.asarray(palette, dtype=np.uint8)
+    totals = np.bincount(flat_idx, minlength=len(palette)).astype(np.float64)
+    order, rank = _by_share(pack(palette), totals)
+    used = totals[order] > 0
+    order, keep = order[used], np.cumsum(used) - 1
+    rank = keep[rank]
+    approx = palette[flat_idx]
+    step = max(1, len(flat_idx) // 1_000_000)
+    err = ((flat_rgb.astype(np.float64) - approx) ** 2).sum(axis=1)
+    mse = float(err.mean()) / 3.0
+    result = Quantized(
+        palette=palette[order],
+        shares=totals[order] / len(flat_idx),
+        labels=np.zeros(0, np.uint8),
+        psnr=float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse)),
+        delta_e=float(colorspace.ciede2000_srgb(flat_rgb[::step], approx[::step]).mean()),
+    )
+    return result, rank[indices].astype(np.uint8)
+
+
+def _psnr(colors, counts, approx) -> float:
+    err = ((colors.astype(np.float64) - approx) ** 2).sum(axis=1)
+    mse = float(np.dot(err, counts)) / (3.0 * counts.sum())
+    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+
+
+def index_map(keys: np.ndarray, hist: Histogram, result: Quantized) -> np.ndarray:
+    """Map every pixel key to its palette index with a lookup table."""
+    lut = np.zeros(1 << 24, dtype=np.uint8)
+    lut[hist.keys] = result.labels
+    return lut[keys]

@@ -1,0 +1,35 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from app import create_app
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+if not CORPUS.is_dir():
+    CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture
+def app():
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        if IN_CI:
+            pytest.fail(f"the photo corpus is missing at {CORPUS}")
+        pytest.skip(f"the photo corpus is missing at {CORPUS}")
+    return CORPUS
