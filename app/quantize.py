@@ -110,7 +110,7 @@ def quantize(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -
     space = colorspace.SPACES[color_space]
     points = space.from_srgb(colors)
     weights = hist.counts.astype(np.float64)
-    coarse_points, coarse_weights = _coarsen(colors, points, weights)
+    coarse_points, coarse_weights = coarsen(colors, points, weights)
     with threadpool_limits(1):  # small fits: OpenMP threads cost more than they give
         centers = _cluster(coarse_points, coarse_weights, k, seed)
         for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
@@ -121,7 +121,7 @@ def quantize(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -
     return summarize(hist, palette, labels)
 
 
-def _coarsen(colors, points, weights):
+def coarsen(colors, points, weights):
     """Reduce a very colorful histogram to weighted means of 6-bit RGB bins."""
     if len(colors) <= EXACT_POINTS_LIMIT:
         return points, weights
