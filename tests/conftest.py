@@ -60,7 +60,7 @@ def wait_for_http(url: str, process, seconds: float = 30.0) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server():
+def live_server(tmp_path_factory):
     """The real thing: gunicorn with the project's config, on 127.0.0.1. Yields its base URL."""
     import subprocess
     import sys
@@ -72,7 +72,8 @@ def live_server():
         command += ["-c", "gunicorn.conf.py"]
     command.append("app:create_app()")
     env = {**os.environ, "PORT": str(port)}
-    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = open(tmp_path_factory.mktemp("gunicorn") / "server.log", "wb")  # read it when a test fails
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base + "/healthz", process)
@@ -83,3 +84,4 @@ def live_server():
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
