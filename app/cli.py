@@ -1,4 +1,8 @@
-"""Command line: python -m app PHOTO [PHOTO|FOLDER ...] -k 16 [24 ...] -o OUT."""
+"""Command line: python -m app PHOTO [PHOTO|FOLDER ...] -k 16 [24 ...] -o OUT.
+
+Instead of recoloring: --curve prints the error against k, --contact-sheet
+writes one grid of the photo at several k, --palette-format writes palettes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 
-from app import imaging, pipeline, quantize, settings
+from app import curve, imaging, palettes, pipeline, quantize, settings, sheet
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 
@@ -27,11 +31,34 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dither", choices=pipeline.DITHERS, default="none")
     parser.add_argument("--method", choices=pipeline.METHODS, default="kmeans")
     parser.add_argument("--json", action="store_true", help="print palettes, figures and timings as JSON")
+    extra = parser.add_mutually_exclusive_group()
+    extra.add_argument("--curve", action="store_true",
+                       help="print estimated PSNR and mean dE2000 for k = 2-32 and the suggested k; writes no image")
+    extra.add_argument("--contact-sheet", type=Path, metavar="PATH",
+                       help="write one PNG grid of the photo at each k of --ks (PATH is a folder for several photos)")
+    extra.add_argument("--palette-format", choices=palettes.FORMATS,
+                       help="write the palette for each k in this format instead of the image")
+    parser.add_argument("--ks", type=ks_list, metavar="K,K,...",
+                        help="k values for --contact-sheet, comma-separated (default 2,5,10,15,24)")
     args = parser.parse_args(argv)
+    if args.ks is not None and args.contact_sheet is None:
+        parser.error("--ks goes with --contact-sheet; use -k for the colors of images and palettes")
     for k in args.k:
         if not quantize.MIN_K <= k <= quantize.MAX_K:
             parser.error(f"k must be between {quantize.MIN_K} and {quantize.MAX_K}, got {k}")
     return args
+
+
+def ks_list(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give comma-separated whole numbers, got {text!r}") from None
+    try:
+        sheet.check_ks(ks)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return ks
 
 
 def find_photos(paths: list[Path]) -> list[Path]:
@@ -75,10 +102,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     records, done = [], 0
     max_pixels = int(settings.get("MAX_PIXELS"))
     for photo in photos:
-        try:
-            prepared = pipeline.prepare(photo.read_bytes(), max_pixels)
-        except imaging.ImageError as error:
-            raise imaging.ImageError(error.code, f"{photo}: {error.message}") from None
+        prepared = load(photo, max_pixels)
         png24 = len(imaging.encode_rgb_png(prepared.decoded.rgb, prepared.decoded.alpha))
         for k in args.k:
             progress(done, jobs, f"{photo.name} k={k}")
@@ -93,6 +117,66 @@ def run(args: argparse.Namespace) -> list[dict]:
                 print(summary_line(records[-1]))
         progress(done, jobs, "done")
     return records
+
+
+def load(photo: Path, max_pixels: int) -> pipeline.Prepared:
+    try:
+        return pipeline.prepare(photo.read_bytes(), max_pixels)
+    except imaging.ImageError as error:
+        raise imaging.ImageError(error.code, f"{photo}: {error.message}") from None
+
+
+def run_extra(args: argparse.Namespace) -> list[dict]:
+    """--curve, --contact-sheet or --palette-format, for every photo."""
+    photos = find_photos(args.photos)
+    max_pixels = int(settings.get("MAX_PIXELS"))
+    records = []
+    for photo in photos:
+        prepared = load(photo, max_pixels)
+        if args.curve:
+            found = curve.error_curve(prepared.hist, args.color_space)
+            records.append({"photo": str(photo), "unique_colors": prepared.hist.unique_colors, **found.as_json()})
+            if not args.json:
+                print(curve_table(records[-1]))
+            continue
+        if args.contact_sheet is not None:
+            target = extra_path(args.contact_sheet, len(photos), f"{photo.stem}-contact-sheet.png")
+            target.write_bytes(sheet.contact_sheet(prepared, args.ks or sheet.DEFAULT_KS, args.color_space,
+                                                   args.dither, args.method))
+            records.append({"photo": str(photo), "output": str(target), "ks": list(args.ks or sheet.DEFAULT_KS)})
+            if not args.json:
+                print(f"{target}: {photo.name} at k = {', '.join(map(str, records[-1]['ks']))}")
+            continue
+        for k in args.k:
+            options = pipeline.Options(k=k, color_space=args.color_space, dither=args.dither, method=args.method)
+            palette = palettes.palette_of(prepared, options)
+            name = f"{photo.stem}-k{k}-palette.{args.palette_format}"
+            target = extra_path(args.output, len(photos) * len(args.k), name)
+            target.write_bytes(palettes.export(palette, args.palette_format, photo.stem))
+            records.append({"photo": str(photo), "output": str(target), "k": k, "format": args.palette_format,
+                            "colors": json.loads(palettes.to_json(palette))["colors"]})
+            if not args.json:
+                print(f"{target}: {len(palette.colors)} colors of {photo.name} at k = {k}")
+    return records
+
+
+def extra_path(output: Path | None, jobs: int, name: str) -> Path:
+    """output itself for a single job unless it is a folder; otherwise name inside it."""
+    if output is not None and jobs == 1 and not output.is_dir():
+        return output
+    folder = output or Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def curve_table(rec: dict) -> str:
+    lines = [f"{rec['photo']}: {rec['unique_colors']:,} colors; suggested k = {rec['suggested_k']} "
+             "(an estimate: exact figures come with -k)", "   k   PSNR dB  mean dE2000"]
+    for point in rec["points"]:
+        psnr = "identical" if point["psnr"] is None else f"{point['psnr']:.2f}"
+        mark = "  <- suggested" if point["k"] == rec["suggested_k"] else ""
+        lines.append(f"{point['k']:4d} {psnr:>9} {point['delta_e']:12.2f}{mark}")
+    return "\n".join(lines)
 
 
 def record(photo, target, prepared, rendered, k, png24) -> dict:
@@ -127,7 +211,8 @@ def summary_line(rec: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        records = run(args)
+        extra = args.curve or args.contact_sheet is not None or args.palette_format is not None
+        records = run_extra(args) if extra else run(args)
     except (FileNotFoundError, imaging.ImageError, OSError) as error:
         print(f"error: {getattr(error, 'message', None) or error}", file=sys.stderr)
         return 1

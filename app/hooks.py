@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import quote
 
 from flask import Flask, Response, g, request
 
@@ -29,11 +30,12 @@ def _finish(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     details = request.environ.get("kmeans.log", {})
-    # Never the image or its file name: only sizes and k.
+    # Never the image or its file name: only sizes and k. The path is quoted back so that
+    # a %0A in it cannot start a forged log line.
     log.info(
         "%s %s %s %.1fms pixels=%s k=%s",
         request.method,
-        request.path,
+        quote(request.path, safe="/:@!$&'()*+,;=-._~"),
         response.status_code,
         (time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
         details.get("pixels", "-"),

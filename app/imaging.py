@@ -9,6 +9,7 @@ palette, or JPEG/WebP on request.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -52,7 +53,16 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # our own pixel limit replaces Pillow's bomb warning
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
+    except Image.DecompressionBombError as error:
+        # Pillow refuses headers claiming over twice its own limit before we see the size;
+        # that is a too-large image, not an unreadable one.
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(claimed.group(1)) / 1e6:.1f} megapixels" if claimed else "more pixels than we accept"
+        raise ImageError(
+            "too_many_pixels",
+            f"The image is {size}; the limit is {max_pixels / 1e6:.1f} megapixels. Resize it and try again.",
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise ImageError(
             "unsupported_image", "This file is not an image we can read. Use JPEG, PNG, WebP, GIF, BMP or TIFF."
         ) from None

@@ -13,6 +13,11 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
     return {str(s): {"description": words[s], "content": {"application/json": {"schema": ERROR}}} for s in statuses}
 
 
+def _form(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "properties": properties}}}}
+
+
 def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
     max_k = int(config["MAX_K"])
     image_fields = {
@@ -50,6 +55,65 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/curve": {
+                "post": {
+                    "summary": "Estimate PSNR and mean CIEDE2000 at every k from 2 to 32, and suggest k",
+                    "description": "An estimate from the photo's color histogram in 5-bit bins, fast enough to "
+                                   "draw at once; the exact figures for a chosen k come from /api/quantize. "
+                                   "suggested_k is the knee of PSNR against k (Kneedle), or the first k that "
+                                   "reproduces the photo exactly.",
+                    "requestBody": _form({key: image_fields[key] for key in ("image", "image_id", "color_space")}),
+                    "responses": {
+                        "200": {"description": "The curve.",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Curve"}}}},
+                        **_error_responses(400, 410, 413, 415, 422),
+                    },
+                }
+            },
+            "/api/contact-sheet": {
+                "post": {
+                    "summary": "One PNG grid of the photo at several k, the original first, each tile labelled",
+                    "requestBody": _form({
+                        **{key: image_fields[key] for key in ("image", "image_id")},
+                        "ks": {"type": "string", "default": "2,5,10,15,24", "pattern": "^\\d+(\\s*,\\s*\\d+)*$",
+                               "description": f"Comma-separated k values, 1 to 12 of them, each 2 to {max_k}, "
+                                              "each once; tiles follow this order."},
+                        **{key: image_fields[key] for key in ("color_space", "dither", "method")},
+                        "max_side": {"type": "integer", "minimum": 64, "maximum": 2048, "default": 640,
+                                     "description": "Longer side of each tile in pixels (nearest neighbor, so a "
+                                                    "tile keeps exactly its colors). Labels give full-size figures."},
+                    }),
+                    "responses": {
+                        "200": {"description": "The sheet, as an attachment named <photo>-contact-sheet.png.",
+                                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                        **_error_responses(400, 410, 413, 415, 422),
+                    },
+                }
+            },
+            "/api/palette": {
+                "post": {
+                    "summary": "The palette as a file: JSON, CSS custom properties, a GIMP palette or a PNG strip",
+                    "description": "The same palette, in the same order (by share, largest first), as "
+                                   "/api/quantize reports for the same photo, k, color_space, dither and method.",
+                    "requestBody": _form({
+                        **{key: image_fields[key] for key in ("image", "image_id", "k", "color_space", "dither",
+                                                              "method")},
+                        "format": {"type": "string", "enum": ["json", "css", "gpl", "png"], "default": "json",
+                                   "description": "json: {k, colors: [{hex, share, rgb}]}; css: :root { --color-1: "
+                                                  "#aabbcc; } with shares as comments; gpl: GIMP palette; png: a "
+                                                  "1024x128 strip, each swatch 8 px wide plus the rest of the "
+                                                  "width in proportion to its share."},
+                    }),
+                    "responses": {
+                        "200": {"description": "The file, as an attachment named <photo>-k<k>-palette.<format>.",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaletteFile"}},
+                                            "text/css": {"schema": {"type": "string"}},
+                                            "application/x-gimp-palette": {"schema": {"type": "string"}},
+                                            "image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                        **_error_responses(400, 410, 413, 415, 422),
+                    },
+                }
+            },
             "/healthz": {"get": {"summary": "Health check", "responses": {"200": {"description": "Serving"}}}},
         },
         "components": {
@@ -60,6 +124,21 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                 "Swatch": {"type": "object", "properties": {
                     "hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
                     "share": {"type": "number", "description": "Fraction of visible pixels."}}},
+                "Curve": {"type": "object", "required": ["points", "suggested_k", "image_id"], "properties": {
+                    "points": {"type": "array", "minItems": 31, "maxItems": 31, "items": {
+                        "type": "object", "required": ["k", "psnr", "delta_e"], "properties": {
+                            "k": {"type": "integer", "minimum": 2, "maximum": 32},
+                            "psnr": {"type": ["number", "null"], "description": "dB, estimated; null when exact."},
+                            "delta_e": {"type": "number", "description": "Mean CIEDE2000, estimated."}}}},
+                    "suggested_k": {"type": "integer", "minimum": 2, "maximum": 32},
+                    "image_id": {"type": ["string", "null"], "description": "Send it back instead of the image."}}},
+                "PaletteFile": {"type": "object", "required": ["k", "colors"], "properties": {
+                    "k": {"type": "integer"},
+                    "colors": {"type": "array", "items": {"type": "object", "properties": {
+                        "hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
+                        "share": {"type": "number", "description": "Fraction of visible pixels."},
+                        "rgb": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
+                                "minItems": 3, "maxItems": 3}}}}}},
                 "Quantized": {"type": "object", "properties": {
                     "image": {"type": "string", "description": "The result as a base64 data URL."},
                     "image_id": {"type": ["string", "null"], "description": "Send it back instead of the image."},

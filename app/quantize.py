@@ -29,7 +29,13 @@ COLOR_SPACES = ("rgb", "oklab", "lab")
 # Above this many distinct colors the clustering runs on a 6-bit-per-channel
 # histogram of bin means; the exact polishing steps still see every color.
 EXACT_POINTS_LIMIT = 1 << 16
+COARSE_BITS = 5
 POLISH_STEPS = 3
+MBK_BATCH = 4096
+MBK_INITS = 1
+MBK_ITER = 20
+LLOYD_ITER = 30
+SK_LLOYD = True
 
 
 @dataclass(frozen=True)
@@ -107,26 +113,48 @@ def quantize(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -
     colors = hist.colors
     if hist.unique_colors <= k:
         return summarize(hist, colors, np.arange(hist.unique_colors))
-    space = colorspace.SPACES[color_space]
-    points = space.from_srgb(colors)
-    weights = hist.counts.astype(np.float64)
-    coarse_points, coarse_weights = coarsen(colors, points, weights)
-    with threadpool_limits(1):  # small fits: OpenMP threads cost more than they give
+    with threadpool_limits(1):  # small fits: OpenMP and BLAS threads cost more than they give
+        space = colorspace.SPACES[color_space]
+        points = space.from_srgb(colors)
+        weights = hist.counts.astype(np.float64)
+        coarse_points, coarse_weights = coarsen(colors, points, weights)
         centers = _cluster(coarse_points, coarse_weights, k, seed)
         for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
             labels = nearest(points, centers)
             centers = _weighted_means(points, weights, labels, centers)
-    palette = space.to_srgb(centers)
-    labels = nearest(points, space.from_srgb(palette))
-    return summarize(hist, palette, labels)
+        palette = space.to_srgb(centers)
+        if color_space == "rgb":
+            labels = nearest(points, palette)
+        else:
+            labels = nearest_perceptual(colors, palette)
+        return summarize(hist, palette, labels)
+
+
+def nearest_perceptual(colors: np.ndarray, palette: np.ndarray, candidates: int = 4) -> np.ndarray:
+    """Assign each color the palette entry with the smallest CIEDE2000.
+
+    Clustering in a perceptual space moves the centers; assigning by the
+    metric itself is what lowers the mean difference. The candidates are the
+    few entries nearest in CIELAB, where CIEDE2000's minimum almost always lies.
+    """
+    lab_colors = colorspace.srgb_to_lab(colors)
+    lab_palette = colorspace.srgb_to_lab(palette)
+    count = min(candidates, len(palette))
+    _, near = cKDTree(lab_palette).query(lab_colors, k=count)
+    near = near.reshape(len(colors), count)
+    differences = np.stack(
+        [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
+    )
+    return near[np.arange(len(colors)), np.argmin(differences, axis=1)]
 
 
 def coarsen(colors, points, weights):
     """Reduce a very colorful histogram to weighted means of 6-bit RGB bins."""
     if len(colors) <= EXACT_POINTS_LIMIT:
         return points, weights
-    c = colors.astype(np.int64) >> 2
-    bins = (c[:, 0] << 12) | (c[:, 1] << 6) | c[:, 2]
+    shift = 8 - COARSE_BITS
+    c = colors.astype(np.int64) >> shift
+    bins = (c[:, 0] << (2 * COARSE_BITS)) | (c[:, 1] << COARSE_BITS) | c[:, 2]
     used, inverse = np.unique(bins, return_inverse=True)
     total = np.bincount(inverse, weights=weights, minlength=len(used))
     sums = np.stack(
@@ -136,18 +164,32 @@ def coarsen(colors, points, weights):
 
 
 def _cluster(points: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """MiniBatchKMeans over weighted points, then full Lloyd iterations from its centers."""
+    """MiniBatchKMeans over weighted points, then Lloyd iterations from its centers."""
     n_clusters = min(k, len(points))
     mbk = MiniBatchKMeans(
         n_clusters=n_clusters,
-        batch_size=4096,
-        n_init=3,
-        max_iter=20,
+        batch_size=MBK_BATCH,
+        n_init=MBK_INITS,
+        max_iter=MBK_ITER,
         max_no_improvement=5,
         random_state=seed,
     ).fit(points, sample_weight=weights)
-    lloyd = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=30, tol=1e-6)
-    return lloyd.fit(points, sample_weight=weights).cluster_centers_
+    if not SK_LLOYD:
+        return lloyd(points, weights, mbk.cluster_centers_, LLOYD_ITER)
+    refined = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=LLOYD_ITER, tol=1e-4)
+    return refined.fit(points, sample_weight=weights).cluster_centers_
+
+
+def lloyd(points: np.ndarray, weights: np.ndarray, centers: np.ndarray, iterations: int) -> np.ndarray:
+    """Weighted Lloyd iterations, stopping early once no point changes cluster."""
+    labels = None
+    for _ in range(iterations):
+        new_labels = nearest(points, centers)
+        if labels is not None and np.array_equal(labels, new_labels):
+            break
+        labels = new_labels
+        centers = _weighted_means(points, weights, labels, centers)
+    return centers
 
 
 def _weighted_means(points, weights, labels, centers):
@@ -167,7 +209,7 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
     """Index of the nearest center (squared Euclidean) for every point, exactly."""
     centers = np.asarray(centers, dtype=np.float64)
     if len(centers) > 32:  # a k-d tree wins once there are many centers
-        return cKDTree(centers).query(points, workers=-1)[1]
+        return cKDTree(centers).query(points)[1]
     center_norms = (centers**2).sum(axis=1)
     out = np.empty(len(points), dtype=np.intp)
     for start in range(0, len(points), chunk):

@@ -1,0 +1,119 @@
+"""The contact sheet: one PNG grid of a photo at several k, the original first, each tile labelled.
+
+Every tile is the preview /api/quantize gives for the same k, options and
+max_side (pipeline.render, shrunk by nearest neighbor so it keeps exactly
+its colors), and its label carries that answer's figures, which are those
+of the full-size result. The original is sampled on the same grid.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from app import imaging, pipeline, quantize
+
+DEFAULT_KS = (2, 5, 10, 15, 24)  # the article that inspired the app
+MAX_TILES = 12  # k values on one sheet, besides the original
+DEFAULT_TILE_SIDE = 640
+BACKGROUND = (255, 255, 255)
+INK = (32, 32, 32)
+
+
+@dataclass(frozen=True)
+class Tile:
+    image: Image.Image  # RGB or RGBA
+    label: str
+
+
+def check_ks(ks: tuple[int, ...] | list[int], max_k: int = quantize.MAX_K) -> None:
+    if not 1 <= len(ks) <= MAX_TILES:
+        raise ValueError(f"ks must hold 1 to {MAX_TILES} values, got {len(ks)}")
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not quantize.MIN_K <= k <= max_k:
+            raise ValueError(f"each k must be a whole number between {quantize.MIN_K} and {max_k}, got {k!r}")
+    if len(set(ks)) != len(ks):
+        raise ValueError(f"ks lists a value twice: {', '.join(str(k) for k in ks)}")
+
+
+def contact_sheet(
+    prepared: pipeline.Prepared,
+    ks: tuple[int, ...] = DEFAULT_KS,
+    color_space: str = "rgb",
+    dither: str = "none",
+    method: str = "kmeans",
+    tile_side: int = DEFAULT_TILE_SIDE,
+) -> bytes:
+    """The sheet as PNG bytes: the original, then the photo at each k in the order given."""
+    check_ks(ks)
+    if tile_side < 1:
+        raise ValueError(f"tile_side must be a positive number of pixels, got {tile_side}")
+    decoded = prepared.decoded
+    original = imaging.shrink_nearest(decoded.rgb, tile_side)
+    if decoded.alpha is not None:
+        original = np.dstack([original, imaging.shrink_nearest(decoded.alpha, tile_side)])
+    tiles = [Tile(Image.fromarray(original), f"original · {prepared.hist.unique_colors:,} colors")]
+    for k in ks:
+        options = pipeline.Options(k=k, color_space=color_space, dither=dither, method=method, fmt="png",
+                                   max_side=tile_side)
+        rendered = pipeline.render(prepared, options)
+        with Image.open(io.BytesIO(rendered.data)) as image:
+            tiles.append(Tile(image.convert("RGBA"), tile_label(k, rendered.result)))
+    buffer = io.BytesIO()
+    compose(tiles).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def tile_label(k: int, result: quantize.Quantized) -> str:
+    """For example "k = 5 · PSNR 24.1 dB · dE 9.6"; the fewer colors used, if fewer than k."""
+    head = f"k = {k}" if len(result.palette) == k else f"k = {k} ({len(result.palette)} colors)"
+    if math.isinf(result.psnr):
+        return f"{head} · identical"
+    return f"{head} · PSNR {result.psnr:.1f} dB · dE {result.delta_e:.1f}"
+
+
+def grid_shape(count: int) -> tuple[int, int]:
+    """Columns and rows: as square as the count allows, never an empty row."""
+    columns = math.ceil(math.sqrt(count))
+    return columns, math.ceil(count / columns)
+
+
+def compose(tiles: list[Tile]) -> Image.Image:
+    """Lay equal-sized tiles out in a grid, a label strip under each, on a white ground."""
+    if not tiles:
+        raise ValueError("a contact sheet needs at least one tile")
+    width, height = tiles[0].image.size
+    if any(t.image.size != (width, height) for t in tiles):
+        raise ValueError("every tile of a contact sheet must have the same size")
+    font = ImageFont.load_default(size=max(11, min(width // 24, 28)))
+    ascent, descent = font.getmetrics()
+    strip = ascent + descent + 2 * max(4, ascent // 3)
+    gap = max(4, width // 80)
+    columns, rows = grid_shape(len(tiles))
+    cell_w, cell_h = width, height + strip
+    sheet = Image.new("RGB", (gap + columns * (cell_w + gap), gap + rows * (cell_h + gap)), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for i, tile in enumerate(tiles):
+        left = gap + (i % columns) * (cell_w + gap)
+        top = gap + (i // columns) * (cell_h + gap)
+        image = tile.image
+        if image.mode == "RGBA":
+            sheet.paste(image.convert("RGB"), (left, top), image.getchannel("A"))
+        else:
+            sheet.paste(image.convert("RGB"), (left, top))
+        draw.text((left + gap, top + height + strip // 2), _fit(draw, tile.label, font, width - 2 * gap),
+                  font=font, fill=INK, anchor="lm")
+    return sheet
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
+    """The label, cut short with an ellipsis when a narrow tile cannot hold it."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text.rstrip(" ·") + "…"

@@ -1,0 +1,62 @@
+"""The error-vs-k curve against the engine: its time, and how far its estimate is from exact figures.
+
+    .venv/bin/python bench/bench_curve.py [PHOTO|FOLDER ...] [--color-space rgb|oklab|lab] [--repeat 3]
+
+For each photo: decode and histogram once (as the server's cache does), then
+the best of --repeat runs of curve.error_curve (all 31 k) and one full
+quantize.quantize at k = 16, and the curve's PSNR / mean dE2000 minus the
+exact ones of quantize.quantize at k = 5, 16 and 32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import curve, pipeline, quantize  # noqa: E402
+from app.cli import find_photos  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus"
+CHECK_KS = (5, 16, 32)
+
+
+def best_of(repeat: int, job):
+    best, value = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = job()
+        best = min(best, time.perf_counter() - start)
+    return best * 1000, value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("photos", nargs="*", type=Path, default=[CORPUS])
+    parser.add_argument("--color-space", choices=quantize.COLOR_SPACES, default="rgb")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    gaps = "  ".join(f"dPSNR@{k:<2} dE@{k:<2}" for k in CHECK_KS)
+    print(f"color space {args.color_space}; curve = best of {args.repeat}; d = curve estimate minus exact")
+    print(f"{'photo':<34} {'MP':>5} {'colors':>8} {'curve ms':>9} {'k=16 ms':>8} {'ratio':>6} {'sugg.':>5}  {gaps}")
+    for photo in find_photos(args.photos):
+        prepared = pipeline.prepare(photo.read_bytes(), 100_000_000)
+        hist = prepared.hist
+        curve_ms, found = best_of(args.repeat, lambda: curve.error_curve(hist, args.color_space))
+        quantize_ms, _ = best_of(1, lambda: quantize.quantize(hist, 16, args.color_space))
+        cells = []
+        for k in CHECK_KS:
+            exact = quantize.quantize(hist, k, args.color_space)
+            point = found.points[k - curve.CURVE_KS[0]]
+            cells.append(f"{point.psnr - exact.psnr:+8.2f} {point.delta_e - exact.delta_e:+6.2f}")
+        megapixels = prepared.decoded.width * prepared.decoded.height / 1e6
+        print(f"{photo.name:<34} {megapixels:5.1f} {hist.unique_colors:8,} {curve_ms:9.0f} {quantize_ms:8.0f} "
+              f"{quantize_ms / curve_ms:6.1f} {found.suggested_k:5d}  {'  '.join(cells)}")
+
+
+if __name__ == "__main__":
+    main()

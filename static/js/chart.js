@@ -1,0 +1,79 @@
+// A small inline SVG chart of error against k, built by hand: no library.
+
+const SVG = "http://www.w3.org/2000/svg";
+const WIDTH = 360;
+const HEIGHT = 170;
+const MARGIN = { left: 34, right: 12, top: 14, bottom: 26 };
+
+function node(name, attributes, text) {
+  const element = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, String(value));
+  if (text != null) element.textContent = text;
+  return element;
+}
+
+/**
+ * Draw points [{k, psnr, delta_e}] with the suggested k marked. onPick(k) is
+ * called when the chart is clicked. Returns {svg, setCurrent(k)}.
+ */
+export function drawCurve(container, points, suggestedK, onPick) {
+  const ks = points.map((p) => p.k);
+  const values = points.map((p) => p.delta_e);
+  const kMin = Math.min(...ks);
+  const kMax = Math.max(...ks);
+  const top = Math.max(...values) * 1.05;
+  const bottom = Math.max(0, Math.min(...values) * 0.9);
+  const plotW = WIDTH - MARGIN.left - MARGIN.right;
+  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
+  const x = (k) => MARGIN.left + ((k - kMin) / Math.max(1, kMax - kMin)) * plotW;
+  const y = (v) => MARGIN.top + (1 - (v - bottom) / Math.max(1e-9, top - bottom)) * plotH;
+
+  const suggested = points.find((p) => p.k === suggestedK);
+  const label = `Mean ΔE falls from ${values[0].toFixed(1)} at k = ${kMin} to ${values.at(-1).toFixed(1)} at k = ${kMax}` +
+    (suggested ? `; it flattens around k = ${suggestedK} (ΔE ${suggested.delta_e.toFixed(1)}).` : ".");
+  const svg = node("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-label": label });
+  svg.append(node("title", {}, label));
+
+  for (const tick of [bottom, (bottom + top) / 2, top]) {
+    svg.append(node("line", { class: "grid", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(tick), y2: y(tick) }));
+    svg.append(node("text", { class: "label", x: MARGIN.left - 6, y: y(tick) + 4, "text-anchor": "end" }, tick.toFixed(1)));
+  }
+  for (const k of [kMin, 8, 16, 24, kMax].filter((k, i, all) => k >= kMin && k <= kMax && all.indexOf(k) === i)) {
+    svg.append(node("text", { class: "label", x: x(k), y: HEIGHT - 8, "text-anchor": "middle" }, `k ${k}`));
+  }
+  svg.append(node("line", { class: "axis", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: HEIGHT - MARGIN.bottom, y2: HEIGHT - MARGIN.bottom }));
+
+  const current = node("line", { class: "current", y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom, x1: -10, x2: -10 });
+  svg.append(current);
+  svg.append(node("path", { class: "line", d: points.map((p, i) => `${i ? "L" : "M"}${x(p.k).toFixed(1)},${y(p.delta_e).toFixed(1)}`).join("") }));
+  for (const p of points) {
+    const dot = node("circle", { class: "point", cx: x(p.k), cy: y(p.delta_e), r: 2.6, "data-k": p.k });
+    const psnr = p.psnr == null ? "identical" : `${p.psnr.toFixed(1)} dB`;
+    dot.append(node("title", {}, `k = ${p.k}: mean ΔE ${p.delta_e.toFixed(2)}, PSNR ${psnr}`));
+    svg.append(dot);
+  }
+  if (suggested) {
+    const cx = x(suggested.k);
+    const cy = y(suggested.delta_e);
+    svg.append(node("circle", { class: "suggested", cx, cy, r: 6, "data-suggested-k": suggested.k }));
+    const anchor = cx > WIDTH - 110 ? "end" : "start";
+    svg.append(node("text", { class: "label strong", x: cx + (anchor === "start" ? 9 : -9), y: cy - 9, "text-anchor": anchor },
+      `k = ${suggested.k} suggested`));
+  }
+
+  svg.addEventListener("click", (event) => {
+    const point = new DOMPoint(event.clientX, event.clientY).matrixTransform(svg.getScreenCTM().inverse());
+    const k = Math.round(kMin + ((point.x - MARGIN.left) / plotW) * (kMax - kMin));
+    onPick(Math.min(kMax, Math.max(kMin, k)));
+  });
+  container.replaceChildren(svg);
+
+  return {
+    svg,
+    setCurrent(k) {
+      const inside = k >= kMin && k <= kMax;
+      current.setAttribute("x1", inside ? x(k) : -10);
+      current.setAttribute("x2", inside ? x(k) : -10);
+    },
+  };
+}

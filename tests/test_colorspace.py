@@ -1,0 +1,142 @@
+"""app.colorspace: sRGB <-> OKLab / CIELAB and the CIEDE2000 difference."""
+
+import numpy as np
+import pytest
+
+from app import colorspace
+
+# Sharma, Wu & Dalal (2005), "The CIEDE2000 color-difference formula: implementation notes,
+# supplementary test data, and mathematical observations", Table 1: all 34 pairs.
+# Columns: L1 a1 b1 L2 a2 b2 dE00.
+SHARMA_2005 = """
+50.0000 2.6772 -79.7751 50.0000 0.0000 -82.7485 2.0425
+50.0000 3.1571 -77.2803 50.0000 0.0000 -82.7485 2.8615
+50.0000 2.8361 -74.0200 50.0000 0.0000 -82.7485 3.4412
+50.0000 -1.3802 -84.2814 50.0000 0.0000 -82.7485 1.0000
+50.0000 -1.1848 -84.8006 50.0000 0.0000 -82.7485 1.0000
+50.0000 -0.9009 -85.5211 50.0000 0.0000 -82.7485 1.0000
+50.0000 0.0000 0.0000 50.0000 -1.0000 2.0000 2.3669
+50.0000 -1.0000 2.0000 50.0000 0.0000 0.0000 2.3669
+50.0000 2.4900 -0.0010 50.0000 -2.4900 0.0009 7.1792
+50.0000 2.4900 -0.0010 50.0000 -2.4900 0.0010 7.1792
+50.0000 2.4900 -0.0010 50.0000 -2.4900 0.0011 7.2195
+50.0000 2.4900 -0.0010 50.0000 -2.4900 0.0012 7.2195
+50.0000 -0.0010 2.4900 50.0000 0.0009 -2.4900 4.8045
+50.0000 -0.0010 2.4900 50.0000 0.0010 -2.4900 4.8045
+50.0000 -0.0010 2.4900 50.0000 0.0011 -2.4900 4.7461
+50.0000 2.5000 0.0000 50.0000 0.0000 -2.5000 4.3065
+50.0000 2.5000 0.0000 73.0000 25.0000 -18.0000 27.1492
+50.0000 2.5000 0.0000 61.0000 -5.0000 29.0000 22.8977
+50.0000 2.5000 0.0000 56.0000 -27.0000 -3.0000 31.9030
+50.0000 2.5000 0.0000 58.0000 24.0000 15.0000 19.4535
+50.0000 2.5000 0.0000 50.0000 3.1736 0.5854 1.0000
+50.0000 2.5000 0.0000 50.0000 3.2972 0.0000 1.0000
+50.0000 2.5000 0.0000 50.0000 1.8634 0.5757 1.0000
+50.0000 2.5000 0.0000 50.0000 3.2592 0.3350 1.0000
+60.2574 -34.0099 36.2677 60.4626 -34.1751 39.4387 1.2644
+63.0109 -31.0961 -5.8663 62.8187 -29.7946 -4.0864 1.2630
+61.2901 3.7196 -5.3901 61.4292 2.2480 -4.9620 1.8731
+35.0831 -44.1164 3.7933 35.0232 -40.0716 1.5901 1.8645
+22.7233 20.0904 -46.6940 23.0331 14.9730 -42.5619 2.0373
+36.4612 47.8580 18.3852 36.2715 50.5065 21.2231 1.4146
+90.8027 -2.0831 1.4410 91.1528 -1.6435 0.0447 1.4441
+90.9257 -0.5406 -0.9208 88.6381 -0.8985 -0.7239 1.5381
+6.7747 -0.2908 -2.4247 5.8714 -0.0985 -2.2286 0.6377
+2.0776 0.0795 -1.1350 0.9033 -0.0636 -0.5514 0.9082
+"""
+SHARMA = np.array([[float(v) for v in line.split()] for line in SHARMA_2005.strip().splitlines()])
+
+
+def rgb(*colors):
+    return np.array(colors, dtype=np.uint8).reshape(-1, 3)
+
+
+def test_the_sharma_table_is_complete():
+    assert SHARMA.shape == (34, 7)
+
+
+@pytest.mark.parametrize("pair", range(34), ids=[f"pair{i + 1}" for i in range(34)])
+def test_ciede2000_matches_sharma_2005_to_four_decimals(pair):
+    row = SHARMA[pair : pair + 1]
+    assert colorspace.ciede2000(row[:, 0:3], row[:, 3:6])[0] == pytest.approx(row[0, 6], abs=5e-5)
+
+
+def test_ciede2000_is_vectorized_and_symmetric():
+    forward = colorspace.ciede2000(SHARMA[:, 0:3], SHARMA[:, 3:6])
+    backward = colorspace.ciede2000(SHARMA[:, 3:6], SHARMA[:, 0:3])
+    assert forward.shape == (34,)
+    np.testing.assert_allclose(forward, SHARMA[:, 6], atol=5e-5)
+    np.testing.assert_allclose(backward, SHARMA[:, 6], atol=5e-5)
+
+
+def test_ciede2000_of_identical_colors_is_zero():
+    lab = colorspace.srgb_to_lab(rgb((0, 0, 0), (255, 255, 255), (12, 200, 99), (255, 0, 0)))
+    np.testing.assert_array_equal(colorspace.ciede2000(lab, lab), 0.0)
+
+
+def test_ciede2000_srgb_black_to_white_is_100():
+    assert colorspace.ciede2000_srgb(rgb((0, 0, 0)), rgb((255, 255, 255)))[0] == pytest.approx(100.0, abs=1e-6)
+
+
+def test_srgb_white_is_lab_100_0_0_and_black_is_0_0_0():
+    lab = colorspace.srgb_to_lab(rgb((255, 255, 255), (0, 0, 0)))
+    np.testing.assert_allclose(lab, [[100, 0, 0], [0, 0, 0]], atol=1e-6)
+
+
+def test_srgb_primaries_in_cielab_d65():
+    lab = colorspace.srgb_to_lab(rgb((255, 0, 0), (0, 255, 0), (0, 0, 255)))
+    # Bruce Lindbloom's calculator, sRGB with reference white D65.
+    expected = [[53.2408, 80.0925, 67.2032], [87.7347, -86.1827, 83.1793], [32.2970, 79.1875, -107.8602]]
+    np.testing.assert_allclose(lab, expected, atol=0.01)
+
+
+def test_srgb_white_is_oklab_1_0_0():
+    np.testing.assert_allclose(colorspace.srgb_to_oklab(rgb((255, 255, 255))), [[1, 0, 0]], atol=1e-6)
+
+
+def test_srgb_primaries_in_oklab():
+    ok = colorspace.srgb_to_oklab(rgb((255, 0, 0), (0, 255, 0), (0, 0, 255)))
+    # CSS Color 4 / Ottosson: red is oklab(0.62796 0.22486 0.12585).
+    expected = [[0.62796, 0.22486, 0.12585], [0.86644, -0.23389, 0.17950], [0.45201, -0.03246, -0.31153]]
+    np.testing.assert_allclose(ok, expected, atol=2e-4)
+
+
+def test_srgb_gray_is_neutral_in_both_spaces():
+    grays = rgb(*[(v, v, v) for v in range(0, 256, 17)])
+    np.testing.assert_allclose(colorspace.srgb_to_oklab(grays)[:, 1:], 0, atol=1e-6)
+    np.testing.assert_allclose(colorspace.srgb_to_lab(grays)[:, 1:], 0, atol=1e-6)
+    lightness = colorspace.srgb_to_lab(grays)[:, 0]
+    assert np.all(np.diff(lightness) > 0)
+
+
+def every_color_with_step(step: int) -> np.ndarray:
+    axis = np.arange(0, 256, step)
+    axis = np.union1d(axis, [255])
+    return np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3).astype(np.uint8)
+
+
+@pytest.mark.parametrize("space", ["oklab", "lab", "rgb"])
+def test_round_trip_through_each_space_is_exact(space):
+    colors = every_color_with_step(3)  # 86**3 = 636k colors, every edge value included
+    convert = colorspace.SPACES[space]
+    back = convert.to_srgb(convert.from_srgb(colors))
+    assert back.dtype == np.uint8
+    np.testing.assert_array_equal(back, colors)
+
+
+def test_linear_to_srgb_clips_out_of_gamut_values():
+    out = colorspace.linear_to_srgb(np.array([[-0.5, 0.5, 2.0]]))
+    np.testing.assert_array_equal(out, [[0, 188, 255]])
+
+
+def test_srgb_to_linear_transfer_curve():
+    lin = colorspace.srgb_to_linear(np.array([0, 10, 128, 255], dtype=np.uint8))
+    np.testing.assert_allclose(lin, [0.0, 10 / 255 / 12.92, ((128 / 255 + 0.055) / 1.055) ** 2.4, 1.0])
+
+
+def test_to_srgb_of_out_of_gamut_points_clips_to_the_cube():
+    out = colorspace.oklab_to_srgb(np.array([[1.5, 0.0, 0.0], [-0.2, 0.0, 0.0], [0.6, 0.4, 0.0]]))
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out[:2], [[255, 255, 255], [0, 0, 0]])
+    assert out[2, 0] == 255 and out[2, 1] == 0  # a red beyond sRGB is clipped, not wrapped
+    np.testing.assert_array_equal(colorspace.lab_to_srgb(np.array([[150.0, 0, 0], [-10.0, 0, 0]])), [[255] * 3, [0] * 3])

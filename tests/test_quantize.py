@@ -1,0 +1,318 @@
+"""app.quantize: the k-means engine on small generated pixel sets."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import colorspace, quantize
+
+
+def hist_of(rgb) -> quantize.Histogram:
+    return quantize.histogram(quantize.pack(np.asarray(rgb, dtype=np.uint8)))
+
+
+def noisy_image(seed=0, shape=(96, 128)) -> np.ndarray:
+    """A smooth gradient with noise: thousands of distinct colors."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 / w, y * 255 / h, (x + y) * 127 / (w + h) + 64], axis=-1)
+    return np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+
+
+def blobs(centers, per_blob=500, spread=6, seed=1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    pts = [np.clip(rng.normal(c, spread, (per_blob, 3)), 0, 255) for c in centers]
+    return np.rint(np.concatenate(pts)).astype(np.uint8)
+
+
+def mapped_pixels(hist, result):
+    return result.palette[result.labels]
+
+
+# --- packing and the histogram ---------------------------------------------------------------
+
+
+def test_pack_and_unpack_are_inverse():
+    colors = np.array([[0, 0, 0], [255, 255, 255], [1, 2, 3], [255, 0, 128]], dtype=np.uint8)
+    keys = quantize.pack(colors)
+    assert keys.dtype == np.uint32
+    assert keys.tolist() == [0x000000, 0xFFFFFF, 0x010203, 0xFF0080]
+    np.testing.assert_array_equal(quantize.unpack(keys), colors)
+
+
+def test_pack_flattens_an_image():
+    image = noisy_image(shape=(7, 5))
+    keys = quantize.pack(image)
+    assert keys.shape == (35,)
+    np.testing.assert_array_equal(quantize.unpack(keys).reshape(7, 5, 3), image)
+
+
+def test_histogram_counts_distinct_colors_and_pixels():
+    pixels = np.array([[1, 2, 3]] * 5 + [[0, 0, 0]] * 2 + [[255, 255, 255]], dtype=np.uint8)
+    hist = hist_of(pixels)
+    assert hist.unique_colors == 3
+    assert hist.pixels == 8
+    assert hist.keys.tolist() == [0x000000, 0x010203, 0xFFFFFF]  # ascending
+    assert hist.counts.tolist() == [2, 5, 1]
+    np.testing.assert_array_equal(hist.colors, [[0, 0, 0], [1, 2, 3], [255, 255, 255]])
+
+
+def test_histogram_of_a_generated_image_matches_numpy_unique():
+    image = noisy_image()
+    hist = hist_of(image)
+    unique, counts = np.unique(image.reshape(-1, 3), axis=0, return_counts=True)
+    assert hist.unique_colors == len(unique) > 1000
+    assert hist.pixels == image.shape[0] * image.shape[1]
+    np.testing.assert_array_equal(hist.colors, unique)  # both in 0xRRGGBB order
+    np.testing.assert_array_equal(hist.counts, counts)
+
+
+# --- k bounds --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [2, 3, 16, 255, 256, np.int64(16)])
+def test_check_k_accepts_2_to_256(k):
+    quantize.check_k(k)
+
+
+@pytest.mark.parametrize("k", [1, 257, 0, -1, 1000, True, False, 2.0, 16.5, "16", None])
+def test_check_k_refuses_others_naming_the_value(k):
+    with pytest.raises(ValueError) as info:
+        quantize.check_k(k)
+    message = str(info.value)
+    assert "2" in message and "256" in message
+    assert repr(k) in message or str(k) in message
+
+
+@pytest.mark.parametrize("k", [1, 257, 0, -1, True, 4.0])
+def test_quantize_refuses_bad_k_before_doing_any_work(k):
+    with pytest.raises(ValueError, match=r"got " + repr(k).replace(".", r"\.")):
+        quantize.quantize(hist_of(noisy_image(shape=(8, 8))), k)
+
+
+def test_quantize_refuses_an_unknown_color_space():
+    with pytest.raises(ValueError, match="'hsv'"):
+        quantize.quantize(hist_of(noisy_image(shape=(8, 8))), 4, color_space="hsv")
+
+
+def test_quantize_refuses_an_empty_histogram():
+    with pytest.raises(ValueError, match="no visible pixels"):
+        quantize.quantize(quantize.histogram(np.zeros(0, np.uint32)), 4)
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k", [2, 5, 16, 64, 256])
+@pytest.mark.parametrize("space", ["rgb", "oklab", "lab"])
+def test_result_has_at_most_k_colors_sorted_by_share(k, space):
+    hist = hist_of(noisy_image())
+    result = quantize.quantize(hist, k, space)
+    n = len(result.palette)
+    assert 1 <= n <= k
+    assert n == k or k == 256  # a colorful image uses every entry it is given (256 may merge)
+    assert result.palette.dtype == np.uint8 and result.palette.shape == (n, 3)
+    assert len({tuple(c) for c in result.palette}) == n  # no duplicate entries
+    assert np.all(np.diff(result.shares) <= 0)
+    assert result.shares.sum() == pytest.approx(1.0)
+    assert np.all(result.shares > 0)
+    assert result.labels.shape == (hist.unique_colors,)
+    assert result.labels.max() < n
+    # The shares are exactly the counted pixels of each entry.
+    counted = np.bincount(result.labels, weights=hist.counts, minlength=n) / hist.pixels
+    np.testing.assert_allclose(result.shares, counted)
+
+
+def test_hex_codes_are_the_palette_in_lowercase_hex():
+    result = quantize.quantize(hist_of(noisy_image()), 8)
+    codes = result.hex_codes()
+    assert len(codes) == len(result.palette)
+    for code, color in zip(codes, result.palette):
+        assert code == "#" + "".join(f"{int(v):02x}" for v in color)
+        assert len(code) == 7
+
+
+def test_hex_codes_of_known_colors():
+    pixels = np.array([[255, 0, 16]] * 3 + [[0, 171, 205]], dtype=np.uint8)
+    result = quantize.quantize(hist_of(pixels), 2)
+    assert result.hex_codes() == ["#ff0010", "#00abcd"]
+
+
+def test_ties_in_share_are_broken_by_color_so_order_is_stable():
+    pixels = np.array([[200, 0, 0], [0, 0, 200], [0, 200, 0]] * 4, dtype=np.uint8)
+    result = quantize.quantize(hist_of(pixels), 4)
+    assert result.hex_codes() == ["#0000c8", "#00c800", "#c80000"]
+    np.testing.assert_allclose(result.shares, [1 / 3] * 3)
+
+
+def test_every_color_goes_to_its_nearest_palette_entry_in_rgb():
+    hist = hist_of(noisy_image(seed=3))
+    result = quantize.quantize(hist, 12, "rgb")
+    points, centers = hist.colors.astype(float), result.palette.astype(float)
+    dist = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+    chosen = dist[np.arange(len(points)), result.labels]
+    np.testing.assert_array_equal(chosen, dist.min(axis=1))
+
+
+@pytest.mark.parametrize("space", ["oklab", "lab"])
+def test_perceptual_spaces_assign_no_worse_than_the_nearest_entry_in_cielab(space):
+    hist = hist_of(noisy_image(seed=3))
+    result = quantize.quantize(hist, 12, space)
+    lab, lab_palette = colorspace.srgb_to_lab(hist.colors), colorspace.srgb_to_lab(result.palette)
+    nearest_in_lab = ((lab[:, None, :] - lab_palette[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    chosen = colorspace.ciede2000(lab, lab_palette[result.labels])
+    reference = colorspace.ciede2000(lab, lab_palette[nearest_in_lab])
+    assert np.all(chosen <= reference + 1e-9)
+
+
+def test_well_separated_clusters_are_found_at_their_means():
+    centers = [(30, 30, 30), (220, 40, 40), (40, 200, 60), (50, 60, 220), (230, 230, 200)]
+    pixels = blobs(centers, per_blob=400)
+    hist = hist_of(pixels)
+    result = quantize.quantize(hist, 5)
+    found = sorted(map(tuple, result.palette.astype(int)))
+    for expected in sorted(centers):
+        assert min(np.abs(np.subtract(f, expected)).max() for f in found) <= 3
+    # each entry is the rounded weighted mean of the colors it took (a Lloyd fixed point)
+    for i, color in enumerate(result.palette):
+        members = result.labels == i
+        mean = np.average(hist.colors[members], axis=0, weights=hist.counts[members])
+        assert np.abs(mean - color).max() <= 0.5 + 1e-9
+    np.testing.assert_allclose(result.shares, [0.2] * 5)
+
+
+def test_fewer_unique_colors_than_k_returns_them_unchanged():
+    colors = np.array([[10, 20, 30], [200, 100, 0], [0, 255, 0]], dtype=np.uint8)
+    pixels = np.repeat(colors, [5, 3, 1], axis=0)
+    hist = hist_of(pixels)
+    for k in (3, 4, 256):
+        result = quantize.quantize(hist, k)
+        np.testing.assert_array_equal(result.palette, colors)  # by share: 5, 3, 1
+        np.testing.assert_allclose(result.shares, [5 / 9, 3 / 9, 1 / 9])
+        np.testing.assert_array_equal(mapped_pixels(hist, result), hist.colors)
+        assert result.psnr == float("inf")
+        assert result.delta_e == 0.0
+
+
+def test_one_color_more_than_k_merges_exactly_one_pair():
+    colors = np.array([[0, 0, 0], [255, 255, 255], [250, 250, 250]], dtype=np.uint8)
+    result = quantize.quantize(hist_of(colors), 2)
+    assert len(result.palette) == 2
+    assert result.psnr < float("inf")
+
+
+def test_psnr_and_delta_e_match_a_direct_computation_over_pixels():
+    image = noisy_image(seed=5)
+    hist = hist_of(image)
+    result = quantize.quantize(hist, 6)
+    pixels = image.reshape(-1, 3)
+    lut = dict(zip(hist.keys.tolist(), result.palette[result.labels].tolist()))
+    approx = np.array([lut[key] for key in quantize.pack(pixels).tolist()], dtype=np.uint8)
+    mse = ((pixels.astype(float) - approx) ** 2).mean()
+    assert result.psnr == pytest.approx(10 * np.log10(255**2 / mse), rel=1e-9)
+    delta_e = colorspace.ciede2000(colorspace.srgb_to_lab(pixels), colorspace.srgb_to_lab(approx)).mean()
+    assert result.delta_e == pytest.approx(delta_e, rel=1e-9)
+    assert 15 < result.psnr < 40 and 0 < result.delta_e < 30
+
+
+def test_psnr_of_a_known_error():
+    hist = hist_of(np.array([[100, 100, 100], [120, 120, 120], [255, 0, 0]] * 2, dtype=np.uint8))
+    result = quantize.quantize(hist, 2)
+    # 100 and 120 merge into 110: each off by 10 in three channels, red exact.
+    np.testing.assert_array_equal(result.palette, [[110, 110, 110], [255, 0, 0]])
+    mse = (4 * 3 * 100) / (6 * 3)
+    assert result.psnr == pytest.approx(10 * np.log10(255**2 / mse))
+
+
+def test_more_colors_means_better_quality():
+    hist = hist_of(noisy_image(seed=8))
+    psnrs = [quantize.quantize(hist, k).psnr for k in (2, 4, 8, 16, 32)]
+    delta_es = [quantize.quantize(hist, k).delta_e for k in (2, 4, 8, 16, 32)]
+    assert psnrs == sorted(psnrs) and psnrs[0] < psnrs[-1] - 6
+    assert delta_es == sorted(delta_es, reverse=True)
+
+
+def test_quantize_is_deterministic():
+    hist = hist_of(noisy_image(seed=9))
+    a, b = quantize.quantize(hist, 10), quantize.quantize(hist_of(noisy_image(seed=9)), 10)
+    np.testing.assert_array_equal(a.palette, b.palette)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.shares, b.shares)
+    assert (a.psnr, a.delta_e) == (b.psnr, b.delta_e)
+
+
+def test_a_very_colorful_histogram_takes_the_binned_path_and_keeps_the_contract():
+    rng = np.random.default_rng(11)
+    pixels = rng.integers(0, 256, (300_000, 3), dtype=np.uint8)
+    hist = hist_of(pixels)
+    assert hist.unique_colors > quantize.EXACT_POINTS_LIMIT
+    result = quantize.quantize(hist, 16)
+    assert len(result.palette) == 16
+    assert result.shares.sum() == pytest.approx(1.0)
+    # uniform noise: 16 centers spread out, each takes a fair part
+    assert result.shares.min() > 0.02
+    again = quantize.quantize(hist, 16)
+    np.testing.assert_array_equal(result.palette, again.palette)
+
+
+def test_index_map_is_a_lookup_of_every_pixel():
+    image = noisy_image(seed=12, shape=(20, 30))
+    keys = quantize.pack(image)
+    hist = quantize.histogram(keys)
+    result = quantize.quantize(hist, 7)
+    indices = quantize.index_map(keys, hist, result)
+    assert indices.shape == keys.shape and indices.dtype == np.uint8
+    position = np.searchsorted(hist.keys, keys)
+    np.testing.assert_array_equal(indices, result.labels[position])
+
+
+def test_nearest_agrees_between_the_brute_force_and_the_kd_tree():
+    rng = np.random.default_rng(13)
+    points = rng.uniform(0, 255, (5000, 3))
+    centers = rng.uniform(0, 255, (64, 3))
+    tree = quantize.nearest(points, centers)  # > 32 centers: k-d tree
+    brute = quantize.nearest(points, centers[:32])  # 32 centers: chunked brute force
+    dist = ((points[:, None] - centers[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(tree, dist.argmin(axis=1))
+    np.testing.assert_array_equal(brute, dist[:, :32].argmin(axis=1))
+
+
+def test_measure_map_figures_for_a_given_index_map():
+    rgb = np.array([[[0, 0, 0], [10, 10, 10]], [[255, 255, 255], [245, 245, 245]]], dtype=np.uint8)
+    palette = np.array([[255, 255, 255], [0, 0, 0], [9, 9, 9]], dtype=np.uint8)  # entry 2 unused
+    indices = np.array([[1, 1], [0, 0]], dtype=np.uint8)
+    result, ranked = quantize.measure_map(rgb, None, indices, palette)
+    assert result.hex_codes() == ["#000000", "#ffffff"]  # tie broken by color; unused entry dropped
+    np.testing.assert_array_equal(result.palette[ranked], [[[0, 0, 0]] * 2, [[255, 255, 255]] * 2])
+    assert result.psnr == pytest.approx(10 * np.log10(255**2 / 50))
+
+
+def test_measure_map_ignores_transparent_pixels():
+    rgb = np.array([[[0, 0, 0], [90, 0, 0]]], dtype=np.uint8)
+    alpha = np.array([[255, 0]], dtype=np.uint8)
+    palette = np.array([[0, 0, 0]], dtype=np.uint8)
+    result, _ = quantize.measure_map(rgb, alpha, np.zeros((1, 2), np.uint8), palette)
+    assert result.psnr == float("inf")
+    np.testing.assert_allclose(result.shares, [1.0])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    colors=st.lists(st.tuples(*[st.integers(0, 255)] * 3), min_size=1, max_size=60),
+    counts=st.lists(st.integers(1, 50), min_size=60, max_size=60),
+    k=st.integers(2, 40),
+)
+def test_any_histogram_keeps_the_contract(colors, counts, k):
+    pixels = np.repeat(np.array(colors, dtype=np.uint8), counts[: len(colors)], axis=0)
+    hist = hist_of(pixels)
+    result = quantize.quantize(hist, k)
+    assert len(result.palette) <= min(k, hist.unique_colors)
+    assert np.all(np.diff(result.shares) <= 0)
+    assert result.shares.sum() == pytest.approx(1.0)
+    if hist.unique_colors <= k:
+        np.testing.assert_array_equal(mapped_pixels(hist, result), hist.colors)
+        assert result.psnr == float("inf")
+    else:
+        assert result.psnr < float("inf")
