@@ -8,8 +8,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore \
     HOST=0.0.0.0 \
-    PORT=8000 \
-    GRACEFUL_TIMEOUT=1
+    PORT=8000
 
 # The app runs as this user, not root; it owns no file in the image.
 RUN useradd --no-log-init --system --user-group --uid 10001 --no-create-home --shell /usr/sbin/nologin kmeans

@@ -60,8 +60,35 @@ _HTTP_MESSAGES = {
 }
 
 
+def _drain_unread_body() -> None:
+    """Read and drop the rest of an upload that is somewhat over the limit.
+
+    Werkzeug refuses it before reading a byte. Answering then leaves the
+    client still sending, and the server closes on unread data: the client
+    gets a reset (a broken pipe while sending) instead of our 413. So a body
+    of up to twice the limit is read to its end and dropped, a chunk at a
+    time; one that claims more is not worth the wait and is answered at once.
+    """
+    limit = request.max_content_length or 0
+    declared = request.content_length
+    if declared is not None and declared > 2 * limit:
+        return
+    budget = declared if declared is not None else limit  # chunked: up to another limit's worth
+    stream = request.environ.get("wsgi.input")
+    try:
+        while budget > 0:
+            chunk = stream.read(min(budget, 64 * 1024))
+            if not chunk:
+                break
+            budget -= len(chunk)
+    except Exception:  # the client went away or sent a broken chunk: nothing more to be polite to
+        log.debug("stopped draining a refused upload", exc_info=True)
+
+
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
+    if status == 413:
+        _drain_unread_body()
     code, message = _HTTP_MESSAGES.get(status, ("bad_request" if status < 500 else "server_error", error.description or ""))
     if status == 405 and error.valid_methods:
         message += f" Use {', '.join(sorted(error.valid_methods))}."

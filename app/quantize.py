@@ -30,6 +30,8 @@ COLOR_SPACES = ("rgb", "oklab", "lab")
 # histogram of bin means; the exact polishing steps still see every color.
 EXACT_POINTS_LIMIT = 1 << 16
 COARSE_BITS = 5
+# Below this many pixels the histogram comes from a sort, above from a count table.
+SORT_LIMIT = 1 << 21
 POLISH_STEPS = 3
 MBK_BATCH = 4096
 MBK_INITS = 1
@@ -89,6 +91,9 @@ def unpack(keys: np.ndarray) -> np.ndarray:
 
 def histogram(keys: np.ndarray) -> Histogram:
     """Count the distinct colors among packed pixel keys."""
+    if len(keys) < SORT_LIMIT:  # sorting beats touching a 128 MB count table
+        present, counts = np.unique(keys, return_counts=True)
+        return Histogram(keys=present.astype(np.uint32), counts=counts.astype(np.int64))
     counts = np.bincount(keys, minlength=1 << 24)
     present = np.flatnonzero(counts)
     return Histogram(keys=present.astype(np.uint32), counts=counts[present])
@@ -114,24 +119,40 @@ def quantize(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -
     if hist.unique_colors <= k:
         return summarize(hist, colors, np.arange(hist.unique_colors))
     with threadpool_limits(1):  # small fits: OpenMP and BLAS threads cost more than they give
-        space = colorspace.SPACES[color_space]
-        points = space.from_srgb(colors)
-        weights = hist.counts.astype(np.float64)
-        coarse_points, coarse_weights = coarsen(colors, points, weights)
-        centers = _cluster(coarse_points, coarse_weights, k, seed)
-        for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
-            labels = nearest(points, centers)
-            centers = _weighted_means(points, weights, labels, centers)
-        palette = space.to_srgb(centers)
         if color_space == "rgb":
-            labels = nearest(points, palette)
-        else:
-            labels = nearest_perceptual(colors, palette)
-        return summarize(hist, palette, labels)
+            palette, points = _palette(hist, k, "rgb", seed)
+            return summarize(hist, palette, nearest(points, palette))
+        # Perceptual: cluster in that space, and keep whichever palette (that
+        # one or the RGB one) gives the lower mean CIEDE2000 once every color
+        # takes its perceptually nearest entry. At small k the RGB centers
+        # sometimes win; this way the perceptual option never does worse.
+        best = None
+        for space in (color_space, "rgb"):
+            palette, _ = _palette(hist, k, space, seed)
+            labels, differences = nearest_perceptual(colors, palette)
+            score = float(np.dot(differences, hist.counts))
+            if best is None or score < best[0]:
+                best = (score, palette, labels)
+        return summarize(hist, best[1], best[2])
 
 
-def nearest_perceptual(colors: np.ndarray, palette: np.ndarray, candidates: int = 4) -> np.ndarray:
-    """Assign each color the palette entry with the smallest CIEDE2000.
+def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """k-means in the given space: a palette in sRGB, and the colors as points of that space."""
+    space = colorspace.SPACES[color_space]
+    points = space.from_srgb(hist.colors)
+    weights = hist.counts.astype(np.float64)
+    coarse_points, coarse_weights = coarsen(hist.colors, points, weights)
+    centers = _cluster(coarse_points, coarse_weights, k, seed)
+    for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
+        labels = nearest(points, centers)
+        centers = _weighted_means(points, weights, labels, centers)
+    return space.to_srgb(centers), points
+
+
+def nearest_perceptual(
+    colors: np.ndarray, palette: np.ndarray, candidates: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Assign each color the palette entry with the smallest CIEDE2000, and that difference.
 
     Clustering in a perceptual space moves the centers; assigning by the
     metric itself is what lowers the mean difference. The candidates are the
@@ -145,7 +166,9 @@ def nearest_perceptual(colors: np.ndarray, palette: np.ndarray, candidates: int 
     differences = np.stack(
         [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
     )
-    return near[np.arange(len(colors)), np.argmin(differences, axis=1)]
+    best = np.argmin(differences, axis=1)
+    rows = np.arange(len(colors))
+    return near[rows, best], differences[rows, best]
 
 
 def coarsen(colors, points, weights):

@@ -35,8 +35,8 @@ SETTINGS = (
     Setting("PORT", 8000, "TCP port gunicorn listens on.", low=1, high=65535),
     Setting("WEB_CONCURRENCY", 0, "gunicorn worker processes; 0 means one per two CPU cores, at least one."),
     Setting("THREADS", 4, "Threads per worker: requests a worker serves at once, uploads included.", low=1),
-    Setting("TIMEOUT", 120, "Seconds a worker may stop answering gunicorn's heartbeat before it is restarted; "
-            "0 never. Keep a proxy's read timeout at least this long.", high=86_400),
+    Setting("TIMEOUT", 120, "Seconds a stuck worker may miss gunicorn's heartbeat before it is restarted; 0 never. "
+            "Give a proxy's read timeout at least this.", high=86_400),
     Setting("GRACEFUL_TIMEOUT", 20, "Seconds a worker may finish its requests after SIGTERM before it is killed; "
             "keep it below the container's stop timeout.", high=86_400),
     Setting("MAX_REQUESTS", 500, "Requests after which a worker is replaced, to bound memory growth; 0 never."),

@@ -307,7 +307,8 @@ def test_requirements_pin_every_line():
 
 def test_dockerignore_keeps_the_context_small():
     rules = ignore_rules(ROOT)
-    for kept in ("requirements.txt", "gunicorn.conf.py", "app/__init__.py", "templates/base.html"):
+    for kept in ("requirements.txt", "gunicorn.conf.py", "app/__init__.py", "templates/base.html",
+                 "static/style.css"):
         assert not ignored(kept, rules), kept
     for left_out in (".git/HEAD", ".venv/bin/python", "tests/conftest.py", "app/__pycache__/api.cpython-311.pyc",
                      "requirements-dev.txt", "Dockerfile"):
@@ -327,10 +328,15 @@ def test_the_image_config_listens_on_every_interface(dockerfile, image_venv, tmp
     assert config["accesslog"] == "None"
 
 
-def test_the_image_answers_healthz(server):
+def test_the_image_serves_health_the_page_and_its_files(server):
     with urllib.request.urlopen(server.base + "/healthz", timeout=10) as response:
         assert response.status == 200
         assert json.load(response) == {"status": "ok"}
+    # The page and its stylesheet: the templates and static folders made it into the image.
+    with urllib.request.urlopen(server.base + "/", timeout=10) as response:
+        assert response.status == 200 and response.headers.get_content_type() == "text/html"
+    with urllib.request.urlopen(server.base + "/static/style.css", timeout=10) as response:
+        assert response.status == 200 and response.headers.get_content_type() == "text/css"
 
 
 def test_the_image_quantizes_and_logs_one_line_without_the_file_name(server):

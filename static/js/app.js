@@ -31,7 +31,7 @@ const els = {
   compare: $("compare"), original: $("original-img"), result: $("result-img"), caption: $("result-caption"),
   slider: $("k-slider"), k: $("k"), kError: $("k-error"), colorSpace: $("color-space"), dither: $("dither"),
   error: $("error"), status: $("status"), progress: $("progress"), results: $("results"), palette: $("palette"),
-  download: $("download"), downloadText: $("download-text"), photoName: $("photo-name"),
+  download: $("download"), downloadText: $("download-text"), downloadHelp: $("download-help"), photoName: $("photo-name"),
   zoomFit: $("zoom-fit"), zoom100: $("zoom-100"), zoomLevel: $("zoom-level"),
 };
 
@@ -302,7 +302,8 @@ function updateDownload() {
   const answer = state.shown?.answer;
   if (!answer) return;
   const name = answer.filename.replace(/\.\w+$/, ".png");
-  els.downloadText.textContent = `Download ${name}`;
+  els.downloadText.textContent = "Download PNG";
+  els.downloadHelp.textContent = `${name} · full resolution, paletted PNG`;
   els.download.download = name;
   els.download.href = state.full ? state.full.url : "#";
 }

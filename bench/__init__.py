@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks that print tables; see bench/README.md."""

@@ -1,0 +1,193 @@
+"""The command line, `python -m app`, run as a real subprocess like a user would."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def photo(path: Path, seed=0, shape=(60, 80), fmt=None) -> Path:
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([x * 255 / w, y * 255 / h, 128 + 60 * np.sin(x / 5)], axis=-1)
+    rgb = np.clip(rgb + rng.normal(0, 10, rgb.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(rgb).save(path, fmt)
+    return path
+
+
+def colors_of(path: Path) -> set:
+    rgb = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
+    return {tuple(c) for c in np.unique(rgb, axis=0).tolist()}
+
+
+def assert_one_clean_error_line(result: subprocess.CompletedProcess, *named: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for text in named:
+        assert text in lines[0]
+
+
+def test_writes_the_output_file(tmp_path):
+    source = photo(tmp_path / "cat.png")
+    result = cli(source, "-k", "16", "-o", "out.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out.png"
+    image = Image.open(out)
+    assert image.format == "PNG" and image.size == (80, 60) and image.mode == "P"
+    assert len(colors_of(out)) <= 16
+    assert "out.png" in result.stdout  # a summary line
+    assert result.stderr == ""
+
+
+def test_json_prints_palette_figures_and_timings(tmp_path):
+    source = photo(tmp_path / "cat.png")
+    result = cli(source, "-k", "6", "-o", "out.png", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["k"] == 6 and record["colors"] == 6
+    assert record["width"] == 80 and record["height"] == 60 and record["pixels"] == 4800
+    rgb = np.asarray(Image.open(source).convert("RGB")).reshape(-1, 3)
+    assert record["unique_colors"] == len(np.unique(rgb, axis=0))
+    palette = record["palette"]
+    assert len(palette) == 6
+    assert all(set(p) == {"hex", "share"} for p in palette)
+    shares = [p["share"] for p in palette]
+    assert shares == sorted(shares, reverse=True) and sum(shares) == pytest.approx(1.0, abs=1e-5)
+    written = {"#%02x%02x%02x" % c for c in colors_of(tmp_path / "out.png")}
+    assert written == {p["hex"] for p in palette}
+    assert isinstance(record["psnr"], float) and record["psnr"] > 10
+    assert isinstance(record["delta_e"], float) and record["delta_e"] > 0
+    assert record["bytes"]["original"] == source.stat().st_size
+    assert record["bytes"]["result"] == (tmp_path / "out.png").stat().st_size
+    assert record["bytes"]["png24"] > record["bytes"]["result"]
+    assert record["bit_depth"] == 4
+    assert {"decode_ms", "quantize_ms", "encode_ms"} <= set(record["timings"])
+
+
+def test_several_k_write_one_file_each(tmp_path):
+    source = photo(tmp_path / "cat.png")
+    result = cli(source, "-k", "2", "5", "10", "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for k in (2, 5, 10):
+        out = tmp_path / "out" / f"cat-k{k}.png"
+        assert out.is_file()
+        assert len(colors_of(out)) == k
+    assert len(list((tmp_path / "out").iterdir())) == 3
+    assert len(result.stdout.strip().splitlines()) == 3
+
+
+def test_a_folder_of_photos_writes_one_file_per_photo_and_k(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(folder / "a.png", seed=1)
+    photo(folder / "b.jpg", seed=2)
+    photo(folder / "c.webp", seed=3)
+    (folder / "notes.txt").write_text("not a photo, and skipped by its suffix")
+    result = cli(folder, "-k", "3", "4", "-o", "out", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["a-k3.png", "a-k4.png", "b-k3.png", "b-k4.png", "c-k3.png", "c-k4.png"]
+    records = json.loads(result.stdout)
+    assert [(Path(r["photo"]).name, r["k"]) for r in records] == [
+        ("a.png", 3), ("a.png", 4), ("b.jpg", 3), ("b.jpg", 4), ("c.webp", 3), ("c.webp", 4)]
+
+
+def test_default_output_is_the_current_folder(tmp_path):
+    (tmp_path / "in").mkdir()
+    source = photo(tmp_path / "in" / "dog.png")
+    result = cli(source, "-k", "4", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "dog-k4.png").is_file()
+
+
+@pytest.mark.parametrize("fmt, suffix, pil", [("jpeg", ".jpg", "JPEG"), ("webp", ".webp", "WEBP")])
+def test_other_output_formats(tmp_path, fmt, suffix, pil):
+    source = photo(tmp_path / "cat.png")
+    result = cli(source, "-k", "4", "--format", fmt, "-o", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "out" / f"cat-k4{suffix}").format == pil
+
+
+def test_output_is_deterministic(tmp_path):
+    source = photo(tmp_path / "cat.png")
+    assert cli(source, "-k", "7", "-o", "one.png", cwd=tmp_path).returncode == 0
+    assert cli(source, "-k", "7", "-o", "two.png", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "one.png").read_bytes() == (tmp_path / "two.png").read_bytes()
+
+
+def test_a_bad_path_exits_non_zero_with_one_line(tmp_path):
+    result = cli(tmp_path / "missing.jpg", "-k", "4", cwd=tmp_path)
+    assert_one_clean_error_line(result, "missing.jpg")
+    assert result.stdout == ""
+
+
+def test_a_file_that_is_not_an_image_exits_non_zero_with_one_line(tmp_path):
+    fake = tmp_path / "fake.jpg"
+    fake.write_text("hello, I am text with a .jpg name")
+    result = cli(fake, "-k", "4", cwd=tmp_path)
+    assert_one_clean_error_line(result, "fake.jpg")
+    assert not list(tmp_path.glob("fake-k*"))
+
+
+def test_a_truncated_image_exits_non_zero_with_one_line(tmp_path):
+    whole = photo(tmp_path / "whole.png").read_bytes()
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(whole[: len(whole) // 2])
+    assert_one_clean_error_line(cli(broken, "-k", "4", cwd=tmp_path), "broken.png")
+
+
+def test_an_empty_folder_exits_non_zero_with_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert_one_clean_error_line(cli(tmp_path / "empty", cwd=tmp_path), "empty")
+
+
+@pytest.mark.parametrize("k", ["1", "257", "0"])
+def test_k_out_of_range_exits_non_zero_naming_it(tmp_path, k):
+    source = photo(tmp_path / "cat.png")
+    result = cli(source, "-k", k, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"got {k}" in result.stderr
+    assert not list(tmp_path.glob("cat-k*"))
+
+
+def test_k_that_is_not_a_number_exits_non_zero(tmp_path):
+    source = photo(tmp_path / "cat.png")
+    result = cli(source, "-k", "many", cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "many" in result.stderr
+
+
+def test_help_describes_the_options(tmp_path):
+    result = cli("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for option in ("-k", "-o", "--json", "--format"):
+        assert option in result.stdout
+
+
+def test_exif_rotated_photo_is_written_upright(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    source = tmp_path / "portrait.jpg"
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 40), (200, 30, 30)).save(buffer, "JPEG", exif=exif.tobytes())
+    source.write_bytes(buffer.getvalue())
+    assert cli(source, "-k", "2", "-o", "out.png", cwd=tmp_path).returncode == 0
+    assert Image.open(tmp_path / "out.png").size == (40, 80)
