@@ -15,6 +15,7 @@ then mapped to its palette entry through a 2**24-entry lookup table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -47,9 +48,14 @@ class Histogram:
     keys: np.ndarray  # (n,) uint32 packed 0xRRGGBB, ascending
     counts: np.ndarray  # (n,) int64
 
-    @property
+    @cached_property
     def colors(self) -> np.ndarray:
         return unpack(self.keys)
+
+    @cached_property
+    def lab(self) -> np.ndarray:
+        """The colors in CIELAB, kept for every CIEDE2000 measured on this photo."""
+        return colorspace.srgb_to_lab(self.colors)
 
     @property
     def unique_colors(self) -> int:
@@ -126,14 +132,13 @@ def quantize(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -
         # one or the RGB one) gives the lower mean CIEDE2000 once every color
         # takes its perceptually nearest entry. At small k the RGB centers
         # sometimes win; this way the perceptual option never does worse.
-        best = None
-        for space in (color_space, "rgb"):
-            palette, _ = _palette(hist, k, space, seed)
-            labels, differences = nearest_perceptual(colors, palette)
-            score = float(np.dot(differences, hist.counts))
-            if best is None or score < best[0]:
-                best = (score, palette, labels)
-        return summarize(hist, best[1], best[2])
+        # The choice is made on the coarse histogram; only the winner is
+        # assigned color by color.
+        coarse_lab, coarse_weights = coarsen(hist.colors, hist.lab, hist.counts.astype(np.float64))
+        palettes = [_palette(hist, k, space, seed)[0] for space in (color_space, "rgb")]
+        scores = [np.dot(nearest_perceptual(coarse_lab, p)[1], coarse_weights) for p in palettes]
+        palette = palettes[int(np.argmin(scores))]
+        return summarize(hist, palette, *nearest_perceptual(hist.lab, palette))
 
 
 def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -149,25 +154,22 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> tuple[np.n
     return space.to_srgb(centers), points
 
 
-def nearest_perceptual(
-    colors: np.ndarray, palette: np.ndarray, candidates: int = 4
-) -> tuple[np.ndarray, np.ndarray]:
+def nearest_perceptual(lab_colors: np.ndarray, palette: np.ndarray, candidates: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Assign each color the palette entry with the smallest CIEDE2000, and that difference.
 
     Clustering in a perceptual space moves the centers; assigning by the
     metric itself is what lowers the mean difference. The candidates are the
     few entries nearest in CIELAB, where CIEDE2000's minimum almost always lies.
     """
-    lab_colors = colorspace.srgb_to_lab(colors)
     lab_palette = colorspace.srgb_to_lab(palette)
     count = min(candidates, len(palette))
     _, near = cKDTree(lab_palette).query(lab_colors, k=count)
-    near = near.reshape(len(colors), count)
+    near = near.reshape(len(lab_colors), count)
     differences = np.stack(
         [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
     )
     best = np.argmin(differences, axis=1)
-    rows = np.arange(len(colors))
+    rows = np.arange(len(lab_colors))
     return near[rows, best], differences[rows, best]
 
 
@@ -242,8 +244,14 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
     return out
 
 
-def summarize(hist: Histogram, palette: np.ndarray, labels: np.ndarray) -> Quantized:
-    """Drop unused and duplicate entries, sort by share, and measure the error."""
+def summarize(
+    hist: Histogram, palette: np.ndarray, labels: np.ndarray, differences: np.ndarray | None = None
+) -> Quantized:
+    """Drop unused and duplicate entries, sort by share, and measure the error.
+
+    `differences`, the CIEDE2000 of each color to its entry, is computed here
+    unless the caller already has it.
+    """
     colors, counts = hist.colors, hist.counts
     # Merge entries that rounded to the same 8-bit color, keep only used ones.
     palette_keys = pack(np.asarray(palette, dtype=np.uint8))[labels]
@@ -252,12 +260,14 @@ def summarize(hist: Histogram, palette: np.ndarray, labels: np.ndarray) -> Quant
     order, rank = _by_share(used, totals)
     palette = unpack(used[order])
     labels = rank[labels]
+    if differences is None:
+        differences = colorspace.ciede2000(hist.lab, colorspace.srgb_to_lab(palette)[labels])
     return Quantized(
         palette=palette,
         shares=totals[order] / counts.sum(),
         labels=labels.astype(np.uint8),
         psnr=_psnr(colors, counts, palette[labels]),
-        delta_e=float(np.average(colorspace.ciede2000_srgb(colors, palette[labels]), weights=counts)),
+        delta_e=float(np.average(differences, weights=counts)),
     )
 
 

@@ -305,6 +305,19 @@ def test_requirements_pin_every_line():
     assert not unpinned, f"pin these with ==: {unpinned}"
 
 
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_every_requirement_has_a_wheel_for_the_image(arch, tmp_path):
+    """The image installs wheels only: each pin needs one for CPython 3.11 on glibc 2.36 (bookworm),
+    on PCs and on ARM boxes such as a NAS or a Raspberry Pi."""
+    platforms = [f"manylinux2014_{arch}"] + [f"manylinux_2_{minor}_{arch}" for minor in range(17, 37)]
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+               "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+               "--target", str(tmp_path / "target"), "-r", str(ROOT / "requirements.txt")]
+    command += [f"--platform={platform}" for platform in platforms]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_dockerignore_keeps_the_context_small():
     rules = ignore_rules(ROOT)
     for kept in ("requirements.txt", "gunicorn.conf.py", "app/__init__.py", "templates/base.html",

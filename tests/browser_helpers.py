@@ -1,0 +1,126 @@
+"""Driving the page in headless Debian chromium with Playwright: shared by the browser tests and the benchmark."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+# Seen by the page before its own scripts: every CSP violation, whatever its source.
+RECORD_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) =>
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+"""
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@dataclass
+class Guard:
+    """Lets requests to the app through and aborts, and remembers, any other."""
+
+    base: str
+    outside: list[str] = field(default_factory=list)
+
+    def __call__(self, route) -> None:
+        url = route.request.url
+        if url == self.base or url.startswith(self.base + "/"):
+            route.fallback()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+
+@dataclass
+class PreviewCounter:
+    """How many preview requests (those with max_side) were in flight at once, at most."""
+
+    now: int = 0
+    most: int = 0
+    total: int = 0
+    requests: set = field(default_factory=set)
+
+    def attach(self, page) -> None:
+        page.on("request", self._start)
+        page.on("requestfinished", self._end)
+        page.on("requestfailed", self._end)
+
+    @staticmethod
+    def is_preview(request) -> bool:
+        return request.url.endswith("/api/quantize") and b"max_side" in (request.post_data_buffer or b"")
+
+    def _start(self, request) -> None:
+        if self.is_preview(request):
+            self.requests.add(request)
+            self.total += 1
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def _end(self, request) -> None:
+        if request in self.requests:
+            self.requests.discard(request)
+            self.now -= 1
+
+
+def open_page(browser, base: str, **context_options):
+    """A fresh page on the app with the outside world cut off. Returns (context, page, guard, problems)."""
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context_options})
+    guard = Guard(base)
+    context.route("**/*", guard)
+    context.add_init_script(RECORD_CSP)
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda message: problems.append(f"console: {message.text}")
+            if "Content Security Policy" in message.text or "Refused to" in message.text else None)
+    page.goto(base + "/")
+    page.wait_for_function("document.getElementById('app').dataset.ready === 'true'")
+    return context, page, guard, problems
+
+
+def csp_violations(page) -> list[str]:
+    return page.evaluate("window.__cspViolations")
+
+
+def wait_for_result(page, k: int, options: str = "rgb|none") -> None:
+    """Until the result for k (and color space|dither) is on show and nothing is in flight."""
+    page.wait_for_function(
+        """key => document.getElementById('app').dataset.shownKey === key
+                 && document.getElementById('app').dataset.busy === 'false'""",
+        arg=f"{k}|{options}",
+    )
+
+
+def upload(page, path: Path, k: int = 16) -> None:
+    page.set_input_files("#image", str(path))
+    wait_for_result(page, k)
+
+
+def shown_result(page) -> Image.Image:
+    """The result image on show, decoded from its data: URL."""
+    src = page.get_attribute("#result-img", "src")
+    prefix = "data:image/png;base64,"
+    assert src.startswith(prefix), src[:40]
+    return Image.open(io.BytesIO(base64.b64decode(src[len(prefix):])))
+
+
+def color_count(image: Image.Image) -> int:
+    colors = image.convert("RGB").getcolors(1 << 24)
+    return len(colors)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI") == "true"

@@ -1,0 +1,342 @@
+"""The page in a real browser: headless Debian chromium driven by Playwright, against gunicorn.
+
+Outside CI these tests skip when /usr/bin/chromium is missing; in CI (CI=true) they must run.
+Every test also checks that no request left the app and that the CSP was never violated.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from browser_helpers import (
+    CHROMIUM, PreviewCounter, color_count, csp_violations, in_ci, launch, open_page, shown_result, upload,
+    wait_for_result,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if in_ci():
+            pytest.fail(f"chromium is missing at {CHROMIUM}; CI must run the browser tests")
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_app(browser, live_server):
+    """Opens the page (with any context options); checks afterwards that it stayed local and within its CSP."""
+    opened = []
+
+    def opener(**context_options):
+        context, page, guard, problems = open_page(browser, live_server, **context_options)
+        opened.append((context, page, guard, problems))
+        return page
+
+    yield opener
+    for context, page, guard, problems in opened:
+        violations = csp_violations(page)
+        context.close()
+        assert guard.outside == [], f"requests left 127.0.0.1: {guard.outside}"
+        assert violations == [], f"CSP violations: {violations}"
+        assert problems == [], problems
+
+
+@pytest.fixture
+def page(open_app):
+    return open_app()
+
+
+def test_upload_shows_original_result_figures_and_palette(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    assert page.is_hidden("#dropzone") and page.is_visible("#compare")
+    original = page.locator('#compare img[alt^="Original"]')
+    result = page.locator('#compare img[alt^="Result"]')
+    assert original.evaluate("img => img.complete && img.naturalWidth") == 768
+    assert result.get_attribute("alt") == f"Result with {color_count(shown_result(page))} colors (k = 16)"
+    assert page.text_content("#photo-name") == "kodim23.png"
+    colors = color_count(shown_result(page))
+    assert colors <= 16
+    assert page.text_content("#fig-colors").endswith(f"→ {colors}")
+    assert page.text_content("#fig-pixels").startswith("768 × 512")
+    assert page.text_content("#fig-psnr").endswith("dB") and float(page.text_content("#fig-delta-e")) > 0
+    assert "→" in page.text_content("#fig-size") and "…" not in page.text_content("#fig-size")
+    swatches = page.locator("#palette .swatch-button")
+    assert swatches.count() == colors
+    shares = [float(t.rstrip("%")) for t in swatches.locator(".share").all_text_contents()]
+    assert shares == sorted(shares, reverse=True)
+    first_hex = swatches.first.get_attribute("data-hex")
+    chip = swatches.first.locator(".chip").evaluate("el => getComputedStyle(el).backgroundColor")
+    assert chip == "rgb({}, {}, {})".format(*bytes.fromhex(first_hex[1:]))
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('Result ready')")
+
+
+def test_slider_moves_change_the_result_without_piling_up(page, corpus):
+    counter = PreviewCounter()
+    counter.attach(page)
+    upload(page, corpus / "kodim23.png")
+    before = shown_result(page).tobytes()
+    slider = page.locator("#k-slider")
+    slider.focus()
+    page.keyboard.press("Home")
+    wait_for_result(page, 2)
+    assert page.input_value("#k") == "2"
+    two = shown_result(page)
+    assert color_count(two) <= 2 and two.tobytes() != before
+    for _ in range(10):  # a quick burst: each press is a new value while earlier ones are in flight
+        page.keyboard.press("ArrowRight")
+    wait_for_result(page, 12)
+    twelve = shown_result(page)
+    assert 2 < color_count(twelve) <= 12
+    assert page.get_attribute("#result-img", "data-k") == "12" == page.input_value("#k")
+    assert counter.most == 1, "preview requests piled up"
+    assert counter.total < 12, "slider moves were not coalesced"
+    page.fill("#k", "100")  # the number field reaches past the slider
+    wait_for_result(page, 100)
+    assert slider.input_value() == "64" and color_count(shown_result(page)) <= 100
+
+
+def test_typed_k_out_of_range_is_explained_and_not_sent(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    counter = PreviewCounter()
+    counter.attach(page)
+    page.fill("#k", "1")
+    page.wait_for_selector("#k-error", state="visible")
+    assert "from 2 to 256" in page.text_content("#k-error") and page.get_attribute("#k", "aria-invalid") == "true"
+    page.wait_for_timeout(800)
+    assert counter.total == 0
+    page.fill("#k", "5")
+    wait_for_result(page, 5)
+    assert page.is_hidden("#k-error")
+
+
+def test_swipe_view_divider_reveals_the_original(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    page.click("label[for=view-swipe]")
+    divider = page.locator("#divider")
+    assert divider.is_visible() and page.get_attribute("#compare", "data-view") == "swipe"
+    box = page.locator("#viewport-result").bounding_box()
+
+    def top_image(fraction: float, where: dict = box) -> str:
+        x, y = where["x"] + where["width"] * fraction, where["y"] + where["height"] / 2
+        return page.evaluate("([x, y]) => document.elementFromPoint(x, y).alt", [x, y])
+
+    assert top_image(0.25).startswith("Original") and top_image(0.75).startswith("Result")
+    handle = divider.locator(".divider-handle").bounding_box()
+    page.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.85, handle["y"], steps=8)
+    page.mouse.up()
+    assert 83 <= int(divider.get_attribute("aria-valuenow")) <= 87
+    assert top_image(0.75).startswith("Original") and top_image(0.95).startswith("Result")
+    divider.focus()
+    page.keyboard.press("Home")
+    assert divider.get_attribute("aria-valuenow") == "0" and top_image(0.05).startswith("Result")
+    page.keyboard.press("ArrowRight")
+    assert divider.get_attribute("aria-valuenow") == "2"
+    page.click("label[for=view-side]")
+    side = page.locator("#viewport-result").bounding_box()
+    assert divider.is_hidden() and side["width"] < box["width"] / 1.8
+    assert top_image(0.05, side).startswith("Result") and top_image(0.95, side).startswith("Result")
+
+
+def test_zoom_to_100_percent_and_pan_keep_both_views_in_step(page, corpus):
+    upload(page, corpus / "cam_olympus_ep3_12mp.jpg")
+
+    def placements():
+        return page.eval_on_selector_all("#compare .viewport img", "imgs => imgs.map(i => [i.style.width, i.style.transform])")
+
+    fitted = placements()
+    assert fitted[0] == fitted[1]
+    page.click("#zoom-100")
+    zoomed = placements()
+    assert zoomed[0] == zoomed[1] and zoomed[0][0] == "4032px"
+    assert page.text_content("#zoom-level") == "100%"
+    # At 100% the result on show becomes the full-resolution PNG, fetched in the background.
+    page.wait_for_function("document.getElementById('result-img').src.startsWith('blob:')")
+    assert page.eval_on_selector("#result-img", "img => img.decode().then(() => img.naturalWidth)") == 4032
+    box = page.locator("#viewport-original").bounding_box()
+    page.mouse.move(box["x"] + 200, box["y"] + 200)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 100, box["y"] + 120, steps=5)
+    page.mouse.up()
+    panned = placements()
+    assert panned[0] == panned[1] and panned[0][1] != zoomed[0][1]
+    page.focus("#viewport-result")
+    page.keyboard.press("ArrowLeft")
+    assert placements()[0] == placements()[1] != panned[0]
+    page.click("label[for=view-swipe]")  # the same zoom and place in the other view
+    assert placements()[0][0] == "4032px"
+    page.click("#zoom-fit")
+    refitted = placements()
+    assert refitted[0] == refitted[1] and refitted[0][0] != "4032px"
+    assert page.text_content("#zoom-level").startswith("Fit")
+
+
+def test_download_is_the_full_resolution_png(page, corpus, tmp_path):
+    upload(page, corpus / "cam_xiaomi_mi9t_12mp_orient6.jpg")
+    assert shown_result(page).size[1] <= 1600, "slider moves get a screen-sized preview"
+    with page.expect_download() as waiting:
+        page.click("#download")
+    download = waiting.value
+    assert download.suggested_filename == "cam_xiaomi_mi9t_12mp_orient6-k16.png"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    with Image.open(saved) as image:
+        assert image.format == "PNG" and image.mode == "P"
+        assert image.size == (3000, 4000), "full resolution, upright as the camera's orientation says"
+        assert color_count(image) <= 16
+    page.wait_for_function("!document.getElementById('fig-size').textContent.includes('…')")
+    assert page.text_content("#fig-size").endswith("MB")
+
+
+def test_not_an_image_gives_an_inline_error_and_the_page_stays_usable(page, corpus, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("These are words, not pixels.\n")
+    page.set_input_files("#image", str(notes))
+    error = page.locator("#error[role=alert]")
+    error.wait_for(state="visible")
+    assert "not an image" in error.text_content()
+    assert page.is_visible("#dropzone") and page.is_hidden("#compare")
+    upload(page, corpus / "flower.jpg")
+    assert error.is_hidden() and page.text_content("#photo-name") == "flower.jpg"
+
+
+def test_a_photo_the_server_forgot_is_sent_again(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    forgotten = []
+
+    def expire_once(route):
+        if not forgotten and b"image_id=" in (route.request.post_data_buffer or b""):
+            forgotten.append(route.request.post_data)
+            route.fulfill(status=410, content_type="application/json",
+                          body=json.dumps({"error": {"code": "image_expired", "message": "gone"}}))
+        else:
+            route.fallback()
+
+    page.route("**/api/quantize", expire_once)
+    with page.expect_request(lambda r: r.url.endswith("/api/quantize") and b'name="image"' in (r.post_data_buffer or b"")):
+        page.fill("#k", "6")
+    wait_for_result(page, 6)
+    assert forgotten and page.is_hidden("#error") and color_count(shown_result(page)) <= 6
+
+
+def test_clicking_a_swatch_copies_its_hex_code(open_app, live_server, corpus):
+    page = open_app(permissions=["clipboard-read", "clipboard-write"])
+    upload(page, corpus / "kodim23.png", k=16)
+    swatch = page.locator("#palette .swatch-button").nth(2)
+    hex_code = swatch.get_attribute("data-hex")
+    swatch.click()
+    page.wait_for_function("h => document.getElementById('status').textContent === 'Copied ' + h", arg=hex_code)
+    assert page.evaluate("navigator.clipboard.readText()") == hex_code
+    assert swatch.locator(".share").text_content() == "Copied"
+
+
+def test_color_space_and_dither_are_sent_and_applied(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    with page.expect_request(lambda r: b"color_space=oklab" in (r.post_data_buffer or b"")):
+        page.select_option("#color-space", "oklab")
+    wait_for_result(page, 16, "oklab|none")
+    with page.expect_request(lambda r: b"dither=floyd-steinberg" in (r.post_data_buffer or b"")):
+        page.select_option("#dither", "floyd-steinberg")
+    wait_for_result(page, 16, "oklab|floyd-steinberg")
+    assert color_count(shown_result(page)) <= 16
+
+
+def test_error_curve_marks_a_suggestion_and_a_click_sets_k(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    suggested = page.locator("#curve-chart svg circle.suggested")
+    suggested.wait_for()
+    points = page.locator("#curve-chart svg circle.point")
+    assert points.count() == 31 and points.first.get_attribute("data-k") == "2"
+    suggested_k = int(suggested.get_attribute("data-suggested-k"))
+    assert 2 <= suggested_k <= 32 and page.text_content("#curve-use") == f"Use k = {suggested_k}"
+    target = points.nth(6)  # k = 8
+    assert target.get_attribute("data-k") == "8"
+    box = target.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    wait_for_result(page, 8)
+    assert page.input_value("#k") == "8" and page.input_value("#k-slider") == "8"
+    page.click("#curve-use")
+    wait_for_result(page, suggested_k)
+
+
+def test_palette_files_and_contact_sheet_download(page, corpus, tmp_path):
+    upload(page, corpus / "kodim23.png", k=16)
+    hexes = page.eval_on_selector_all("#palette .swatch-button", "buttons => buttons.map(b => b.dataset.hex)")
+    saved = {}
+    for fmt in ("json", "css", "gpl", "png"):
+        with page.expect_download() as waiting:
+            page.click(f"#palette-exports button[data-format={fmt}]")
+        assert waiting.value.suggested_filename == f"kodim23-k16-palette.{fmt}"
+        saved[fmt] = tmp_path / waiting.value.suggested_filename
+        waiting.value.save_as(saved[fmt])
+    assert "--color-1:" in saved["css"].read_text() and saved["gpl"].read_text().startswith("GIMP Palette")
+    assert hexes[0] in saved["json"].read_text().lower()
+    assert Image.open(saved["png"]).format == "PNG"
+
+    page.fill("#contact-ks", "2, 8, 32")
+    page.click("#contact-make")
+    page.wait_for_selector("#contact-figure", state="visible")
+    sheet = page.locator("#contact-img")
+    assert sheet.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
+    assert sheet.get_attribute("alt").startswith("Contact sheet")
+    with page.expect_download() as waiting:
+        page.click("#contact-download")
+    assert waiting.value.suggested_filename == "kodim23-contact-sheet.png"
+    with Image.open(waiting.value.path()) as image:
+        assert image.format == "PNG" and image.width > 0
+    page.fill("#contact-ks", "2, 1000")
+    page.click("#contact-make")
+    page.wait_for_selector("#contact-status.failed")
+    assert "between 2 and 256" in page.text_content("#contact-status")
+
+
+def test_classic_quantizers_are_compared_with_k_means(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    page.click("#methods-run")
+    items = page.locator("#methods-list li")
+    page.wait_for_function("document.querySelectorAll('#methods-list li').length === 3 && "
+                           "!document.getElementById('methods-run').disabled")
+    assert [items.nth(i).get_attribute("data-method") for i in range(3)] == ["kmeans", "mediancut", "octree"]
+    for i in range(3):
+        assert items.nth(i).locator("img").get_attribute("alt").startswith("Result of")
+        assert "PSNR" in items.nth(i).text_content() and "ΔE" in items.nth(i).text_content()
+    assert page.locator("#methods-list li.best").count() == 1
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_phone_width_and_color_scheme(open_app, corpus, scheme):
+    page = open_app(viewport={"width": 390, "height": 844}, color_scheme=scheme, is_mobile=True, has_touch=True)
+    upload(page, corpus / "kodim23.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways on a phone"
+    assert page.locator('img[alt^="Result"]').bounding_box()["width"] > 300
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    red, green, blue = (int(v) for v in background[4:-1].split(","))
+    assert (red + green + blue < 150) == (scheme == "dark")
+
+
+def test_readme_screenshot(page, corpus):
+    """The README's picture of the page, with a real photo."""
+    page.set_input_files("#image", str(corpus / "kodim23.png"))
+    page.fill("#k", "12")
+    wait_for_result(page, 12)
+    page.locator("#curve-chart svg circle.suggested").wait_for()
+    page.evaluate("document.activeElement.blur()")
+    target = ROOT / "docs" / "screenshot.png"
+    target.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(target))
+    with Image.open(target) as image:
+        assert image.size == (1280, 800)
+        assert color_count(image) > 1000, "the screenshot shows a photo"
