@@ -30,9 +30,9 @@ bind = [_bind(str(_values["HOST"]), int(_values["PORT"]))]
 # several threads use less memory and hit their cache more often; numpy lets go of the GIL
 # in its loops, so one worker's threads keep more than one core busy.
 workers = int(_values["WEB_CONCURRENCY"]) or max(1, _cores() // 2)
-# gthread: connections wait in the worker's poller until they send something, so idle and
-# kept-alive clients hold no thread. A client trickling its upload does hold one thread until
-# the body is in: behind a buffering proxy (nginx's default) that wait happens in the proxy.
+# gthread: a connection that sends nothing for 5 s, or idles between keep-alive requests, is
+# parked in the worker's poller and holds no thread. A client trickling its upload does hold one
+# until the body is in: behind a buffering proxy (nginx's default) that wait happens in the proxy.
 worker_class = "gthread"
 threads = int(_values["THREADS"])
 timeout = int(_values["TIMEOUT"])

@@ -8,13 +8,16 @@ the PSNR counts the error inside bins too; the mean CIEDE2000 is taken
 between bin means and their palette colors. The clustering is one chain:
 k + 1 starts from the centers found for k plus the bin that contributes
 most error, then a few weighted Lloyd steps. Adding a center never raises
-the error in the clustering space, so the curve rises steadily. The exact
-figures for a chosen k are those of quantize.quantize (/api/quantize).
+the error in the clustering space, so the curve rises steadily. In a
+perceptual space the bins take their entry as quantize.quantize assigns
+colors (smallest CIEDE2000), and a chain in RGB competes, as there. The
+exact figures for a chosen k are those of quantize.quantize (/api/quantize).
 
 suggested_k is the knee of PSNR against k by the Kneedle method (Satopää
 et al. 2011): with both axes scaled to 0..1, the k where the curve stands
-furthest above the straight line from its first to its last point. A photo
-that some k in range reproduces exactly gets the smallest such k instead.
+furthest above the straight line from its first to its last point, taken
+on the running maximum so that a small dip of the estimate cannot move it.
+A photo that some k in range reproduces exactly gets the smallest such k.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from app import colorspace, quantize
 
@@ -71,27 +75,41 @@ def error_curve(hist: quantize.Histogram, color_space: str = "rgb", ks: tuple[in
     if hist.unique_colors == 0:
         raise ValueError("the image has no visible pixels to take colors from")
     bins = _bin(hist)
+    bin_lab = colorspace.srgb_to_lab(np.rint(bins.rgb).astype(np.uint8))
+    # As quantize.quantize does: a perceptual space competes with RGB, and the
+    # palette with the lower mean CIEDE2000 under perceptual assignment wins.
+    spaces = ("rgb",) if color_space == "rgb" else (color_space, "rgb")
+    with threadpool_limits(1):  # tiny matrices: BLAS threads cost more than they give
+        chains = [_palettes(bins, space, ks[-1]) for space in spaces]
+        points = [_measure(bins, bin_lab, [chain[k] for chain in chains], k) for k in ks]
+    return Curve(tuple(points), suggest_k([p.k for p in points], [p.psnr for p in points]))
+
+
+def _measure(bins: _Bins, bin_lab: np.ndarray, palettes: list[np.ndarray], k: int) -> CurvePoint:
+    """PSNR and mean CIEDE2000 of the bins under the best of the candidate palettes."""
+    if len(palettes) == 1:  # RGB: the nearest entry in RGB, as quantize.quantize assigns
+        palette = palettes[0]
+        labels = quantize.nearest(bins.rgb, palette)
+        differences = colorspace.ciede2000(bin_lab, colorspace.srgb_to_lab(palette)[labels])
+    else:
+        assigned = [(p, *quantize.nearest_perceptual(bin_lab, p)) for p in palettes]
+        palette, labels, differences = min(assigned, key=lambda a: float(np.dot(a[2], bins.weights)))
+    sse = float(np.dot(((bins.rgb - palette[labels]) ** 2).sum(axis=1), bins.weights)) + bins.spread
+    mse = max(sse, 0.0) / (3.0 * bins.weights.sum())
+    psnr = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    return CurvePoint(k, psnr, float(np.average(differences, weights=bins.weights)))
+
+
+def _palettes(bins: _Bins, color_space: str, last_k: int) -> dict[int, np.ndarray]:
+    """One chain of warm-started k-means in the given space: the sRGB palette at every k up to last_k."""
     space = colorspace.SPACES[color_space]
-    rounded = np.rint(bins.rgb).astype(np.uint8)
-    points = bins.rgb if color_space == "rgb" else space.from_srgb(rounded)
-    bin_lab = colorspace.srgb_to_lab(rounded)
-    total = bins.weights.sum()
+    points = bins.rgb if color_space == "rgb" else space.from_srgb(np.rint(bins.rgb).astype(np.uint8))
     centers = np.average(points, axis=0, weights=bins.weights)[None, :]
-    out = []
-    for k in range(2, ks[-1] + 1):
-        centers = _add_center(points, bins.weights, centers)
-        centers = _lloyd(points, bins.weights, centers)
-        if k not in ks:
-            continue
-        # Assign as quantize.quantize does: to the nearest rounded palette color.
-        palette = space.to_srgb(centers)
-        labels = quantize.nearest(points, space.from_srgb(palette))
-        sse = float(np.dot(((bins.rgb - palette[labels]) ** 2).sum(axis=1), bins.weights)) + bins.spread
-        mse = max(sse, 0.0) / (3.0 * total)
-        psnr = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
-        delta_e = colorspace.ciede2000(bin_lab, colorspace.srgb_to_lab(palette)[labels])
-        out.append(CurvePoint(k, psnr, float(np.average(delta_e, weights=bins.weights))))
-    return Curve(tuple(out), suggest_k([p.k for p in out], [p.psnr for p in out]))
+    palettes = {}
+    for k in range(2, last_k + 1):
+        centers = _lloyd(points, bins.weights, _add_center(points, bins.weights, centers))
+        palettes[k] = space.to_srgb(centers)
+    return palettes
 
 
 def suggest_k(ks: list[int], psnr: list[float]) -> int:

@@ -54,7 +54,7 @@ def _parse(setting: Setting, raw: str) -> int | str:
         except ValueError:
             raise ValueError(f"{setting.name} must be a whole number, got {raw!r}") from None
         if value < setting.low or (setting.high is not None and value > setting.high):
-            allowed = f"between {setting.low} and {setting.high}" if setting.high is not None else f"at least {setting.low}"
+            allowed = f"at least {setting.low}" if setting.high is None else f"between {setting.low} and {setting.high}"
             raise ValueError(f"{setting.name} must be {allowed}, got {raw!r}")
         return value
     if setting.choices:

@@ -186,8 +186,10 @@ METHODS = (
     Method("mbk_naive", "MBK naive", minibatch_naive),
     Method("mediancut", "Pillow MEDIANCUT", _pillow(Image.Quantize.MEDIANCUT)),
     Method("octree", "Pillow FASTOCTREE", _pillow(Image.Quantize.FASTOCTREE)),
-    Method("pngquant", "pngquant*", _command(lambda k: ["pngquant", "--nofs", "--speed", "3", str(k), "-"]), "pngquant"),
-    Method("imagemagick", "ImageMagick*", _command(lambda k: [CONVERT, "png:-", "+dither", "-colors", str(k), "png:-"]), CONVERT),
+    Method("pngquant", "pngquant*", _command(lambda k: ["pngquant", "--nofs", "--speed", "3", str(k), "-"]),
+           binary="pngquant"),
+    Method("imagemagick", "ImageMagick*", _command(lambda k: [CONVERT, "png:-", "+dither", "-colors", str(k), "png:-"]),
+           binary=CONVERT),
     Method("libimagequant", "libimagequant", libimagequant, module="imagequant"),
 )
 BY_NAME = {method.name: method for method in METHODS}

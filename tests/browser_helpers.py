@@ -87,12 +87,13 @@ def open_page(browser, base: str, **context_options):
     page.on("console", lambda message: problems.append(f"console: {message.text}")
             if "Content Security Policy" in message.text or "Refused to" in message.text else None)
     page.goto(base + "/")
-    page.wait_for_function("document.getElementById('app').dataset.ready === 'true'")
+    if context_options.get("java_script_enabled", True):
+        page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'")
     return context, page, guard, problems
 
 
 def csp_violations(page) -> list[str]:
-    return page.evaluate("window.__cspViolations")
+    return page.evaluate("() => window.__cspViolations || []")
 
 
 def wait_for_result(page, k: int, options: str = "rgb|none") -> None:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from app import quantize
-from bench import bench_quantize, jobs, peers, report
+from bench import bench_quantize, jobs, peers, report, runs
 
 K = 4
 
@@ -64,7 +64,7 @@ def test_sweep_and_tables(photo, tmp_path):
     path = tmp_path / "tiny.png"
     Image.fromarray(photo.rgb).save(path)
     args = bench_quantize.parse_args(["--corpus", str(tmp_path), "--ks", str(K), "--mbk-ks", str(K)])
-    rows = bench_quantize.run_sweep(args, {path: photo.pixels}, deadline=float("inf"))
+    rows = runs.run_sweep(args, {path: photo.pixels}, deadline=float("inf"))
     by_method = {r.method: r for r in rows}
     assert by_method["ours"].status == "ok"
     assert by_method["recipe"].status == "ok"
@@ -79,5 +79,5 @@ def test_budget_skips_instead_of_running(photo, tmp_path):
     path = tmp_path / "tiny.png"
     Image.fromarray(photo.rgb).save(path)
     args = bench_quantize.parse_args(["--corpus", str(tmp_path), "--ks", str(K)])
-    rows = bench_quantize.run_sweep(args, {path: photo.pixels}, deadline=0.0)
+    rows = runs.run_sweep(args, {path: photo.pixels}, deadline=0.0)
     assert {r.status for r in rows} == {"skipped (budget)"}

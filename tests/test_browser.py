@@ -6,7 +6,10 @@ Every test also checks that no request left the app and that the CSP was never v
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -41,12 +44,12 @@ def open_app(browser, live_server):
 
     def opener(**context_options):
         context, page, guard, problems = open_page(browser, live_server, **context_options)
-        opened.append((context, page, guard, problems))
+        opened.append((context, page, guard, problems, context_options.get("java_script_enabled", True)))
         return page
 
     yield opener
-    for context, page, guard, problems in opened:
-        violations = csp_violations(page)
+    for context, page, guard, problems, scripted in opened:
+        violations = csp_violations(page) if scripted else []
         context.close()
         assert guard.outside == [], f"requests left 127.0.0.1: {guard.outside}"
         assert violations == [], f"CSP violations: {violations}"
@@ -71,7 +74,8 @@ def test_upload_shows_original_result_figures_and_palette(page, corpus):
     assert page.text_content("#fig-colors").endswith(f"→ {colors}")
     assert page.text_content("#fig-pixels").startswith("768 × 512")
     assert page.text_content("#fig-psnr").endswith("dB") and float(page.text_content("#fig-delta-e")) > 0
-    assert "→" in page.text_content("#fig-size") and "…" not in page.text_content("#fig-size")
+    page.wait_for_function("() => !document.getElementById('fig-size').textContent.includes('…')")
+    assert page.text_content("#fig-size").startswith("536 KB →")
     swatches = page.locator("#palette .swatch-button")
     assert swatches.count() == colors
     shares = [float(t.rstrip("%")) for t in swatches.locator(".share").all_text_contents()]
@@ -79,7 +83,7 @@ def test_upload_shows_original_result_figures_and_palette(page, corpus):
     first_hex = swatches.first.get_attribute("data-hex")
     chip = swatches.first.locator(".chip").evaluate("el => getComputedStyle(el).backgroundColor")
     assert chip == "rgb({}, {}, {})".format(*bytes.fromhex(first_hex[1:]))
-    page.wait_for_function("document.getElementById('status').textContent.startsWith('Result ready')")
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Result ready')")
 
 
 def test_slider_moves_change_the_result_without_piling_up(page, corpus):
@@ -105,6 +109,61 @@ def test_slider_moves_change_the_result_without_piling_up(page, corpus):
     page.fill("#k", "100")  # the number field reaches past the slider
     wait_for_result(page, 100)
     assert slider.input_value() == "64" and color_count(shown_result(page)) <= 100
+
+
+def test_slow_work_shows_a_quiet_progress_indicator(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    page.evaluate("""() => {
+        const progress = document.getElementById('progress');
+        window.__progressSeen = false;
+        new MutationObserver(() => { if (!progress.hidden) window.__progressSeen = true; })
+            .observe(progress, {attributes: true});
+    }""")
+    page.route("**/api/quantize", lambda route: (time.sleep(1.0), route.fallback()))
+    page.fill("#k", "7")
+    wait_for_result(page, 7)
+    assert page.evaluate("() => window.__progressSeen"), "no progress shown for a request of over a second"
+    assert page.is_hidden("#progress") and page.get_attribute("#stage", "aria-busy") == "false"
+
+
+def test_drop_and_paste_bring_a_photo_in(page, corpus):
+    def hand_over(event: str, path: Path) -> None:
+        page.evaluate(
+            """([event, name, data]) => {
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                const transfer = new DataTransfer();
+                transfer.items.add(new File([bytes], name, {type: 'image/jpeg'}));
+                const target = document.getElementById('stage');
+                if (event === 'drop') target.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+                else target.dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer, bubbles: true, cancelable: true}));
+            }""",
+            [event, path.name, base64.b64encode(path.read_bytes()).decode("ascii")],
+        )
+
+    hand_over("drop", corpus / "flower.jpg")
+    page.wait_for_function("() => document.getElementById('photo-name').textContent === 'flower.jpg'")
+    wait_for_result(page, 16)
+    assert page.get_attribute("#original-img", "src").startswith("blob:")
+    hand_over("paste", corpus / "china.jpg")
+    page.wait_for_function("() => document.getElementById('photo-name').textContent === 'china.jpg'")
+    wait_for_result(page, 16)
+    assert page.evaluate("() => document.getElementById('original-img').naturalWidth") == 640
+
+
+def test_without_javascript_the_form_answers_both_images(open_app, corpus):
+    page = open_app(java_script_enabled=False)
+    assert page.is_visible("button[type=submit]") and page.is_hidden("#k-slider")
+    page.set_input_files("#image", str(corpus / "flower.jpg"))
+    page.fill("#k", "6")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.locator('img[alt^="Original"]').evaluate("img => img.naturalWidth") == 640
+    src = page.get_attribute('img[alt^="Result"]', "src")
+    with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as result:
+        colors = color_count(result)
+        assert result.size == (640, 427) and colors <= 6
+    assert page.locator("#palette li").count() == colors
+    assert page.get_attribute("#download", "download") == "flower-k6.png"
 
 
 def test_typed_k_out_of_range_is_explained_and_not_sent(page, corpus):
@@ -164,7 +223,7 @@ def test_zoom_to_100_percent_and_pan_keep_both_views_in_step(page, corpus):
     assert zoomed[0] == zoomed[1] and zoomed[0][0] == "4032px"
     assert page.text_content("#zoom-level") == "100%"
     # At 100% the result on show becomes the full-resolution PNG, fetched in the background.
-    page.wait_for_function("document.getElementById('result-img').src.startsWith('blob:')")
+    page.wait_for_function("() => document.getElementById('result-img').src.startsWith('blob:')")
     assert page.eval_on_selector("#result-img", "img => img.decode().then(() => img.naturalWidth)") == 4032
     box = page.locator("#viewport-original").bounding_box()
     page.mouse.move(box["x"] + 200, box["y"] + 200)
@@ -197,7 +256,7 @@ def test_download_is_the_full_resolution_png(page, corpus, tmp_path):
         assert image.format == "PNG" and image.mode == "P"
         assert image.size == (3000, 4000), "full resolution, upright as the camera's orientation says"
         assert color_count(image) <= 16
-    page.wait_for_function("!document.getElementById('fig-size').textContent.includes('…')")
+    page.wait_for_function("() => !document.getElementById('fig-size').textContent.includes('…')")
     assert page.text_content("#fig-size").endswith("MB")
 
 
@@ -284,7 +343,8 @@ def test_palette_files_and_contact_sheet_download(page, corpus, tmp_path):
         waiting.value.save_as(saved[fmt])
     assert "--color-1:" in saved["css"].read_text() and saved["gpl"].read_text().startswith("GIMP Palette")
     assert hexes[0] in saved["json"].read_text().lower()
-    assert Image.open(saved["png"]).format == "PNG"
+    with Image.open(saved["png"]) as strip:
+        assert strip.format == "PNG" and strip.width > strip.height
 
     page.fill("#contact-ks", "2, 8, 32")
     page.click("#contact-make")
@@ -307,7 +367,7 @@ def test_classic_quantizers_are_compared_with_k_means(page, corpus):
     upload(page, corpus / "kodim23.png")
     page.click("#methods-run")
     items = page.locator("#methods-list li")
-    page.wait_for_function("document.querySelectorAll('#methods-list li').length === 3 && "
+    page.wait_for_function("() => document.querySelectorAll('#methods-list li').length === 3 && "
                            "!document.getElementById('methods-run').disabled")
     assert [items.nth(i).get_attribute("data-method") for i in range(3)] == ["kmeans", "mediancut", "octree"]
     for i in range(3):

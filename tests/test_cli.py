@@ -21,16 +21,16 @@ def cli(*args, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def run_main(*args, cwd: Path, monkeypatch, capsys) -> tuple[int, str, str]:
+def run_main(*args, cwd: Path, mp, cap) -> tuple[int, str, str]:
     """The same command in this process: quicker than a subprocess for the checks of what it writes."""
     from app.cli import main
 
-    monkeypatch.chdir(cwd)
+    mp.chdir(cwd)
     try:
         code = main([str(a) for a in args])
     except SystemExit as exit_:  # argparse refusals
         code = exit_.code
-    captured = capsys.readouterr()
+    captured = cap.readouterr()
     return code, captured.out, captured.err
 
 
@@ -79,7 +79,7 @@ def test_writes_the_output_file(tmp_path):
 
 def test_json_prints_palette_figures_and_timings(tmp_path, monkeypatch, capsys):
     source = photo(tmp_path / "cat.png")
-    code, out, err = run_main(source, "-k", "6", "-o", "out.png", "--json", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run_main(source, "-k", "6", "-o", "out.png", "--json", cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code == 0, err
     record = json.loads(out)
     assert record["k"] == 6 and record["colors"] == 6
@@ -121,7 +121,7 @@ def test_a_folder_of_photos_writes_one_file_per_photo_and_k(tmp_path, monkeypatc
     photo(folder / "b.jpg", seed=2)
     photo(folder / "c.webp", seed=3)
     (folder / "notes.txt").write_text("not a photo, and skipped by its suffix")
-    code, out, err = run_main(folder, "-k", "3", "4", "-o", "out", "--json", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run_main(folder, "-k", "3", "4", "-o", "out", "--json", cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code == 0, err
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["a-k3.png", "a-k4.png", "b-k3.png", "b-k4.png", "c-k3.png", "c-k4.png"]
@@ -133,7 +133,7 @@ def test_a_folder_of_photos_writes_one_file_per_photo_and_k(tmp_path, monkeypatc
 def test_default_output_is_the_current_folder(tmp_path, monkeypatch, capsys):
     (tmp_path / "in").mkdir()
     source = photo(tmp_path / "in" / "dog.png")
-    code, _, err = run_main(source, "-k", "4", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    code, _, err = run_main(source, "-k", "4", cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code == 0, err
     assert (tmp_path / "dog-k4.png").is_file()
 
@@ -141,7 +141,8 @@ def test_default_output_is_the_current_folder(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("fmt, suffix, pil", [("jpeg", ".jpg", "JPEG"), ("webp", ".webp", "WEBP")])
 def test_other_output_formats(tmp_path, monkeypatch, capsys, fmt, suffix, pil):
     source = photo(tmp_path / "cat.png")
-    code, _, err = run_main(source, "-k", "4", "5", "--format", fmt, "-o", "out", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    args = (source, "-k", "4", "5", "--format", fmt, "-o", "out")
+    code, _, err = run_main(*args, cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code == 0, err
     assert opened(tmp_path / "out" / f"cat-k4{suffix}").format == pil
     assert opened(tmp_path / "out" / f"cat-k5{suffix}").format == pil
@@ -165,14 +166,14 @@ def test_a_truncated_image_exits_non_zero_with_one_line(tmp_path, monkeypatch, c
     whole = photo(tmp_path / "whole.png").read_bytes()
     broken = tmp_path / "broken.png"
     broken.write_bytes(whole[: len(whole) // 2])
-    code, out, err = run_main(broken, "-k", "4", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run_main(broken, "-k", "4", cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code != 0 and out == ""
     assert len(err.strip().splitlines()) == 1 and "broken.png" in err
 
 
 def test_an_empty_folder_exits_non_zero_with_one_line(tmp_path, monkeypatch, capsys):
     (tmp_path / "empty").mkdir()
-    code, out, err = run_main(tmp_path / "empty", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run_main(tmp_path / "empty", cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code != 0 and out == ""
     assert len(err.strip().splitlines()) == 1 and "empty" in err
 
@@ -189,13 +190,13 @@ def test_k_out_of_range_exits_non_zero_naming_it(tmp_path):
 @pytest.mark.parametrize("k", ["1", "0", "-1", "many", "2.5"])
 def test_other_bad_k_exit_non_zero_naming_it(tmp_path, monkeypatch, capsys, k):
     source = photo(tmp_path / "cat.png")
-    code, _, err = run_main(source, "-k", k, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    code, _, err = run_main(source, "-k", k, cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code not in (0, None)
     assert k in err.splitlines()[-1]
 
 
 def test_help_describes_the_options(tmp_path, monkeypatch, capsys):
-    code, out, _ = run_main("--help", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    code, out, _ = run_main("--help", cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code == 0
     for option in ("-k", "-o", "--json", "--format"):
         assert option in out
@@ -208,5 +209,45 @@ def test_exif_rotated_photo_is_written_upright(tmp_path, monkeypatch, capsys):
     buffer = io.BytesIO()
     Image.new("RGB", (80, 40), (200, 30, 30)).save(buffer, "JPEG", exif=exif.tobytes())
     source.write_bytes(buffer.getvalue())
-    assert run_main(source, "-k", "2", "-o", "out.png", cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)[0] == 0
+    assert run_main(source, "-k", "2", "-o", "out.png", cwd=tmp_path, mp=monkeypatch, cap=capsys)[0] == 0
     assert opened(tmp_path / "out.png").size == (40, 80)
+
+
+def test_a_batch_shows_a_progress_bar_on_a_terminal(tmp_path, monkeypatch, capsys):
+    from app import cli
+
+    source = photo(tmp_path / "cat.png")
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(cli.sys, "stderr", terminal)
+    code, out, _ = run_main(source, "-k", "2", "3", "-o", "out", cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code == 0
+    bar = terminal.getvalue()
+    assert "2/2" in bar and "#" in bar and bar.endswith("\n")
+    assert "2/2" not in out  # the bar never mixes into the output
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path, monkeypatch, capsys):
+    source = photo(tmp_path / "cat.png")
+    code, _, err = run_main(source, "-k", "2", "3", "-o", "out", cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code == 0 and err == ""
+
+
+def test_a_photo_over_the_pixel_limit_exits_non_zero_with_one_line(tmp_path, monkeypatch, capsys):
+    source = photo(tmp_path / "cat.png")
+    monkeypatch.setenv("MAX_PIXELS", "1000")
+    code, out, err = run_main(source, "-k", "4", cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code != 0 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "cat.png" in err and "megapixels" in err
+
+
+def test_an_output_folder_that_cannot_be_written_exits_with_one_line(tmp_path, monkeypatch, capsys):
+    source = photo(tmp_path / "cat.png")
+    args = (source, "-k", "4", "-o", tmp_path / "missing" / "out.png")
+    code, _, err = run_main(*args, cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code != 0
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -139,4 +139,5 @@ def test_to_srgb_of_out_of_gamut_points_clips_to_the_cube():
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out[:2], [[255, 255, 255], [0, 0, 0]])
     assert out[2, 0] == 255 and out[2, 1] == 0  # a red beyond sRGB is clipped, not wrapped
-    np.testing.assert_array_equal(colorspace.lab_to_srgb(np.array([[150.0, 0, 0], [-10.0, 0, 0]])), [[255] * 3, [0] * 3])
+    lab = np.array([[150.0, 0, 0], [-10.0, 0, 0]])
+    np.testing.assert_array_equal(colorspace.lab_to_srgb(lab), [[255] * 3, [0] * 3])

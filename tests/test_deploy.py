@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import runpy
@@ -22,10 +23,10 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path, PurePosixPath
 
+import psutil
 import pytest
 from PIL import Image
 
@@ -172,7 +173,7 @@ def lay_out_image(parsed, context: Path, target: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def image_venv(request) -> Path:
+def image_venv(request, tmp_path_factory) -> Path:
     """A venv holding requirements.txt and nothing else, like the image's site-packages.
 
     It is kept in pytest's cache, keyed by requirements.txt and this Python, so only the
@@ -180,7 +181,8 @@ def image_venv(request) -> Path:
     """
     requirements = (ROOT / "requirements.txt").read_bytes()
     key = hashlib.sha256(requirements + sys.version.encode()).hexdigest()[:16]
-    home = Path(request.config.cache.mkdir("image-venv"))
+    cache = request.config.cache  # None under -p no:cacheprovider: then build it for this run only
+    home = Path(cache.mkdir("image-venv")) if cache else tmp_path_factory.mktemp("image-venv")
     venv = home / key
     with open(home / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs at once build it once
@@ -266,9 +268,13 @@ def server(dockerfile, image_venv, tmp_path_factory):
             pytest.fail(f"{error}\n{running.output()}")
         yield running
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        if process.poll() is None:  # a test failed before the SIGTERM test ran
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 def test_hadolint_finds_nothing():
@@ -365,6 +371,13 @@ def test_the_image_quantizes_and_logs_one_line_without_the_file_name(server):
     assert "secret-name" not in server.output()
 
 
+def test_a_path_cannot_forge_a_log_line(client, caplog):
+    caplog.set_level(logging.INFO, logger="kmeans_filter.access")
+    client.get("/nothing%0A127.0.0.1 POST /api/quantize 200 1.0ms pixels=1 k=2")
+    [line] = [record.getMessage() for record in caplog.records if record.name == "kmeans_filter.access"]
+    assert "\n" not in line and line.startswith("GET /nothing%0A127.0.0.1%20POST%20/api/quantize%20200") and " 404 " in line, line
+
+
 def test_the_healthcheck_command_works(dockerfile, server):
     command = healthcheck_command(dockerfile)
     assert not any(tool in " ".join(command) for tool in ("curl", "wget")), "slim images have neither"
@@ -374,6 +387,16 @@ def test_the_healthcheck_command_works(dockerfile, server):
     assert nobody.returncode != 0, "the healthcheck passes with no server listening"
 
 
+def wait_until_a_worker_holds(master_pid: int, client_port: int, seconds: float = 20) -> None:
+    """Until a worker has accepted the connection from client_port: it is then reading the body."""
+    master = psutil.Process(master_pid)
+    deadline = time.monotonic() + seconds
+    while not any(connection.raddr and connection.raddr.port == client_port
+                  for worker in master.children() for connection in worker.net_connections()):
+        assert time.monotonic() < deadline, "no worker took the connection"
+        time.sleep(0.05)
+
+
 def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(server):
     """Graceful shutdown: an upload half sent when SIGTERM arrives still gets its answer."""
     body, content_type = multipart({"k": "3"}, SECRET_NAME, png_bytes())
@@ -381,7 +404,7 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(server):
             f"Content-Length: {len(body)}\r\nAccept: application/json\r\nConnection: close\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
         client.sendall(head + body[: len(body) // 2])
-        time.sleep(1.0)  # the worker is now reading the body
+        wait_until_a_worker_holds(server.process.pid, client.getsockname()[1])
         stopped = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         time.sleep(1.0)
@@ -393,6 +416,21 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(server):
     grace = int(server.env.get("GRACEFUL_TIMEOUT", settings.load({})["GRACEFUL_TIMEOUT"]))
     assert server.process.wait(timeout=grace + 15) == 0, server.output()
     assert time.monotonic() - stopped < grace, "the workers were killed at the graceful timeout, not drained"
+
+
+def test_the_compose_file_is_the_one_in_the_readme_and_uses_real_settings():
+    compose = (ROOT / "docker-compose.yml").read_text()
+    readme = (ROOT / "README.md").read_text()
+    docker = re.search(r"<!-- section:docker -->(.*?)<!-- /section:docker -->", readme, re.DOTALL).group(1)
+    assert "docker build -t kmeans-filter . && docker run -p 8000:8000 kmeans-filter" in docker
+    shown = re.search(r"```yaml\n(.*?)```", docker, re.DOTALL).group(1).splitlines()
+    assert shown == [line for line in compose.splitlines() if not line.lstrip().startswith("#")]
+
+    environment = re.search(r"^    environment:\n((?:      .*\n)+)", compose, re.MULTILINE).group(1)
+    names = re.findall(r"^      ([A-Za-z_]+):", environment, re.MULTILINE)
+    assert names and set(names) <= {s.name for s in settings.SETTINGS}, names
+    grace = re.search(r"^    stop_grace_period: (\d+)s$", compose, re.MULTILINE)
+    assert grace and int(grace.group(1)) > settings.load({})["GRACEFUL_TIMEOUT"], "Docker would kill requests in flight"
 
 
 # --- gunicorn.conf.py reads app/settings.py -------------------------------------------------

@@ -23,8 +23,12 @@ def photo_bytes(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
 
 
 def post(client, path: str, **kwargs):
-    """POST and close: the test client spools uploads over 500 KB to a file the response closes."""
-    response = client.post(path, **kwargs)
+    """POST and close the response.
+
+    The test client spools uploads over 500 KB to a temporary file, and only a
+    response made with follow_redirects=True closes it (Werkzeug 3.1).
+    """
+    response = client.post(path, follow_redirects=True, **kwargs)
     response.close()
     return response
 

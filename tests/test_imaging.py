@@ -109,7 +109,8 @@ def test_lossless_formats_decode_exactly(fmt, options):
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
 def test_lossy_formats_decode_close(fmt):
     rgb = np.zeros((48, 64, 3), np.uint8)
-    rgb[:24, :32], rgb[:24, 32:], rgb[24:, :32], rgb[24:, 32:] = (220, 40, 40), (40, 200, 60), (50, 60, 220), (240, 230, 200)
+    rgb[:24, :32], rgb[:24, 32:] = (220, 40, 40), (40, 200, 60)
+    rgb[24:, :32], rgb[24:, 32:] = (50, 60, 220), (240, 230, 200)
     decoded = decode(to_bytes(Image.fromarray(rgb), fmt, quality=95))
     assert decoded.source_format == fmt
     assert decoded.rgb.shape == (48, 64, 3)
@@ -285,6 +286,13 @@ def test_mode_f_floats_between_0_and_1():
     np.testing.assert_array_equal(decoded.rgb[0, :, 0], [0, 64, 128, 255])
 
 
+def test_mode_f_a_mask_of_zeros_and_ones_is_black_and_white():
+    # Floats in 0-1 are scaled up, also when every value happens to be whole.
+    values = np.array([[0.0, 1.0, 1.0, 0.0]], np.float32)
+    decoded = decode(to_bytes(Image.fromarray(values), "TIFF"))
+    np.testing.assert_array_equal(decoded.rgb[0, :, 0], [0, 255, 255, 0])
+
+
 def test_mode_f_nan_and_infinity_do_not_break_decoding():
     values = np.array([[np.nan, np.inf, -np.inf, 0.5]], np.float32)
     decoded = decode(to_bytes(Image.fromarray(values), "TIFF"))
@@ -389,6 +397,27 @@ def test_a_profile_in_a_jpeg_is_applied():
     assert decoded.rgb[8, 8, 2] > 240 and decoded.rgb[8, 8, 0] < 15
 
 
+def test_a_profile_survives_exif_rotation():
+    rgb = np.zeros((4, 8, 3), np.uint8)
+    rgb[..., 0] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = to_bytes(Image.fromarray(rgb), "JPEG", quality=100, icc_profile=SWAPPED_RED_BLUE, exif=exif.tobytes())
+    decoded = decode(data)
+    assert decoded.rgb.shape == (8, 4, 3)
+    assert decoded.rgb[2, 2, 2] > 240 and decoded.rgb[2, 2, 0] < 15
+
+
+def test_a_profile_on_a_paletted_png_is_applied():
+    image = Image.new("P", (4, 4), 0)
+    image.putpalette([255, 0, 0, 0, 0, 255])
+    image.putpixel((0, 0), 1)
+    decoded = decode(to_bytes(image, "PNG", icc_profile=SWAPPED_RED_BLUE))
+    # the palette's red is the profile's blue, and the other way round
+    assert np.abs(decoded.rgb[1, 1].astype(int) - [0, 0, 255]).max() <= 2
+    assert np.abs(decoded.rgb[0, 0].astype(int) - [255, 0, 0]).max() <= 2
+
+
 def test_a_broken_profile_is_ignored():
     rgb = pattern()
     np.testing.assert_array_equal(decode(with_profile(rgb, b"not a profile" * 20)).rgb, rgb)
@@ -433,7 +462,8 @@ def png_claiming(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(bytes(width + 1))) + chunk(b"IEND", b"")
+    idat = zlib.compress(bytes(width + 1))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def test_a_decompression_bomb_is_refused_before_decoding():
@@ -589,7 +619,9 @@ def test_encode_jpeg_of_the_original():
     assert Image.open(io.BytesIO(data)).format == "JPEG"
 
 
-@pytest.mark.parametrize("shape, side, expected", [((100, 50), 20, (20, 10)), ((30, 90), 45, (15, 45)), ((10, 10), 40, (10, 10))])
+@pytest.mark.parametrize(
+    "shape, side, expected", [((100, 50), 20, (20, 10)), ((30, 90), 45, (15, 45)), ((10, 10), 40, (10, 10))]
+)
 def test_shrink_nearest_fits_the_longer_side_and_adds_no_values(shape, side, expected):
     indices = random_indices(7, shape)
     small = imaging.shrink_nearest(indices, side)

@@ -1,7 +1,6 @@
 """app.pipeline: the whole job, bytes in and bytes out, checked by decoding what comes out."""
 
 import io
-import struct
 
 import numpy as np
 import pytest
@@ -196,6 +195,18 @@ def test_colors_under_alpha_0_take_no_part_in_the_palette():
     np.testing.assert_array_equal(rendered.result.palette, opaque.result.palette)
 
 
+@pytest.mark.parametrize("method", ["kmeans", "mediancut", "octree"])
+@pytest.mark.parametrize("dither", ["none", "floyd-steinberg"])
+def test_hidden_colors_stay_out_of_the_palette_for_every_method(method, dither):
+    rgb = photo_like(seed=6)
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:, :40] = 0
+    rgb[:, :40] = (255, 0, 255)
+    _, rendered = render(to_bytes(np.dstack([rgb, alpha])), k=4, method=method, dither=dither)
+    distance = np.abs(rendered.result.palette.astype(int) - [255, 0, 255]).max(axis=1)
+    assert distance.min() > 20, rendered.result.hex_codes()
+
+
 def test_binary_alpha_gives_a_paletted_png_with_a_transparent_entry():
     rgb = photo_like(seed=7)
     alpha = np.where((np.arange(128)[None, :] // 8 + np.arange(96)[:, None] // 8) % 2 == 0, 255, 0).astype(np.uint8)
@@ -348,3 +359,43 @@ def test_grayscale_16_bit_input_renders():
     out = rgba_of(rendered.data)
     assert np.all(out[..., 0] == out[..., 1]) and np.all(out[..., 1] == out[..., 2])  # still gray
     assert len(colors_in(out)) == 4
+
+
+# --- any small image keeps the contract ----------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    height=st.integers(1, 24),
+    width=st.integers(1, 24),
+    n_colors=st.integers(1, 80),
+    k=st.integers(2, 64),
+    alpha_kind=st.sampled_from(["none", "binary", "partial"]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_small_image_keeps_the_contract(height, width, n_colors, k, alpha_kind, seed):
+    rng = np.random.default_rng(seed)
+    colors = rng.integers(0, 256, (n_colors, 3), dtype=np.uint8)
+    rgb = colors[rng.integers(0, n_colors, (height, width))]
+    alpha = None
+    if alpha_kind == "binary":
+        alpha = np.where(rng.random((height, width)) < 0.3, 0, 255).astype(np.uint8)
+    elif alpha_kind == "partial":
+        alpha = rng.integers(0, 256, (height, width)).astype(np.uint8)
+    if alpha is not None:
+        alpha.flat[0] = 255  # at least one visible pixel
+    data = to_bytes(rgb if alpha is None else np.dstack([rgb, alpha]))
+    prepared, rendered = render(data, k=k)
+    out = rgba_of(rendered.data)
+    assert out.shape[:2] == (height, width)
+    expected_alpha = np.full((height, width), 255, np.uint8) if alpha is None else alpha
+    np.testing.assert_array_equal(out[..., 3], expected_alpha)
+    visible = expected_alpha > 0
+    found = colors_in(out)
+    assert found == palette_set(rendered) and len(found) <= k
+    assert rendered.result.shares.sum() == pytest.approx(1.0)
+    if prepared.hist.unique_colors <= k:
+        np.testing.assert_array_equal(out[..., :3][visible], rgb[visible])

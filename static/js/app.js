@@ -6,7 +6,7 @@
 
 import { ApiError, Photo, dataUrlToBlob, saveBlob } from "./api.js";
 import { Viewer } from "./viewer.js";
-import { humanBytes, showFigures, showPalette, showResultSize } from "./panel.js";
+import { humanBytes, showFigures, showPalette, showResultSize, showStrip } from "./panel.js";
 import { Explore } from "./explore.js";
 
 const SLIDE_DEBOUNCE_MS = 70;
@@ -32,7 +32,7 @@ const els = {
   slider: $("k-slider"), k: $("k"), kError: $("k-error"), colorSpace: $("color-space"), dither: $("dither"),
   error: $("error"), status: $("status"), progress: $("progress"), results: $("results"), palette: $("palette"),
   download: $("download"), downloadText: $("download-text"), downloadHelp: $("download-help"), photoName: $("photo-name"),
-  zoomFit: $("zoom-fit"), zoom100: $("zoom-100"), zoomLevel: $("zoom-level"),
+  strip: $("palette-strip"), zoomFit: $("zoom-fit"), zoom100: $("zoom-100"), zoomLevel: $("zoom-level"),
 };
 
 const state = {
@@ -96,7 +96,7 @@ const keyOf = (params) => `${params.k}|${params.color_space}|${params.dither}`;
 
 /** A preview just big enough for this screen: the palette and figures stay those of the full photo. */
 function previewSide() {
-  const rect = els.compare.getBoundingClientRect();
+  const rect = els.stage.getBoundingClientRect(); // the comparison itself is hidden before the first result
   const wanted = Math.max(rect.width, rect.height, 320) * (window.devicePixelRatio || 1);
   return Math.min(settings.previewSide, Math.ceil(wanted / 128) * 128);
 }
@@ -234,6 +234,7 @@ async function show(answer, key, started, seq) {
   }
   showFigures(answer, { fullBytes: state.full ? state.full.blob.size : null, elapsedMs: elapsed });
   showPalette(els.palette, answer.palette, announce);
+  showStrip(els.strip, answer.palette);
   updateDownload();
   root.dataset.shownKey = key;
   performance.mark("kmeans:result-shown", { detail: { k: answer.k, key } });

@@ -1,9 +1,9 @@
 // A small inline SVG chart of error against k, built by hand: no library.
 
 const SVG = "http://www.w3.org/2000/svg";
-const WIDTH = 360;
-const HEIGHT = 170;
-const MARGIN = { left: 34, right: 12, top: 14, bottom: 26 };
+const WIDTH = 300;
+const HEIGHT = 150;
+const MARGIN = { left: 30, right: 10, top: 16, bottom: 24 };
 
 function node(name, attributes, text) {
   const element = document.createElementNS(SVG, name);

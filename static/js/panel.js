@@ -94,3 +94,19 @@ export async function copyText(text) {
     return copied;
   }
 }
+
+/** One bar under the photos: each palette color as wide as its share of the pixels. */
+export function showStrip(svg, palette) {
+  let x = 0;
+  const rects = palette.map(({ hex, share }) => {
+    const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    rect.setAttribute("x", (x * 1000).toFixed(2));
+    rect.setAttribute("width", (share * 1000 + 0.5).toFixed(2)); // the half overlaps the next: no hairline gaps
+    rect.setAttribute("height", "10");
+    rect.setAttribute("fill", hex);
+    x += share;
+    return rect;
+  });
+  svg.replaceChildren(...rects);
+  svg.removeAttribute("hidden"); // an SVG element has no hidden property
+}

@@ -1,0 +1,148 @@
+"""How live does the k slider feel? The page in headless chromium against a real gunicorn.
+
+For each photo: upload it, then make N slider moves one after the other and time each from
+the input event to the new result shown (the page's "kmeans:result-shown" performance mark,
+set once the new image is decoded and swapped in). The debounce, the request, the server's
+work, the transfer and the decode are all inside that time. Beside it: the engine alone,
+app.pipeline.render on an already prepared photo, for the same k values and preview size.
+
+    .venv/bin/python bench/bench_slider.py [--moves 20] [photo ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from app import pipeline  # noqa: E402
+from browser_helpers import CHROMIUM, launch, open_page, upload, wait_for_result  # noqa: E402
+
+CORPUS = ROOT.parent / "shared" / "corpus"
+PHOTOS = ["kodim23.png", "cam_olympus_ep3_12mp.jpg"]
+# Every move is a new k, near and far from the last one, as a hand on the slider makes them.
+KS = [17, 12, 24, 8, 32, 20, 6, 40, 14, 28, 10, 48, 22, 5, 36, 18, 9, 30, 64, 15]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
+    if (ROOT / "gunicorn.conf.py").exists():
+        command += ["-c", "gunicorn.conf.py"]
+    command.append("app:create_app()")
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "LOG_LEVEL": "warning"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2):
+                return server, base
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"gunicorn exited with code {server.returncode}")
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not answer within 30 s")
+
+
+def page_moves(browser, base: str, photo: Path, ks: list[int]) -> tuple[list[float], int]:
+    """Milliseconds from each slider move to its result on show, and the preview side the page asked for."""
+    context, page, guard, _ = open_page(browser, base)
+    sides: list[int] = []
+
+    def note_side(request) -> None:
+        body = request.post_data_buffer or b""
+        if request.url.endswith("/api/quantize") and b"max_side=" in body:
+            sides.append(int(body.split(b"max_side=")[1].split(b"&")[0]))
+
+    page.on("request", note_side)
+    upload(page, photo)
+    page.locator("#curve-chart svg").wait_for()  # the curve request is done before the clock starts
+    times = []
+    for k in ks:
+        started = page.evaluate(
+            """k => {
+                 const slider = document.getElementById('k-slider');
+                 slider.value = String(k);
+                 const now = performance.now();
+                 slider.dispatchEvent(new Event('input', {bubbles: true}));
+                 return now;
+               }""",
+            k,
+        )
+        wait_for_result(page, k)
+        shown = page.evaluate(
+            """k => performance.getEntriesByName('kmeans:result-shown').filter(m => m.detail.k === k).at(-1).startTime""",
+            k,
+        )
+        times.append(shown - started)
+    context.close()
+    if guard.outside:
+        raise SystemExit(f"requests left 127.0.0.1: {guard.outside}")
+    return times, sides[-1]
+
+
+def engine_alone(photo: Path, ks: list[int], max_side: int) -> tuple[list[float], float]:
+    """Milliseconds of pipeline.render per k on a prepared photo, and the photo's megapixels."""
+    prepared = pipeline.prepare(photo.read_bytes(), 50_000_000)
+    times = []
+    for k in ks:
+        start = time.perf_counter()
+        pipeline.render(prepared, pipeline.Options(k=k, max_side=max_side))
+        times.append((time.perf_counter() - start) * 1000)
+    return times, prepared.decoded.width * prepared.decoded.height / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photos", nargs="*", default=[str(CORPUS / name) for name in PHOTOS])
+    parser.add_argument("--moves", type=int, default=20)
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        raise SystemExit(f"this benchmark drives Debian's chromium, missing at {CHROMIUM}")
+    ks = (KS * (args.moves // len(KS) + 1))[: args.moves]
+    from playwright.sync_api import sync_playwright
+
+    rows = []
+    began = time.perf_counter()
+    server, base = start_server()
+    try:
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            for name in args.photos:
+                photo = Path(name)
+                page_ms, side = page_moves(browser, base, photo, ks)
+                rows.append([photo, page_ms, side])
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    print(f"{'photo':<28} {'MP':>5} {'moves':>5} {'preview':>8} {'page p50':>9} {'page p95':>9} "
+          f"{'engine p50':>11} {'engine p95':>11}")
+    for photo, page_ms, side in rows:
+        engine_ms, megapixels = engine_alone(photo, ks, side)
+        print(f"{photo.name:<28} {megapixels:>5.1f} {len(ks):>5} {side:>6}px "
+              f"{statistics.median(page_ms):>7.0f}ms {percentile(page_ms, 0.95):>7.0f}ms "
+              f"{statistics.median(engine_ms):>9.0f}ms {percentile(engine_ms, 0.95):>9.0f}ms")
+    print(f"\npage: slider input event to the new image decoded and shown in chromium (debounce of 70 ms included);"
+          f"\nengine: app.pipeline.render alone with the same k values and max_side. {time.perf_counter() - began:.0f} s in all.")
+
+
+if __name__ == "__main__":
+    main()
