@@ -94,6 +94,12 @@ def _http_error(error: HTTPException) -> Response:
         message += f" Use {', '.join(sorted(error.valid_methods))}."
     limit = request.max_content_length
     message = message.format(limit=round(limit / 2**20) if limit else "?")
+    declared = request.content_length
+    if status == 413 and limit and declared is not None and declared <= limit:
+        # Within the size limit, Werkzeug's 413 means too many form parts (MAX_FORM_PARTS).
+        code = "too_many_fields"
+        message = (f"The form has more than {request.max_form_parts} parts. "
+                   "Send the photo and its options only.")
     response = render_error(AppError(status, code, message))
     if status == 405 and error.valid_methods:
         response.headers["Allow"] = ", ".join(sorted(error.valid_methods))

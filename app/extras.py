@@ -37,7 +37,7 @@ def _download(data: bytes, mime_type: str, filename: str, token: str | None) -> 
 def ks_field(max_k: int) -> tuple[int, ...]:
     """The comma-separated ks field; the message names the value at fault."""
     raw = field("ks")
-    if not raw:
+    if raw is None:  # absent; a field sent empty is a bad value, named below
         return sheet.DEFAULT_KS
     parts = [part.strip() for part in raw.split(",")]
     if len(parts) > sheet.MAX_TILES:

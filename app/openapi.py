@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+PALETTE_FILE = {"$ref": "#/components/schemas/PaletteFile"}
 
 
 def _error_responses(*statuses: int) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     }),
                     "responses": {
                         "200": {"description": "The file, as an attachment named <photo>-k<k>-palette.<format>.",
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PaletteFile"}},
+                                "content": {"application/json": {"schema": PALETTE_FILE},
                                             "text/css": {"schema": {"type": "string"}},
                                             "application/x-gimp-palette": {"schema": {"type": "string"}},
                                             "image/png": {"schema": {"type": "string", "format": "binary"}}}},

@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--camera-ks", type=ks, help="k values for camera photos (default 16,256)")
     parser.add_argument("--methods", help="comma-separated subset of: " + ", ".join(m.name for m in peers.METHODS))
     parser.add_argument("--cap", type=float, default=45.0, help="per-call time cap in seconds (default %(default)s)")
-    parser.add_argument("--budget", type=float, default=480.0,
+    parser.add_argument("--budget", type=float, default=540.0,
                         help="seconds from the start by which the k sweep must end; a k group that would not fit "
                         "is skipped (default %(default)s)")
     parser.add_argument("--mbk-ks", type=ks, help="k values for naive MiniBatchKMeans (default 16)")
@@ -88,9 +88,16 @@ def select_photos(corpus: Path, names: list[str] | None) -> list[Path]:
 
 
 def print_header(args: argparse.Namespace, sizes: dict[Path, int]) -> None:
-    import imagequant  # noqa: F401  (version only through the wheel metadata)
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
     from threadpoolctl import threadpool_info
+
+    def version(name: str) -> str:
+        try:
+            return package_version(name)
+        except PackageNotFoundError:
+            return "not installed"
 
     def tool_version(command: list[str]) -> str:
         try:

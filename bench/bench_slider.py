@@ -88,7 +88,7 @@ def page_moves(browser, base: str, photo: Path, ks: list[int]) -> tuple[list[flo
         )
         wait_for_result(page, k)
         shown = page.evaluate(
-            """k => performance.getEntriesByName('kmeans:result-shown').filter(m => m.detail.k === k).at(-1).startTime""",
+            "k => performance.getEntriesByName('kmeans:result-shown').filter(m => m.detail.k === k).at(-1).startTime",
             k,
         )
         times.append(shown - started)
@@ -140,8 +140,9 @@ def main() -> None:
         print(f"{photo.name:<28} {megapixels:>5.1f} {len(ks):>5} {side:>6}px "
               f"{statistics.median(page_ms):>7.0f}ms {percentile(page_ms, 0.95):>7.0f}ms "
               f"{statistics.median(engine_ms):>9.0f}ms {percentile(engine_ms, 0.95):>9.0f}ms")
-    print(f"\npage: slider input event to the new image decoded and shown in chromium (debounce of 70 ms included);"
-          f"\nengine: app.pipeline.render alone with the same k values and max_side. {time.perf_counter() - began:.0f} s in all.")
+    print("\npage: slider input event to the new image decoded and shown in chromium (debounce of 70 ms included);"
+          "\nengine: app.pipeline.render alone with the same k values and max_side."
+          f" {time.perf_counter() - began:.0f} s in all.")
 
 
 if __name__ == "__main__":

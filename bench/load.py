@@ -63,7 +63,8 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 30.0) ->
 
 def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "app:create_app()"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
+               "app:create_app()"]
     environment = {**os.environ, "PORT": str(port), "MAX_REQUESTS": "0", "LOG_LEVEL": "warning", **env}
     with open(log, "wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)

@@ -54,7 +54,7 @@ class Sweep:
     def estimate(self, camera: bool) -> float:
         """Seconds one more cell will likely take: the mean so far with a margin, or a first guess."""
         done = self.cell_seconds[camera]
-        return 1.25 * statistics.mean(done) if done else (60.0 if camera else 8.0)
+        return 1.15 * statistics.mean(done) if done else (60.0 if camera else 8.0)
 
     def skip(self, path: Path, pixels: int, k: int, status: str) -> None:
         self.rows += [Row(path.name, pixels, k, m.name, status) for m in self.args.methods]
@@ -97,22 +97,28 @@ class Sweep:
 def run_sweep(args: argparse.Namespace, sizes: dict[Path, int], deadline: float) -> list[Row]:
     """Cells in groups of one k over the small or the camera photos, most telling k first.
 
-    A group starts only if the budget holds all of it, so when time runs
-    out whole k values go, and each k's medians still cover the same photos.
+    The camera photos run their first k right after the small photos'
+    same k, and their other k values last: a camera group costs as much as
+    two or three small ones. A group starts only if the budget holds all
+    of it, so when time runs out whole k values go, and each k's medians
+    still cover the same photos.
     """
     sweep = Sweep(args, deadline)
     small = [p for p in args.paths if sizes[p] < CAMERA_PIXELS]
     camera = [p for p in args.paths if sizes[p] >= CAMERA_PIXELS]
-    for k in sorted(set(args.ks) | set(args.camera_ks), key=priority):
-        for group, wanted, is_camera in ((small, args.ks, False), (camera, args.camera_ks, True)):
-            if not group or k not in wanted:
-                continue
-            if time.monotonic() + sweep.estimate(is_camera) * len(group) > deadline:
-                for path in group:
-                    sweep.skip(path, sizes[path], k, "skipped (budget)")
-                continue
+    groups = [(k, small, False) for k in sorted(args.ks, key=priority)] if small else []
+    camera_ks = sorted(args.camera_ks, key=priority)
+    if camera and camera_ks:
+        after = next((i + 1 for i, (k, _, _) in enumerate(groups) if k == camera_ks[0]), 0)
+        groups.insert(after, (camera_ks[0], camera, True))
+        groups += [(k, camera, True) for k in camera_ks[1:]]
+    for k, group, is_camera in groups:
+        if time.monotonic() + sweep.estimate(is_camera) * len(group) > deadline:
             for path in group:
-                sweep.cell(path, sizes[path], k)
+                sweep.skip(path, sizes[path], k, "skipped (budget)")
+            continue
+        for path in group:
+            sweep.cell(path, sizes[path], k)
     return sweep.rows
 
 

@@ -98,14 +98,26 @@ def test_slider_moves_change_the_result_without_piling_up(page, corpus):
     assert page.input_value("#k") == "2"
     two = shown_result(page)
     assert color_count(two) <= 2 and two.tobytes() != before
-    for _ in range(10):  # a quick burst: each press is a new value while earlier ones are in flight
+    for _ in range(10):  # a quick burst of presses, coalesced by the debounce
         page.keyboard.press("ArrowRight")
     wait_for_result(page, 12)
     twelve = shown_result(page)
     assert 2 < color_count(twelve) <= 12
     assert page.get_attribute("#result-img", "data-k") == "12" == page.input_value("#k")
-    assert counter.most == 1, "preview requests piled up"
     assert counter.total < 12, "slider moves were not coalesced"
+    # A hand that keeps moving: a new value every 120 ms, longer than the debounce, while answers are on their way.
+    page.evaluate("""() => new Promise((done) => {
+        const slider = document.getElementById('k-slider');
+        let step = 0;
+        const timer = setInterval(() => {
+            slider.value = String(13 + step);
+            slider.dispatchEvent(new Event('input', {bubbles: true}));
+            if (++step === 12) { clearInterval(timer); done(); }
+        }, 120);
+    })""")
+    wait_for_result(page, 24)
+    assert counter.most == 1, "preview requests piled up"
+    assert color_count(shown_result(page)) <= 24
     page.fill("#k", "100")  # the number field reaches past the slider
     wait_for_result(page, 100)
     assert slider.input_value() == "64" and color_count(shown_result(page)) <= 100
@@ -134,8 +146,9 @@ def test_drop_and_paste_bring_a_photo_in(page, corpus):
                 const transfer = new DataTransfer();
                 transfer.items.add(new File([bytes], name, {type: 'image/jpeg'}));
                 const target = document.getElementById('stage');
-                if (event === 'drop') target.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
-                else target.dispatchEvent(new ClipboardEvent('paste', {clipboardData: transfer, bubbles: true, cancelable: true}));
+                const init = {bubbles: true, cancelable: true};
+                if (event === 'drop') target.dispatchEvent(new DragEvent('drop', {...init, dataTransfer: transfer}));
+                else target.dispatchEvent(new ClipboardEvent('paste', {...init, clipboardData: transfer}));
             }""",
             [event, path.name, base64.b64encode(path.read_bytes()).decode("ascii")],
         )
@@ -164,6 +177,39 @@ def test_without_javascript_the_form_answers_both_images(open_app, corpus):
         assert result.size == (640, 427) and colors <= 6
     assert page.locator("#palette li").count() == colors
     assert page.get_attribute("#download", "download") == "flower-k6.png"
+
+
+def test_a_form_sent_before_the_script_ran_carries_on_with_the_slider(page, corpus):
+    page.set_input_files("#image", str(corpus / "flower.jpg"))
+    with page.expect_navigation():
+        page.evaluate("() => document.getElementById('upload-form').submit()")  # no submit event: the plain POST
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'")
+    assert page.get_attribute("#app", "data-image-id")
+    assert page.get_attribute('img[alt^="Result"]', "src").startswith("data:image/png")
+    page.fill("#k", "3")
+    wait_for_result(page, 3)
+    assert color_count(shown_result(page)) <= 3 and page.is_hidden("#error")
+
+
+def test_keyboard_focus_is_always_visible(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    seen = set()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => {
+            const el = document.activeElement;
+            if (el === document.body) return null;  // focus went round to the browser itself
+            // The file input is visually hidden: its label button carries the ring.
+            const shown = el.id === 'image' ? document.getElementById('pick-label') : el;
+            const style = getComputedStyle(shown);
+            return [el.id || el.dataset.hex || el.textContent.trim(), style.outlineStyle, parseFloat(style.outlineWidth)];
+        }""")
+        if focused is None:
+            continue
+        name, outline, width = focused
+        assert outline != "none" and width >= 2, f"no visible focus on {name}"
+        seen.add(name)
+    assert {"image", "k", "k-slider", "color-space", "dither", "view-side", "zoom-fit", "viewport-original"} <= seen
 
 
 def test_typed_k_out_of_range_is_explained_and_not_sent(page, corpus):
@@ -214,7 +260,8 @@ def test_zoom_to_100_percent_and_pan_keep_both_views_in_step(page, corpus):
     upload(page, corpus / "cam_olympus_ep3_12mp.jpg")
 
     def placements():
-        return page.eval_on_selector_all("#compare .viewport img", "imgs => imgs.map(i => [i.style.width, i.style.transform])")
+        script = "imgs => imgs.map(i => [i.style.width, i.style.transform])"
+        return page.eval_on_selector_all("#compare .viewport img", script)
 
     fitted = placements()
     assert fitted[0] == fitted[1]
@@ -285,7 +332,10 @@ def test_a_photo_the_server_forgot_is_sent_again(page, corpus):
             route.fallback()
 
     page.route("**/api/quantize", expire_once)
-    with page.expect_request(lambda r: r.url.endswith("/api/quantize") and b'name="image"' in (r.post_data_buffer or b"")):
+    def sends_the_file(request) -> bool:
+        return request.url.endswith("/api/quantize") and b'name="image"' in (request.post_data_buffer or b"")
+
+    with page.expect_request(sends_the_file):
         page.fill("#k", "6")
     wait_for_result(page, 6)
     assert forgotten and page.is_hidden("#error") and color_count(shown_result(page)) <= 6

@@ -143,6 +143,7 @@ def test_contact_sheet_from_image_id_with_options(client):
         ("2,300", "got 300"),
         ("2,five", "got 'five'"),
         ("2,,3", "got ''"),
+        ("", "got ''"),
         ("2.5", "got '2.5'"),
         ("-3", "got '-3'"),
         (",".join(str(k) for k in range(2, 15)), "at most 12 values, got 13"),
@@ -301,3 +302,23 @@ def test_openapi_documents_the_three_endpoints(client):
     assert set(curve_schema["required"]) == {"points", "suggested_k", "image_id"}
     for path in fields:
         assert {"400", "410", "413", "415", "422"} <= set(document["paths"][path]["post"]["responses"])
+
+
+def test_readme_api_section_documents_every_endpoint_field_and_choice(client):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = re.search(r"<!-- section:api -->(.*?)<!-- /section:api -->", readme, re.DOTALL).group(1)
+    document = client.get("/api/openapi.json").get_json()
+    for path, methods in document["paths"].items():
+        assert path in section, path
+        body = methods.get("post", {}).get("requestBody")
+        if not body:
+            continue
+        for name, schema in body["content"]["multipart/form-data"]["schema"]["properties"].items():
+            assert f"`{name}`" in section, (path, name)
+            for choice in schema.get("enum", []):
+                assert f"`{choice}`" in section, (path, name, choice)
+    for status in ("400", "405", "410", "413", "415", "422"):
+        assert f"| {status} |" in section
+    assert "curl" in section and "image_expired" in section

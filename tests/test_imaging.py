@@ -67,26 +67,39 @@ def _desc_tag(text):
     return b"desc" + bytes(4) + struct.pack(">I", len(ascii_text)) + ascii_text + bytes(8 + 3 + 67)
 
 
-def rgb_icc_profile(colorants, gamma: float, name: str = "kmeans-filter test") -> bytes:
-    """A minimal ICC v2 matrix/TRC display profile with the given D50 colorants and gamma."""
-    tags = [(b"desc", _desc_tag(name)), (b"cprt", b"text" + bytes(4) + b"none\0"), (b"wtpt", _xyz_tag(D50)),
-            (b"rXYZ", _xyz_tag(colorants[0])), (b"gXYZ", _xyz_tag(colorants[1])), (b"bXYZ", _xyz_tag(colorants[2])),
-            (b"rTRC", _curve_tag(gamma)), (b"gTRC", _curve_tag(gamma)), (b"bTRC", _curve_tag(gamma))]
+def _assemble_profile(color_space: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """A minimal ICC v2 display profile: header, tag table, tags."""
     offset = 128 + 4 + 12 * len(tags)
     table, body = b"", b""
     for signature, tag in tags:
         tag += bytes(-len(tag) % 4)
         table += signature + struct.pack(">II", offset + len(body), len(tag))
         body += tag
-    header = struct.pack(">I4sI4s4s4s", offset + len(body), b"lcms", 0x02100000, b"mntr", b"RGB ", b"XYZ ")
+    header = struct.pack(">I4sI4s4s4s", offset + len(body), b"lcms", 0x02100000, b"mntr", color_space, b"XYZ ")
     header += struct.pack(">6H", 2026, 1, 1, 0, 0, 0) + b"acsp" + bytes(20 + 8 + 4)
     header += b"".join(struct.pack(">i", round(c * 65536)) for c in D50)
     header += bytes(128 - len(header))
     return header + struct.pack(">I", len(tags)) + table + body
 
 
+def _common_tags(name: str) -> list[tuple[bytes, bytes]]:
+    return [(b"desc", _desc_tag(name)), (b"cprt", b"text" + bytes(4) + b"none\0"), (b"wtpt", _xyz_tag(D50))]
+
+
+def rgb_icc_profile(colorants, gamma: float, name: str = "kmeans-filter test") -> bytes:
+    """A matrix/TRC RGB profile with the given D50 colorants and one gamma for all channels."""
+    return _assemble_profile(b"RGB ", _common_tags(name) + [
+        (b"rXYZ", _xyz_tag(colorants[0])), (b"gXYZ", _xyz_tag(colorants[1])), (b"bXYZ", _xyz_tag(colorants[2])),
+        (b"rTRC", _curve_tag(gamma)), (b"gTRC", _curve_tag(gamma)), (b"bTRC", _curve_tag(gamma))])
+
+
+def gray_icc_profile(gamma: float, name: str = "kmeans-filter gray") -> bytes:
+    return _assemble_profile(b"GRAY", _common_tags(name) + [(b"kTRC", _curve_tag(gamma))])
+
+
 SWAPPED_RED_BLUE = rgb_icc_profile(SRGB_COLORANTS_D50[::-1], 2.2, "red and blue swapped")
 LINEAR_SRGB = rgb_icc_profile(SRGB_COLORANTS_D50, 1.0, "linear sRGB")
+LINEAR_GRAY = gray_icc_profile(1.0, "linear gray")
 
 
 # --- every input format ------------------------------------------------------------------------
@@ -378,6 +391,14 @@ def test_a_linear_light_profile_brightens_mid_gray():
     decoded = decode(with_profile(rgb, LINEAR_SRGB))
     # linear 128/255 = 0.502 is sRGB 188
     assert np.abs(decoded.rgb.astype(int) - 188).max() <= 1
+
+
+def test_a_gray_profile_is_applied_to_l_and_la():
+    decoded = decode(to_bytes(Image.new("L", (2, 2), 128), "PNG", icc_profile=LINEAR_GRAY))
+    assert np.abs(decoded.rgb.astype(int) - 188).max() <= 1
+    decoded = decode(to_bytes(Image.new("LA", (2, 2), (128, 77)), "PNG", icc_profile=LINEAR_GRAY))
+    assert np.abs(decoded.rgb.astype(int) - 188).max() <= 1
+    np.testing.assert_array_equal(decoded.alpha, 77)
 
 
 def test_a_profile_is_applied_and_alpha_is_kept():

@@ -180,7 +180,8 @@ function abortAll() {
 async function loadFile(file) {
   if (!file) return;
   if (file.size > settings.maxUploadMb * 2 ** 20) {
-    showError(`This file is ${humanBytes(file.size)}, more than the limit of ${settings.maxUploadMb} MB. Choose a smaller photo.`);
+    const size = humanBytes(file.size);
+    showError(`This file is ${size}, more than the limit of ${settings.maxUploadMb} MB. Choose a smaller photo.`);
     return;
   }
   clearError();
@@ -191,7 +192,9 @@ async function loadFile(file) {
   els.photoName.textContent = `Opening ${photo.name}…`;
   const params = readParams() || { k: settings.defaultK, color_space: els.colorSpace.value, dither: els.dither.value };
   const ok = await request(params, keyOf(params), photo);
-  if (!ok && state.photo !== photo) els.photoName.textContent = state.photo ? state.photo.name : "No photo yet";
+  if (!ok && !state.loading && state.photo !== photo) {
+    els.photoName.textContent = state.photo ? state.photo.name : "No photo yet";
+  }
 }
 
 /** The new photo answered: it replaces the one on show. */
@@ -353,12 +356,21 @@ document.addEventListener("drop", (event) => {
   if (file) loadFile(file);
 });
 document.addEventListener("paste", (event) => {
-  const item = [...(event.clipboardData?.items || [])].find((entry) => entry.kind === "file" && entry.type.startsWith("image/"));
+  const items = [...(event.clipboardData?.items || [])];
+  const item = items.find((entry) => entry.kind === "file" && entry.type.startsWith("image/"));
   if (!item) return;
   event.preventDefault();
   const blob = item.getAsFile();
   loadFile(new File([blob], blob.name || `pasted-photo.${blob.type.split("/")[1] || "png"}`, { type: blob.type }));
 });
+
+// A TIFF, say: the server reads it, but the browser cannot show it. Say so rather than show a broken image.
+els.original.addEventListener("error", () => {
+  if (!state.photo) return;
+  els.original.alt = `Original photo, ${state.photo.name}, in a format this browser cannot show`;
+  $("original-caption").textContent = "Original (this browser cannot show its format)";
+});
+els.original.addEventListener("load", () => { $("original-caption").textContent = "Original"; });
 
 // k and the options.
 els.slider.addEventListener("input", () => {

@@ -41,11 +41,13 @@ export function drawCurve(container, points, suggestedK, onPick) {
   for (const k of [kMin, 8, 16, 24, kMax].filter((k, i, all) => k >= kMin && k <= kMax && all.indexOf(k) === i)) {
     svg.append(node("text", { class: "label", x: x(k), y: HEIGHT - 8, "text-anchor": "middle" }, `k ${k}`));
   }
-  svg.append(node("line", { class: "axis", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: HEIGHT - MARGIN.bottom, y2: HEIGHT - MARGIN.bottom }));
+  const base = HEIGHT - MARGIN.bottom;
+  svg.append(node("line", { class: "axis", x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: base, y2: base }));
 
   const current = node("line", { class: "current", y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom, x1: -10, x2: -10 });
   svg.append(current);
-  svg.append(node("path", { class: "line", d: points.map((p, i) => `${i ? "L" : "M"}${x(p.k).toFixed(1)},${y(p.delta_e).toFixed(1)}`).join("") }));
+  const path = points.map((p, i) => `${i ? "L" : "M"}${x(p.k).toFixed(1)},${y(p.delta_e).toFixed(1)}`).join("");
+  svg.append(node("path", { class: "line", d: path }));
   for (const p of points) {
     const dot = node("circle", { class: "point", cx: x(p.k), cy: y(p.delta_e), r: 2.6, "data-k": p.k });
     const psnr = p.psnr == null ? "identical" : `${p.psnr.toFixed(1)} dB`;
@@ -57,8 +59,8 @@ export function drawCurve(container, points, suggestedK, onPick) {
     const cy = y(suggested.delta_e);
     svg.append(node("circle", { class: "suggested", cx, cy, r: 6, "data-suggested-k": suggested.k }));
     const anchor = cx > WIDTH - 110 ? "end" : "start";
-    svg.append(node("text", { class: "label strong", x: cx + (anchor === "start" ? 9 : -9), y: cy - 9, "text-anchor": anchor },
-      `k = ${suggested.k} suggested`));
+    const at = { x: cx + (anchor === "start" ? 9 : -9), y: cy - 9, "text-anchor": anchor };
+    svg.append(node("text", { class: "label strong", ...at }, `k = ${suggested.k} suggested`));
   }
 
   svg.addEventListener("click", (event) => {

@@ -120,7 +120,8 @@ export class Explore {
       }
       const best = items.reduce((a, b) => (Number(b.dataset.deltaE) < Number(a.dataset.deltaE) ? b : a));
       best.classList.add("best");
-      setStatus(this.els.methodsStatus, `k = ${params.k}. Lowest mean ΔE (closest to the original, ★): ${best.querySelector(".method-name").textContent}.`);
+      const winner = best.querySelector(".method-name").textContent;
+      setStatus(this.els.methodsStatus, `k = ${params.k}. Lowest mean ΔE, closest to the original (★): ${winner}.`);
       this.host.announce("Comparison ready.");
     } catch (error) {
       setStatus(this.els.methodsStatus, `The comparison failed: ${error.message}`, true);

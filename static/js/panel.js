@@ -23,13 +23,15 @@ export function showFigures(answer, { fullBytes, elapsedMs }) {
   const original = answer.original;
   const set = (id, text) => { document.getElementById(id).textContent = text; };
   set("fig-colors", `${numbers.format(original.unique_colors)} → ${answer.colors}`);
-  set("fig-pixels", `${original.width} × ${original.height} · ${(original.pixels / 1e6).toFixed(original.pixels < 1e6 ? 2 : 1)} MP`);
+  const megapixels = (original.pixels / 1e6).toFixed(original.pixels < 1e6 ? 2 : 1);
+  set("fig-pixels", `${original.width} × ${original.height} · ${megapixels} MP`);
   set("fig-psnr", psnrText(answer.psnr));
   set("fig-delta-e", answer.delta_e.toFixed(2));
   set("fig-size", `${humanBytes(original.bytes)} → ${humanBytes(fullBytes)}`);
   const server = (answer.timings.quantize_ms || 0) + (answer.timings.encode_ms || 0);
   set("fig-time", formatMs(elapsedMs));
-  document.getElementById("fig-time").title = `Server: ${formatMs(server)} to recolor and encode; the rest is transfer and display.`;
+  document.getElementById("fig-time").title =
+    `Server: ${formatMs(server)} to recolor and encode; the rest is transfer and display.`;
 }
 
 export function showResultSize(bytes, original) {

@@ -171,10 +171,13 @@ export class Viewer {
       event.preventDefault();
       const rect = viewport.getBoundingClientRect();
       const current = this.box(viewport);
-      this.setScale(current.s * Math.exp(-event.deltaY * 0.01), { x: event.clientX - rect.left, y: event.clientY - rect.top });
+      const anchor = { x: event.clientX - rect.left, y: event.clientY - rect.top };
+      this.setScale(current.s * Math.exp(-event.deltaY * 0.01), anchor);
     }, { passive: false });
     viewport.addEventListener("keydown", (event) => {
-      const moves = { ArrowLeft: [PAN_STEP, 0], ArrowRight: [-PAN_STEP, 0], ArrowUp: [0, PAN_STEP], ArrowDown: [0, -PAN_STEP] };
+      const moves = {
+        ArrowLeft: [PAN_STEP, 0], ArrowRight: [-PAN_STEP, 0], ArrowUp: [0, PAN_STEP], ArrowDown: [0, -PAN_STEP],
+      };
       const current = this.box(viewport);
       if (!current) return;
       if (moves[event.key] && this.zoomed()) this.panBy(...moves[event.key]);
