@@ -121,7 +121,8 @@ def describe(prepared, options, rendered, stem, token) -> dict:
         "result": {"bytes": len(rendered.data), "format": options.fmt, "bit_depth": rendered.bit_depth,
                    "full_resolution": (rendered.width, rendered.height) == (decoded.width, decoded.height)},
         "options": {"color_space": options.color_space, "dither": options.dither, "method": options.method},
-        "timings": rendered.timings,
+        # Decoding is counted only in the request that actually decoded the photo.
+        "timings": {**(prepared.timings if "image" in request.files else {}), **rendered.timings},
     }
 
 

@@ -195,7 +195,7 @@ def record(photo, target, prepared, rendered, k, png24) -> dict:
         "palette": [{"hex": h, "share": round(float(s), 6)} for h, s in zip(result.hex_codes(), result.shares)],
         "bytes": {"original": prepared.source_bytes, "result": len(rendered.data), "png24": png24},
         "bit_depth": rendered.bit_depth,
-        "timings": rendered.timings,
+        "timings": {**prepared.timings, **rendered.timings},
     }
 
 

@@ -99,7 +99,7 @@ def render(prepared: Prepared, options: Options) -> Rendered:
         indices = imaging.shrink_nearest(indices, options.max_side)
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
     data = imaging.encode(indices, result.palette, alpha, options.fmt)
-    timings = {**prepared.timings, "quantize_ms": quantize_ms, "encode_ms": _ms(start)}
+    timings = {"quantize_ms": quantize_ms, "encode_ms": _ms(start)}
     bits = imaging.bit_depth(len(result.palette) + (alpha is not None)) if options.fmt == "png" else None
     return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
 

@@ -76,5 +76,5 @@ def index_form():
     preview = imaging.shrink_nearest(prepared.decoded.rgb, PREVIEW_SIDE)
     original = imaging.encode_jpeg(preview)
     answer["original_image"] = "data:image/jpeg;base64," + base64.b64encode(original).decode("ascii")
-    answer["total_ms"] = round(sum(rendered.timings.values()))
+    answer["total_ms"] = round(sum(answer["timings"].values()))
     return render_page(answer=answer)
