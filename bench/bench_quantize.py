@@ -87,7 +87,7 @@ def select_photos(corpus: Path, names: list[str] | None) -> list[Path]:
     return [by_name[n.strip()] for n in names]
 
 
-def print_header(args: argparse.Namespace, sizes: dict[Path, int]) -> None:
+def print_header(args: argparse.Namespace, sizes: dict[Path, int], argv: list[str]) -> None:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
@@ -105,7 +105,7 @@ def print_header(args: argparse.Namespace, sizes: dict[Path, int]) -> None:
         except (OSError, IndexError, subprocess.TimeoutExpired):
             return "not installed"
 
-    print(f"# kmeans-filter benchmark  {time.strftime('%Y-%m-%d %H:%M:%S')}  ({' '.join(sys.argv[1:]) or 'full run'})")
+    print(f"# kmeans-filter benchmark  {time.strftime('%Y-%m-%d %H:%M:%S')}  ({' '.join(argv) or 'full run'})")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
           f"Python {platform.python_version()}, numpy {version('numpy')}, scikit-learn {version('scikit-learn')}, "
           f"Pillow {version('pillow')}, imagequant {version('imagequant')}")
@@ -139,11 +139,13 @@ def print_sweep(rows: list[Row], args: argparse.Namespace, sizes: dict[Path, int
                   + ("" if not losses else f" (behind at {text})"))
     print("\n## (1c) ours minus peer per photo: median over its k (worst k in brackets), dB")
     print(report.per_photo_table(rows, others))
+    print("\n## (1d) Where a peer beats ours by more than 0.1 dB, worst first")
+    print(report.losses_table(rows, labels))
     for title, camera in (("small photos (< 2 MP)", False), ("camera photos (9-12 MP)", True)):
         photos = {p.name for p in args.paths if (sizes[p] >= CAMERA_PIXELS) == camera}
         if not photos:
             continue
-        print(f"\n## (1d) Quantization time on {title}: median seconds per call (median ratio peer/ours)")
+        print(f"\n## (1e) Quantization time on {title}: median seconds per call (median ratio peer/ours)")
         print(report.time_table(rows, methods, photos))
     print("  ours = pack + histogram + quantize + index_map (pixels in, index map out); recipe and MBK include")
     print("  the float conversion; * = subprocess wall time, including its own PNG decode and PNG encode.")
@@ -204,11 +206,12 @@ def write_csv(path: Path, rows: list[Row]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     started = time.monotonic()
     sizes = {path: pixel_count(path) for path in args.paths}
     twelve = [p for p in args.paths if sizes[p] >= TWELVE_MP]
-    print_header(args, sizes)
+    print_header(args, sizes, argv)
     progress("memory runs...")
     memory = [] if args.no_memory else run_memory(args, twelve[:1] if args.quick else twelve)
     progress("speed targets...")

@@ -60,8 +60,9 @@ def ours_whole_job(data: bytes, k: int) -> WholeJob:
     prepared = pipeline.prepare(data, MAX_PIXELS)
     rendered = pipeline.render(prepared, pipeline.Options(k=k))
     total = time.perf_counter() - start
-    timings = rendered.timings
-    # prepare() counts pack + histogram as histogram_ms; render() counts quantize + index map.
+    # prepare() times decode, and pack + histogram as histogram_ms; render() times quantize + index map
+    # and encode. Older pipelines also copied prepare()'s timings into render()'s; either way works.
+    timings = {**prepared.timings, **rendered.timings}
     return WholeJob(
         decode=timings["decode_ms"] / 1000,
         quantize=(timings["histogram_ms"] + timings["quantize_ms"]) / 1000,

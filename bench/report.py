@@ -111,6 +111,21 @@ def per_photo_table(rows: list[Row], peers: list[tuple[str, str]]) -> str:
     return table(["photo", "k run"] + [label for _, label in peers], body)
 
 
+def losses_table(rows: list[Row], labels: dict[str, str], threshold: float = 0.1) -> str:
+    """Every photo and k where a peer's PSNR beats ours by more than the threshold, worst first."""
+    ok = _ok(rows)
+    losses = sorted(
+        (ok[(p, k, "ours")].psnr - r.psnr, p, k, m)
+        for (p, k, m), r in ok.items()
+        if m != "ours" and (p, k, "ours") in ok and ok[(p, k, "ours")].psnr - r.psnr < -threshold
+    )
+    if not losses:
+        return f"  none by more than {threshold} dB"
+    body = [[p, str(k), labels.get(m, m), f"{ok[(p, k, 'ours')].psnr:.2f}", f"{ok[(p, k, m)].psnr:.2f}", f"{d:+.2f}"]
+            for d, p, k, m in losses]
+    return table(["photo", "k", "peer", "ours dB", "peer dB", "ours - peer"], body)
+
+
 def time_table(rows: list[Row], methods: list[tuple[str, str]], photos: set[str]) -> str:
     """Median seconds per call and median per-photo ratio peer/ours, for the given photos."""
     ok = {key: r for key, r in _ok(rows).items() if key[0] in photos}

@@ -179,6 +179,7 @@ def test_image_id_reuses_the_photo_without_sending_it_again(client):
     assert body["k"] == 7 and len(body["palette"]) == 7
     assert body["original"] == first["original"]
     assert body["filename"] == "cat-k7.png"
+    assert "decode_ms" in first["timings"] and "decode_ms" not in body["timings"]  # not decoded again
     binary = post(client, image_id=token, k="7")
     assert binary.status_code == 200 and binary.mimetype == "image/png"
     # same answer as sending the photo again

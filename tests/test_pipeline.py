@@ -339,9 +339,11 @@ def test_max_side_larger_than_the_image_changes_nothing():
 
 
 def test_timings_are_reported():
-    _, rendered = render(to_bytes(photo_like()), k=4)
-    assert {"decode_ms", "quantize_ms", "encode_ms"} <= set(rendered.timings)
-    assert all(isinstance(v, float) and v >= 0 for v in rendered.timings.values())
+    prepared, rendered = render(to_bytes(photo_like()), k=4)
+    assert {"decode_ms", "histogram_ms"} <= set(prepared.timings)  # paid once per photo
+    assert {"quantize_ms", "encode_ms"} <= set(rendered.timings)  # paid per k
+    timings = {**prepared.timings, **rendered.timings}
+    assert all(isinstance(v, float) and v >= 0 for v in timings.values())
 
 
 def test_exif_orientation_carries_through_to_the_output():

@@ -257,6 +257,16 @@ def test_a_very_colorful_histogram_takes_the_binned_path_and_keeps_the_contract(
     np.testing.assert_array_equal(result.palette, again.palette)
 
 
+def test_a_narrow_gamut_image_with_many_colors_still_gets_k_entries():
+    # 98,304 distinct dark colors: more than EXACT_POINTS_LIMIT, but they fill few coarse bins.
+    r, g, b = np.meshgrid(np.arange(64), np.arange(64), np.arange(24), indexing="ij")
+    hist = hist_of(np.stack([r, g, b], axis=-1).reshape(-1, 3))
+    assert hist.unique_colors > quantize.EXACT_POINTS_LIMIT
+    result = quantize.quantize(hist, 256)
+    # k-means over ~98k distinct points has no reason to leave entries unused; a few may merge on rounding
+    assert len(result.palette) >= 0.95 * 256, len(result.palette)
+
+
 def test_index_map_is_a_lookup_of_every_pixel():
     image = noisy_image(seed=12, shape=(20, 30))
     keys = quantize.pack(image)

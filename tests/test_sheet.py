@@ -79,7 +79,7 @@ def test_long_labels_are_cut_to_the_tile():
     assert (image[:, 80 + gap :] == 255).all()
 
 
-def test_contact_sheet_shows_the_original_then_each_k(tmp_path):
+def test_contact_sheet_shows_the_original_then_each_k():
     rgb = gradient(200, 150)
     prepared = pipeline.prepare(png_bytes(rgb), 10**8)
     data = sheet.contact_sheet(prepared, (2, 5, 10), tile_side=100)
