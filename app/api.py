@@ -73,6 +73,8 @@ def read_photo() -> tuple[pipeline.Prepared, str, str | None]:
         raise bad_request(f"Send one image, not {len(files)}.")
     if files:
         data = files[0].read()
+        if not data and not files[0].filename:  # a form sent with no file chosen
+            raise bad_request("Add the photo as a file in the 'image' field.")
         try:
             prepared = pipeline.prepare(data, current_app.config["MAX_PIXELS"])
         except ImageError as error:

@@ -80,6 +80,8 @@ def output_path(args: argparse.Namespace, photo: Path, k: int, jobs: int) -> Pat
     suffix = ".jpg" if args.format == "jpeg" else f".{args.format}"
     if args.output is not None and jobs == 1 and not args.output.is_dir():
         return args.output
+    if args.output is not None and args.output.suffix.lower() in IMAGE_SUFFIXES and not args.output.is_dir():
+        raise FileNotFoundError(f"{args.output}: with several photos or k, -o must name a folder")
     folder = args.output or Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{photo.stem}-k{k}{suffix}"

@@ -101,7 +101,11 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
 def _to_srgb(image: Image.Image) -> Image.Image:
     """Convert pixels from an embedded ICC profile to sRGB; leave others as they are."""
     icc = image.info.get("icc_profile")
-    if not icc or image.mode not in ("RGB", "RGBA", "CMYK", "L", "LA"):
+    if not icc:
+        return image
+    if image.mode in ("P", "PA"):  # palette colors are in the profile's space too
+        image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    if image.mode not in ("RGB", "RGBA", "CMYK", "L", "LA"):
         return image
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -122,7 +126,7 @@ def _to_rgb_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """Bring any Pillow mode to 8-bit RGB and an alpha channel that is None when opaque."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        gray = _high_depth_to_8bit(np.asarray(image))
+        gray = _high_depth_to_8bit(np.asarray(image), mode)
         return np.repeat(gray[:, :, None], 3, axis=2), None
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("P", "L", "RGB") and "transparency" in image.info)
     if has_alpha:
@@ -133,20 +137,20 @@ def _to_rgb_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(image.convert("RGB")), None
 
 
-def _high_depth_to_8bit(values: np.ndarray) -> np.ndarray:
+def _high_depth_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
     """Scale 16-bit, 32-bit integer and float gray to 0-255.
 
-    16-bit data uses its full range; floats in 0-1 are scaled up, larger
-    floats and integers are taken as 0-255 unless they exceed it, in which
-    case they are treated as 16-bit.
+    16-bit modes use their full range 0-65535. Floats whose values all lie in
+    0-1 are taken as 0-1 and other floats as 0-255. 32-bit integers are taken
+    as 0-255 unless they exceed it, and then as 16-bit (how 16-bit files
+    often arrive in that mode).
     """
-    values = values.astype(np.float64)
-    values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     top = values.max() if values.size else 0.0
-    if 0.0 < top <= 1.0 and not np.all(np.mod(values, 1) == 0):
-        values = values * 255.0
-    elif top > 255.0:
+    if mode.startswith("I;16") or (mode == "I" and top > 255.0):
         values = values / 257.0
+    elif mode == "F" and values.min(initial=0.0) >= 0.0 and top <= 1.0:
+        values = values * 255.0
     return np.rint(np.clip(values, 0, 255)).astype(np.uint8)
 
 
@@ -189,6 +193,13 @@ def encode(
     options = {"quality": quality} if fmt != "png" else {}
     image.save(buffer, fmt.upper(), **options)
     return buffer.getvalue()
+
+
+def png_bit_depth(data: bytes) -> int | None:
+    """The bit depth a PNG was written with (per palette index or channel), from its header."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or len(data) < 25:
+        return None
+    return data[24]
 
 
 def bit_depth(colors: int) -> int:

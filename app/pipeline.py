@@ -100,7 +100,7 @@ def render(prepared: Prepared, options: Options) -> Rendered:
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
     data = imaging.encode(indices, result.palette, alpha, options.fmt)
     timings = {"quantize_ms": quantize_ms, "encode_ms": _ms(start)}
-    bits = imaging.bit_depth(len(result.palette) + (alpha is not None)) if options.fmt == "png" else None
+    bits = imaging.png_bit_depth(data)
     return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
 
 
@@ -114,18 +114,36 @@ def _quantize(prepared: Prepared, options: Options) -> tuple[quantize.Quantized,
         result = _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
     if options.dither == "none":
         return result, quantize.index_map(keys, hist, result).reshape(shape)
-    indices = _dither(prepared.decoded.rgb, result.palette)
+    indices = _dither(_visible_rgb(prepared), result.palette)
     return quantize.measure_map(prepared.decoded.rgb, prepared.decoded.alpha, indices, result.palette)
+
+
+def _visible_rgb(prepared: Prepared) -> np.ndarray:
+    """The pixels, with transparent ones painted the most common visible color.
+
+    Pillow's quantizers and error diffusion see every pixel; this keeps colors
+    hidden under alpha 0 out of their palettes and their errors.
+    """
+    decoded = prepared.decoded
+    if decoded.alpha is None:
+        return decoded.rgb
+    rgb = decoded.rgb.copy()
+    rgb[decoded.alpha == 0] = prepared.hist.colors[int(np.argmax(prepared.hist.counts))]
+    return rgb
 
 
 def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quantize.Quantized:
     """Pillow's classic quantizers, summarized like ours so the figures compare."""
-    image = Image.fromarray(prepared.decoded.rgb)
+    image = Image.fromarray(_visible_rgb(prepared))
     quantized = image.quantize(k, method=method, dither=Image.Dither.NONE)
-    indices = np.asarray(quantized)
+    indices = np.asarray(quantized).ravel()
     palette = np.array(quantized.getpalette(), dtype=np.uint8)
     lut = np.zeros(1 << 24, dtype=np.uint8)
-    lut[prepared.keys] = indices.ravel()
+    if prepared.decoded.alpha is None:
+        lut[prepared.keys] = indices
+    else:
+        visible = prepared.decoded.alpha.ravel() > 0
+        lut[prepared.keys[visible]] = indices[visible]
     labels = lut[prepared.hist.keys]
     return quantize.summarize(prepared.hist, palette.reshape(-1, 3), labels)
 

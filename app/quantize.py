@@ -146,7 +146,7 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> tuple[np.n
     space = colorspace.SPACES[color_space]
     points = space.from_srgb(hist.colors)
     weights = hist.counts.astype(np.float64)
-    coarse_points, coarse_weights = coarsen(hist.colors, points, weights)
+    coarse_points, coarse_weights = coarsen(hist.colors, points, weights, min_bins=4 * k)
     centers = _cluster(coarse_points, coarse_weights, k, seed)
     for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
         labels = nearest(points, centers)
@@ -173,14 +173,22 @@ def nearest_perceptual(lab_colors: np.ndarray, palette: np.ndarray, candidates: 
     return near[rows, best], differences[rows, best]
 
 
-def coarsen(colors, points, weights):
-    """Reduce a very colorful histogram to weighted means of 6-bit RGB bins."""
+def coarsen(colors, points, weights, min_bins: int = 0):
+    """Reduce a very colorful histogram to the weighted means of coarse RGB bins.
+
+    Bins start at COARSE_BITS per channel and get finer until at least
+    `min_bins` are occupied, so a narrow-gamut photo still has room for k colors.
+    """
     if len(colors) <= EXACT_POINTS_LIMIT:
         return points, weights
-    shift = 8 - COARSE_BITS
-    c = colors.astype(np.int64) >> shift
-    bins = (c[:, 0] << (2 * COARSE_BITS)) | (c[:, 1] << COARSE_BITS) | c[:, 2]
-    used, inverse = np.unique(bins, return_inverse=True)
+    for bits in range(COARSE_BITS, 8):
+        c = colors.astype(np.int64) >> (8 - bits)
+        bins = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+        used, inverse = np.unique(bins, return_inverse=True)
+        if len(used) >= min_bins:
+            break
+    else:
+        return points, weights
     total = np.bincount(inverse, weights=weights, minlength=len(used))
     sums = np.stack(
         [np.bincount(inverse, weights=weights * points[:, i], minlength=len(used)) for i in range(3)], axis=1

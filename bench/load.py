@@ -1,15 +1,18 @@
 """A bounded load test: gunicorn on 127.0.0.1, 6 to 8 clients posting corpus photos for 60 s.
 
-    .venv/bin/python bench/load.py                 # 6 clients, 60 s, the shared corpus
-    .venv/bin/python bench/load.py --clients 8 --seconds 30 --env THREADS=8
+    .venv/bin/python bench/load.py                     # 6 clients, 60 s, the corpus's web-size photos
+    .venv/bin/python bench/load.py --env CACHE_MB=0    # the same without the photo cache
+    .venv/bin/python bench/load.py --clients 8 --max-mb 0 --env THREADS=8
 
 It starts its own gunicorn with the project's gunicorn.conf.py, posts the
 corpus photos round-robin with varied k, and prints a table: requests,
-statuses (zero 5xx is the bar), p50/p90/p99 latency, and the workers'
-memory at start, after warm-up, after 1,000 requests and at the end. If 60 s
-were not enough for 1,000 requests it keeps going until they are done (at
-most --max-seconds). Worker recycling (MAX_REQUESTS) is off unless --env
-sets it, so that any growth per request shows instead of being reset.
+statuses (zero 5xx is the bar), p50/p90/p99 latency, and the server's
+memory (master and workers) at start and as the request count passes 50,
+250, 500, 750 and 1,000. If 60 s were not enough for 1,000 requests it keeps
+going until they are done (at most --max-seconds). Worker recycling
+(MAX_REQUESTS) is off unless --env sets it, so that growth per request shows
+instead of being reset. Memory grows until each worker's photo cache
+(CACHE_MB) is full; --env CACHE_MB=0 shows what is left without it.
 Exits 1 when any request got a 5xx or no answer.
 """
 
@@ -33,10 +36,14 @@ import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from app import settings  # noqa: E402  (only to print the settings the server runs with)
+
 CORPUS = ROOT.parent / "shared" / "corpus"  # where tests/conftest.py finds it too
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 KS = (4, 8, 12, 16, 24, 32)
+SHOWN_SETTINGS = ("WEB_CONCURRENCY", "THREADS", "CACHE_MB", "MAX_REQUESTS", "MAX_UPLOAD_MB", "MAX_PIXELS")
 WARM_UP = 50
 MILESTONE = 1000
 MILESTONES = (WARM_UP, 250, 500, 750, MILESTONE)  # server RSS is read as the count passes each
@@ -134,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=6, help="client threads, 6 to 8 (default 6)")
     parser.add_argument("--seconds", type=float, default=60, help="length of the run (default 60)")
-    parser.add_argument("--max-seconds", type=float, default=180,
+    parser.add_argument("--max-seconds", type=float, default=300,
                         help=f"keep going after --seconds until {MILESTONE} requests, but no longer than this")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder of photos to post")
     parser.add_argument("--max-mb", type=float, default=1.0,
@@ -183,13 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             process.kill()
 
+    effective = settings.load({**os.environ, "MAX_REQUESTS": "0", **env})
     failures = sum(n for status, n in load.statuses.items() if not status.isdigit() or int(status) >= 500)
     mb = 2**20
     rows = [
         ("clients", f"{args.clients}"),
         ("photos", f"{len(photos)} from {args.corpus}, {min(len(d) for _, d in photos) / mb:.2f} to "
                    f"{max(len(d) for _, d in photos) / mb:.2f} MB each"),
-        ("server settings", ", ".join(f"{k}={v}" for k, v in {"MAX_REQUESTS": "0", **env}.items())),
+        ("server settings", ", ".join(f"{name}={effective[name]}" for name in SHOWN_SETTINGS)),
         ("workers", f"{len(start_workers)} (pids {'unchanged' if start_workers == end_workers else 'changed'})"),
         ("duration", f"{wall:.1f} s"),
         ("requests", f"{load.done} ({load.done / wall:.1f}/s, {load.bytes_sent / mb / wall:.1f} MB/s uploaded)"),
