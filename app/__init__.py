@@ -25,6 +25,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.request_class = InMemoryRequest
     app.config.update(settings.load())
+    app.config["DEBUG"] = False  # never from FLASK_DEBUG: the debugger runs code sent to it
+    app.debug = False
     app.config.update(config or {})
     upload_limit = int(app.config["MAX_UPLOAD_MB"]) * 2**20
     app.config["MAX_CONTENT_LENGTH"] = upload_limit

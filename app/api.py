@@ -28,7 +28,7 @@ def int_field(name: str, default: int | None, low: int, high: int) -> int | None
     raw = field(name)
     if raw is None:  # absent; a field sent empty is a bad value, named below
         return default
-    if not re.fullmatch(r"[+-]?\d{1,9}", raw):
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", raw):
         raise bad_request(f"{name} must be a whole number between {low} and {high}, got {raw[:40]!r}.")
     value = int(raw)
     if not low <= value <= high:

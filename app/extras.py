@@ -44,7 +44,7 @@ def ks_field(max_k: int) -> tuple[int, ...]:
         raise bad_request(f"ks holds at most {sheet.MAX_TILES} values, got {len(parts)}.")
     ks = []
     for part in parts:
-        if not re.fullmatch(r"\d{1,9}", part):
+        if not re.fullmatch(r"[0-9]{1,9}", part):
             raise bad_request(f"Each value in ks must be a whole number between 2 and {max_k}, got {part[:40]!r}.")
         k = int(part)
         if not 2 <= k <= max_k:

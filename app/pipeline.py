@@ -33,7 +33,9 @@ class Prepared:
     @property
     def nbytes(self) -> int:
         alpha = self.decoded.alpha.nbytes if self.decoded.alpha is not None else 0
-        return self.decoded.rgb.nbytes + alpha + self.keys.nbytes + self.hist.keys.nbytes + self.hist.counts.nbytes
+        # Per distinct color: key, count, and the RGB and CIELAB copies the engine caches later.
+        per_color = self.hist.keys.itemsize + self.hist.counts.itemsize + 3 + 3 * 8
+        return self.decoded.rgb.nbytes + alpha + self.keys.nbytes + self.hist.unique_colors * per_color
 
 
 @dataclass(frozen=True)

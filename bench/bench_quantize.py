@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mbk-ks", type=ks, help="k values for naive MiniBatchKMeans (default 16)")
     parser.add_argument("--mbk-max-pixels", type=int, default=1_000_000,
                         help="naive MiniBatchKMeans only on photos up to this size (default %(default)s)")
-    parser.add_argument("--repeat", type=int, default=1, help="best of N for the k=16 speed targets (default 1)")
+    parser.add_argument("--repeat", type=int, help="best of N whole jobs for the k=16 speed targets (default 3, "
+                        "--quick 1)")
     parser.add_argument("--memory-ks", type=ks, help="k values for the peak-memory runs: the first on every "
                         "12 MP photo, the rest on the largest (default 16,256)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocess runs")
@@ -64,6 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.camera_ks = args.camera_ks or ([16] if quick else [16, 256])
     args.mbk_ks = args.mbk_ks or [16]
     args.memory_ks = args.memory_ks or ([16] if quick else [16, 256])
+    args.repeat = args.repeat or (1 if quick else 3)
     names = args.photos.split(",") if args.photos else (list(QUICK_PHOTOS) if quick else None)
     args.paths = select_photos(args.corpus, names)
     wanted = args.methods.split(",") if args.methods else [m.name for m in peers.METHODS]

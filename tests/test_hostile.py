@@ -748,8 +748,6 @@ def test_debug_is_off_by_default(app):
     assert not app.config.get("PROPAGATE_EXCEPTIONS")
 
 
-@pytest.mark.xfail(strict=True, reason="create_app() lets FLASK_DEBUG=1 in the environment turn debug on "
-                                       "(app/__init__.py, not ours to edit); remove this mark once it is forced off")
 def test_debug_stays_off_whatever_the_environment_says(monkeypatch):
     monkeypatch.setenv("FLASK_DEBUG", "1")
     assert create_app().debug is False

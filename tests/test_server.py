@@ -152,7 +152,12 @@ def small_limit_server(tmp_path_factory):
 
 @pytest.mark.parametrize("over", [50_000, 600_000, 950_000])
 def test_an_upload_a_bit_over_the_limit_gets_its_413_without_a_reset(small_limit_server, over):
-    """The client sends its whole body without a broken pipe, then reads the 413 and a clean end."""
+    """The client sends its whole body without a broken pipe, reads the 413, and the connection holds.
+
+    gunicorn ignores an app's Connection header and announces keep-alive; had
+    the app left the body unread, gunicorn would then close on it (a broken
+    pipe or an empty read for the next request on this connection).
+    """
     body = multipart_body(np.random.default_rng(over).bytes(2**20 + over))
     with socket.create_connection(("127.0.0.1", small_limit_server.port), timeout=15) as sock:
         sock.sendall(request_head(len(body)))
