@@ -8,7 +8,9 @@ the PSNR counts the error inside bins too; the mean CIEDE2000 is taken
 between bin means and their palette colors. The clustering is one chain:
 k + 1 starts from the centers found for k plus the bin that contributes
 most error, then a few weighted Lloyd steps. Adding a center never raises
-the error in the clustering space, so the curve rises steadily. In a
+the error in the clustering space, so the curve rises steadily; up to
+quantize.SMALL_K, a few fresh k-means starts compete with the chain, since
+a greedy chain can get stuck where each color matters most. In a
 perceptual space the bins take their entry as quantize.quantize assigns
 colors (smallest CIEDE2000), and a chain in RGB competes, as there. The
 exact figures for a chosen k are those of quantize.quantize (/api/quantize).
@@ -26,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, quantize
@@ -108,8 +111,18 @@ def _palettes(bins: _Bins, color_space: str, last_k: int) -> dict[int, np.ndarra
     palettes = {}
     for k in range(2, last_k + 1):
         centers = _lloyd(points, bins.weights, _add_center(points, bins.weights, centers))
+        if k <= min(quantize.SMALL_K, len(points) - 1):
+            # Small k is where a greedy chain gets stuck; a few fresh starts are cheap there.
+            fresh = KMeans(k, n_init=quantize.SMALL_K_STARTS, random_state=0).fit(points, sample_weight=bins.weights)
+            if fresh.inertia_ < _error(points, bins.weights, centers):
+                centers = fresh.cluster_centers_
         palettes[k] = space.to_srgb(centers)
     return palettes
+
+
+def _error(points: np.ndarray, weights: np.ndarray, centers: np.ndarray) -> float:
+    labels = quantize.nearest(points, centers)
+    return float(np.dot(weights, ((points - centers[labels]) ** 2).sum(axis=1)))
 
 
 def suggest_k(ks: list[int], psnr: list[float]) -> int:

@@ -34,7 +34,7 @@ class Prepared:
     def nbytes(self) -> int:
         alpha = self.decoded.alpha.nbytes if self.decoded.alpha is not None else 0
         # Per distinct color: key, count, and the RGB and CIELAB copies the engine caches later.
-        per_color = self.hist.keys.itemsize + self.hist.counts.itemsize + 3 + 3 * 8
+        per_color = self.hist.keys.itemsize + self.hist.counts.itemsize + 3 + 3 * 4
         return self.decoded.rgb.nbytes + alpha + self.keys.nbytes + self.hist.unique_colors * per_color
 
 

@@ -35,10 +35,11 @@ COARSE_BITS = 5
 SORT_LIMIT = 1 << 21
 POLISH_STEPS = 3
 MBK_BATCH = 4096
-MBK_INITS = 1
 MBK_ITER = 20
 LLOYD_ITER = 30
-SK_LLOYD = True
+LLOYD_TOL = 1e-4
+SMALL_K = 12
+SMALL_K_STARTS = 3
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,11 @@ class Histogram:
 
     @cached_property
     def lab(self) -> np.ndarray:
-        """The colors in CIELAB, kept for every CIEDE2000 measured on this photo."""
-        return colorspace.srgb_to_lab(self.colors)
+        """The colors in CIELAB, kept for every CIEDE2000 measured on this photo.
+
+        float32 halves the time CIEDE2000 takes; its error is far below 0.001.
+        """
+        return colorspace.srgb_to_lab(self.colors).astype(np.float32)
 
     @property
     def unique_colors(self) -> int:
@@ -161,7 +165,7 @@ def nearest_perceptual(lab_colors: np.ndarray, palette: np.ndarray, candidates: 
     metric itself is what lowers the mean difference. The candidates are the
     few entries nearest in CIELAB, where CIEDE2000's minimum almost always lies.
     """
-    lab_palette = colorspace.srgb_to_lab(palette)
+    lab_palette = colorspace.srgb_to_lab(palette).astype(lab_colors.dtype)
     count = min(candidates, len(palette))
     _, near = cKDTree(lab_palette).query(lab_colors, k=count)
     near = near.reshape(len(lab_colors), count)
@@ -197,32 +201,26 @@ def coarsen(colors, points, weights, min_bins: int = 0):
 
 
 def _cluster(points: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """MiniBatchKMeans over weighted points, then Lloyd iterations from its centers."""
+    """MiniBatchKMeans over weighted points, then Lloyd iterations from its centers.
+
+    At small k one unlucky start can cost half a decibel, and a fit costs
+    little, so a few starts are made and the lowest weighted error wins.
+    """
     n_clusters = min(k, len(points))
-    mbk = MiniBatchKMeans(
-        n_clusters=n_clusters,
-        batch_size=MBK_BATCH,
-        n_init=MBK_INITS,
-        max_iter=MBK_ITER,
-        max_no_improvement=5,
-        random_state=seed,
-    ).fit(points, sample_weight=weights)
-    if not SK_LLOYD:
-        return lloyd(points, weights, mbk.cluster_centers_, LLOYD_ITER)
-    refined = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=LLOYD_ITER, tol=1e-4)
-    return refined.fit(points, sample_weight=weights).cluster_centers_
-
-
-def lloyd(points: np.ndarray, weights: np.ndarray, centers: np.ndarray, iterations: int) -> np.ndarray:
-    """Weighted Lloyd iterations, stopping early once no point changes cluster."""
-    labels = None
-    for _ in range(iterations):
-        new_labels = nearest(points, centers)
-        if labels is not None and np.array_equal(labels, new_labels):
-            break
-        labels = new_labels
-        centers = _weighted_means(points, weights, labels, centers)
-    return centers
+    best = None
+    for start in range(SMALL_K_STARTS if k <= SMALL_K else 1):
+        mbk = MiniBatchKMeans(
+            n_clusters=n_clusters,
+            batch_size=MBK_BATCH,
+            max_iter=MBK_ITER,
+            max_no_improvement=5,
+            random_state=seed + start,
+        ).fit(points, sample_weight=weights)
+        lloyd = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=LLOYD_ITER, tol=LLOYD_TOL)
+        lloyd.fit(points, sample_weight=weights)
+        if best is None or lloyd.inertia_ < best.inertia_:
+            best = lloyd
+    return best.cluster_centers_
 
 
 def _weighted_means(points, weights, labels, centers):
@@ -269,13 +267,13 @@ def summarize(
     palette = unpack(used[order])
     labels = rank[labels]
     if differences is None:
-        differences = colorspace.ciede2000(hist.lab, colorspace.srgb_to_lab(palette)[labels])
+        differences = colorspace.ciede2000(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32)[labels])
     return Quantized(
         palette=palette,
         shares=totals[order] / counts.sum(),
         labels=labels.astype(np.uint8),
         psnr=_psnr(colors, counts, palette[labels]),
-        delta_e=float(np.average(differences, weights=counts)),
+        delta_e=float(np.average(differences.astype(np.float64), weights=counts)),
     )
 
 

@@ -149,7 +149,7 @@ def test_psnr_and_delta_e_match_the_written_file():
     mse = ((rgb.astype(float) - out) ** 2).mean()
     assert rendered.result.psnr == pytest.approx(10 * np.log10(255**2 / mse), rel=1e-9)
     delta_e = colorspace.ciede2000_srgb(rgb.reshape(-1, 3), out.reshape(-1, 3)).mean()
-    assert rendered.result.delta_e == pytest.approx(delta_e, rel=1e-9)
+    assert rendered.result.delta_e == pytest.approx(delta_e, rel=1e-6)  # the engine measures in float32
 
 
 # --- fewer colors than k -----------------------------------------------------------------------

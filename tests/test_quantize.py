@@ -213,7 +213,7 @@ def test_psnr_and_delta_e_match_a_direct_computation_over_pixels():
     mse = ((pixels.astype(float) - approx) ** 2).mean()
     assert result.psnr == pytest.approx(10 * np.log10(255**2 / mse), rel=1e-9)
     delta_e = colorspace.ciede2000(colorspace.srgb_to_lab(pixels), colorspace.srgb_to_lab(approx)).mean()
-    assert result.delta_e == pytest.approx(delta_e, rel=1e-9)
+    assert result.delta_e == pytest.approx(delta_e, rel=1e-6)  # the engine measures in float32
     assert 15 < result.psnr < 40 and 0 < result.delta_e < 30
 
 
