@@ -100,7 +100,9 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     if options.max_side:
         indices = imaging.shrink_nearest(indices, options.max_side)
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
-    data = imaging.encode(indices, result.palette, alpha, options.fmt)
+    # A shrunk preview is shown once and thrown away: the fastest zlib level does.
+    preview = indices.shape != decoded.rgb.shape[:2]
+    data = imaging.encode(indices, result.palette, alpha, options.fmt, compress_level=1 if preview else 3)
     timings = {"quantize_ms": quantize_ms, "encode_ms": _ms(start)}
     bits = imaging.png_bit_depth(data)
     return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
