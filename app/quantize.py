@@ -33,7 +33,7 @@ EXACT_POINTS_LIMIT = 1 << 16
 COARSE_BITS = 5
 # Below this many pixels the histogram comes from a sort, above from a count table.
 SORT_LIMIT = 1 << 21
-POLISH_STEPS = 3
+POLISH_STEPS = 2
 MBK_BATCH = 4096
 MBK_ITER = 20
 LLOYD_ITER = 30
@@ -186,10 +186,14 @@ def coarsen(colors, points, weights, min_bins: int = 0):
     if len(colors) <= EXACT_POINTS_LIMIT:
         return points, weights
     for bits in range(COARSE_BITS, 8):
-        c = colors.astype(np.int64) >> (8 - bits)
+        c = colors.astype(np.intp) >> (8 - bits)
         bins = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
-        used, inverse = np.unique(bins, return_inverse=True)
+        occupied = np.bincount(bins, minlength=1 << (3 * bits))
+        used = np.flatnonzero(occupied)
         if len(used) >= min_bins:
+            lookup = np.zeros(len(occupied), dtype=np.intp)
+            lookup[used] = np.arange(len(used))
+            inverse = lookup[bins]
             break
     else:
         return points, weights
@@ -260,8 +264,12 @@ def summarize(
     """
     colors, counts = hist.colors, hist.counts
     # Merge entries that rounded to the same 8-bit color, keep only used ones.
-    palette_keys = pack(np.asarray(palette, dtype=np.uint8))[labels]
-    used, labels = np.unique(palette_keys, return_inverse=True)
+    entry_keys = pack(np.asarray(palette, dtype=np.uint8))
+    present = np.flatnonzero(np.bincount(labels, minlength=len(entry_keys)))
+    used, merged = np.unique(entry_keys[present], return_inverse=True)
+    remap = np.zeros(len(entry_keys), dtype=np.intp)
+    remap[present] = merged
+    labels = remap[labels]
     totals = np.bincount(labels, weights=counts, minlength=len(used))
     order, rank = _by_share(used, totals)
     palette = unpack(used[order])

@@ -22,14 +22,11 @@ import argparse
 import itertools
 import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -38,6 +35,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from app import settings  # noqa: E402  (only to print the settings the server runs with)
+from bench.servers import gunicorn  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"  # where tests/conftest.py finds it too
 
@@ -47,37 +45,6 @@ SHOWN_SETTINGS = ("WEB_CONCURRENCY", "THREADS", "CACHE_MB", "MAX_REQUESTS", "MAX
 WARM_UP = 50
 MILESTONE = 1000
 MILESTONES = (WARM_UP, 250, 500, 750, MILESTONE)  # server RSS is read as the count passes each
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"no answer from {url} within {seconds:.0f} s")
-
-
-def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
-               "app:create_app()"]
-    environment = {**os.environ, "PORT": str(port), "MAX_REQUESTS": "0", "LOG_LEVEL": "warning", **env}
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    wait_for_http(base + "/healthz", process)
-    return process, base
 
 
 def server_rss(pid: int) -> tuple[int, list[int]]:
@@ -157,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no photos in {args.corpus}")
 
     log = Path(tempfile.mkdtemp(prefix="kmeans-load-")) / "gunicorn.log"
-    process, base = start_server(env, log)
-    try:
+    with gunicorn(log, **{"MAX_REQUESTS": "0", "LOG_LEVEL": "warning", **env}) as (process, base):
         cold_rss, start_workers = server_rss(process.pid)
         load = Load(base, photos)
         samples: list[tuple[float, int]] = []
@@ -183,12 +149,6 @@ def main(argv: list[str] | None = None) -> int:
             thread.join(timeout=130)
         wall = time.monotonic() - started
         end_rss, end_workers = server_rss(process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
     effective = settings.load({**os.environ, "MAX_REQUESTS": "0", **env})
     failures = sum(n for status, n in load.statuses.items() if not status.isdigit() or int(status) >= 500)

@@ -13,7 +13,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -26,9 +25,9 @@ import requests
 from PIL import Image
 
 from app import settings
+from bench import servers
 from conftest import free_port, wait_for_http
 
-ROOT = Path(__file__).resolve().parents[1]
 BOUNDARY = "server-test-boundary-9d2e"
 
 
@@ -54,22 +53,8 @@ def gunicorn(tmp_path: Path, **env: str):
     """gunicorn as the project runs it (gunicorn.conf.py), with settings overridden by environment."""
     port = free_port()
     log = tmp_path / f"gunicorn-{port}.log"
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
-               "app:create_app()"]
-    environment = {**os.environ, "PORT": str(port), "LOG_LEVEL": "warning", **env}
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
-    server = Server(process, port, log)
-    try:
-        wait_for_http(server.base + "/healthz", process)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with servers.gunicorn(log, port=port, LOG_LEVEL="warning", **env) as (process, _):
+        yield Server(process, port, log)
 
 
 def png(width: int, height: int, seed: int = 0) -> bytes:
