@@ -8,7 +8,7 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import pipeline
+from app import pipeline, quantize
 from app.errors import AppError, bad_request
 from app.imaging import ImageError
 from app.openapi import openapi_document
@@ -43,17 +43,33 @@ def choice_field(name: str, allowed: tuple[str, ...], default: str) -> str:
     return value
 
 
-def read_options() -> pipeline.Options:
+def read_options(**fields) -> pipeline.Options:
+    """k, color_space, dither and method from the form, plus the endpoint's own `fields`."""
     config = current_app.config
-    k = int_field("k", config["DEFAULT_K"], 2, config["MAX_K"])
     return pipeline.Options(
-        k=k,
-        color_space=choice_field("color_space", ("rgb", "oklab", "lab"), "rgb"),
+        k=int_field("k", config["DEFAULT_K"], 2, config["MAX_K"]),
+        color_space=choice_field("color_space", quantize.COLOR_SPACES, "rgb"),
         dither=choice_field("dither", pipeline.DITHERS, "none"),
         method=choice_field("method", pipeline.METHODS, "kmeans"),
-        fmt=choice_field("format", ("png", "jpeg", "jpg", "webp"), "png").replace("jpg", "jpeg"),
-        max_side=int_field("max_side", None, 16, 100_000),
+        **fields,
     )
+
+
+def log_request(prepared: pipeline.Prepared, k: object) -> None:
+    """What the access log line tells of this request (app/hooks.py): never the image or its name."""
+    request.environ["kmeans.log"] = {"pixels": prepared.decoded.width * prepared.decoded.height, "k": k}
+
+
+def download(data: bytes, mime_type: str, filename: str, token: str | None) -> Response:
+    response = Response(data, content_type=mime_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if token:
+        response.headers["X-Image-Id"] = token
+    return response
+
+
+def result_filename(stem: str, options: pipeline.Options) -> str:
+    return f"{stem}-k{options.k}.{options.fmt.replace('jpeg', 'jpg')}"
 
 
 def safe_stem(filename: str | None) -> str:
@@ -92,7 +108,10 @@ def read_photo() -> tuple[pipeline.Prepared, str, str | None]:
 
 
 def run_quantize() -> tuple[pipeline.Prepared, pipeline.Options, pipeline.Rendered, str, str | None]:
-    options = read_options()  # validate fields before the costly decode
+    options = read_options(  # validate fields before the costly decode
+        fmt=choice_field("format", ("png", "jpeg", "jpg", "webp"), "png").replace("jpg", "jpeg"),
+        max_side=int_field("max_side", None, 16, 100_000),
+    )
     prepared, stem, token = read_photo()
     return prepared, options, pipeline.render(prepared, options), stem, token
 
@@ -104,7 +123,7 @@ def describe(prepared, options, rendered, stem, token) -> dict:
     return {
         "image": f"data:{rendered.mime_type};base64," + base64.b64encode(rendered.data).decode("ascii"),
         "image_id": token,
-        "filename": f"{stem}-k{options.k}.{options.fmt.replace('jpeg', 'jpg')}",
+        "filename": result_filename(stem, options),
         "width": rendered.width,
         "height": rendered.height,
         "k": options.k,
@@ -131,15 +150,11 @@ def describe(prepared, options, rendered, stem, token) -> dict:
 @bp.post("/api/quantize")
 def quantize_endpoint() -> Response:
     prepared, options, rendered, stem, token = run_quantize()
-    request.environ["kmeans.log"] = {"pixels": prepared.decoded.width * prepared.decoded.height, "k": options.k}
+    log_request(prepared, options.k)
     if request.accept_mimetypes.best_match([rendered.mime_type, "application/json"]) == "application/json":
         return jsonify(describe(prepared, options, rendered, stem, token))
-    filename = f"{stem}-k{options.k}.{options.fmt.replace('jpeg', 'jpg')}"
-    response = Response(rendered.data, mimetype=rendered.mime_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response = download(rendered.data, rendered.mime_type, result_filename(stem, options), token)
     response.headers["X-Colors"] = str(len(rendered.result.palette))
-    if token:
-        response.headers["X-Image-Id"] = token
     return response
 
 

@@ -34,7 +34,6 @@ from threadpoolctl import threadpool_limits
 from app import colorspace, quantize
 
 CURVE_KS = tuple(range(2, 33))
-BIN_BITS = 5
 # Up to this many distinct colors, the curve clusters the colors themselves.
 EXACT_COLORS_LIMIT = 4096
 LLOYD_STEPS = 20
@@ -98,8 +97,7 @@ def _measure(bins: _Bins, bin_lab: np.ndarray, palettes: list[np.ndarray], k: in
         assigned = [(p, *quantize.nearest_perceptual(bin_lab, p)) for p in palettes]
         palette, labels, differences = min(assigned, key=lambda a: float(np.dot(a[2], bins.weights)))
     sse = float(np.dot(((bins.rgb - palette[labels]) ** 2).sum(axis=1), bins.weights)) + bins.spread
-    mse = max(sse, 0.0) / (3.0 * bins.weights.sum())
-    psnr = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    psnr = quantize.psnr(sse, bins.weights.sum())
     return CurvePoint(k, psnr, float(np.average(differences, weights=bins.weights)))
 
 
@@ -146,20 +144,12 @@ def suggest_k(ks: list[int], psnr: list[float]) -> int:
 
 def _bin(hist: quantize.Histogram) -> _Bins:
     colors = hist.colors
-    weights = hist.counts.astype(np.float64)
-    if hist.unique_colors <= EXACT_COLORS_LIMIT:
-        return _Bins(colors.astype(np.float64), weights, 0.0)
-    c = colors.astype(np.int64) >> (8 - BIN_BITS)
-    index = (c[:, 0] << (2 * BIN_BITS)) | (c[:, 1] << BIN_BITS) | c[:, 2]
-    size = 1 << (3 * BIN_BITS)
-    totals = np.bincount(index, weights=weights, minlength=size)
-    used = np.flatnonzero(totals)
     values = colors.astype(np.float64)
-    sums = np.stack([np.bincount(index, weights=weights * values[:, i], minlength=size)[used] for i in range(3)], 1)
-    means = sums / totals[used, None]
+    weights = hist.counts.astype(np.float64)
+    means, totals = quantize.coarsen(colors, values, weights, exact_limit=EXACT_COLORS_LIMIT)
     # sum w|x - m|^2 = sum w|x|^2 - W|m|^2 within each bin.
-    spread = float(np.dot(weights, (values**2).sum(axis=1)) - np.dot(totals[used], (means**2).sum(axis=1)))
-    return _Bins(means, totals[used], max(spread, 0.0))
+    spread = float(np.dot(weights, (values**2).sum(axis=1)) - np.dot(totals, (means**2).sum(axis=1)))
+    return _Bins(means, totals, max(spread, 0.0))
 
 
 def _add_center(points: np.ndarray, weights: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -180,11 +170,5 @@ def _lloyd(points: np.ndarray, weights: np.ndarray, centers: np.ndarray) -> np.n
         if labels is not None and np.array_equal(new_labels, labels):
             break
         labels = new_labels
-        totals = np.bincount(labels, weights=weights, minlength=len(centers))
-        sums = np.stack(
-            [np.bincount(labels, weights=weights * points[:, i], minlength=len(centers)) for i in range(3)], axis=1
-        )
-        used = totals > 0
-        centers = centers.copy()
-        centers[used] = sums[used] / totals[used, None]
+        centers = quantize.weighted_means(points, weights, labels, centers)
     return centers

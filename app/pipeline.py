@@ -97,7 +97,7 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     quantize_ms = _ms(start)
     start = time.perf_counter()
     alpha = decoded.alpha
-    if options.max_side:
+    if options.max_side:  # no-op on an index map _quantize already shrank
         indices = imaging.shrink_nearest(indices, options.max_side)
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
     # A shrunk preview is shown once and thrown away: the fastest zlib level does.
@@ -109,7 +109,7 @@ def render(prepared: Prepared, options: Options) -> Rendered:
 
 
 def _quantize(prepared: Prepared, options: Options) -> tuple[quantize.Quantized, np.ndarray]:
-    """The palette and the full-resolution index map for the chosen method."""
+    """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
     hist, keys = prepared.hist, prepared.keys
     shape = prepared.decoded.rgb.shape[:2]
     if options.method == "kmeans":
@@ -117,7 +117,11 @@ def _quantize(prepared: Prepared, options: Options) -> tuple[quantize.Quantized,
     else:
         result = _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
     if options.dither == "none":
-        return result, quantize.index_map(keys, hist, result).reshape(shape)
+        # A preview maps only the pixels it shows; error diffusion below needs them all.
+        keys = keys.reshape(shape)
+        if options.max_side:
+            keys = imaging.shrink_nearest(keys, options.max_side)
+        return result, quantize.index_map(keys, hist, result)
     indices = _dither(_visible_rgb(prepared), result.palette)
     return quantize.measure_map(prepared.decoded.rgb, prepared.decoded.alpha, indices, result.palette)
 

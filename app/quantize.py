@@ -1,8 +1,7 @@
 """The k-means engine: pure numpy and scikit-learn, no I/O and no Flask.
 
-Pixels go in as an (H, W, 3) uint8 array plus an optional mask of the
-pixels that are visible; a palette, a label for every distinct color and
-figures of merit come out.
+Packed pixel keys go in (the visible pixels); their histogram, a palette, a
+label for every distinct color and figures of merit come out.
 
 Why it is fast: k-means never sees the pixels one by one. A 12 MP photo
 has a few hundred thousand distinct colors, and the weighted histogram of
@@ -14,6 +13,7 @@ then mapped to its palette entry through a 2**24-entry lookup table.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -27,8 +27,9 @@ from app import colorspace
 MIN_K = 2
 MAX_K = 256
 COLOR_SPACES = ("rgb", "oklab", "lab")
-# Above this many distinct colors the clustering runs on a 6-bit-per-channel
-# histogram of bin means; the exact polishing steps still see every color.
+# Above this many distinct colors the clustering runs on the means of coarse
+# RGB bins (COARSE_BITS per channel, finer when needed); the exact polishing
+# steps still see every color.
 EXACT_POINTS_LIMIT = 1 << 16
 COARSE_BITS = 5
 # Below this many pixels the histogram comes from a sort, above from a count table.
@@ -117,8 +118,8 @@ def check_k(k: int) -> None:
 def quantize(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -> Quantized:
     """Find at most k colors that best represent the histogram, by k-means.
 
-    With k or more distinct colors already present, the image is returned
-    unchanged: the palette is its own colors.
+    With k or fewer distinct colors present, the image is returned unchanged:
+    the palette is its own colors.
     """
     check_k(k)
     if color_space not in COLOR_SPACES:
@@ -154,7 +155,7 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> tuple[np.n
     centers = _cluster(coarse_points, coarse_weights, k, seed)
     for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
         labels = nearest(points, centers)
-        centers = _weighted_means(points, weights, labels, centers)
+        centers = weighted_means(points, weights, labels, centers)
     return space.to_srgb(centers), points
 
 
@@ -177,13 +178,14 @@ def nearest_perceptual(lab_colors: np.ndarray, palette: np.ndarray, candidates: 
     return near[rows, best], differences[rows, best]
 
 
-def coarsen(colors, points, weights, min_bins: int = 0):
+def coarsen(colors, points, weights, min_bins: int = 0, exact_limit: int = EXACT_POINTS_LIMIT):
     """Reduce a very colorful histogram to the weighted means of coarse RGB bins.
 
     Bins start at COARSE_BITS per channel and get finer until at least
     `min_bins` are occupied, so a narrow-gamut photo still has room for k colors.
+    Up to `exact_limit` colors, the points themselves are returned.
     """
-    if len(colors) <= EXACT_POINTS_LIMIT:
+    if len(colors) <= exact_limit:
         return points, weights
     for bits in range(COARSE_BITS, 8):
         c = colors.astype(np.intp) >> (8 - bits)
@@ -193,15 +195,8 @@ def coarsen(colors, points, weights, min_bins: int = 0):
         if len(used) >= min_bins:
             lookup = np.zeros(len(occupied), dtype=np.intp)
             lookup[used] = np.arange(len(used))
-            inverse = lookup[bins]
-            break
-    else:
-        return points, weights
-    total = np.bincount(inverse, weights=weights, minlength=len(used))
-    sums = np.stack(
-        [np.bincount(inverse, weights=weights * points[:, i], minlength=len(used)) for i in range(3)], axis=1
-    )
-    return sums / total[:, None], total
+            return group_means(points, weights, lookup[bins], len(used))
+    return points, weights
 
 
 def _cluster(points: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -227,17 +222,21 @@ def _cluster(points: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.n
     return best.cluster_centers_
 
 
-def _weighted_means(points, weights, labels, centers):
-    """One Lloyd update; a center that lost all its points stays where it was."""
-    total = np.bincount(labels, weights=weights, minlength=len(centers))
+def group_means(points, weights, labels, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted mean of the points in each group (NaN for an empty one) and each group's weight."""
+    total = np.bincount(labels, weights=weights, minlength=groups)
     sums = np.stack(
-        [np.bincount(labels, weights=weights * points[:, i], minlength=len(centers)) for i in range(points.shape[1])],
+        [np.bincount(labels, weights=weights * points[:, i], minlength=groups) for i in range(points.shape[1])],
         axis=1,
     )
-    updated = centers.copy()
-    used = total > 0
-    updated[used] = sums[used] / total[used, None]
-    return updated
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / total[:, None], total
+
+
+def weighted_means(points, weights, labels, centers):
+    """One Lloyd update; a center that lost all its points stays where it was."""
+    means, total = group_means(points, weights, labels, len(centers))
+    return np.where((total > 0)[:, None], means, centers)
 
 
 def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -276,11 +275,12 @@ def summarize(
     labels = rank[labels]
     if differences is None:
         differences = colorspace.ciede2000(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32)[labels])
+    squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
     return Quantized(
         palette=palette,
         shares=totals[order] / counts.sum(),
         labels=labels.astype(np.uint8),
-        psnr=_psnr(colors, counts, palette[labels]),
+        psnr=psnr(squared_error, counts.sum()),
         delta_e=float(np.average(differences.astype(np.float64), weights=counts)),
     )
 
@@ -312,22 +312,21 @@ def measure_map(
     rank = keep[rank]
     approx = palette[flat_idx]
     step = max(1, len(flat_idx) // 1_000_000)
-    err = ((flat_rgb.astype(np.float64) - approx) ** 2).sum(axis=1)
-    mse = float(err.mean()) / 3.0
+    sse = float(((flat_rgb.astype(np.float64) - approx) ** 2).sum())
     result = Quantized(
         palette=palette[order],
         shares=totals[order] / len(flat_idx),
         labels=np.zeros(0, np.uint8),
-        psnr=float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse)),
+        psnr=psnr(sse, len(flat_idx)),
         delta_e=float(colorspace.ciede2000_srgb(flat_rgb[::step], approx[::step]).mean()),
     )
     return result, rank[indices].astype(np.uint8)
 
 
-def _psnr(colors, counts, approx) -> float:
-    err = ((colors.astype(np.float64) - approx) ** 2).sum(axis=1)
-    mse = float(np.dot(err, counts)) / (3.0 * counts.sum())
-    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
+def psnr(squared_error: float, pixels: int) -> float:
+    """PSNR in dB of an 8-bit RGB result from its summed squared error; inf when exact."""
+    mse = squared_error / (3.0 * pixels)
+    return math.inf if mse <= 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
 def index_map(keys: np.ndarray, hist: Histogram, result: Quantized) -> np.ndarray:
