@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from app import pipeline, quantize
+from app import pipeline
 
 FORMATS = ("json", "css", "gpl", "png")
 MIME_TYPES = {
@@ -47,7 +47,7 @@ def palette_of(prepared: pipeline.Prepared, options: pipeline.Options) -> Palett
     """The palette /api/quantize reports for this photo and these options."""
     options = pipeline.Options(k=options.k, color_space=options.color_space, dither=options.dither,
                                method=options.method, fmt="png", max_side=_PROBE_SIDE)
-    result: quantize.Quantized = pipeline.render(prepared, options).result
+    result, _ = pipeline.quantized(prepared, options)
     return Palette(np.asarray(result.palette, dtype=np.uint8), np.asarray(result.shares, dtype=np.float64), options.k)
 
 

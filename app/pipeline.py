@@ -93,11 +93,11 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     options.check()
     decoded = prepared.decoded
     start = time.perf_counter()
-    result, indices = _quantize(prepared, options)
+    result, indices = quantized(prepared, options)
     quantize_ms = _ms(start)
     start = time.perf_counter()
     alpha = decoded.alpha
-    if options.max_side:  # no-op on an index map _quantize already shrank
+    if options.max_side:  # no-op on an index map quantized() already shrank
         indices = imaging.shrink_nearest(indices, options.max_side)
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
     # A shrunk preview is shown once and thrown away: the fastest zlib level does.
@@ -108,7 +108,7 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
 
 
-def _quantize(prepared: Prepared, options: Options) -> tuple[quantize.Quantized, np.ndarray]:
+def quantized(prepared: Prepared, options: Options) -> tuple[quantize.Quantized, np.ndarray]:
     """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
     hist, keys = prepared.hist, prepared.keys
     shape = prepared.decoded.rgb.shape[:2]

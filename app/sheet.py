@@ -1,7 +1,7 @@
 """The contact sheet: one PNG grid of a photo at several k, the original first, each tile labelled.
 
 Every tile is the preview /api/quantize gives for the same k, options and
-max_side (pipeline.render, shrunk by nearest neighbor so it keeps exactly
+max_side (pipeline.quantized, shrunk by nearest neighbor so it keeps exactly
 its colors), and its label carries that answer's figures, which are those
 of the full-size result. The original is sampled on the same grid.
 """
@@ -52,20 +52,24 @@ def contact_sheet(
     check_ks(ks)
     if tile_side < 1:
         raise ValueError(f"tile_side must be a positive number of pixels, got {tile_side}")
-    decoded = prepared.decoded
-    original = imaging.shrink_nearest(decoded.rgb, tile_side)
-    if decoded.alpha is not None:
-        original = np.dstack([original, imaging.shrink_nearest(decoded.alpha, tile_side)])
-    tiles = [Tile(Image.fromarray(original), f"original · {prepared.hist.unique_colors:,} colors")]
+    original = imaging.shrink_nearest(prepared.decoded.rgb, tile_side)
+    tiles = [Tile(_tile_image(prepared, original, tile_side), f"original · {prepared.hist.unique_colors:,} colors")]
     for k in ks:
-        options = pipeline.Options(k=k, color_space=color_space, dither=dither, method=method, fmt="png",
-                                   max_side=tile_side)
-        rendered = pipeline.render(prepared, options)
-        with Image.open(io.BytesIO(rendered.data)) as image:
-            tiles.append(Tile(image.convert("RGBA"), tile_label(k, rendered.result)))
+        options = pipeline.Options(k=k, color_space=color_space, dither=dither, method=method, max_side=tile_side)
+        result, indices = pipeline.quantized(prepared, options)
+        rgb = result.palette[imaging.shrink_nearest(indices, tile_side)]  # dithered maps come full size
+        tiles.append(Tile(_tile_image(prepared, rgb, tile_side), tile_label(k, result)))
     buffer = io.BytesIO()
     compose(tiles).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def _tile_image(prepared: pipeline.Prepared, rgb: np.ndarray, tile_side: int) -> Image.Image:
+    """A tile's pixels with the photo's alpha, shrunk the same way, when it has one."""
+    alpha = prepared.decoded.alpha
+    if alpha is None:
+        return Image.fromarray(rgb)
+    return Image.fromarray(np.dstack([rgb, imaging.shrink_nearest(alpha, tile_side)]))
 
 
 def tile_label(k: int, result: quantize.Quantized) -> str:
