@@ -15,6 +15,8 @@ from pathlib import Path
 from app import curve, imaging, palettes, pipeline, quantize, settings, sheet
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+# An -o with one of these names a file, so it cannot take several outputs.
+FILE_SUFFIXES = IMAGE_SUFFIXES | {".json", ".css", ".gpl"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -78,13 +80,7 @@ def find_photos(paths: list[Path]) -> list[Path]:
 
 def output_path(args: argparse.Namespace, photo: Path, k: int, jobs: int) -> Path:
     suffix = ".jpg" if args.format == "jpeg" else f".{args.format}"
-    if args.output is not None and jobs == 1 and not args.output.is_dir():
-        return args.output
-    if args.output is not None and args.output.suffix.lower() in IMAGE_SUFFIXES and not args.output.is_dir():
-        raise FileNotFoundError(f"{args.output}: with several photos or k, -o must name a folder")
-    folder = args.output or Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{photo.stem}-k{k}{suffix}"
+    return extra_path(args.output, jobs, f"{photo.stem}-k{k}{suffix}")
 
 
 def progress(done: int, total: int, label: str) -> None:
@@ -166,6 +162,8 @@ def extra_path(output: Path | None, jobs: int, name: str) -> Path:
     """output itself for a single job unless it is a folder; otherwise name inside it."""
     if output is not None and jobs == 1 and not output.is_dir():
         return output
+    if output is not None and output.suffix.lower() in FILE_SUFFIXES and not output.is_dir():
+        raise FileNotFoundError(f"{output}: with several photos or k, -o must name a folder")
     folder = output or Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     return folder / name

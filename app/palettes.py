@@ -23,7 +23,7 @@ MIME_TYPES = {
     "gpl": "application/x-gimp-palette",  # as the GIMP palette specification names it
     "png": "image/png",
 }
-# The render that yields the palette also encodes an image; a tiny one costs nothing.
+# Map only a tiny preview: the palette and shares come from the full histogram anyway.
 _PROBE_SIDE = 16
 # The swatch strip: every color gets SWATCH_MIN_WIDTH pixels, the rest of the
 # width is shared out in proportion to the colors' shares.
