@@ -11,9 +11,9 @@ most error, then a few weighted Lloyd steps. Adding a center never raises
 the error in the clustering space, so the curve rises steadily; up to
 quantize.SMALL_K, a few fresh k-means starts compete with the chain, since
 a greedy chain can get stuck where each color matters most. In a
-perceptual space the bins take their entry as quantize.quantize assigns
+perceptual space the bins take their entry as quantize.find_palette assigns
 colors (smallest CIEDE2000), and a chain in RGB competes, as there. The
-exact figures for a chosen k are those of quantize.quantize (/api/quantize).
+exact figures for a chosen k are those of quantize.find_palette (/api/quantize).
 
 suggested_k is the knee of PSNR against k by the Kneedle method (Satopää
 et al. 2011): with both axes scaled to 0..1, the k where the curve stands
@@ -78,7 +78,7 @@ def error_curve(hist: quantize.Histogram, color_space: str = "rgb", ks: tuple[in
         raise ValueError("the image has no visible pixels to take colors from")
     bins = _bin(hist)
     bin_lab = colorspace.srgb_to_lab(np.rint(bins.rgb).astype(np.uint8))
-    # As quantize.quantize does: a perceptual space competes with RGB, and the
+    # As quantize.find_palette does: a perceptual space competes with RGB, and the
     # palette with the lower mean CIEDE2000 under perceptual assignment wins.
     spaces = ("rgb",) if color_space == "rgb" else (color_space, "rgb")
     with threadpool_limits(1):  # tiny matrices: BLAS threads cost more than they give
@@ -89,7 +89,7 @@ def error_curve(hist: quantize.Histogram, color_space: str = "rgb", ks: tuple[in
 
 def _measure(bins: _Bins, bin_lab: np.ndarray, palettes: list[np.ndarray], k: int) -> CurvePoint:
     """PSNR and mean CIEDE2000 of the bins under the best of the candidate palettes."""
-    if len(palettes) == 1:  # RGB: the nearest entry in RGB, as quantize.quantize assigns
+    if len(palettes) == 1:  # RGB: the nearest entry in RGB, as quantize.find_palette assigns
         palette = palettes[0]
         labels = quantize.nearest(bins.rgb, palette)
         differences = colorspace.ciede2000(bin_lab, colorspace.srgb_to_lab(palette)[labels])

@@ -67,7 +67,7 @@ class Rendered:
     mime_type: str
     width: int
     height: int
-    result: quantize.Quantized
+    result: quantize.PaletteFit
     bit_depth: int | None
     timings: dict[str, float]
 
@@ -93,11 +93,11 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     options.check()
     decoded = prepared.decoded
     start = time.perf_counter()
-    result, indices = quantized(prepared, options)
+    result, indices = palette_and_indices(prepared, options)
     quantize_ms = _ms(start)
     start = time.perf_counter()
     alpha = decoded.alpha
-    if options.max_side:  # no-op on an index map quantized() already shrank
+    if options.max_side:  # no-op on an index map palette_and_indices() already shrank
         indices = imaging.shrink_nearest(indices, options.max_side)
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
     # A shrunk preview is shown once and thrown away: the fastest zlib level does.
@@ -108,12 +108,12 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
 
 
-def quantized(prepared: Prepared, options: Options) -> tuple[quantize.Quantized, np.ndarray]:
+def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
     """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
     hist, keys = prepared.hist, prepared.keys
     shape = prepared.decoded.rgb.shape[:2]
     if options.method == "kmeans":
-        result = quantize.quantize(hist, options.k, options.color_space)
+        result = quantize.find_palette(hist, options.k, options.color_space)
     else:
         result = _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
     if options.dither == "none":
@@ -140,7 +140,7 @@ def _visible_rgb(prepared: Prepared) -> np.ndarray:
     return rgb
 
 
-def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quantize.Quantized:
+def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quantize.PaletteFit:
     """Pillow's classic quantizers, summarized like ours so the figures compare."""
     image = Image.fromarray(_visible_rgb(prepared))
     quantized = image.quantize(k, method=method, dither=Image.Dither.NONE)

@@ -72,7 +72,7 @@ class Histogram:
 
 
 @dataclass(frozen=True)
-class Quantized:
+class PaletteFit:
     """A palette sorted by share, and the palette entry of every histogram color."""
 
     palette: np.ndarray  # (m,) uint8 RGB rows, m <= k
@@ -115,7 +115,7 @@ def check_k(k: int) -> None:
         raise ValueError(f"k must be an integer between {MIN_K} and {MAX_K}, got {k!r}")
 
 
-def quantize(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -> Quantized:
+def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -> PaletteFit:
     """Find at most k colors that best represent the histogram, by k-means.
 
     With k or fewer distinct colors present, the image is returned unchanged:
@@ -255,7 +255,7 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
 
 def summarize(
     hist: Histogram, palette: np.ndarray, labels: np.ndarray, differences: np.ndarray | None = None
-) -> Quantized:
+) -> PaletteFit:
     """Drop unused and duplicate entries, sort by share, and measure the error.
 
     `differences`, the CIEDE2000 of each color to its entry, is computed here
@@ -276,7 +276,7 @@ def summarize(
     if differences is None:
         differences = colorspace.ciede2000(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32)[labels])
     squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
-    return Quantized(
+    return PaletteFit(
         palette=palette,
         shares=totals[order] / counts.sum(),
         labels=labels.astype(np.uint8),
@@ -295,7 +295,7 @@ def _by_share(palette_keys: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray,
 
 def measure_map(
     rgb: np.ndarray, alpha: np.ndarray | None, indices: np.ndarray, palette: np.ndarray
-) -> tuple[Quantized, np.ndarray]:
+) -> tuple[PaletteFit, np.ndarray]:
     """Figures for an index map made pixel by pixel (dithering), palette re-sorted by share.
 
     PSNR is exact; the mean CIEDE2000 is taken on an even sample of at most
@@ -313,7 +313,7 @@ def measure_map(
     approx = palette[flat_idx]
     step = max(1, len(flat_idx) // 1_000_000)
     sse = float(((flat_rgb.astype(np.float64) - approx) ** 2).sum())
-    result = Quantized(
+    result = PaletteFit(
         palette=palette[order],
         shares=totals[order] / len(flat_idx),
         labels=np.zeros(0, np.uint8),
@@ -329,7 +329,7 @@ def psnr(squared_error: float, pixels: int) -> float:
     return math.inf if mse <= 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
-def index_map(keys: np.ndarray, hist: Histogram, result: Quantized) -> np.ndarray:
+def index_map(keys: np.ndarray, hist: Histogram, result: PaletteFit) -> np.ndarray:
     """Map every pixel key to its palette index with a lookup table."""
     lut = np.zeros(1 << 24, dtype=np.uint8)
     lut[hist.keys] = result.labels

@@ -56,7 +56,7 @@ def contact_sheet(
     tiles = [Tile(_tile_image(prepared, original, tile_side), f"original · {prepared.hist.unique_colors:,} colors")]
     for k in ks:
         options = pipeline.Options(k=k, color_space=color_space, dither=dither, method=method, max_side=tile_side)
-        result, indices = pipeline.quantized(prepared, options)
+        result, indices = pipeline.palette_and_indices(prepared, options)
         rgb = result.palette[imaging.shrink_nearest(indices, tile_side)]  # dithered maps come full size
         tiles.append(Tile(_tile_image(prepared, rgb, tile_side), tile_label(k, result)))
     buffer = io.BytesIO()
@@ -72,7 +72,7 @@ def _tile_image(prepared: pipeline.Prepared, rgb: np.ndarray, tile_side: int) ->
     return Image.fromarray(np.dstack([rgb, imaging.shrink_nearest(alpha, tile_side)]))
 
 
-def tile_label(k: int, result: quantize.Quantized) -> str:
+def tile_label(k: int, result: quantize.PaletteFit) -> str:
     """For example "k = 5 · PSNR 24.1 dB · dE 9.6"; the fewer colors used, if fewer than k."""
     head = f"k = {k}" if len(result.palette) == k else f"k = {k} ({len(result.palette)} colors)"
     if math.isinf(result.psnr):

@@ -4,8 +4,8 @@
 
 For each photo: decode and histogram once (as the server's cache does), then
 the best of --repeat runs of curve.error_curve (all 31 k) and one full
-quantize.quantize at k = 16, in wall-clock and CPU milliseconds, and the
-curve's PSNR / mean dE2000 minus the exact ones of quantize.quantize at
+quantize.find_palette at k = 16, in wall-clock and CPU milliseconds, and the
+curve's PSNR / mean dE2000 minus the exact ones of quantize.find_palette at
 k = 5, 16 and 32. Set OMP_NUM_THREADS=1 on a shared machine.
 """
 
@@ -52,10 +52,10 @@ def main() -> None:
         prepared = pipeline.prepare(photo.read_bytes(), 100_000_000)
         hist = prepared.hist
         curve_ms, curve_cpu, found = best_of(args.repeat, lambda: curve.error_curve(hist, args.color_space))
-        quantize_ms, quantize_cpu, _ = best_of(1, lambda: quantize.quantize(hist, 16, args.color_space))
+        quantize_ms, quantize_cpu, _ = best_of(1, lambda: quantize.find_palette(hist, 16, args.color_space))
         cells = []
         for k in CHECK_KS:
-            exact = quantize.quantize(hist, k, args.color_space)
+            exact = quantize.find_palette(hist, k, args.color_space)
             point = found.points[k - curve.CURVE_KS[0]]
             cells.append(f"{point.psnr - exact.psnr:+8.2f} {point.delta_e - exact.delta_e:+6.2f}")
         megapixels = prepared.decoded.width * prepared.decoded.height / 1e6

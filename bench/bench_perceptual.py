@@ -40,7 +40,7 @@ def main() -> None:
         for k in ks:
             for space in SPACES:
                 start = time.process_time()
-                result = quantize.quantize(prepared.hist, k, space)
+                result = quantize.find_palette(prepared.hist, k, space)
                 figures.setdefault((space, k), []).append((result.delta_e, result.psnr, time.process_time() - start))
         print(f"  measured {name}", file=sys.stderr, flush=True)
     print(f"\nPerceptual clustering over {len(names)} photos (median over photos; CPU seconds summed)\n")

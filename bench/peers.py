@@ -80,7 +80,7 @@ def ours(photo: Photo, k: int, cap: float) -> Outcome:
     start = time.perf_counter()
     keys = quantize.pack(photo.rgb)
     hist = quantize.histogram(keys)
-    result = quantize.quantize(hist, k)
+    result = quantize.find_palette(hist, k)
     indices = quantize.index_map(keys, hist, result)
     seconds = time.perf_counter() - start
     return Outcome(_from_indices(indices, result.palette, photo.rgb.shape), seconds)

@@ -77,7 +77,7 @@ def test_error_inside_bins_counts():
     hist = hist_of(rgb.reshape(200, 200, 3))
     assert hist.unique_colors > curve.EXACT_COLORS_LIMIT
     found = curve.error_curve(hist)
-    exact = quantize.quantize(hist, 10)
+    exact = quantize.find_palette(hist, 10)
     # Uniform 0..7 in each channel: a variance of 63/12 about the mean 3.5, plus 0.5**2 as palettes are whole numbers.
     assert abs(exact.psnr - 10 * math.log10(255**2 / (63 / 12 + 0.25))) < 0.1
     for point in found.points[8:]:
@@ -91,7 +91,7 @@ def test_estimate_at_32_matches_the_error_of_its_own_palette():
     hist = hist_of(rgb)
     assert hist.unique_colors <= curve.EXACT_COLORS_LIMIT
     found = curve.error_curve(hist, ks=(2, 3))
-    exact = quantize.quantize(hist, 3)
+    exact = quantize.find_palette(hist, 3)
     # Different searches, same problem: within a small margin of the engine's answer.
     assert abs(found.points[1].psnr - exact.psnr) < 0.3
 
@@ -155,7 +155,7 @@ def test_corpus_curve_estimates_the_engine(corpus, name, color_space):
     assert np.all(np.diff(psnr) >= (-0.05 if color_space == "rgb" else -1.0))
     assert 4 <= found.suggested_k <= 24
     for k in (5, 16, 32):
-        exact = quantize.quantize(prepared.hist, k, color_space)
+        exact = quantize.find_palette(prepared.hist, k, color_space)
         point = found.points[k - 2]
         assert abs(point.psnr - exact.psnr) < 1.0, (k, point.psnr, exact.psnr)
         assert abs(point.delta_e - exact.delta_e) < 1.0, (k, point.delta_e, exact.delta_e)

@@ -113,8 +113,8 @@ def test_transparent_pixels_stay_transparent_and_visible_ones_get_at_most_k_colo
 def test_the_engine_alone_is_deterministic_and_exact_when_k_suffices(pixels, k, color_space):
     keys = quantize.pack(pixels)
     hist = quantize.histogram(keys)
-    first = quantize.quantize(hist, k, color_space)
-    second = quantize.quantize(hist, k, color_space)
+    first = quantize.find_palette(hist, k, color_space)
+    second = quantize.find_palette(hist, k, color_space)
     indices = quantize.index_map(keys, hist, first)
     assert np.array_equal(first.palette, second.palette) and np.array_equal(first.labels, second.labels)
     assert np.array_equal(indices, quantize.index_map(keys, hist, second))
@@ -130,4 +130,4 @@ def test_the_engine_alone_is_deterministic_and_exact_when_k_suffices(pixels, k, 
 def test_the_engine_refuses_a_bad_k_naming_it(k):
     hist = quantize.histogram(quantize.pack(np.zeros((2, 2, 3), np.uint8)))
     with pytest.raises(ValueError, match=f"k must .*got {k!r}"):
-        quantize.quantize(hist, k)
+        quantize.find_palette(hist, k)

@@ -89,17 +89,17 @@ def test_check_k_refuses_others_naming_the_value(k):
 @pytest.mark.parametrize("k", [1, 257, 0, -1, True, 4.0])
 def test_quantize_refuses_bad_k_before_doing_any_work(k):
     with pytest.raises(ValueError, match=r"got " + repr(k).replace(".", r"\.")):
-        quantize.quantize(hist_of(noisy_image(shape=(8, 8))), k)
+        quantize.find_palette(hist_of(noisy_image(shape=(8, 8))), k)
 
 
 def test_quantize_refuses_an_unknown_color_space():
     with pytest.raises(ValueError, match="'hsv'"):
-        quantize.quantize(hist_of(noisy_image(shape=(8, 8))), 4, color_space="hsv")
+        quantize.find_palette(hist_of(noisy_image(shape=(8, 8))), 4, color_space="hsv")
 
 
 def test_quantize_refuses_an_empty_histogram():
     with pytest.raises(ValueError, match="no visible pixels"):
-        quantize.quantize(quantize.histogram(np.zeros(0, np.uint32)), 4)
+        quantize.find_palette(quantize.histogram(np.zeros(0, np.uint32)), 4)
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_quantize_refuses_an_empty_histogram():
 @pytest.mark.parametrize("space", ["rgb", "oklab", "lab"])
 def test_result_has_at_most_k_colors_sorted_by_share(k, space):
     hist = hist_of(noisy_image())
-    result = quantize.quantize(hist, k, space)
+    result = quantize.find_palette(hist, k, space)
     n = len(result.palette)
     assert 1 <= n <= k
     assert n == k or k == 256  # a colorful image uses every entry it is given (256 may merge)
@@ -126,7 +126,7 @@ def test_result_has_at_most_k_colors_sorted_by_share(k, space):
 
 
 def test_hex_codes_are_the_palette_in_lowercase_hex():
-    result = quantize.quantize(hist_of(noisy_image()), 8)
+    result = quantize.find_palette(hist_of(noisy_image()), 8)
     codes = result.hex_codes()
     assert len(codes) == len(result.palette)
     for code, color in zip(codes, result.palette):
@@ -136,20 +136,20 @@ def test_hex_codes_are_the_palette_in_lowercase_hex():
 
 def test_hex_codes_of_known_colors():
     pixels = np.array([[255, 0, 16]] * 3 + [[0, 171, 205]], dtype=np.uint8)
-    result = quantize.quantize(hist_of(pixels), 2)
+    result = quantize.find_palette(hist_of(pixels), 2)
     assert result.hex_codes() == ["#ff0010", "#00abcd"]
 
 
 def test_ties_in_share_are_broken_by_color_so_order_is_stable():
     pixels = np.array([[200, 0, 0], [0, 0, 200], [0, 200, 0]] * 4, dtype=np.uint8)
-    result = quantize.quantize(hist_of(pixels), 4)
+    result = quantize.find_palette(hist_of(pixels), 4)
     assert result.hex_codes() == ["#0000c8", "#00c800", "#c80000"]
     np.testing.assert_allclose(result.shares, [1 / 3] * 3)
 
 
 def test_every_color_goes_to_its_nearest_palette_entry_in_rgb():
     hist = hist_of(noisy_image(seed=3))
-    result = quantize.quantize(hist, 12, "rgb")
+    result = quantize.find_palette(hist, 12, "rgb")
     points, centers = hist.colors.astype(float), result.palette.astype(float)
     dist = ((points[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
     chosen = dist[np.arange(len(points)), result.labels]
@@ -159,7 +159,7 @@ def test_every_color_goes_to_its_nearest_palette_entry_in_rgb():
 @pytest.mark.parametrize("space", ["oklab", "lab"])
 def test_perceptual_spaces_assign_no_worse_than_the_nearest_entry_in_cielab(space):
     hist = hist_of(noisy_image(seed=3))
-    result = quantize.quantize(hist, 12, space)
+    result = quantize.find_palette(hist, 12, space)
     lab, lab_palette = colorspace.srgb_to_lab(hist.colors), colorspace.srgb_to_lab(result.palette)
     nearest_in_lab = ((lab[:, None, :] - lab_palette[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
     chosen = colorspace.ciede2000(lab, lab_palette[result.labels])
@@ -171,7 +171,7 @@ def test_well_separated_clusters_are_found_at_their_means():
     centers = [(30, 30, 30), (220, 40, 40), (40, 200, 60), (50, 60, 220), (230, 230, 200)]
     pixels = blobs(centers, per_blob=400)
     hist = hist_of(pixels)
-    result = quantize.quantize(hist, 5)
+    result = quantize.find_palette(hist, 5)
     found = sorted(map(tuple, result.palette.astype(int)))
     for expected in sorted(centers):
         assert min(np.abs(np.subtract(f, expected)).max() for f in found) <= 3
@@ -188,7 +188,7 @@ def test_fewer_unique_colors_than_k_returns_them_unchanged():
     pixels = np.repeat(colors, [5, 3, 1], axis=0)
     hist = hist_of(pixels)
     for k in (3, 4, 256):
-        result = quantize.quantize(hist, k)
+        result = quantize.find_palette(hist, k)
         np.testing.assert_array_equal(result.palette, colors)  # by share: 5, 3, 1
         np.testing.assert_allclose(result.shares, [5 / 9, 3 / 9, 1 / 9])
         np.testing.assert_array_equal(mapped_pixels(hist, result), hist.colors)
@@ -198,7 +198,7 @@ def test_fewer_unique_colors_than_k_returns_them_unchanged():
 
 def test_one_color_more_than_k_merges_exactly_one_pair():
     colors = np.array([[0, 0, 0], [255, 255, 255], [250, 250, 250]], dtype=np.uint8)
-    result = quantize.quantize(hist_of(colors), 2)
+    result = quantize.find_palette(hist_of(colors), 2)
     assert len(result.palette) == 2
     assert result.psnr < float("inf")
 
@@ -206,7 +206,7 @@ def test_one_color_more_than_k_merges_exactly_one_pair():
 def test_psnr_and_delta_e_match_a_direct_computation_over_pixels():
     image = noisy_image(seed=5)
     hist = hist_of(image)
-    result = quantize.quantize(hist, 6)
+    result = quantize.find_palette(hist, 6)
     pixels = image.reshape(-1, 3)
     lut = dict(zip(hist.keys.tolist(), result.palette[result.labels].tolist()))
     approx = np.array([lut[key] for key in quantize.pack(pixels).tolist()], dtype=np.uint8)
@@ -219,7 +219,7 @@ def test_psnr_and_delta_e_match_a_direct_computation_over_pixels():
 
 def test_psnr_of_a_known_error():
     hist = hist_of(np.array([[100, 100, 100], [120, 120, 120], [255, 0, 0]] * 2, dtype=np.uint8))
-    result = quantize.quantize(hist, 2)
+    result = quantize.find_palette(hist, 2)
     # 100 and 120 merge into 110: each off by 10 in three channels, red exact.
     np.testing.assert_array_equal(result.palette, [[110, 110, 110], [255, 0, 0]])
     mse = (4 * 3 * 100) / (6 * 3)
@@ -228,15 +228,15 @@ def test_psnr_of_a_known_error():
 
 def test_more_colors_means_better_quality():
     hist = hist_of(noisy_image(seed=8))
-    psnrs = [quantize.quantize(hist, k).psnr for k in (2, 4, 8, 16, 32)]
-    delta_es = [quantize.quantize(hist, k).delta_e for k in (2, 4, 8, 16, 32)]
+    psnrs = [quantize.find_palette(hist, k).psnr for k in (2, 4, 8, 16, 32)]
+    delta_es = [quantize.find_palette(hist, k).delta_e for k in (2, 4, 8, 16, 32)]
     assert psnrs == sorted(psnrs) and psnrs[0] < psnrs[-1] - 6
     assert delta_es == sorted(delta_es, reverse=True)
 
 
 def test_quantize_is_deterministic():
     hist = hist_of(noisy_image(seed=9))
-    a, b = quantize.quantize(hist, 10), quantize.quantize(hist_of(noisy_image(seed=9)), 10)
+    a, b = quantize.find_palette(hist, 10), quantize.find_palette(hist_of(noisy_image(seed=9)), 10)
     np.testing.assert_array_equal(a.palette, b.palette)
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_array_equal(a.shares, b.shares)
@@ -248,12 +248,12 @@ def test_a_very_colorful_histogram_takes_the_binned_path_and_keeps_the_contract(
     pixels = rng.integers(0, 256, (300_000, 3), dtype=np.uint8)
     hist = hist_of(pixels)
     assert hist.unique_colors > quantize.EXACT_POINTS_LIMIT
-    result = quantize.quantize(hist, 16)
+    result = quantize.find_palette(hist, 16)
     assert len(result.palette) == 16
     assert result.shares.sum() == pytest.approx(1.0)
     # uniform noise: 16 centers spread out, each takes a fair part
     assert result.shares.min() > 0.02
-    again = quantize.quantize(hist, 16)
+    again = quantize.find_palette(hist, 16)
     np.testing.assert_array_equal(result.palette, again.palette)
 
 
@@ -262,7 +262,7 @@ def test_a_narrow_gamut_image_with_many_colors_still_gets_k_entries():
     r, g, b = np.meshgrid(np.arange(64), np.arange(64), np.arange(24), indexing="ij")
     hist = hist_of(np.stack([r, g, b], axis=-1).reshape(-1, 3))
     assert hist.unique_colors > quantize.EXACT_POINTS_LIMIT
-    result = quantize.quantize(hist, 256)
+    result = quantize.find_palette(hist, 256)
     # k-means over ~98k distinct points has no reason to leave entries unused; a few may merge on rounding
     assert len(result.palette) >= 0.95 * 256, len(result.palette)
 
@@ -271,7 +271,7 @@ def test_index_map_is_a_lookup_of_every_pixel():
     image = noisy_image(seed=12, shape=(20, 30))
     keys = quantize.pack(image)
     hist = quantize.histogram(keys)
-    result = quantize.quantize(hist, 7)
+    result = quantize.find_palette(hist, 7)
     indices = quantize.index_map(keys, hist, result)
     assert indices.shape == keys.shape and indices.dtype == np.uint8
     position = np.searchsorted(hist.keys, keys)
@@ -317,7 +317,7 @@ def test_measure_map_ignores_transparent_pixels():
 def test_any_histogram_keeps_the_contract(colors, counts, k):
     pixels = np.repeat(np.array(colors, dtype=np.uint8), counts[: len(colors)], axis=0)
     hist = hist_of(pixels)
-    result = quantize.quantize(hist, k)
+    result = quantize.find_palette(hist, k)
     assert len(result.palette) <= min(k, hist.unique_colors)
     assert np.all(np.diff(result.shares) <= 0)
     assert result.shares.sum() == pytest.approx(1.0)

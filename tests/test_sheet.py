@@ -108,10 +108,10 @@ def test_transparent_pixels_show_the_sheet_background():
 
 def test_labels_carry_the_figures():
     hist = quantize.histogram(quantize.pack(gradient(50, 40)))
-    result = quantize.quantize(hist, 5)
+    result = quantize.find_palette(hist, 5)
     assert sheet.tile_label(5, result) == f"k = 5 · PSNR {result.psnr:.1f} dB · dE {result.delta_e:.1f}"
     few = quantize.histogram(quantize.pack(np.array([[[0, 0, 0], [255, 255, 255], [9, 9, 9]]], np.uint8)))
-    assert sheet.tile_label(8, quantize.quantize(few, 8)) == "k = 8 (3 colors) · identical"
+    assert sheet.tile_label(8, quantize.find_palette(few, 8)) == "k = 8 (3 colors) · identical"
 
 
 @pytest.mark.parametrize(
