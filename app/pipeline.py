@@ -33,8 +33,8 @@ class Prepared:
     @property
     def nbytes(self) -> int:
         alpha = self.decoded.alpha.nbytes if self.decoded.alpha is not None else 0
-        # Per distinct color: key, count, and the RGB and CIELAB copies the engine caches later.
-        per_color = self.hist.keys.itemsize + self.hist.counts.itemsize + 3 + 3 * 4
+        # Per distinct color: the histogram and what the engine keeps for the photo's next palettes.
+        per_color = quantize.CACHED_BYTES_PER_COLOR
         return self.decoded.rgb.nbytes + alpha + self.keys.nbytes + self.hist.unique_colors * per_color
 
 

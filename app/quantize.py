@@ -14,7 +14,7 @@ then mapped to its palette entry through a 2**24-entry lookup table.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from threadpoolctl import threadpool_limits
 
-from app import colorspace
+from app import colorspace, lattice
 
 MIN_K = 2
 MAX_K = 256
@@ -34,13 +34,25 @@ EXACT_POINTS_LIMIT = 1 << 16
 COARSE_BITS = 5
 # Below this many pixels the histogram comes from a sort, above from a count table.
 SORT_LIMIT = 1 << 21
-POLISH_STEPS = 2
+# Lloyd steps after the clustering: first on the means of fine RGB bins (FINE_BITS per
+# channel, a tenth as many points as colors on a 12 MP photo), then on every color.
+FINE_BITS = 6
+FINE_STEPS = 3
+POLISH_STEPS = 1
 MBK_BATCH = 4096
 MBK_ITER = 20
 LLOYD_ITER = 30
 LLOYD_TOL = 1e-4
 SMALL_K = 12
 SMALL_K_STARTS = 3
+# Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
+LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
+# What a photo's Histogram holds per distinct color once palettes have been found in every
+# space, for cache accounting: key, count, RGB, CIELAB, float weight, two bin numbers, the
+# lattices of three spaces, OKLab points, and allowances for the bins' means, weights and
+# lattices (32 bytes a fine bin and space: a photo has three or more colors a fine bin, 12 MP
+# ones about ten; coarse bins are fewer still).
+CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 2 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 32 // 3 + 6
 
 
 @dataclass(frozen=True)
@@ -49,10 +61,44 @@ class Histogram:
 
     keys: np.ndarray  # (n,) uint32 packed 0xRRGGBB, ascending
     counts: np.ndarray  # (n,) int64
+    # What every palette for this photo reuses (points of each space, lattices, coarse bins).
+    # Filled on first use, small beside the pixels; two threads filling one entry at once
+    # compute the same value.
+    _work: dict = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def colors(self) -> np.ndarray:
         return unpack(self.keys)
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        return self.counts.astype(np.float64)
+
+    def reuse(self, key: tuple, make):
+        """The per-photo value under key, made once."""
+        value = self._work.get(key)
+        if value is None:
+            value = self._work[key] = make()
+        return value
+
+    def points(self, color_space: str) -> np.ndarray:
+        """The colors as points of a clustering space (float32 in the perceptual ones)."""
+        if color_space == "rgb":
+            return self.colors
+        if color_space == "lab":
+            return self.lab
+        return self.reuse(("points", color_space), lambda: colorspace.SPACES[color_space].from_srgb(self.colors).astype(np.float32))
+
+    def lattice(self, color_space: str) -> lattice.Lattice:
+        return self.reuse(("lattice", color_space),
+                          lambda: lattice.Lattice.of(self.points(color_space), LATTICE_SCALES[color_space]))
+
+    @property
+    def work_bytes(self) -> int:
+        """Bytes held by the per-photo work cache and cached copies."""
+        total = sum(getattr(v, "nbytes", 0) for v in self._work.values())
+        total += sum(getattr(a, "nbytes", 0) for v in self._work.values() if isinstance(v, tuple) for a in v)
+        return total + sum(self.__dict__[name].nbytes for name in ("colors", "lab", "weights") if name in self.__dict__)
 
     @cached_property
     def lab(self) -> np.ndarray:
@@ -131,32 +177,78 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         return summarize(hist, colors, np.arange(hist.unique_colors))
     with threadpool_limits(1):  # small fits: OpenMP and BLAS threads cost more than they give
         if color_space == "rgb":
-            palette, points = _palette(hist, k, "rgb", seed)
-            return summarize(hist, palette, nearest(points, palette))
+            palette = _palette(hist, k, "rgb", seed)
+            found = lattice.nearest(hist.lattice("rgb"), palette)
+            return summarize(hist, palette, found.labels, squared_error=float(np.dot(found.squared_distances, hist.weights)))
         # Perceptual: cluster in that space, and keep whichever palette (that
         # one or the RGB one) gives the lower mean CIEDE2000 once every color
         # takes its perceptually nearest entry. At small k the RGB centers
         # sometimes win; this way the perceptual option never does worse.
         # The choice is made on the coarse histogram; only the winner is
         # assigned color by color.
-        coarse_lab, coarse_weights = coarsen(hist.colors, hist.lab, hist.counts.astype(np.float64))
-        palettes = [_palette(hist, k, space, seed)[0] for space in (color_space, "rgb")]
+        coarse_lab, coarse_weights = _coarse(hist, "lab", 0)
+        palettes = [_palette(hist, k, space, seed) for space in (color_space, "rgb")]
         scores = [np.dot(nearest_perceptual(coarse_lab, p)[1], coarse_weights) for p in palettes]
         palette = palettes[int(np.argmin(scores))]
         return summarize(hist, palette, *nearest_perceptual(hist.lab, palette))
 
 
-def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """k-means in the given space: a palette in sRGB, and the colors as points of that space."""
+def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> np.ndarray:
+    """k-means in the given space: the palette in sRGB.
+
+    The clustering runs on coarse bins; then Lloyd steps on fine bins and
+    on every color, each point taking its nearest center on the lattice.
+    """
     space = colorspace.SPACES[color_space]
-    points = space.from_srgb(hist.colors)
-    weights = hist.counts.astype(np.float64)
-    coarse_points, coarse_weights = coarsen(hist.colors, points, weights, min_bins=4 * k)
+    coarse_points, coarse_weights = _coarse(hist, color_space, 4 * k)
     centers = _cluster(coarse_points, coarse_weights, k, seed)
-    for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
-        labels = nearest(points, centers)
+    if hist.unique_colors > EXACT_POINTS_LIMIT:
+        fine_points, fine_weights, fine_grid = _fine(hist, color_space)
+        centers = _lloyd(fine_grid, fine_points, fine_weights, centers, FINE_STEPS)
+    centers = _lloyd(hist.lattice(color_space), hist.points(color_space), hist.weights, centers, POLISH_STEPS)
+    return space.to_srgb(centers)
+
+
+def _lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int) -> np.ndarray:
+    for _ in range(steps):
+        labels = lattice.nearest(grid, grid.snap(centers)).labels
         centers = weighted_means(points, weights, labels, centers)
-    return space.to_srgb(centers), points
+    return centers
+
+
+def _fine(hist: Histogram, color_space: str) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    """The means of fine RGB bins in that space, their weights and their lattice (8 steps per unit of the colors')."""
+    def make():
+        means, totals = group_means(hist.points(color_space), hist.weights, *_coarse_bins(hist, FINE_BITS))
+        return means.astype(np.float32), totals, lattice.Lattice.of(means, 8 * LATTICE_SCALES[color_space])
+
+    return hist.reuse(("fine", color_space), make)
+
+
+def _coarse(hist: Histogram, color_space: str, min_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """coarsen() of the histogram in that space, kept for the photo's next palettes."""
+    if hist.unique_colors <= EXACT_POINTS_LIMIT:
+        return hist.points(color_space).astype(np.float64), hist.weights
+    bits = next((b for b in range(COARSE_BITS, 8) if _coarse_bins(hist, b)[1] >= min_bins), None)
+    if bits is None:
+        return hist.points(color_space).astype(np.float64), hist.weights
+    index, used = _coarse_bins(hist, bits)
+    return hist.reuse(("coarse", color_space, bits),
+                      lambda: group_means(hist.points(color_space), hist.weights, index, used))
+
+
+def _coarse_bins(hist: Histogram, bits: int) -> tuple[np.ndarray, int]:
+    """Each color's coarse RGB bin at `bits` per channel, numbered among the occupied bins, and their count."""
+    def make():
+        c = hist.colors.astype(np.intp) >> (8 - bits)
+        bins = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+        occupied = np.bincount(bins, minlength=1 << (3 * bits))
+        used = np.flatnonzero(occupied)
+        lookup = np.zeros(len(occupied), dtype=np.int32)
+        lookup[used] = np.arange(len(used))
+        return lookup[bins], len(used)
+
+    return hist.reuse(("coarse bins", bits), make)
 
 
 def nearest_perceptual(lab_colors: np.ndarray, palette: np.ndarray, candidates: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -254,12 +346,17 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
 
 
 def summarize(
-    hist: Histogram, palette: np.ndarray, labels: np.ndarray, differences: np.ndarray | None = None
+    hist: Histogram,
+    palette: np.ndarray,
+    labels: np.ndarray,
+    differences: np.ndarray | None = None,
+    squared_error: float | None = None,
 ) -> PaletteFit:
     """Drop unused and duplicate entries, sort by share, and measure the error.
 
-    `differences`, the CIEDE2000 of each color to its entry, is computed here
-    unless the caller already has it.
+    `differences`, the CIEDE2000 of each color to its entry, and
+    `squared_error`, the summed squared RGB error over pixels, are computed
+    here unless the caller already has them.
     """
     colors, counts = hist.colors, hist.counts
     # Merge entries that rounded to the same 8-bit color, keep only used ones.
@@ -275,13 +372,14 @@ def summarize(
     labels = rank[labels]
     if differences is None:
         differences = colorspace.ciede2000(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32)[labels])
-    squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
+    if squared_error is None:
+        squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
     return PaletteFit(
         palette=palette,
         shares=totals[order] / counts.sum(),
         labels=labels.astype(np.uint8),
         psnr=psnr(squared_error, counts.sum()),
-        delta_e=float(np.average(differences.astype(np.float64), weights=counts)),
+        delta_e=float(np.dot(differences, hist.weights) / hist.weights.sum()),
     )
 
 
