@@ -19,7 +19,7 @@ from functools import cached_property
 
 import numpy as np
 from scipy.spatial import cKDTree
-from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, lattice
@@ -27,32 +27,34 @@ from app import colorspace, lattice
 MIN_K = 2
 MAX_K = 256
 COLOR_SPACES = ("rgb", "oklab", "lab")
-# Above this many distinct colors the clustering runs on the means of coarse
-# RGB bins (COARSE_BITS per channel, finer when needed); the exact polishing
-# steps still see every color.
-EXACT_POINTS_LIMIT = 1 << 16
+# Above this many distinct colors the clustering starts on the means of coarse RGB bins
+# (COARSE_BITS per channel, finer until there are SEED_BINS_PER_CENTER bins a center), goes
+# on with Lloyd steps on the means of fine bins (FINE_BITS per channel), and ends with
+# EXACT_STEPS Lloyd steps over every color.
+EXACT_POINTS_LIMIT = 1 << 12
 COARSE_BITS = 5
+SEED_BINS_PER_CENTER = 16
+FINE_BITS = 6
+COARSE_STEPS = 10
+FINE_STEPS = 6
+EXACT_STEPS = 1
 # Below this many pixels the histogram comes from a sort, above from a count table.
 SORT_LIMIT = 1 << 21
-# Lloyd steps after the clustering: first on the means of fine RGB bins (FINE_BITS per
-# channel, a tenth as many points as colors on a 12 MP photo), then on every color.
-FINE_BITS = 6
-FINE_STEPS = 3
-POLISH_STEPS = 1
 MBK_BATCH = 4096
 MBK_ITER = 20
-LLOYD_ITER = 30
-LLOYD_TOL = 1e-4
-SMALL_K = 12
+# Up to SMALL_K colors, where one unlucky start costs most, SMALL_K_STARTS k-means++
+# starts compete (and MiniBatchKMeans with them at every k up to MBK_MAX_K).
+SMALL_K = 32
 SMALL_K_STARTS = 3
+MBK_MAX_K = 256
 # Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
 LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 # What a photo's Histogram holds per distinct color once palettes have been found in every
 # space, for cache accounting: key, count, RGB, CIELAB, float weight, two bin numbers, the
 # lattices of three spaces, OKLab points, and allowances for the bins' means, weights and
-# lattices (32 bytes a fine bin and space: a photo has three or more colors a fine bin, 12 MP
-# ones about ten; coarse bins are fewer still).
-CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 2 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 32 // 3 + 6
+# lattices (32 bytes a bin and space: photos have about three or more colors a fine bin,
+# 12 MP ones ten, and a coarse bin holds several fine ones).
+CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 2 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 11 + 3 * 3
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,8 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         # sometimes win; this way the perceptual option never does worse.
         # The choice is made on the coarse histogram; only the winner is
         # assigned color by color.
-        coarse_lab, coarse_weights = _coarse(hist, "lab", 0)
+        coarse_lab, coarse_weights, _ = _coarse(hist, "lab", 0)
+        coarse_lab = coarse_lab.astype(np.float32)
         palettes = [_palette(hist, k, space, seed) for space in (color_space, "rgb")]
         scores = [np.dot(nearest_perceptual(coarse_lab, p)[1], coarse_weights) for p in palettes]
         palette = palettes[int(np.argmin(scores))]
@@ -196,45 +199,59 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
 def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> np.ndarray:
     """k-means in the given space: the palette in sRGB.
 
-    The clustering runs on coarse bins; then Lloyd steps on fine bins and
-    on every color, each point taking its nearest center on the lattice.
+    Starts compete on coarse bins; the best one goes on with Lloyd steps on
+    fine bins, then on every color, each point taking its nearest center.
     """
     space = colorspace.SPACES[color_space]
-    coarse_points, coarse_weights = _coarse(hist, color_space, 4 * k)
-    centers = _cluster(coarse_points, coarse_weights, k, seed)
+    coarse_points, coarse_weights, coarse_grid = _coarse(hist, color_space, SEED_BINS_PER_CENTER * k)
+    centers = _cluster(coarse_points, coarse_weights, coarse_grid, k, seed)
     if hist.unique_colors > EXACT_POINTS_LIMIT:
         fine_points, fine_weights, fine_grid = _fine(hist, color_space)
-        centers = _lloyd(fine_grid, fine_points, fine_weights, centers, FINE_STEPS)
-    centers = _lloyd(hist.lattice(color_space), hist.points(color_space), hist.weights, centers, POLISH_STEPS)
-    return space.to_srgb(centers)
+        centers = lloyd(fine_grid, fine_points, fine_weights, centers, FINE_STEPS)
+    return space.to_srgb(lloyd(hist.lattice(color_space), hist.points(color_space), hist.weights, centers, EXACT_STEPS))
 
 
-def _lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int) -> np.ndarray:
+def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int) -> np.ndarray:
+    """Up to `steps` weighted Lloyd steps, each point taking its nearest center on the lattice; stops when no label changes."""
+    labels = None
     for _ in range(steps):
-        labels = lattice.nearest(grid, grid.snap(centers)).labels
+        new_labels = lattice.nearest(grid, grid.snap(centers)).labels
+        if labels is not None and np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
         centers = weighted_means(points, weights, labels, centers)
     return centers
 
 
+def _squared_error(grid: lattice.Lattice, weights: np.ndarray, centers: np.ndarray) -> float:
+    return float(np.dot(lattice.nearest(grid, grid.snap(centers)).squared_distances, weights))
+
+
 def _fine(hist: Histogram, color_space: str) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
-    """The means of fine RGB bins in that space, their weights and their lattice (8 steps per unit of the colors')."""
+    return _bins(hist, color_space, FINE_BITS)
+
+
+def _coarse(hist: Histogram, color_space: str, min_bins: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    """The histogram in that space, as the means of the coarsest RGB bins of which at least `min_bins` are occupied."""
+    bits = None
+    if hist.unique_colors > EXACT_POINTS_LIMIT:
+        bits = next((b for b in range(COARSE_BITS, 8) if _coarse_bins(hist, b)[1] >= min_bins), None)
+    if bits is None:
+        return hist.points(color_space).astype(np.float32), hist.weights, hist.lattice(color_space)
+    return _bins(hist, color_space, bits)
+
+
+def _bins(hist: Histogram, color_space: str, bits: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    """The weighted means (float32) of the RGB bins at `bits` per channel in that space, their weights and lattice.
+
+    Kept for the photo's next palettes. The lattice is 8 times finer than
+    the colors' own, as the means fall between lattice points.
+    """
     def make():
-        means, totals = group_means(hist.points(color_space), hist.weights, *_coarse_bins(hist, FINE_BITS))
+        means, totals = group_means(hist.points(color_space), hist.weights, *_coarse_bins(hist, bits))
         return means.astype(np.float32), totals, lattice.Lattice.of(means, 8 * LATTICE_SCALES[color_space])
 
-    return hist.reuse(("fine", color_space), make)
-
-
-def _coarse(hist: Histogram, color_space: str, min_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """coarsen() of the histogram in that space, kept for the photo's next palettes."""
-    if hist.unique_colors <= EXACT_POINTS_LIMIT:
-        return hist.points(color_space).astype(np.float64), hist.weights
-    bits = next((b for b in range(COARSE_BITS, 8) if _coarse_bins(hist, b)[1] >= min_bins), None)
-    if bits is None:
-        return hist.points(color_space).astype(np.float64), hist.weights
-    index, used = _coarse_bins(hist, bits)
-    return hist.reuse(("coarse", color_space, bits),
-                      lambda: group_means(hist.points(color_space), hist.weights, index, used))
+    return hist.reuse(("bins", color_space, bits), make)
 
 
 def _coarse_bins(hist: Histogram, bits: int) -> tuple[np.ndarray, int]:
@@ -291,27 +308,31 @@ def coarsen(colors, points, weights, min_bins: int = 0, exact_limit: int = EXACT
     return points, weights
 
 
-def _cluster(points: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """MiniBatchKMeans over weighted points, then Lloyd iterations from its centers.
+def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int) -> np.ndarray:
+    """Weighted k-means on (coarse) points: the best of several starts, each refined by Lloyd steps.
 
-    At small k one unlucky start can cost half a decibel, and a fit costs
-    little, so a few starts are made and the lowest weighted error wins.
+    k-means++ seeding (weighted) is the main start: at large k it lands far
+    better than MiniBatchKMeans's, which seeds on a sample. Up to SMALL_K a
+    few seeds compete, since one unlucky start costs most there, and
+    MiniBatchKMeans competes too: on some photos and k it is the one that
+    wins. The lowest weighted squared error on these points is kept.
     """
     n_clusters = min(k, len(points))
-    best = None
+    candidates = []
     for start in range(SMALL_K_STARTS if k <= SMALL_K else 1):
+        seeds, _ = kmeans_plusplus(points, n_clusters, sample_weight=weights, random_state=seed + start)
+        candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS))
+    if k <= MBK_MAX_K:
         mbk = MiniBatchKMeans(
             n_clusters=n_clusters,
             batch_size=MBK_BATCH,
             max_iter=MBK_ITER,
             max_no_improvement=5,
-            random_state=seed + start,
+            random_state=seed,
         ).fit(points, sample_weight=weights)
-        lloyd = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=LLOYD_ITER, tol=LLOYD_TOL)
-        lloyd.fit(points, sample_weight=weights)
-        if best is None or lloyd.inertia_ < best.inertia_:
-            best = lloyd
-    return best.cluster_centers_
+        candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS))
+    errors = [_squared_error(grid, weights, c) for c in candidates]
+    return candidates[int(np.argmin(errors))]
 
 
 def group_means(points, weights, labels, groups: int) -> tuple[np.ndarray, np.ndarray]:
