@@ -163,7 +163,8 @@ MAX_SIDE = Option("max_side", "integer", "Preview: shrink the result (nearest ne
 KS = Option("ks", "integers", "Comma-separated k values; tiles follow this order.", default=sheet.DEFAULT_KS,
             low=quantize.MIN_K, high=FromSetting("MAX_K"), max_items=sheet.MAX_TILES, check=sheet.check_ks)
 TILE_SIDE = Option("max_side", "integer", "Longer side of each tile in pixels (nearest neighbor, so a tile keeps "
-                   "exactly its colors). Labels give full-size figures.", default=sheet.DEFAULT_TILE_SIDE, low=64, high=2048)
+                   "exactly its colors). Labels give full-size figures.", default=sheet.DEFAULT_TILE_SIDE, low=64,
+                   high=2048)
 PALETTE_FORMAT = Option("format", "choice", "json: {k, colors: [{hex, share, rgb}]}; css: :root { --color-1: "
                         "#aabbcc; } with shares as comments; gpl: GIMP palette; png: a 1024x128 strip, each swatch "
                         "8 px wide plus the rest of the width in proportion to its share.", default="json",
