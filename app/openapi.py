@@ -42,7 +42,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                                 "content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
                                             "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                                             "image/webp": {"schema": {"type": "string", "format": "binary"}},
-                                            "application/json": {"schema": {"$ref": "#/components/schemas/Quantized"}}}},
+                                            "application/json": {"schema": {"$ref": "#/components/schemas/Recolored"}}}},
                         **_error_responses(400, 410, 413, 415, 422),
                     },
                 }
@@ -114,7 +114,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                         "share": {"type": "number", "description": "Fraction of visible pixels."},
                         "rgb": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
                                 "minItems": 3, "maxItems": 3}}}}}},
-                "Quantized": {"type": "object", "properties": {
+                "Recolored": {"type": "object", "properties": {
                     "image": {"type": "string", "description": "The result as a base64 data URL."},
                     "image_id": {"type": ["string", "null"], "description": "Send it back instead of the image."},
                     "filename": {"type": "string"},

@@ -396,9 +396,9 @@ def test_openapi_document(client, app):
         for key in ref.lstrip("#/").split("/"):
             node = node[key]
     # the JSON answer's fields are all described
-    quantized = doc["components"]["schemas"]["Quantized"]["properties"]
+    recolored = doc["components"]["schemas"]["Recolored"]["properties"]
     answer = post_json(client, image=image_bytes(), k="3").get_json()
-    assert set(answer) <= set(quantized)
+    assert set(answer) <= set(recolored)
 
 
 def test_api_answers_carry_security_headers(client):

@@ -70,7 +70,7 @@ def test_a_bad_value_is_refused_naming_option_and_value(option, raw, words):
     assert info.value.name == option.name
 
 
-def test_k_is_checked_once_per_request(monkeypatch):
+def test_each_field_is_parsed_once_per_request(monkeypatch):
     calls = []
     original = options.Option.parse
 
