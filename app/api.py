@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import access_log, downloads, forms, results
+from app import access_log, downloads, forms, options, results
 from app.openapi import openapi_document
 from app.photos import read_photo
 
@@ -16,9 +16,9 @@ def recolor() -> Response:
     """The photo in k colors: the image file, or its figures as JSON when the client asks for JSON."""
     values = forms.read_all("/api/quantize")  # fields first: a bad one costs no decoding
     photo = read_photo()
-    options = forms.pipeline_options(values, fmt=values["format"])
-    access_log.note(photo.pixels, options.k)
-    recolored = results.recolor(photo.prepared, options, photo.stem, decoded_here=photo.uploaded)
+    chosen = options.engine_options(values, fmt=values["format"])
+    access_log.note(photo.pixels, chosen.k)
+    recolored = results.recolor(photo.prepared, chosen, photo.stem, decoded_here=photo.uploaded)
     rendered = recolored.rendered
     if request.accept_mimetypes.best_match([rendered.mime_type, "application/json"]) == "application/json":
         return jsonify(recolored.as_answer(photo.token))

@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                default=[options.K.default_in(config)])
     parser.add_argument("-o", "--output", type=Path,
                         help="output file (one photo, one k) or folder; default: the current folder")
-    for option in (options.IMAGE_FORMAT, options.COLOR_SPACE, options.DITHER, options.METHOD):
+    for option in options.COMMAND_LINE:
         add_option(parser, option, config)
     parser.add_argument("--json", action="store_true", help="print palettes, figures and timings as JSON")
     extra = parser.add_mutually_exclusive_group()
@@ -120,8 +120,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         png24 = len(imaging.encode_rgb_png(prepared.decoded.rgb, prepared.decoded.alpha))
         for k in args.k:
             progress(done, jobs, f"{photo.name} k={k}")
-            chosen = pipeline.Options(k=k, color_space=args.color_space, dither=args.dither,
-                                      method=args.method, fmt=args.format)
+            chosen = options.engine_options(vars(args), k=k, fmt=args.format)
             recolored = results.recolor(prepared, chosen, photo.stem)
             target = output_path(args, photo, k, jobs)
             target.write_bytes(recolored.rendered.data)
@@ -162,7 +161,7 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
                 print(f"{target}: {photo.name} at k = {', '.join(map(str, records[-1]['ks']))}")
             continue
         for k in args.k:
-            chosen = pipeline.Options(k=k, color_space=args.color_space, dither=args.dither, method=args.method)
+            chosen = options.engine_options(vars(args), k=k)
             palette = palettes.palette_of(prepared, chosen)
             name = f"{photo.stem}-k{k}-palette.{args.palette_format}"
             target = extra_path(args.output, len(photos) * len(args.k), name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from app import access_log, curve, downloads, forms, palettes, sheet
+from app import access_log, curve, downloads, forms, options, palettes, sheet
 from app.photos import read_photo
 
 bp = Blueprint("explore", __name__)
@@ -38,9 +38,9 @@ def contact_sheet() -> Response:
 def palette_file() -> Response:
     values = forms.read_all("/api/palette")
     photo = read_photo()
-    options = forms.pipeline_options(values)
-    access_log.note(photo.pixels, options.k)
+    chosen = options.engine_options(values)
+    access_log.note(photo.pixels, chosen.k)
     fmt = values["format"]
-    data = palettes.export(palettes.palette_of(photo.prepared, options), fmt, photo.stem)
-    return downloads.attachment(data, palettes.MIME_TYPES[fmt], f"{photo.stem}-k{options.k}-palette.{fmt}",
+    data = palettes.export(palettes.palette_of(photo.prepared, chosen), fmt, photo.stem)
+    return downloads.attachment(data, palettes.MIME_TYPES[fmt], f"{photo.stem}-k{chosen.k}-palette.{fmt}",
                                 photo.token)

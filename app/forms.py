@@ -5,12 +5,11 @@ Fields are checked before the photo is decoded, so a bad field costs nothing.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from flask import current_app, request
 
-from app import options, pipeline
+from app import options
 from app.errors import bad_request
 
 
@@ -33,9 +32,3 @@ def read(option: options.Option) -> Any:
 def read_all(endpoint: str) -> dict[str, Any]:
     """Every option the endpoint takes (options.ENDPOINTS), by name, in the table's order."""
     return {option.name: read(option) for option in options.ENDPOINTS[endpoint]}
-
-
-def pipeline_options(values: dict[str, Any], **overrides: Any) -> pipeline.Options:
-    """The engine's options from read_all()'s values: each value named as a field of pipeline.Options."""
-    names = {f.name for f in dataclasses.fields(pipeline.Options)}
-    return pipeline.Options(**{name: value for name, value in values.items() if name in names}, **overrides)

@@ -6,17 +6,24 @@ templates/index.html) are all made from this table, the way app/settings.py
 is the one table of settings. Bounds and defaults that depend on a setting
 (k's upper end is MAX_K) name that setting and are read from the live config.
 
-To add an option: one `Option(...)` below, then list it in the endpoints
-(ENDPOINTS) that take it and use its value there.
+To add an option, say min_region:
+  1. one entry below: MIN_REGION = Option("min_region", "integer", "Merge regions smaller than this, in pixels.",
+     default=0, low=0, high=FromSetting("SOME_SETTING") or a number);
+  2. list it in ENDPOINTS for each endpoint that takes it: the form parsing (forms.read_all) and the OpenAPI
+     document follow, and the contract test (tests/test_contract.py) checks its bounds at once;
+  3. list it in COMMAND_LINE if the CLI takes it (--min-region, with help and default);
+  4. use it: a field of pipeline.Options of the same name receives it through engine_options(), both from
+     the form and from the command line; a page control gets its choices or bounds from the entry.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, get_args
 
-from app import quantize, sheet
+from app import pipeline, quantize, sheet
 
 ColorSpace = Literal["rgb", "oklab", "lab"]
 Dither = Literal["none", "floyd-steinberg"]
@@ -171,9 +178,18 @@ PALETTE_FORMAT = Option("format", "choice", "json: {k, colors: [{hex, share, rgb
                         choices=get_args(PaletteFormat))
 
 # The options each endpoint reads, in the order they are checked (all before the photo is decoded).
+# The form parsing (app/forms.py) and the OpenAPI document follow this.
 ENDPOINTS: dict[str, tuple[Option, ...]] = {
     "/api/quantize": (K, COLOR_SPACE, DITHER, METHOD, IMAGE_FORMAT, MAX_SIDE),
     "/api/curve": (COLOR_SPACE,),
     "/api/contact-sheet": (KS, COLOR_SPACE, DITHER, METHOD, TILE_SIDE),
     "/api/palette": (K, COLOR_SPACE, DITHER, METHOD, PALETTE_FORMAT),
 }
+# The command line's --options for recoloring (besides -k, and --ks and --palette-format of its other modes).
+COMMAND_LINE: tuple[Option, ...] = (IMAGE_FORMAT, COLOR_SPACE, DITHER, METHOD)
+
+
+def engine_options(values: Mapping[str, Any], **overrides: Any) -> pipeline.Options:
+    """pipeline.Options from option values by name: each value whose name is a field of pipeline.Options."""
+    names = {f.name for f in dataclasses.fields(pipeline.Options)} - set(overrides)
+    return pipeline.Options(**{name: value for name, value in values.items() if name in names}, **overrides)

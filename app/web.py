@@ -75,7 +75,7 @@ def index_form():
         photo = read_photo()
     except AppError as error:
         return render_page(error=error, status=error.status)
-    recolored = results.recolor(photo.prepared, forms.pipeline_options(values, fmt=values["format"]), photo.stem,
+    recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
                                 decoded_here=photo.uploaded)
     access_log.note(photo.pixels, recolored.options.k)
     answer = recolored.as_answer(photo.token)
