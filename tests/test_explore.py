@@ -1,3 +1,5 @@
+"""The explore blueprint (app/explore.py): POST /api/curve, /api/contact-sheet and /api/palette."""
+
 import io
 import json
 import logging
