@@ -47,14 +47,19 @@ MBK_ITER = 20
 SMALL_K = 32
 SMALL_K_STARTS = 3
 MBK_MAX_K = 256
+# The perceptual spaces cluster up to this many colors themselves (their smooth photos
+# lose most to binning), and choose and refine their palette on at least PERCEPTUAL_BINS bins.
+PERCEPTUAL_EXACT_LIMIT = 1 << 16
+PERCEPTUAL_BINS = 1 << 14
+PERCEPTUAL_STEPS = 4
 # Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
 LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 # What a photo's Histogram holds per distinct color once palettes have been found in every
-# space, for cache accounting: key, count, RGB, CIELAB, float weight, two bin numbers, the
+# space, for cache accounting: key, count, RGB, CIELAB, float weight, three bin numbers, the
 # lattices of three spaces, OKLab points, and allowances for the bins' means, weights and
 # lattices (32 bytes a bin and space: photos have about three or more colors a fine bin,
 # 12 MP ones ten, and a coarse bin holds several fine ones).
-CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 2 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 11 + 3 * 3
+CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 3 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 11 + 3 * 4
 
 
 @dataclass(frozen=True)
@@ -188,24 +193,44 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         # sometimes win; this way the perceptual option never does worse.
         # The choice is made on the coarse histogram; only the winner is
         # assigned color by color.
-        coarse_lab, coarse_weights, _ = _coarse(hist, "lab", 0)
+        coarse_lab, coarse_weights, _ = _coarse(hist, "lab", PERCEPTUAL_BINS)
         coarse_lab = coarse_lab.astype(np.float32)
-        palettes = [_palette(hist, k, space, seed) for space in (color_space, "rgb")]
-        scores = [np.dot(nearest_perceptual(coarse_lab, p)[1], coarse_weights) for p in palettes]
-        palette = palettes[int(np.argmin(scores))]
+        palettes = [_palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT), _palette(hist, k, "rgb", seed)]
+        scored = [_perceptual_steps(coarse_lab, coarse_weights, p) for p in palettes]
+        palette = min(scored, key=lambda pair: pair[1])[0]
         return summarize(hist, palette, *nearest_perceptual(hist.lab, palette))
 
 
-def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> np.ndarray:
+def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, float]:
+    """Lloyd steps under the perceptual assignment, kept while they lower the weighted CIEDE2000.
+
+    Each color takes the entry with the smallest CIEDE2000 and each entry
+    moves to the CIELAB mean of its colors: the clustering in a space of
+    squared distances knows nothing of the metric the result is judged by.
+    """
+    labels, differences = nearest_perceptual(lab, palette)
+    score = float(np.dot(differences, weights))
+    for _ in range(PERCEPTUAL_STEPS):
+        means = weighted_means(lab, weights, labels, colorspace.srgb_to_lab(palette))
+        moved = np.unique(colorspace.lab_to_srgb(means), axis=0)
+        moved_labels, moved_differences = nearest_perceptual(lab, moved)
+        moved_score = float(np.dot(moved_differences, weights))
+        if moved_score >= score:
+            break
+        palette, labels, score = moved, moved_labels, moved_score
+    return palette, score
+
+
+def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: int = EXACT_POINTS_LIMIT) -> np.ndarray:
     """k-means in the given space: the palette in sRGB.
 
     Starts compete on coarse bins; the best one goes on with Lloyd steps on
     fine bins, then on every color, each point taking its nearest center.
     """
     space = colorspace.SPACES[color_space]
-    coarse_points, coarse_weights, coarse_grid = _coarse(hist, color_space, SEED_BINS_PER_CENTER * k)
+    coarse_points, coarse_weights, coarse_grid = _coarse(hist, color_space, SEED_BINS_PER_CENTER * k, exact_limit)
     centers = _cluster(coarse_points, coarse_weights, coarse_grid, k, seed)
-    if hist.unique_colors > EXACT_POINTS_LIMIT:
+    if hist.unique_colors > exact_limit:
         fine_points, fine_weights, fine_grid = _fine(hist, color_space)
         centers = lloyd(fine_grid, fine_points, fine_weights, centers, FINE_STEPS)
     return space.to_srgb(lloyd(hist.lattice(color_space), hist.points(color_space), hist.weights, centers, EXACT_STEPS))
@@ -231,10 +256,15 @@ def _fine(hist: Histogram, color_space: str) -> tuple[np.ndarray, np.ndarray, la
     return _bins(hist, color_space, FINE_BITS)
 
 
-def _coarse(hist: Histogram, color_space: str, min_bins: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
-    """The histogram in that space, as the means of the coarsest RGB bins of which at least `min_bins` are occupied."""
+def _coarse(
+    hist: Histogram, color_space: str, min_bins: int, exact_limit: int = EXACT_POINTS_LIMIT
+) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    """The histogram in that space, as the means of the coarsest RGB bins of which at least `min_bins` are occupied.
+
+    Up to `exact_limit` colors, the colors themselves.
+    """
     bits = None
-    if hist.unique_colors > EXACT_POINTS_LIMIT:
+    if hist.unique_colors > exact_limit:
         bits = next((b for b in range(COARSE_BITS, 8) if _coarse_bins(hist, b)[1] >= min_bins), None)
     if bits is None:
         return hist.points(color_space).astype(np.float32), hist.weights, hist.lattice(color_space)
