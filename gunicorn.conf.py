@@ -7,9 +7,13 @@ on the command line, such as `-b 127.0.0.1:8000`, win over these.
 import logging
 import os
 
-from app import settings
+from app import budget, settings
 
 _values = settings.load()  # a bad value stops gunicorn here, with a message naming it
+
+# The memory budget's ledger, in shared memory made here in the master before it forks:
+# every worker holds its part in it (app/budget.py explains the design).
+_ledger = budget.SharedLedger()
 
 
 def _cores() -> int:
@@ -51,6 +55,21 @@ errorlog = "-"
 accesslog = None  # the app logs one line per request itself, with pixels and k (app/hooks.py)
 
 _APP_LOGGERS = ("kmeans_filter", "app")
+
+
+def when_ready(server):
+    """The master's own memory counts against MEMORY_MB too."""
+    _ledger.hold_baseline(budget.process_memory())
+
+
+def post_fork(server, worker):
+    """In the new worker, before the app is loaded: its budget is the shared one."""
+    budget.use_shared(_ledger)
+
+
+def child_exit(server, worker):
+    """In the master: whatever a worker held, even one killed mid-request, is free again."""
+    _ledger.forget(worker.pid)
 
 
 def post_worker_init(worker):

@@ -8,7 +8,7 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import pipeline, quantize
+from app import admission, pipeline, quantize
 from app.errors import AppError, bad_request
 from app.imaging import ImageError
 from app.openapi import openapi_document
@@ -81,7 +81,6 @@ def safe_stem(filename: str | None) -> str:
 
 def read_photo() -> tuple[pipeline.Prepared, str, str | None]:
     """The prepared photo from an upload or from the cache, its name stem and cache token."""
-    cache = current_app.extensions["photo_cache"]
     if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
         raise bad_request("Send the photo as multipart/form-data with an 'image' file field.")
     files = request.files.getlist("image")
@@ -91,16 +90,15 @@ def read_photo() -> tuple[pipeline.Prepared, str, str | None]:
         data = files[0].read()
         if not data and not files[0].filename:  # a form sent with no file chosen
             raise bad_request("Add the photo as a file in the 'image' field.")
+        stem = safe_stem(files[0].filename)
         try:
-            prepared = pipeline.prepare(data, current_app.config["MAX_PIXELS"])
+            prepared, token = admission.prepare_upload(data, stem)
         except ImageError as error:
             raise AppError.from_image_error(error) from None
-        stem = safe_stem(files[0].filename)
-        token = cache.put((prepared, stem), prepared.nbytes) if cache.max_bytes else None
         return prepared, stem, token
     token = field("image_id")
     if token:
-        cached = cache.get(token)
+        cached = admission.cached_photo(token)
         if cached is None:
             raise AppError(410, "image_expired", "The photo is no longer kept on the server. Send it again.")
         return cached[0], cached[1], token

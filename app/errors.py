@@ -19,11 +19,12 @@ IMAGE_ERROR_STATUS = {"unsupported_image": 415, "too_many_pixels": 413, "unusabl
 
 
 class AppError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}  # such as Retry-After on a 503
 
     @classmethod
     def from_image_error(cls, error: ImageError) -> "AppError":
@@ -47,6 +48,7 @@ def render_error(error: AppError) -> Response:
     else:
         response = Response(render_template("error.html", error=error), mimetype="text/html")
     response.status_code = error.status
+    response.headers.update(error.headers)
     if error.status == 413:
         # The body may not have been read: close rather than reset the connection.
         response.headers["Connection"] = "close"
