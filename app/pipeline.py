@@ -115,37 +115,46 @@ def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.
     """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
     hist, keys = prepared.hist, prepared.keys
     shape = (prepared.decoded.height, prepared.decoded.width)
-    if options.method == "kmeans":
-        result = quantize.find_palette(hist, options.k, options.color_space)
-    else:
-        result = _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
+    result = palette_fit(prepared, options)
     if options.dither == "none":
         # A preview maps only the pixels it shows; error diffusion below needs them all.
         keys = keys.reshape(shape)
         if options.max_side:
             keys = imaging.shrink_nearest(keys, options.max_side)
         return result, quantize.index_map(keys, hist, result)
-    indices = _dither(_visible_image(prepared), result.palette)
-    return quantize.measure_map(prepared.decoded.rgb, prepared.decoded.alpha, indices, result.palette)
+    return dithered(prepared.decoded, prepared.hist, result.palette)
 
 
-def _visible_image(prepared: Prepared) -> Image.Image:
+def palette_fit(prepared: Prepared, options: Options) -> quantize.PaletteFit:
+    """The palette the chosen method finds in the whole photo, with its figures before any dithering."""
+    if options.method == "kmeans":
+        return quantize.find_palette(prepared.hist, options.k, options.color_space)
+    return _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
+
+
+def dithered(decoded: imaging.Decoded, hist: quantize.Histogram, palette: np.ndarray
+             ) -> tuple[quantize.PaletteFit, np.ndarray]:
+    """Floyd-Steinberg onto the palette, and the figures of that map (decoded may be a shrunk copy)."""
+    indices = _dither(_visible_image(decoded, hist), palette)
+    return quantize.measure_map(decoded.rgb, decoded.alpha, indices, palette)
+
+
+def _visible_image(decoded: imaging.Decoded, hist: quantize.Histogram) -> Image.Image:
     """The pixels as a Pillow image, with transparent ones painted the most common visible color.
 
     Pillow's quantizers and error diffusion see every pixel; this keeps colors
     hidden under alpha 0 out of their palettes and their errors.
     """
-    decoded = prepared.decoded
     if decoded.alpha is None:
         return decoded.pil_rgb()
     painted = decoded.pixels.copy()
-    painted.view("<u4")[decoded.alpha == 0] = prepared.hist.keys[int(np.argmax(prepared.hist.counts))]
+    painted.view("<u4")[decoded.alpha == 0] = hist.keys[int(np.argmax(hist.counts))]
     return imaging.Decoded(painted, None, decoded.source_format).pil_rgb()
 
 
 def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quantize.PaletteFit:
     """Pillow's classic quantizers, summarized like ours so the figures compare."""
-    quantized = _visible_image(prepared).quantize(k, method=method, dither=Image.Dither.NONE)
+    quantized = _visible_image(prepared.decoded, prepared.hist).quantize(k, method=method, dither=Image.Dither.NONE)
     indices = np.asarray(quantized).ravel()
     palette = np.array(quantized.getpalette(), dtype=np.uint8)
     lut = np.zeros(1 << 24, dtype=np.uint8)
