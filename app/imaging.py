@@ -14,9 +14,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps
 
 FORMATS = ("png", "jpeg", "webp")
+# The formats we document and decode (Pillow's names; its JPEG opener also takes MPO, the JPEG
+# many phones write). Pillow knows some forty more (DDS, FITS, PSD...): more attack surface than
+# anyone needs here.
+INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+_UNSUPPORTED = "This file is not an image we can read. Use JPEG, PNG, WebP, GIF, BMP or TIFF."
 MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _SRGB = ImageCms.createProfile("sRGB")
 STRIP_PIXELS = 1 << 20  # pixels copied out of Pillow at a time
@@ -78,7 +83,7 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # our own pixel limit replaces Pillow's bomb warning
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=INPUT_FORMATS)
     except Image.DecompressionBombError as error:
         # Pillow refuses headers claiming over twice its own limit before we see the size;
         # that is a too-large image, not an unreadable one.
@@ -88,10 +93,8 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
             "too_many_pixels",
             f"The image is {size}; the limit is {max_pixels / 1e6:.1f} megapixels. Resize it and try again.",
         ) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ImageError(
-            "unsupported_image", "This file is not an image we can read. Use JPEG, PNG, WebP, GIF, BMP or TIFF."
-        ) from None
+    except Exception:  # any decoder's failure to read a header: NotImplementedError, OSError, struct.error...
+        raise ImageError("unsupported_image", _UNSUPPORTED) from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
@@ -117,6 +120,8 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
             pixels, alpha = _to_pixels_alpha(image)
     except ImageError:
         raise
+    except NotImplementedError:  # a variant of the format that Pillow cannot decode
+        raise ImageError("unsupported_image", _UNSUPPORTED) from None
     except Exception:  # Pillow raises many types for broken data, MemoryError included
         raise ImageError(
             "unusable_image", "The image is damaged or truncated and cannot be decoded. Try saving it again."

@@ -197,6 +197,31 @@ def high_depth(mode: str) -> Image.Image:
     return Image.fromarray((x / 40 + y / 100).astype(np.float32))  # "F"
 
 
+def dds(fourcc: bytes = b"", pfflags: int = 0x4, dxgi_format: int | None = None) -> bytes:
+    """A DDS header of the kinds Pillow cannot decode: an unknown FourCC, unknown pixel format
+    flags, or a DX10 header with an unknown DXGI format (Pillow raises NotImplementedError)."""
+    pixel_format = struct.pack("<II4sIIIII", 32, pfflags, fourcc.ljust(4, b"\0"), 32, 0, 0, 0, 0)
+    header = struct.pack("<IIIIIII", 124, 0x1007, 16, 16, 64, 0, 0) + b"\0" * 44 + pixel_format
+    header += struct.pack("<IIIII", 0x1000, 0, 0, 0, 0)
+    extra = struct.pack("<IIIII", dxgi_format, 3, 0, 1, 0) if dxgi_format is not None else b""
+    return b"DDS " + header + extra + b"\0" * 1024
+
+
+def fits() -> bytes:
+    """A FITS file (astronomy) with a 16 x 16 8-bit image: Pillow reads it, we do not."""
+    cards = ["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    2",
+             "NAXIS1  =                   16", "NAXIS2  =                   16", "END"]
+    header = b"".join(card.ljust(80).encode() for card in cards).ljust(2880)
+    return header + bytes(range(256)).ljust(2880, b"\0")
+
+
+def psd() -> bytes:
+    """A Photoshop file header for a 16 x 16 RGB image, raw pixel data."""
+    head = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 16, 16, 8, 3)
+    return head + struct.pack(">I", 0) + struct.pack(">I", 0) + struct.pack(">I", 0) + struct.pack(">H", 0) + \
+        bytes(16 * 16 * 3)
+
+
 def random_bytes(size: int, seed: int = 5) -> bytes:
     return np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
 
@@ -245,6 +270,17 @@ CASES = [
         filename="x.pdf"),
     bad("zip", zip_file, filename="photos.zip"),
     bad("random-bytes", lambda: random_bytes(65536), filename="noise.jpg"),
+    # Formats Pillow decodes but we do not document: refused before any of their decoders runs
+    bad("dds-unimplemented-pixel-format", lambda: dds(fourcc=b"XYZW"), filename="x.dds"),
+    bad("dds-unimplemented-pfflags", lambda: dds(pfflags=0x80000), filename="x.dds"),
+    bad("dds-unimplemented-dxgi-format", lambda: dds(fourcc=b"DX10", dxgi_format=0), filename="x.dds"),
+    bad("dds-valid-rgba", lambda: encode(photo().convert("RGBA"), "DDS"), filename="x.dds"),
+    bad("fits", fits, filename="x.fits"),
+    bad("psd", psd, filename="x.psd"),
+    bad("pcx", lambda: encode(photo(), "PCX"), filename="x.pcx"),
+    bad("tga", lambda: encode(photo(), "TGA"), filename="x.tga"),
+    bad("ppm", lambda: encode(photo(), "PPM"), filename="x.ppm"),
+    bad("ico", lambda: encode(photo(), "ICO"), filename="x.ico"),
     # Broken images
     bad("truncated-jpeg", lambda: _truncated(encode(photo(200, 150), "JPEG"), 0.5), 415, 422, filename="cut.jpg"),
     bad("truncated-png", lambda: _truncated(encode(photo(200, 150), "PNG"), 0.5), 415, 422),
@@ -640,6 +676,93 @@ def test_the_real_server_answers_the_corpus_and_keeps_serving(live_server):
                                 data={"k": "4"}, timeout=30)
         assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
         assert session.get(live_server + "/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_every_decoder_failure_in_pillow_is_415_never_500(client, monkeypatch):
+    """Pillow raises NotImplementedError (and other types) from inside Image.open and from load()
+    for variants it cannot decode; whatever it raises, the answer is 415 in words."""
+    from app import imaging
+
+    original_open = imaging.Image.open
+    for kind in (NotImplementedError("Unimplemented pixel format"), struct.error("unpack"), IndexError("x"),
+                 KeyError("x"), RuntimeError("x")):
+        def failing_open(*args, _kind=kind, **kwargs):
+            raise _kind
+
+        monkeypatch.setattr(imaging.Image, "open", failing_open)
+        response = post_api(client, SMALL_PNG, "x.png")
+        assert response.status_code == 415, (kind, response.get_data(as_text=True)[:200])
+        assert response.get_json()["error"]["code"] == "unsupported_image"
+    monkeypatch.setattr(imaging.Image, "open", original_open)
+
+    def failing_load(self, *args, **kwargs):
+        raise NotImplementedError("a variant Pillow cannot decode")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", failing_load)
+    response = post_api(client, SMALL_PNG, "x.png")
+    assert response.status_code == 415 and response.get_json()["error"]["code"] == "unsupported_image"
+
+
+def test_only_the_documented_formats_reach_a_decoder(monkeypatch):
+    """Image.open is asked to try only the formats the README lists."""
+    from app import imaging
+
+    seen = []
+    original_open = imaging.Image.open
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("formats"))
+        return original_open(*args, **kwargs)
+
+    monkeypatch.setattr(imaging.Image, "open", spy)
+    imaging.decode(SMALL_PNG, 10**6)
+    assert seen and set(seen[0]) == {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
+    for case_id in ("dds-valid-rgba", "pcx", "tga", "ppm", "ico"):
+        assert min(Image.open(io.BytesIO(case_data(BY_ID[case_id]))).size) > 0, "Pillow itself reads it"
+        with pytest.raises(imaging.ImageError) as refused:
+            imaging.decode(case_data(BY_ID[case_id]), 10**6)
+        assert refused.value.code == "unsupported_image"
+
+
+def raw_exchange(base: str, raw: bytes, seconds: float = 15) -> tuple[float, bytes]:
+    """Send raw bytes and read until the answer's headers and a little body are in; (seconds, answer)."""
+    import socket
+
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=seconds) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < 20:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return time.monotonic() - started, answer
+
+
+def upload_head(extra: str) -> bytes:
+    return ("POST /api/quantize HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+            "Content-Type: multipart/form-data; boundary=hostile\r\n" + extra + "\r\n").encode()
+
+
+@pytest.mark.parametrize("chunks", [b"zz\r\n", b"-5\r\nhello\r\n0\r\n\r\n", b"5;ext \r\nhello\r\n0\r\n\r\n",
+                                    b"5 ;x=1\t \r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n"],
+                         ids=["size-zz", "size-minus-5", "extension-trailing-space", "extension-tab", "no-terminator"])
+def test_a_broken_chunked_body_is_400_in_words(live_server, chunks):
+    _, answer = raw_exchange(live_server, upload_head("Transfer-Encoding: chunked\r\n") + chunks)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"Traceback" not in answer and b"chunked" in body
+
+
+def test_an_upload_declared_over_the_limit_that_never_arrives_gets_413_at_once(live_server):
+    """40 MB declared (under twice the 30 MB limit, so the server would drain it), 1 MB sent, then
+    silence: the 413 comes after a bounded drain, not when the client gives up."""
+    raw = upload_head(f"Content-Length: {40 * 2**20}\r\n") + b"x" * 2**20
+    seconds, answer = raw_exchange(live_server, raw, seconds=20)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert seconds < 5, f"the 413 took {seconds:.1f} s"
 
 
 def test_the_corpus_stays_small():
