@@ -96,7 +96,8 @@ else:
     def post(payload):
         return client.post("/api/quantize", data={"image": (io.BytesIO(payload), "x.jpg"), **fields},
                            headers={"Accept": "image/png"})
-    assert post(warm.getvalue()).status_code == 200
+    warmed = post(warm.getvalue())
+    assert warmed.status_code == 200, warmed.get_data(as_text=True)[:300]
     open("/proc/self/clear_refs", "w").write("5")
     before = psutil.Process().memory_info().rss
     start = time.perf_counter()
