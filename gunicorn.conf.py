@@ -80,3 +80,6 @@ def post_worker_init(worker):
         logger.handlers = list(gunicorn_log.handlers)
         logger.setLevel(gunicorn_log.level)
         logger.propagate = False
+    from app.admission import describe_budget  # the app is loaded: its budget holds every process so far
+
+    gunicorn_log.info(describe_budget(worker.wsgi.extensions["memory_budget"]))

@@ -29,6 +29,13 @@ def create_budget(config) -> budget.Budget:
     return memory
 
 
+def describe_budget(memory: budget.Budget) -> str:
+    """One line for the log at start: how much memory, and how much of it is left for photos."""
+    return (f"memory budget: MEMORY_MB={memory.total // budget.MB}; the server's processes hold "
+            f"{memory.ledger.baselines() // budget.MB} MB, {memory.room_for_requests() // budget.MB} MB "
+            "are left for photos")
+
+
 def register(app: Flask) -> None:
     app.teardown_request(_release)
 
