@@ -21,7 +21,7 @@ class InMemoryRequest(Request):
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import secrets
 
-    from app import admission, api, errors, extras, hooks, settings, web
+    from app import admission, api, errors, explore, hooks, settings, web
     from app.cache import PhotoCache
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
@@ -42,6 +42,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     admission.register(app)
     hooks.register(app)
     app.register_blueprint(api.bp)
-    app.register_blueprint(extras.bp)
+    app.register_blueprint(explore.bp)
     app.register_blueprint(web.bp)
     return app

@@ -84,27 +84,27 @@ def cache() -> PhotoCache:
     return current_app.extensions["photo_cache"]
 
 
-def prepare_upload(data: bytes, stem: str) -> tuple[pipeline.Prepared, str | None]:
-    """The prepared photo for uploaded bytes, and its cache key: from the cache when the same photo is
-    kept, else decoded once its memory is admitted. Decoding errors are ImageError, as from pipeline."""
+def prepare_upload(data: bytes, entry) -> tuple[pipeline.Prepared, str | None, bool]:
+    """The prepared photo for uploaded bytes, its cache key, and whether it was decoded here: from the
+    cache when the same photo is kept, else decoded once its memory is admitted. entry(prepared) is what
+    the cache keeps; the cached value's .prepared is read back. Decoding errors are ImageError."""
     photo_cache = cache()
     key = content_key(data, current_app.extensions["cache_secret"]) if photo_cache.max_bytes else None
     cached = photo_cache.get(key) if key else None
     if cached is not None:
-        prepared = cached[0]
-        admit(prepared.decoded.width * prepared.decoded.height)
-        return prepared, key
+        admit(cached.prepared.decoded.width * cached.prepared.decoded.height)
+        return cached.prepared, key, False
     max_pixels = int(current_app.config["MAX_PIXELS"])
     width, height = imaging.open_image(data, max_pixels).size
     admit(width * height, upload_bytes=len(data))
     prepared = pipeline.prepare(data, max_pixels)
-    token = photo_cache.put((prepared, stem), prepared.nbytes, key=key) if key else None
-    return prepared, token
+    token = photo_cache.put(entry(prepared), prepared.nbytes, key=key) if key else None
+    return prepared, token, True
 
 
-def cached_photo(token: str) -> tuple[pipeline.Prepared, str] | None:
-    """The prepared photo and name kept under token, its memory admitted; None when it is not kept."""
+def cached_photo(token: str):
+    """What the cache keeps under token (its .prepared photo admitted under the budget); None when it is not kept."""
     cached = cache().get(token)
     if cached is not None:
-        admit(cached[0].decoded.width * cached[0].decoded.height)
+        admit(cached.prepared.decoded.width * cached.prepared.decoded.height)
     return cached

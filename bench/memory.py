@@ -27,13 +27,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from pathlib import Path
-
 from PIL import Image
 
 from app import budget
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"  # as bench/load.py finds it
+from testsupport.corpus import CORPUS
 
 PHOTO = CORPUS / "cam_olympus_ep3_12mp.jpg"
 TARGETS = {"plain": 12.0, "dither": 20.0}  # bytes per pixel, issue 11: rgb without dither, lab with dither

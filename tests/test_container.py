@@ -25,7 +25,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import CORPUS, IN_CI, free_port
+from conftest import IN_CI
+from testsupport.corpus import CORPUS
+from testsupport.servers import free_port
 
 pytestmark = pytest.mark.deploy
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import IN_CI, free_port, gunicorn
+from conftest import IN_CI
+from testsupport.servers import free_port, gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 STALLED_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow"  # never finished
