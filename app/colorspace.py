@@ -179,7 +179,12 @@ def _ciede2000_block(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
 
 
 def ciede2000_srgb(rgb1: np.ndarray, rgb2: np.ndarray) -> np.ndarray:
-    return ciede2000(srgb_to_lab(rgb1), srgb_to_lab(rgb2))
+    """CIEDE2000 between rows of two sRGB arrays; converted a block at a time, so no full-size CIELAB copies."""
+    out = np.empty(len(rgb1))
+    for start in range(0, len(rgb1), _CIEDE2000_BLOCK):
+        stop = start + _CIEDE2000_BLOCK
+        out[start:stop] = _ciede2000_block(srgb_to_lab(rgb1[start:stop]), srgb_to_lab(rgb2[start:stop]))
+    return out
 
 
 @dataclass(frozen=True)
