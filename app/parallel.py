@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 # A part smaller than this costs more to hand over than it saves.
 MIN_PART = 32768
@@ -35,11 +37,14 @@ def _executor() -> ThreadPoolExecutor:
 
 def for_ranges(n: int, work: Callable[[int, int], None]) -> None:
     """Call work(start, stop) over [0, n) in parts, one per core, and wait for all of them."""
+    map_ranges(n, work)
+
+
+def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
+    """work(start, stop) over [0, n) in parts, one per core; their results in order."""
     parts = min(_workers(), max(1, n // MIN_PART))
     if parts == 1:
-        work(0, n)
-        return
+        return [work(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
     futures = [_executor().submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    for future in futures:
-        future.result()
+    return [future.result() for future in futures]
