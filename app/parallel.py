@@ -19,6 +19,11 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
+def workers() -> int:
+    """Threads a per-color pass is split into (for libraries that take a count, such as scipy's)."""
+    return _workers()
+
+
 def _workers() -> int:
     try:
         cores = len(os.sched_getaffinity(0))

@@ -337,7 +337,7 @@ def nearest_perceptual(lab_colors: np.ndarray, palette: np.ndarray, candidates: 
     """
     lab_palette = colorspace.srgb_to_lab(palette).astype(lab_colors.dtype)
     count = min(candidates, len(palette))
-    _, near = cKDTree(lab_palette).query(lab_colors, k=count)
+    _, near = cKDTree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
     near = near.reshape(len(lab_colors), count)
     differences = np.stack(
         [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
