@@ -49,7 +49,7 @@ MBK_MAX_K = 64
 # The perceptual spaces cluster up to this many colors themselves (their smooth photos
 # lose most to binning), and choose and refine their palette on at least PERCEPTUAL_BINS bins.
 PERCEPTUAL_EXACT_LIMIT = 1 << 16
-PERCEPTUAL_BINS = 1 << 14
+PERCEPTUAL_BINS = 1 << 12
 PERCEPTUAL_STEPS = 4
 # Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
 LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
