@@ -84,3 +84,38 @@ def nearest(lattice: Lattice, centers: np.ndarray) -> Nearest:
 
     parallel.for_ranges(n, part)
     return Nearest(labels, squared)
+
+
+def nearest_few(lattice: Lattice, centers: np.ndarray, count: int) -> np.ndarray:
+    """The `count` nearest centers (on the lattice) of every point, nearest first: (n, count) indices.
+
+    The same product as nearest(); after each column minimum that entry is
+    set aside (the encoded values of a column are all different) and the
+    minimum taken again.
+    """
+    lattice_centers = np.asarray(centers, dtype=np.float64)
+    k = len(lattice_centers)
+    if not 1 <= count <= k <= MAX_CENTERS:
+        raise ValueError(f"between {count} and {MAX_CENTERS} centers for {count} nearest, got {k}")
+    encoded = np.empty((k, 4))
+    encoded[:, :3] = -512.0 * lattice_centers
+    encoded[:, 3] = 256.0 * np.einsum("ij,ij->i", lattice_centers, lattice_centers) + np.arange(k)
+    coordinates = lattice.coordinates
+    n = coordinates.shape[1]
+    found = np.empty((n, count), dtype=np.intp)
+
+    def part(first: int, last: int) -> None:
+        block = np.ones((4, BLOCK))
+        for start in range(first, last, BLOCK):
+            stop = min(start + BLOCK, last)
+            points = block[:, : stop - start]
+            points[:3] = coordinates[:, start:stop]
+            values = encoded @ points
+            for rank in range(count):
+                best = values.min(axis=0)
+                found[start:stop, rank] = best - 256.0 * np.floor(best * (1.0 / 256.0))
+                if rank + 1 < count:
+                    values[values == best] = np.inf
+
+    parallel.for_ranges(n, part)
+    return found

@@ -51,6 +51,7 @@ MBK_MAX_K = 64
 PERCEPTUAL_EXACT_LIMIT = 1 << 16
 PERCEPTUAL_BINS = 1 << 12
 PERCEPTUAL_STEPS = 4
+LATTICE_FEW_MAX_K = 64
 # Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
 LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 # What a photo's Histogram holds per distinct color once palettes have been found in every
@@ -228,7 +229,7 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         palettes = [_palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT), _palette(hist, k, "rgb", seed)]
         scored = [_perceptual_steps(coarse_lab, coarse_weights, p) for p in palettes]
         palette = min(scored, key=lambda pair: pair[1])[0]
-        return summarize(hist, palette, *nearest_perceptual(hist.lab, palette))
+        return summarize(hist, palette, *nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab")))
 
 
 def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, float]:
@@ -328,17 +329,24 @@ def _coarse_bins(hist: Histogram, bits: int) -> tuple[np.ndarray, int]:
     return hist.reuse(("coarse bins", bits), make)
 
 
-def nearest_perceptual(lab_colors: np.ndarray, palette: np.ndarray, candidates: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def nearest_perceptual(
+    lab_colors: np.ndarray, palette: np.ndarray, candidates: int = 3, grid: lattice.Lattice | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Assign each color the palette entry with the smallest CIEDE2000, and that difference.
 
     Clustering in a perceptual space moves the centers; assigning by the
     metric itself is what lowers the mean difference. The candidates are the
-    few entries nearest in CIELAB, where CIEDE2000's minimum almost always lies.
+    few entries nearest in CIELAB, where CIEDE2000's minimum almost always lies:
+    found on the colors' CIELAB lattice when it is given (up to 64 entries,
+    where that beats a k-d tree), else by a k-d tree.
     """
     lab_palette = colorspace.srgb_to_lab(palette).astype(lab_colors.dtype)
     count = min(candidates, len(palette))
-    _, near = cKDTree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
-    near = near.reshape(len(lab_colors), count)
+    if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
+        near = lattice.nearest_few(grid, grid.snap(lab_palette), count)
+    else:
+        _, near = cKDTree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
+        near = near.reshape(len(lab_colors), count)
     differences = np.stack(
         [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
     )

@@ -59,3 +59,15 @@ def test_the_answer_does_not_depend_on_how_the_work_is_split(monkeypatch):
 def test_the_number_of_centers_is_bounded(k):
     with pytest.raises(ValueError, match="centers"):
         lattice.nearest(lattice.Lattice.of(np.zeros((3, 3)), 1.0), np.zeros((k, 3)))
+
+
+@pytest.mark.parametrize("k,count", [(3, 3), (16, 3), (64, 2), (40, 1)])
+def test_nearest_few_are_the_nearest_in_order(k, count):
+    rng = np.random.default_rng(k)
+    colors = rng.integers(0, 256, (20_000, 3))
+    centers = rng.integers(0, 256, (k, 3)).astype(np.float64)
+    found = lattice.nearest_few(lattice.Lattice.of(colors, 1.0), centers, count)
+    distances = ((colors[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    expected = np.argsort(distances, axis=1, kind="stable")[:, :count]  # ties: lower index first
+    np.testing.assert_array_equal(found, expected)
+    np.testing.assert_array_equal(found[:, 0], lattice.nearest(lattice.Lattice.of(colors, 1.0), centers).labels)
