@@ -5,7 +5,8 @@
 
 Starts gunicorn with the project's gunicorn.conf.py on 127.0.0.1 (testsupport.servers), posts
 each photo to POST /api/quantize (multipart, Accept: image/png, a fresh upload every time, so
-decode and histogram are in every request) and times the request on the client. In the same
+decode and histogram are in every request: the server runs with CACHE_MB=0, as it would otherwise
+recognize the same bytes) and times the request on the client. In the same
 run, side by side:
 
 - small photos (<= 1 MP), issue 10: the request takes no longer than libimagequant's own
@@ -186,8 +187,10 @@ def main(argv: list[str] | None = None) -> None:
         small, camera = small[:2], camera[:1]
     print(f"# POST /api/quantize side by side  {time.strftime('%Y-%m-%d %H:%M:%S')}  "
           f"load average {os.getloadavg()[0]:.1f} at start, {os.cpu_count()} cores; best of {args.repeat}")
+    # CACHE_MB=0: the server keeps no photo between requests (it would recognize the same bytes
+    # and skip decode and histogram), so every request does the whole job.
     with tempfile.TemporaryDirectory() as scratch, gunicorn(Path(scratch) / "server.log", LOG_LEVEL="warning",
-                                                            MAX_UPLOAD_MB="200") as (_, base):
+                                                            MAX_UPLOAD_MB="200", CACHE_MB="0") as (_, base):
         with requests.Session() as session:
             post(session, base, small[0].name, small[0].read_bytes(), 16)  # the worker's first request imports
             run_small(session, base, small, args)
