@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.spatial import cKDTree
-from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, lattice, parallel
@@ -345,6 +343,8 @@ def nearest_perceptual(
     if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
         near = lattice.nearest_few(grid, grid.snap(lab_palette), count)
     else:
+        from scipy.spatial import cKDTree
+
         _, near = cKDTree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
         near = near.reshape(len(lab_colors), count)
     differences = np.stack(
@@ -385,6 +385,10 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
     MiniBatchKMeans competes too: on some photos and k it is the one that
     wins. The lowest weighted squared error on these points is kept.
     """
+    # Imported on first use: scikit-learn's import is over a second of a command's start-up,
+    # which --help, bad arguments and unreadable photos need not pay.
+    from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
+
     n_clusters = min(k, len(points))
     candidates = []
     for start in range(SMALL_K_STARTS if k <= SMALL_K else 1):
@@ -424,6 +428,8 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
     """Index of the nearest center (squared Euclidean) for every point, exactly."""
     centers = np.asarray(centers, dtype=np.float64)
     if len(centers) > 32:  # a k-d tree wins once there are many centers
+        from scipy.spatial import cKDTree
+
         return cKDTree(centers).query(points)[1]
     center_norms = (centers**2).sum(axis=1)
     out = np.empty(len(points), dtype=np.intp)
