@@ -5,15 +5,20 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import re
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
+import requests
 from PIL import Image
 
 from app import budget, create_app
 from app.cache import PhotoCache, content_key
+from testsupport.servers import gunicorn
 
 MB = 2**20
 
@@ -231,3 +236,35 @@ def test_an_image_id_request_is_admitted_too():
     assert response.status_code == 503, "a request was served with no room in the budget"
     assert response.get_json()["error"]["code"] == "busy"
     blocker.release()
+
+
+def budget_lines(log: Path) -> list[int]:
+    return [int(mb) for mb in re.findall(r"processes hold (\d+) MB", log.read_text())]
+
+
+def wait_for_lines(log: Path, count: int, seconds: float = 60) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while len(budget_lines(log)) < count:
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
+    return budget_lines(log)
+
+
+def test_under_gunicorn_the_workers_share_one_ledger_and_a_killed_workers_part_is_freed(tmp_path):
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(log, WEB_CONCURRENCY="2", THREADS="2", LOG_LEVEL="info") as (process, base):
+        holds = wait_for_lines(log, 2)
+        master = psutil.Process(process.pid)
+        workers = master.children()
+        everyone = (master.memory_info().rss + sum(w.memory_info().rss for w in workers)) // MB
+        # The last worker to load holds its own memory in a ledger that already has the master's
+        # and the other worker's: one ledger for the whole server, not one per process.
+        print("ledger holds", holds, "RSS of the server", everyone)
+        assert max(holds) >= 0.75 * everyone, (holds, everyone)
+        victim = workers[0]
+        victim.kill()  # as the kernel's OOM killer would: no chance to let go of anything
+        holds_after = wait_for_lines(log, 3)
+        # The replacement sees the master, the surviving worker and itself: the dead one's part was freed.
+        assert holds_after[-1] < max(holds) + 0.5 * (max(holds) - min(holds)) + 60, (holds, holds_after)
+        assert holds_after[-1] <= 1.25 * everyone, (holds_after, everyone)
+        assert requests.get(base + "/healthz", timeout=10).status_code == 200
