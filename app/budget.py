@@ -31,12 +31,12 @@ from typing import Callable
 
 MB = 2**20
 
-# Bytes per pixel of one request, from bench/memory.py (peak over the request, through the app,
-# at 12 MP and 48 MP, rounded up): decoding, the histogram, mapping and the PNG, plus the upload.
-PLAIN_BYTES_PER_PIXEL = 10.0  # k-means without dithering: measured 8.4 to 9.1
-DITHER_BYTES_PER_PIXEL = 13.0  # Floyd-Steinberg: measured up to 11.3
-PILLOW_BYTES_PER_PIXEL = 17.0  # Pillow's median cut and octree: measured up to 15.9
-PERCEPTUAL_EXTRA_PER_PIXEL = 1.0  # lab and oklab: the per-color CIELAB work
+# Bytes per pixel of one request, from bench/memory.py (peak over the request through the app, upload
+# included, at 12 MP and 48 MP), rounded up: decoding, the histogram, mapping or dithering, the PNG.
+PLAIN_BYTES_PER_PIXEL = 10.0  # k-means without dithering: measured 9.3 to 9.8
+DITHER_BYTES_PER_PIXEL = 13.0  # Floyd-Steinberg: measured 11.4 to 13.0
+PILLOW_BYTES_PER_PIXEL = 17.0  # Pillow's median cut and octree: measured 16.0 to 17.2
+PERCEPTUAL_EXTRA_PER_PIXEL = 1.0  # lab and oklab: margin for the per-color CIELAB work on very colorful photos
 FIXED_REQUEST_BYTES = 24 * MB  # the 2**24-entry lookup table and small buffers, whatever the size
 # Kept back from the budget for what no ledger sees: the kernel's page cache, allocator slack, growth.
 HEADROOM_FRACTION = 0.1
