@@ -209,6 +209,19 @@ def test_a_photo_that_could_never_fit_is_413_naming_the_budget():
     assert post(app.test_client(), png(64, 48)).status_code == 200  # a small one still fits
 
 
+def test_uploads_arriving_together_hold_their_bodies_before_their_headers_are_read():
+    app = create_app({"TESTING": True, "MEMORY_MB": 100_000, "CACHE_MB": 0, "MEMORY_WAIT_SECONDS": 0})
+    memory = app.extensions["memory_budget"]
+    blocker = memory.reservation()
+    blocker.grow_to(memory.room_for_requests() - 100_000, wait_seconds=0)  # less than twice this upload
+    data = png(300, 200, seed=9)
+    assert len(data) > 50_000
+    response = post(app.test_client(), data)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "busy"
+    blocker.release()
+    assert post(app.test_client(), data).status_code == 200
+
+
 def test_no_room_within_the_wait_is_503_busy_with_retry_after():
     app = create_app({"TESTING": True, "MEMORY_MB": 100_000, "CACHE_MB": 0, "MEMORY_WAIT_SECONDS": 1})
     memory = app.extensions["memory_budget"]
@@ -231,7 +244,7 @@ def test_an_image_id_request_is_admitted_too():
     token = post(client, png(400, 300)).get_json()["image_id"]
     memory = app.extensions["memory_budget"]
     blocker = memory.reservation()
-    blocker.grow_to(memory.limit - memory.ledger.used(), wait_seconds=0)
+    blocker.grow_to(memory.limit - memory.ledger.used() - MB, wait_seconds=0)  # room for the form, not the photo
     response = client.post("/api/quantize", data={"image_id": token, "k": "5"}, headers={"Accept": "application/json"})
     assert response.status_code == 503, "a request was served with no room in the budget"
     assert response.get_json()["error"]["code"] == "busy"
