@@ -26,6 +26,8 @@ def create_budget(config) -> budget.Budget:
     total_mb = int(config["MEMORY_MB"]) or budget.detected_memory() // budget.MB
     memory = budget.Budget(total_mb * budget.MB, budget.current_ledger())
     memory.hold_baseline(budget.process_memory())
+    if isinstance(memory.ledger, budget.SharedLedger):
+        memory.start_relief()  # this worker's cache gives way to requests waiting in the others
     return memory
 
 

@@ -112,6 +112,15 @@ def process_memory() -> int:
 class LocalLedger:
     """Bytes held by this process's parts, for a server of one process."""
 
+    def want(self, nbytes: int, seconds: float) -> None:
+        pass  # one process: its own cache gives way inline
+
+    def wanted(self) -> int:
+        return 0
+
+    def served(self, nbytes: int) -> None:
+        pass
+
     def __init__(self) -> None:
         self._held = 0
         self._baseline = 0
@@ -148,6 +157,10 @@ class SharedLedger:
         self._pids = context.RawArray("q", rows)
         self._bytes = context.RawArray("q", rows)
         self._baseline = context.RawArray("q", rows)
+        # A request waiting for room asks every worker's cache to give way: the bytes it needs, and
+        # until when (CLOCK_MONOTONIC, the same clock in every process of the machine).
+        self._wanted = context.RawValue("q", 0)
+        self._wanted_until = context.RawValue("d", 0.0)
         self._lock = context.Lock()
 
     def _row(self, pid: int) -> int:
@@ -194,6 +207,24 @@ class SharedLedger:
     def baselines(self) -> int:
         with self._lock:
             return sum(self._baseline)
+
+    def want(self, nbytes: int, seconds: float) -> None:
+        """Ask the other workers' caches for nbytes over the next few seconds."""
+        with self._lock:
+            now = time.monotonic()
+            current = self._wanted.value if self._wanted_until.value > now else 0
+            self._wanted.value = max(current, nbytes)
+            self._wanted_until.value = now + seconds
+
+    def wanted(self) -> int:
+        with self._lock:
+            return self._wanted.value if self._wanted_until.value > time.monotonic() else 0
+
+    def served(self, nbytes: int) -> None:
+        """The request that asked for nbytes got them: stop asking, unless a larger one asks too."""
+        with self._lock:
+            if self._wanted.value <= nbytes:
+                self._wanted.value, self._wanted_until.value = 0, 0.0
 
 
 _shared: SharedLedger | None = None
@@ -280,14 +311,37 @@ class Budget:
         """Take nbytes of the budget, waiting up to wait_seconds; raises NeverFits or Busy."""
         self.check_fits(nbytes)
         deadline = self._clock() + wait_seconds
+        asked = False
         while not self.try_hold(nbytes):
             if self.give_way(nbytes):  # this worker's cache goes first
                 continue
             left = deadline - self._clock()
             if left <= 0:
                 raise Busy()
+            self.ledger.want(nbytes, 4 * self._poll)  # then the other workers' caches
+            asked = True
             with self._freed:
                 self._freed.wait(min(left, self._poll))  # a release here wakes it; other workers' are polled
+        if asked:
+            self.ledger.served(nbytes)
+
+    def relieve(self) -> int:
+        """Let this worker's cache give way to a request waiting in another worker: as much as that
+        request lacks, no more. Returns the bytes freed."""
+        wanted = self.ledger.wanted()
+        short = self.ledger.used() + wanted - self.limit if wanted else 0
+        return self.give_way(short) if short > 0 else 0
+
+    def start_relief(self) -> threading.Thread:
+        """In each gunicorn worker: a thread that answers other workers' requests for room."""
+        def run() -> None:
+            while True:
+                time.sleep(self._poll)
+                self.relieve()
+
+        thread = threading.Thread(target=run, name="memory-budget-relief", daemon=True)
+        thread.start()
+        return thread
 
     def release(self, nbytes: int) -> None:
         self.ledger.release(nbytes)

@@ -281,3 +281,18 @@ def test_under_gunicorn_the_workers_share_one_ledger_and_a_killed_workers_part_i
         assert holds_after[-1] < max(holds) + 0.5 * (max(holds) - min(holds)) + 60, (holds, holds_after)
         assert holds_after[-1] <= 1.25 * everyone, (holds_after, everyone)
         assert requests.get(base + "/healthz", timeout=10).status_code == 200
+
+
+def test_a_request_waiting_in_one_worker_makes_another_workers_cache_give_way():
+    ledger = budget.SharedLedger(rows=8)
+    idle_worker, busy_worker = budget.Budget(1000 * MB, ledger), budget.Budget(1000 * MB, ledger)
+    cache = PhotoCache(800 * MB, 600, budget=idle_worker)
+    idle_worker.give_way = cache.give_way
+    for i in range(4):
+        assert cache.put(f"photo {i}", 200 * MB, key=f"key{i}")
+    assert ledger.used() == 800 * MB
+    relief = idle_worker.start_relief()
+    started = time.monotonic()
+    busy_worker.reservation().grow_to(400 * MB, wait_seconds=5)  # its own cache is empty: it must wait
+    assert time.monotonic() - started < 2 and relief.is_alive()
+    assert cache.nbytes <= 400 * MB and cache.get("key3") == "photo 3", "least recently used photos went first"
