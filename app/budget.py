@@ -6,8 +6,9 @@ ledger: a worker holds its own resident memory once the app is loaded, its
 photo cache, and a reservation for each request in flight. A request
 reserves its expected peak (known from the image header, before decoding,
 and measured per option in bench/memory.py) and goes ahead only when that
-fits; otherwise it first makes its own worker's cache give way, then waits a
-bounded time for other requests to finish, and is refused with "busy"
+fits; otherwise it first makes its own worker's cache give way, then asks
+the other workers' caches (each worker has a thread that answers), and waits
+a bounded time for other requests to finish, and is refused with "busy"
 (503) when room does not come. A photo whose request could never fit, even
 on an idle server, is refused at once ("too many pixels" for this budget).
 
