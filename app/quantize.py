@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from scipy.spatial import cKDTree
+from sklearn.cluster import KMeans, MiniBatchKMeans, kmeans_plusplus
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, lattice, parallel
@@ -285,8 +287,6 @@ def _classic_palette(hist: Histogram, k: int, color_space: str, seed: int) -> np
     two Lloyd steps over every color. Under CIEDE2000 it still wins on some
     photos and k, mostly at large k, so it competes rather than goes.
     """
-    from sklearn.cluster import KMeans, MiniBatchKMeans
-
     points, weights, _ = _coarse(hist, color_space, CLASSIC_BINS_PER_CENTER * k, PERCEPTUAL_EXACT_LIMIT)
     points = points.astype(np.float64)
     n_clusters = min(k, len(points))
@@ -381,8 +381,6 @@ def nearest_perceptual(
     if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
         near = lattice.nearest_few(grid, grid.snap(lab_palette), count)
     else:
-        from scipy.spatial import cKDTree
-
         _, near = cKDTree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
         near = near.reshape(len(lab_colors), count)
     differences = np.stack(
@@ -423,10 +421,6 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
     MiniBatchKMeans competes too: on some photos and k it is the one that
     wins. The lowest weighted squared error on these points is kept.
     """
-    # Imported on first use: scikit-learn's import is over a second of a command's start-up,
-    # which --help, bad arguments and unreadable photos need not pay.
-    from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
-
     n_clusters = min(k, len(points))
     candidates = []
     for start in range(SMALL_K_STARTS if k <= SMALL_K else 1):
@@ -466,8 +460,6 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
     """Index of the nearest center (squared Euclidean) for every point, exactly."""
     centers = np.asarray(centers, dtype=np.float64)
     if len(centers) > 32:  # a k-d tree wins once there are many centers
-        from scipy.spatial import cKDTree
-
         return cKDTree(centers).query(points)[1]
     center_norms = (centers**2).sum(axis=1)
     out = np.empty(len(points), dtype=np.intp)
