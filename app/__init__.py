@@ -32,6 +32,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = upload_limit
     app.config["MAX_FORM_MEMORY_SIZE"] = upload_limit
     app.extensions["photo_cache"] = PhotoCache(int(app.config["CACHE_MB"]) * 2**20, int(app.config["CACHE_SECONDS"]))
+    if app.config["REDIS_URL"]:
+        from app.shared_cache import SharedCache
+
+        app.extensions["shared_cache"] = SharedCache(str(app.config["REDIS_URL"]), int(app.config["CACHE_SECONDS"]))
     errors.register(app)
     hooks.register(app)
     app.register_blueprint(api.bp)

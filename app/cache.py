@@ -1,17 +1,27 @@
-"""A small in-memory cache of prepared photos, bounded in bytes and in time.
+"""A small in-memory cache of prepared photos, bounded in bytes and in time: the first level.
 
 It lets the k slider re-quantize a photo without the photo travelling
-again. Each worker process has its own; a miss is answered with 410 and
-the page simply sends the photo again.
+again. Each worker process has its own. Photos are kept under their
+content_id, the SHA-256 of the bytes uploaded: the same photo sent again
+finds its place instead of taking a second one, and the page can ask for a
+photo by the hash it computes itself. With REDIS_URL set, a miss here is
+looked up in the cache every worker and replica shares (app/shared_cache.py);
+a miss there too is answered with 410 and the page sends the photo again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from typing import Any, Callable
+
+
+def content_id(data: bytes) -> str:
+    """The photo's image_id: the SHA-256 of its bytes as uploaded, in hex (the page computes the same)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class PhotoCache:
@@ -30,13 +40,16 @@ class PhotoCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, value: Any, nbytes: int) -> str | None:
-        """Keep a value; returns its token, or None when it cannot fit."""
+    def put(self, value: Any, nbytes: int, key: str | None = None) -> str | None:
+        """Keep a value under key (a content_id; a random token if None); returns the key,
+        or None when it cannot fit. A value already kept under key is replaced."""
         if nbytes > self.max_bytes:
             return None
-        token = secrets.token_urlsafe(16)
+        token = key if key is not None else secrets.token_urlsafe(16)
         with self._lock:
             self._expire()
+            if token in self._items:
+                self._drop(token)
             while self._bytes + nbytes > self.max_bytes:
                 self._drop(next(iter(self._items)))
             self._items[token] = (self._clock(), nbytes, value)

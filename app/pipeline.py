@@ -76,12 +76,15 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def prepare(data: bytes, max_pixels: int) -> Prepared:
+def prepare(data: bytes, max_pixels: int, known_hist: quantize.Histogram | None = None) -> Prepared:
+    """Decode a photo and count its colors; known_hist: its histogram, counted before from the same bytes."""
     start = time.perf_counter()
     decoded = imaging.decode(data, max_pixels)
     decode_ms = _ms(start)
     start = time.perf_counter()
     keys = quantize.pack(decoded.rgb)
+    if known_hist is not None:
+        return Prepared(decoded, keys, known_hist, len(data), {"decode_ms": decode_ms, "histogram_ms": _ms(start)})
     visible = keys if decoded.alpha is None else keys[decoded.alpha.ravel() > 0]
     hist = quantize.histogram(visible)
     if hist.unique_colors == 0:

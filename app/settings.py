@@ -30,7 +30,9 @@ SETTINGS = (
     Setting("SLIDER_MAX_K", 64, "Upper end of the k slider on the page; the number field beside it reaches MAX_K.",
             low=2, high=256),
     Setting("CACHE_MB", 512, "Memory, per worker, for photos kept between slider moves; 0 turns the cache off."),
-    Setting("CACHE_SECONDS", 600, "How long a photo stays in that cache after its last use."),
+    Setting("CACHE_SECONDS", 600, "How long a photo stays in that cache, and in Redis, after its last use."),
+    Setting("REDIS_URL", "", "Redis (or Valkey) for a photo cache every worker and replica shares, such as "
+            "redis://redis:6379/0; empty: each worker keeps its own. Run it without persistence: see Scaling out."),
     Setting("HOST", "127.0.0.1", "Address gunicorn listens on; the Docker image sets 0.0.0.0."),
     Setting("PORT", 8000, "TCP port gunicorn listens on.", low=1, high=65535),
     Setting("WEB_CONCURRENCY", 0, "gunicorn worker processes; 0 means one per two CPU cores, at least one."),
@@ -45,6 +47,7 @@ SETTINGS = (
             choices=("debug", "info", "warning", "error", "critical")),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _parse(setting: Setting, raw: str) -> int | str:
@@ -74,6 +77,9 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, int | str]:
     for setting in SETTINGS:
         raw = environ.get(setting.name, "").strip()
         values[setting.name] = _parse(setting, raw) if raw else setting.default
+    redis_url = str(values["REDIS_URL"])
+    if redis_url and not redis_url.startswith(REDIS_SCHEMES):
+        raise ValueError(f"REDIS_URL must start with {', '.join(REDIS_SCHEMES)}, got {redis_url[:40]!r}")
     if not int(values["DEFAULT_K"]) <= int(values["MAX_K"]):
         raise ValueError(f"DEFAULT_K must be between 2 and MAX_K ({values['MAX_K']}), got {values['DEFAULT_K']}")
     return values
