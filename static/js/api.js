@@ -1,6 +1,17 @@
-// Talking to the API. The photo travels once: later requests send only the
-// image_id the server answered with. A server that no longer holds it answers
-// 410 image_expired, and the same request is sent again with the file.
+// Talking to the API. A photo's image_id is the SHA-256 of its bytes, which the page
+// computes itself: it asks by that hash first and uploads the photo only when the
+// server answers 410 image_expired (it never had it, or forgot it). So one deployment
+// gets each photo once, whichever worker or replica answers (with REDIS_URL, they
+// share it). Several requests that meet the same 410 share one upload.
+// A 502, 503 or 504, or a dropped connection, is tried once more, after Retry-After
+// where given: meanwhile the page says "Retrying…", not an error.
+
+import { sha256Hex } from "./sha256.js";
+
+const RETRY_STATUSES = new Set([0, 502, 503, 504]);
+const RETRY_TEXT = "Retrying…";
+const RETRY_AFTER_DEFAULT_S = 1;
+const RETRY_AFTER_MAX_S = 30;
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -8,6 +19,7 @@ export class ApiError extends Error {
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.retryAfter = null; // seconds, when the server said
   }
 }
 
@@ -15,6 +27,9 @@ const FRIENDLY = {
   0: "Could not reach the server. Check that it is running and try again.",
   413: "This photo is too large for the server.",
   500: "Something went wrong on the server. Please try again.",
+  502: "The server did not answer. Please try again.",
+  503: "The server is busy. Please try again in a moment.",
+  504: "The server took too long to answer. Please try again.",
 };
 
 async function readError(response) {
@@ -27,7 +42,42 @@ async function readError(response) {
   } catch {
     // Not JSON (a proxy page, say): fall back to words of our own.
   }
-  return new ApiError(response.status, code, message || FRIENDLY[response.status] || FRIENDLY[500]);
+  const error = new ApiError(response.status, code, message || FRIENDLY[response.status] || FRIENDLY[500]);
+  const after = Number.parseFloat(response.headers.get("Retry-After") || "");
+  if (Number.isFinite(after) && after >= 0) error.retryAfter = after;
+  return error;
+}
+
+/** Wait before the retry, saying so where the page shows progress; the signal cancels the wait. */
+function retryWait(seconds, signal) {
+  const label = document.querySelector("#progress span:last-child");
+  const progress = document.getElementById("progress");
+  const status = document.getElementById("status");
+  const before = label?.textContent;
+  const wasHidden = progress?.hidden;
+  if (label) label.textContent = RETRY_TEXT;
+  if (progress) progress.hidden = false;
+  if (status) status.textContent = RETRY_TEXT;
+  document.documentElement.dataset.retrying = "true";
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", aborted);
+      if (label && label.textContent === RETRY_TEXT) label.textContent = before;
+      if (progress && wasHidden) progress.hidden = true;
+      delete document.documentElement.dataset.retrying;
+    };
+    const aborted = () => {
+      done();
+      reject(new DOMException("Aborted", "AbortError"));
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve();
+    }, Math.min(seconds, RETRY_AFTER_MAX_S) * 1000);
+    if (signal?.aborted) aborted();
+    else signal?.addEventListener("abort", aborted);
+  });
 }
 
 export class Photo {
@@ -36,33 +86,77 @@ export class Photo {
     this.file = file;
     this.name = name || "photo";
     this.imageId = imageId || null;
+    this.hashing = null; // the SHA-256 of file, once asked for
+    this.upload = null; // the upload in flight: requests that meet a 410 meanwhile wait for it
+    this.uploadCount = 0; // uploads of this photo so far (a new one only after the server forgot it)
+    this.byHash = true; // false once the server said it keeps no photos: then every request uploads
   }
 
   /**
    * POST fields to an API path; resolves to parsed JSON, or to a Blob when
    * accept is not JSON. Throws ApiError, or the AbortError of the signal.
    */
-  async post(path, fields, { signal, accept = "application/json" } = {}) {
-    if (this.imageId) {
-      const response = await send(path, { ...fields, image_id: this.imageId }, null, accept, signal);
+  async post(path, fields, options = {}) {
+    try {
+      return await this.postOnce(path, fields, options);
+    } catch (error) {
+      if (!(error instanceof ApiError) || !RETRY_STATUSES.has(error.status)) throw error;
+      await retryWait(error.retryAfter ?? RETRY_AFTER_DEFAULT_S, options.signal);
+      return this.postOnce(path, fields, options);
+    }
+  }
+
+  /** The photo's image_id: the server's, or the hash of its file (computed once). */
+  async id() {
+    if (this.imageId || !this.file || !this.byHash) return this.imageId;
+    this.hashing ||= sha256Hex(this.file).catch(() => null);
+    const hash = await this.hashing;
+    if (!this.imageId && this.byHash) this.imageId = hash;
+    return this.imageId;
+  }
+
+  async postOnce(path, fields, { signal, accept = "application/json" } = {}) {
+    const imageId = await this.id();
+    if (imageId) {
+      const uploadsBefore = this.uploadCount;
+      let response = await send(path, { ...fields, image_id: imageId }, null, accept, signal);
+      if (response.status === 410 && this.upload) {
+        await this.upload.catch(() => {});
+      }
+      if (response.status === 410 && this.uploadCount !== uploadsBefore) {
+        // Another request uploaded the photo while this one was out: ask again by hash.
+        response = await send(path, { ...fields, image_id: imageId }, null, accept, signal);
+      }
       if (response.status !== 410) return this.finish(response, accept);
-      this.imageId = null;
+      if (this.imageId === imageId) this.imageId = null;
     }
     if (!this.file) {
       throw new ApiError(410, "image_expired", "The server no longer has this photo. Choose it again to continue.");
     }
-    return this.finish(await send(path, fields, this.file, accept, signal, this.name), accept);
+    const upload = send(path, fields, this.file, accept, signal, this.name).then((response) => {
+      if (response.ok) this.uploadCount++;
+      return response;
+    });
+    this.upload = upload;
+    try {
+      return await this.finish(await upload, accept, true);
+    } finally {
+      if (this.upload === upload) this.upload = null;
+    }
   }
 
-  async finish(response, accept) {
+  async finish(response, accept, uploaded = false) {
     if (!response.ok) throw await readError(response);
+    const keep = (id) => {
+      if (id) this.imageId = id;
+      else if (uploaded) this.byHash = false; // the server kept nothing: asking by hash would only cost a 410
+    };
     if (accept === "application/json") {
       const body = await response.json();
-      if (body.image_id) this.imageId = body.image_id;
+      keep(body.image_id);
       return body;
     }
-    const id = response.headers.get("X-Image-Id");
-    if (id) this.imageId = id;
+    keep(response.headers.get("X-Image-Id"));
     return response.blob();
   }
 }
