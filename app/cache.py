@@ -7,6 +7,11 @@ finds its place instead of taking a second one, and the page can ask for a
 photo by the hash it computes itself. With REDIS_URL set, a miss here is
 looked up in the cache every worker and replica shares (app/shared_cache.py);
 a miss there too is answered with 410 and the page sends the photo again.
+
+When a memory budget is given (app/budget.py), every byte kept is held in
+it, and the cache gives way first: a request that needs room makes it drop
+its least recently used photos (give_way), and a photo that does not fit in
+the budget is simply not kept.
 """
 
 from __future__ import annotations
@@ -20,15 +25,26 @@ from typing import Any, Callable
 
 
 def content_id(data: bytes) -> str:
-    """The photo's image_id: the SHA-256 of its bytes as uploaded, in hex (the page computes the same)."""
+    """The photo's image_id: the SHA-256 of its bytes as uploaded, in hex. The page computes the same
+    to ask for a photo before it uploads it; the README says what that lets a holder of the photo learn."""
     return hashlib.sha256(data).hexdigest()
 
 
+class _NoBudget:
+    def try_hold(self, nbytes: int) -> bool:
+        return True
+
+    def release(self, nbytes: int) -> None:
+        pass
+
+
 class PhotoCache:
-    def __init__(self, max_bytes: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_bytes: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 budget=None):
         self.max_bytes = max_bytes
         self.ttl = ttl_seconds
         self._clock = clock
+        self._budget = budget if budget is not None else _NoBudget()
         self._items: OrderedDict[str, tuple[float, int, Any]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -52,9 +68,21 @@ class PhotoCache:
                 self._drop(token)
             while self._bytes + nbytes > self.max_bytes:
                 self._drop(next(iter(self._items)))
+            while not self._budget.try_hold(nbytes):
+                if not self._items:
+                    return None  # the budget has no room for it, even with the cache empty
+                self._drop(next(iter(self._items)))
             self._items[token] = (self._clock(), nbytes, value)
             self._bytes += nbytes
         return token
+
+    def give_way(self, nbytes: int) -> int:
+        """Drop least recently used photos until nbytes are freed or none is left; returns the bytes freed."""
+        freed = 0
+        with self._lock:
+            while self._items and freed < nbytes:
+                freed += self._drop(next(iter(self._items)))
+        return freed
 
     def get(self, token: str) -> Any | None:
         with self._lock:
@@ -71,6 +99,8 @@ class PhotoCache:
         while self._items and next(iter(self._items.values()))[0] < deadline:
             self._drop(next(iter(self._items)))
 
-    def _drop(self, token: str) -> None:
+    def _drop(self, token: str) -> int:
         _, nbytes, _ = self._items.pop(token)
         self._bytes -= nbytes
+        self._budget.release(nbytes)
+        return nbytes

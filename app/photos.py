@@ -8,6 +8,8 @@ keep photos between requests:
      the histogram and facts, enough for palettes and figures, and the upload's
      bytes, decoded again only when a request needs the pixels.
 An image_id neither level holds gets 410, and the page sends the photo again.
+Whatever the source, the request's memory is admitted under the budget
+(app/admission.py) before any decoding.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
-from app import filenames, pipeline, quantize
+from app import admission, filenames, imaging, pipeline, quantize
 from app.cache import PhotoCache, content_id
 from app.errors import AppError, bad_request
 from app.forms import field
@@ -95,6 +97,7 @@ def _decode_shared(image_id: str | None, cached: CachedPhoto) -> CachedPhoto:
     source = shared.source(image_id) if shared is not None and image_id else None
     if source is None:
         raise expired()
+    admission.admit(cached.facts.width * cached.facts.height, upload_bytes=len(source))
     try:
         prepared = pipeline.prepare(source, current_app.config["MAX_PIXELS"], known_hist=cached.hist)
     except ImageError as error:  # it was decoded once already; only a changed MAX_PIXELS gets here
@@ -109,9 +112,13 @@ def _from_upload(data: bytes, filename: str | None) -> Photo:
     stem = filenames.safe_stem(filename)
     cached: CachedPhoto | None = _first_level().get(image_id)
     if cached is not None and cached.prepared is not None:
+        admission.admit(cached.facts.width * cached.facts.height)
         return Photo(cached, image_id, uploaded=False, stem=stem)  # sent again: no second decode
+    max_pixels = int(current_app.config["MAX_PIXELS"])
     try:
-        prepared = pipeline.prepare(data, current_app.config["MAX_PIXELS"])
+        width, height = imaging.open_image(data, max_pixels).size  # the header only, before admission
+        admission.admit(width * height, upload_bytes=len(data))
+        prepared = pipeline.prepare(data, max_pixels)
     except ImageError as error:
         raise AppError.from_image_error(error) from None
     decoded = prepared.decoded
@@ -133,6 +140,7 @@ def _from_caches(image_id: str) -> Photo:
             raise expired()
         cached = CachedPhoto(found.facts, found.hist, None)
         _keep(image_id, cached)
+    admission.admit(cached.facts.width * cached.facts.height)
     return Photo(cached, image_id, uploaded=False)
 
 

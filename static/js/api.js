@@ -4,12 +4,16 @@
 // gets each photo once, whichever worker or replica answers (with REDIS_URL, they
 // share it). Several requests that meet the same 410 share one upload.
 // A 502, 503 or 504, or a dropped connection, is tried once more, after Retry-After
-// where given: meanwhile the page says "Retrying…", not an error.
+// where given: meanwhile the page says "Retrying…", not an error. The app's own
+// 503 busy (no memory free for the photo right now) is tried up to BUSY_RETRIES times,
+// saying "Server busy, retrying…".
 
 import { sha256Hex } from "./sha256.js";
 
 const RETRY_STATUSES = new Set([0, 502, 503, 504]);
 const RETRY_TEXT = "Retrying…";
+const BUSY_RETRIES = 6;
+const BUSY_TEXT = "Server busy, retrying…";
 const RETRY_AFTER_DEFAULT_S = 1;
 const RETRY_AFTER_MAX_S = 30;
 
@@ -49,23 +53,25 @@ async function readError(response) {
 }
 
 /** Wait before the retry, saying so where the page shows progress; the signal cancels the wait. */
-function retryWait(seconds, signal) {
+function retryWait(seconds, signal, text = RETRY_TEXT) {
   const label = document.querySelector("#progress span:last-child");
   const progress = document.getElementById("progress");
   const status = document.getElementById("status");
   const before = label?.textContent;
   const wasHidden = progress?.hidden;
-  if (label) label.textContent = RETRY_TEXT;
+  if (label) label.textContent = text;
   if (progress) progress.hidden = false;
-  if (status) status.textContent = RETRY_TEXT;
+  if (status) status.textContent = text;
   document.documentElement.dataset.retrying = "true";
+  if (text === BUSY_TEXT) document.documentElement.dataset.serverBusy = "true";
   return new Promise((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", aborted);
-      if (label && label.textContent === RETRY_TEXT) label.textContent = before;
+      if (label && label.textContent === text) label.textContent = before;
       if (progress && wasHidden) progress.hidden = true;
       delete document.documentElement.dataset.retrying;
+      delete document.documentElement.dataset.serverBusy;
     };
     const aborted = () => {
       done();
@@ -97,12 +103,16 @@ export class Photo {
    * accept is not JSON. Throws ApiError, or the AbortError of the signal.
    */
   async post(path, fields, options = {}) {
-    try {
-      return await this.postOnce(path, fields, options);
-    } catch (error) {
-      if (!(error instanceof ApiError) || !RETRY_STATUSES.has(error.status)) throw error;
-      await retryWait(error.retryAfter ?? RETRY_AFTER_DEFAULT_S, options.signal);
-      return this.postOnce(path, fields, options);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.postOnce(path, fields, options);
+      } catch (error) {
+        if (!(error instanceof ApiError) || !RETRY_STATUSES.has(error.status)) throw error;
+        const busy = error.status === 503 && error.code === "busy";
+        if (attempt >= (busy ? BUSY_RETRIES : 1)) throw error;
+        const wait = error.retryAfter ?? (busy ? 5 : RETRY_AFTER_DEFAULT_S);
+        await retryWait(Math.max(wait, busy ? 1 : 0), options.signal, busy ? BUSY_TEXT : RETRY_TEXT);
+      }
     }
   }
 
