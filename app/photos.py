@@ -155,6 +155,10 @@ def read_photo() -> Photo:
         data = files[0].read()
         if not data and not files[0].filename:  # a form sent with no file chosen
             raise bad_request("Add the photo as a file in the 'image' field.")
+        limit_mb = int(current_app.config["MAX_UPLOAD_MB"])
+        if len(data) > limit_mb * 2**20:
+            raise AppError(413, "too_large", f"The upload is larger than the limit of {limit_mb} MB. "
+                                             "Send a smaller file.")
         return _from_upload(data, files[0].filename)
     image_id = (field("image_id") or "").strip()
     if image_id:
