@@ -116,3 +116,13 @@ def test_behind_the_readmes_nginx_the_limit_is_the_photo_and_its_413_is_json(tmp
             error = refused.json()["error"]
             assert error["code"] == "too_large" and f"limit of {limit_mb} MB" in error["message"]
         assert "nginx" not in by_nginx.text
+
+
+def test_the_compose_files_nginx_config_is_the_readmes_block():
+    site = testsupport_nginx.readme_nginx_config()
+    compose = (ROOT / "nginx-compose.conf").read_text()
+    compose = "".join(line for line in compose.splitlines(keepends=True) if not line.startswith("#"))
+    upstream = re.compile(r"^(\s*)server \S+;.*$", re.MULTILINE)
+    assert upstream.sub(r"\1server UPSTREAM;", site) == upstream.sub(r"\1server UPSTREAM;", compose)
+    assert re.search(r"^\s*server replica:8000;", compose, re.MULTILINE)
+    assert "nginx-compose.conf" in (ROOT / "docker-compose.yml").read_text()
