@@ -118,7 +118,8 @@ def _from_upload(data: bytes, filename: str | None) -> Photo:
     try:
         width, height = imaging.open_image(data, max_pixels).size  # the header only, before admission
         admission.admit(width * height, upload_bytes=len(data))
-        prepared = pipeline.prepare(data, max_pixels)
+        # Its histogram may be here already, from the shared cache: then it is not counted again.
+        prepared = pipeline.prepare(data, max_pixels, known_hist=None if cached is None else cached.hist)
     except ImageError as error:
         raise AppError.from_image_error(error) from None
     decoded = prepared.decoded

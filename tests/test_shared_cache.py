@@ -226,3 +226,11 @@ def test_real_servers_share_photos_through_redis_and_survive_it_going(redis_url,
         assert "Traceback" not in text, text[-2000:]
     assert "cannot be used" in (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
 
+
+
+def test_a_redis_url_without_its_scheme_is_refused_by_name():
+    from app import settings
+
+    with pytest.raises(ValueError, match=r"REDIS_URL must start with redis://.*'localhost:6379'"):
+        settings.load({"REDIS_URL": "localhost:6379"})
+    assert settings.load({"REDIS_URL": "rediss://cache.internal:6380/1"})["REDIS_URL"] == "rediss://cache.internal:6380/1"
