@@ -116,17 +116,16 @@ def test_a_photo_the_deployment_has_is_never_uploaded_again(open_app, tmp_path):
     assert again.files == [] and len(again.by_id) >= 2
 
 
-def test_requests_that_meet_the_same_410_share_one_upload(open_app, corpus):
+def test_requests_that_meet_the_same_410_share_one_upload(open_app, tmp_path):
     page = open_app()
     sent = Uploads(page)
-    page.set_input_files("#image", str(corpus / "flower.jpg"))
-    wait_for_result(page, 16)
+    upload(page, fresh_photo(tmp_path))
     assert len(sent.files) == 1
     answers = page.evaluate("""async () => {
         const { Photo } = await import('/static/js/api.js');
-        // A byte after the JPEG's end: the same picture, but bytes the server has never seen.
+        // A byte after the PNG's end: the same picture, but bytes the server has never seen.
         const changed = new Blob([document.getElementById('image').files[0], new Uint8Array([0])]);
-        const photo = new Photo(changed, 'flower-changed.jpg');
+        const photo = new Photo(changed, 'fresh-changed.png');
         const asks = [3, 4, 5, 6].map((k) => photo.post('/api/quantize', { k, max_side: 64 }));
         const answers = await Promise.all(asks);
         return { ids: answers.map((a) => a.image_id), uploads: photo.uploadCount };
