@@ -117,7 +117,11 @@ class SharedCache:
         if not answers or answers[0][0] is None or answers[0][1] is None:
             return None
         facts, hist = answers[0]
-        return SharedPhoto(PhotoFacts(**json.loads(facts)), unpack_histogram(hist))
+        try:
+            return SharedPhoto(PhotoFacts(**json.loads(facts)), unpack_histogram(hist))
+        except (ValueError, TypeError, zlib.error):  # not what put() wrote (another version, say): a miss
+            log.warning("Redis at %s holds an unreadable photo entry; treating it as missing", self._where)
+            return None
 
     def source(self, image_id: str) -> bytes | None:
         """The bytes of a photo as uploaded, its expiry renewed."""

@@ -234,3 +234,15 @@ def test_a_redis_url_without_its_scheme_is_refused_by_name():
     with pytest.raises(ValueError, match=r"REDIS_URL must start with redis://.*'localhost:6379'"):
         settings.load({"REDIS_URL": "localhost:6379"})
     assert settings.load({"REDIS_URL": "rediss://cache.internal:6380/1"})["REDIS_URL"] == "rediss://cache.internal:6380/1"
+
+
+def test_an_unreadable_entry_in_redis_is_a_miss_not_a_failure(redis_url):
+    client = worker(redis_url)
+    raw = redis.Redis.from_url(redis_url.url)
+    image_id = hashlib.sha256(b"someone else's bytes").hexdigest()
+    for facts, hist in ((b"{not json", b"x"), (b'{"stem": "a"}', b"x"), (b'{"stem": "a", "width": 1, "height": 1, '
+                                                                        b'"source_bytes": 1, "source_format": "PNG"}',
+                                                                        b"not zlib")):
+        raw.hset(shared_cache.KEY_PREFIX + image_id, mapping={"facts": facts, "hist": hist, "source": b"x"})
+        response = ask(client, "/api/curve", image_id=image_id)
+        assert response.status_code == 410 and response.get_json()["error"]["code"] == "image_expired"
