@@ -349,3 +349,14 @@ def test_a_histogram_counted_in_parts_on_several_cores_matches_numpy_unique():
     np.testing.assert_array_equal(hist.keys, present)
     np.testing.assert_array_equal(hist.counts, counts)
     assert hist.keys.dtype == np.uint32 and hist.counts.dtype == np.int64
+
+
+def test_kmeans_plusplus_picks_the_seeds_scikit_learn_picks():
+    from sklearn.cluster import kmeans_plusplus as sklearn_kmeans_plusplus
+
+    rng = np.random.default_rng(7)
+    points = (rng.random((3000, 3)) * 255).astype(np.float32)
+    weights = rng.integers(1, 50, len(points)).astype(np.float64)
+    for k in (2, 16, 100):
+        expected, _ = sklearn_kmeans_plusplus(points, k, sample_weight=weights, random_state=11)
+        np.testing.assert_allclose(quantize.kmeans_plusplus(points, k, weights, 11), expected, atol=1e-4)
