@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from io import BytesIO
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask, Request
+if TYPE_CHECKING:
+    from flask import Flask
 
-
-class InMemoryRequest(Request):
-    """Keep uploads in memory: Werkzeug would spool those over 500 KB to disk.
-
-    MAX_CONTENT_LENGTH bounds how much memory that can take.
-    """
-
-    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
-        return BytesIO()
-
-
+# Nothing of weight at the top: `python -m app` (the command line) imports this package too,
+# and has no use for Flask.
 FORM_ROOM_BYTES = 64 * 2**10  # multipart boundaries, part headers and the option fields
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from app import admission, api, errors, explore, hooks, settings, web
+    from flask import Flask
+
+    from app import admission, api, errors, explore, hooks, quantize, settings, web
     from app.cache import PhotoCache
+    from app.uploads import InMemoryRequest
+
+    # Each gunicorn worker creates its app once it has forked, before its first request:
+    # that request must not pay for importing scikit-learn.
+    quantize.preload()
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.request_class = InMemoryRequest

@@ -296,6 +296,7 @@ BROKEN_PIPE_STATUS = 141
 
 def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
     args = parse_args(argv, prog)
+    quantize.preload_in_background()  # scikit-learn's import overlaps decoding and counting colors
     try:
         extra = args.curve or args.contact_sheet is not None or args.palette_format is not None
         records = run_extra(args) if extra else run(args)

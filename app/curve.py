@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, quantize
@@ -113,7 +112,7 @@ def _palettes(bins: _Bins, color_space: str, last_k: int) -> dict[int, np.ndarra
         centers = _lloyd(points, bins.weights, _add_center(points, bins.weights, centers))
         if k <= min(FRESH_UP_TO_K, len(points) - 1):
             # Small k is where a greedy chain gets stuck; a few fresh starts are cheap there.
-            fresh = KMeans(k, n_init=FRESH_STARTS, random_state=0).fit(points, sample_weight=bins.weights)
+            fresh = quantize.sklearn_cluster().KMeans(k, n_init=FRESH_STARTS, random_state=0).fit(points, sample_weight=bins.weights)
             if fresh.inertia_ < _error(points, bins.weights, centers):
                 centers = fresh.cluster_centers_
         palettes[k] = space.to_srgb(centers)

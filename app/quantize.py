@@ -14,12 +14,11 @@ then mapped to its palette entry through a 2**24-entry lookup table.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.spatial import cKDTree
-from sklearn.cluster import KMeans, MiniBatchKMeans
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, lattice, parallel
@@ -69,6 +68,43 @@ LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 3 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 11 + 3 * 4
 # measure_map sums the error over blocks of about this many pixels.
 MEASURE_BLOCK_PIXELS = 1 << 20
+
+# scikit-learn and scipy.spatial take 1-2 s to import, more than the whole job on a 12 MP photo,
+# and only some palettes need them: they are imported when first needed. The server imports
+# them when it creates the app (preload), so no request pays; the command line starts the
+# import in a thread (preload_in_background) while it decodes the photo and counts its colors.
+_preloading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Import the libraries that some palettes need, now rather than during a request."""
+    import scipy.spatial  # noqa: F401
+    import sklearn.cluster  # noqa: F401
+
+
+def preload_in_background() -> None:
+    """Start preload() in a thread; the engine waits for it before it uses those libraries."""
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=preload, name="preload", daemon=True)
+        _preloading.start()
+
+
+def sklearn_cluster():
+    """sklearn.cluster, once any import started in the background has finished."""
+    if _preloading is not None:
+        _preloading.join()
+    import sklearn.cluster
+
+    return sklearn.cluster
+
+
+def _kd_tree(points: np.ndarray):
+    if _preloading is not None:
+        _preloading.join()
+    from scipy.spatial import cKDTree
+
+    return cKDTree(points)
 
 
 @dataclass(frozen=True)
@@ -290,11 +326,12 @@ def _classic_palette(hist: Histogram, k: int, color_space: str, seed: int) -> np
     points, weights, _ = _coarse(hist, color_space, CLASSIC_BINS_PER_CENTER * k, PERCEPTUAL_EXACT_LIMIT)
     points = points.astype(np.float64)
     n_clusters = min(k, len(points))
+    cluster = sklearn_cluster()
     best = None
     for start in range(CLASSIC_STARTS if k <= CLASSIC_STARTS_UP_TO_K else 1):
-        mbk = MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER, max_no_improvement=5,
+        mbk = cluster.MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER, max_no_improvement=5,
                               random_state=seed + start).fit(points, sample_weight=weights)
-        fit = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=CLASSIC_LLOYD_ITER,
+        fit = cluster.KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=CLASSIC_LLOYD_ITER,
                      tol=CLASSIC_LLOYD_TOL).fit(points, sample_weight=weights)
         if best is None or fit.inertia_ < best.inertia_:
             best = fit
@@ -381,7 +418,7 @@ def nearest_perceptual(
     if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
         near = lattice.nearest_few(grid, grid.snap(lab_palette), count)
     else:
-        _, near = cKDTree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
+        _, near = _kd_tree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
         near = near.reshape(len(lab_colors), count)
     differences = np.stack(
         [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
@@ -427,7 +464,7 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
         seeds = kmeans_plusplus(points, n_clusters, weights, seed + start)
         candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS))
     if k <= MBK_MAX_K:
-        mbk = MiniBatchKMeans(
+        mbk = sklearn_cluster().MiniBatchKMeans(
             n_clusters=n_clusters,
             batch_size=MBK_BATCH,
             max_iter=MBK_ITER,
@@ -497,7 +534,7 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
     """Index of the nearest center (squared Euclidean) for every point, exactly."""
     centers = np.asarray(centers, dtype=np.float64)
     if len(centers) > 32:  # a k-d tree wins once there are many centers
-        return cKDTree(centers).query(points)[1]
+        return _kd_tree(centers).query(points)[1]
     center_norms = (centers**2).sum(axis=1)
     out = np.empty(len(points), dtype=np.intp)
     for start in range(0, len(points), chunk):
