@@ -360,3 +360,18 @@ def test_kmeans_plusplus_picks_the_seeds_scikit_learn_picks():
     for k in (2, 16, 100):
         expected, _ = sklearn_kmeans_plusplus(points, k, sample_weight=weights, random_state=11)
         np.testing.assert_allclose(quantize.kmeans_plusplus(points, k, weights, 11), expected, atol=1e-4)
+
+
+def test_the_engine_and_command_line_import_without_scikit_learn_or_flask_and_the_app_imports_it_up_front():
+    import subprocess
+    import sys
+
+    check = (
+        "import sys\n"
+        "import app.cli\n"
+        "assert not {'sklearn', 'flask'} & set(sys.modules), 'imported at start-up'\n"
+        "from app import create_app\n"
+        "create_app({'TESTING': True})\n"
+        "assert 'sklearn.cluster' in sys.modules, 'a first request would pay for the import'\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, timeout=120)
