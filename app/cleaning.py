@@ -26,6 +26,8 @@ from app import colorspace, quantize
 from app.regions import CLEAR, Borders, Regions, borders, label_regions, merge_borders
 
 MAX_MIN_REGION = 1_000_000
+# Rounds merged in the exact smallest-first order before long chains switch to halving.
+EXACT_ROUNDS = 48
 
 
 @dataclass(frozen=True)
@@ -146,17 +148,22 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
                         min_region: int) -> Merged:
     """The palette index every region ends with once no region under min_region has a neighbour left.
 
-    In a round every small region points at its chosen neighbour, but only
-    at a larger one (size, then number), so the pointers form trees. The
-    regions at odd depth merge: none is both merging and merged into, and a
-    chain of small regions halves in every round. Neighbours of one index
-    that a merge brings together become one region. Each round the smallest
-    region with a neighbour merges at least, so the rounds end.
+    In a round, every small region that no smaller small region touches
+    merges into its chosen neighbour. That is the order of the classic
+    one-at-a-time merge, smallest first: a region's turn comes once the
+    smaller ones around it have merged (or grown past the threshold), and
+    what happens farther away does not change its choice. A chain of ever
+    larger small regions would take one round per link; after EXACT_ROUNDS
+    the rest merge by pointer trees, which halves every chain per round.
+    Neighbours of one index that a merge brings together become one region.
+    Each round the smallest small region with a neighbour merges, so the
+    rounds end.
     """
     palette = np.asarray(palette, dtype=np.float64)
     size, index, sums = regions.size, regions.index.copy(), sums
     node_of_region = np.arange(regions.count)
     source, target, length = graph.source, graph.target, graph.length
+    rounds = 0
     while True:
         count = len(size)
         small = (size < min_region) & (index != CLEAR)
@@ -164,11 +171,25 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         if not wanting.any():
             break
         chooser, choice = _choose(source[wanting], target[wanting], length[wanting], size, index, sums, palette)
-        upward = ~small[choice] | (size[chooser] < size[choice]) | ((size[chooser] == size[choice]) & (chooser < choice))
-        chooser, choice = chooser[upward], choice[upward]
+        if rounds < EXACT_ROUNDS:
+            # A small region merges once no smaller small region touches it: the smallest-first
+            # order of a one-at-a-time merge, and no region both merges and takes a merge.
+            both = small[source] & small[target]
+            smaller_neighbour = both & ((size[target] < size[source]) | ((size[target] == size[source]) & (target < source)))
+            waits = np.zeros(count, dtype=bool)
+            waits[source[smaller_neighbour]] = True
+            ready = ~waits[chooser]
+        else:
+            # Past that, a long chain of growing regions: point only at larger ones and merge
+            # those at odd depth of the pointer trees, which halves every chain per round.
+            upward = ~small[choice] | (size[chooser] < size[choice]) | ((size[chooser] == size[choice]) & (chooser < choice))
+            tree = np.arange(count)
+            tree[chooser[upward]] = choice[upward]
+            ready = upward & (_depth(tree)[chooser] % 2 == 1)
+        merging, into = chooser[ready], choice[ready]
+        rounds += 1
         parent = np.arange(count)
-        parent[chooser] = choice
-        merging = chooser[_depth(parent)[chooser] % 2 == 1]
+        parent[merging] = into
         index[merging] = index[parent[merging]]
         rep = np.arange(count)
         rep[merging] = parent[merging]
