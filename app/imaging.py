@@ -238,3 +238,16 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def resize_long_side(rgb: np.ndarray, alpha: np.ndarray | None, side: int) -> np.ndarray:
+    """The picture with its longer side at `side` pixels (Lanczos, up or down), transparency flattened on white."""
+    if alpha is not None:
+        coverage = alpha[..., None].astype(np.float32) / 255.0
+        rgb = np.rint(rgb * coverage + 255.0 * (1.0 - coverage)).astype(np.uint8)
+    height, width = rgb.shape[:2]
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if size == (width, height):
+        return np.ascontiguousarray(rgb)
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))

@@ -8,7 +8,7 @@ again and again on the same prepared photo.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
@@ -103,13 +103,19 @@ def prepare(data: bytes, max_pixels: int) -> Prepared:
     start = time.perf_counter()
     decoded = imaging.decode(data, max_pixels)
     decode_ms = _ms(start)
+    prepared = prepare_decoded(decoded, len(data))
+    return replace(prepared, timings={"decode_ms": decode_ms, **prepared.timings})
+
+
+def prepare_decoded(decoded: imaging.Decoded, source_bytes: int) -> Prepared:
+    """Count the colors of pixels already decoded (or made, such as a resized working copy)."""
     start = time.perf_counter()
     keys = quantize.pack(decoded.rgb)
     visible = keys if decoded.alpha is None else keys[decoded.alpha.ravel() > 0]
     hist = quantize.histogram(visible)
     if hist.unique_colors == 0:
         raise imaging.ImageError("unusable_image", "Every pixel of this image is fully transparent: there are no colors to find.")
-    return Prepared(decoded, keys, hist, len(data), {"decode_ms": decode_ms, "histogram_ms": _ms(start)})
+    return Prepared(decoded, keys, hist, source_bytes, {"histogram_ms": _ms(start)})
 
 
 def render(prepared: Prepared, options: Options) -> Rendered:
