@@ -8,7 +8,7 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import pipeline, quantize
+from app import cleaning, pipeline, quantize
 from app.errors import AppError, bad_request
 from app.imaging import ImageError
 from app.openapi import openapi_document
@@ -44,15 +44,21 @@ def choice_field(name: str, allowed: tuple[str, ...], default: str) -> str:
 
 
 def read_options(**fields) -> pipeline.Options:
-    """k, color_space, dither and method from the form, plus the endpoint's own `fields`."""
+    """k, color_space, dither, method and min_region from the form, plus the endpoint's own `fields`."""
     config = current_app.config
-    return pipeline.Options(
+    options = pipeline.Options(
         k=int_field("k", config["DEFAULT_K"], 2, config["MAX_K"]),
         color_space=choice_field("color_space", quantize.COLOR_SPACES, "rgb"),
         dither=choice_field("dither", pipeline.DITHERS, "none"),
         method=choice_field("method", pipeline.METHODS, "kmeans"),
+        min_region=int_field("min_region", 0, 0, cleaning.MAX_MIN_REGION),
         **fields,
     )
+    try:
+        options.check()  # rules between fields, such as min_region without dither
+    except ValueError as error:
+        raise bad_request(f"{str(error)[:1].upper()}{str(error)[1:]}.") from None
+    return options
 
 
 def log_request(prepared: pipeline.Prepared, k: object) -> None:
@@ -141,7 +147,11 @@ def describe(prepared, options, rendered, stem, token) -> dict:
         },
         "result": {"bytes": len(rendered.data), "format": options.fmt, "bit_depth": rendered.bit_depth,
                    "full_resolution": (rendered.width, rendered.height) == (decoded.width, decoded.height)},
-        "options": {"color_space": options.color_space, "dither": options.dither, "method": options.method},
+        "options": {"color_space": options.color_space, "dither": options.dither, "method": options.method,
+                    "min_region": options.min_region},
+        # With min_region, palette, shares, PSNR and delta_e are those of the cleaned image.
+        "regions": None if rendered.regions is None else {"before": rendered.regions.before,
+                                                          "after": rendered.regions.after},
         # Decoding is counted only in the request that actually decoded the photo.
         "timings": {**(prepared.timings if "image" in request.files else {}), **rendered.timings},
     }

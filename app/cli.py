@@ -12,11 +12,12 @@ import math
 import sys
 from pathlib import Path
 
-from app import curve, imaging, palettes, pipeline, quantize, settings, sheet
+from app import cleaning, curve, imaging, paint_by_number, palettes, pipeline, quantize, settings, sheet
+from app import template_png, template_svg
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 # An -o with one of these names a file, so it cannot take several outputs.
-FILE_SUFFIXES = IMAGE_SUFFIXES | {".json", ".css", ".gpl"}
+FILE_SUFFIXES = IMAGE_SUFFIXES | {".json", ".css", ".gpl", ".svg"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,6 +33,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--color-space", choices=quantize.COLOR_SPACES, default="rgb")
     parser.add_argument("--dither", choices=pipeline.DITHERS, default="none")
     parser.add_argument("--method", choices=pipeline.METHODS, default="kmeans")
+    parser.add_argument("--min-region", type=int, metavar="N",
+                        help="clean up specks: merge regions of one color smaller than N pixels "
+                             f"(0-{cleaning.MAX_MIN_REGION:,}; default 0, off; with --paint-by-number, working pixels, "
+                             f"default {paint_by_number.DEFAULT_MIN_REGION})")
     parser.add_argument("--json", action="store_true", help="print palettes, figures and timings as JSON")
     extra = parser.add_mutually_exclusive_group()
     extra.add_argument("--curve", action="store_true",
@@ -40,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        help="write one PNG grid of the photo at each k of --ks (PATH is a folder for several photos)")
     extra.add_argument("--palette-format", choices=palettes.FORMATS,
                        help="write the palette for each k in this format instead of the image")
+    extra.add_argument("--paint-by-number", type=Path, metavar="PATH",
+                       help="write a paint-by-number template (.svg, or .png to print) instead of the image; "
+                            "PATH is a folder for several photos or k")
     parser.add_argument("--ks", type=ks_list, metavar="K,K,...",
                         help="k values for --contact-sheet, comma-separated (default 2,5,10,15,24)")
     args = parser.parse_args(argv)
@@ -48,6 +56,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for k in args.k:
         if not quantize.MIN_K <= k <= quantize.MAX_K:
             parser.error(f"k must be between {quantize.MIN_K} and {quantize.MAX_K}, got {k}")
+    if args.min_region is not None:
+        try:
+            cleaning.check_min_region(args.min_region)
+        except ValueError as error:
+            parser.error(str(error))
+        if args.dither != "none" and args.paint_by_number is None:
+            parser.error("--min-region cleans flat regions and --dither scatters pixels on purpose: use one or the other")
+    if args.paint_by_number is not None and args.paint_by_number.suffix.lower() not in (".svg", ".png", ""):
+        if not args.paint_by_number.is_dir():
+            parser.error(f"--paint-by-number writes .svg or .png, got {args.paint_by_number.name!r}")
     return args
 
 
@@ -105,7 +123,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         for k in args.k:
             progress(done, jobs, f"{photo.name} k={k}")
             options = pipeline.Options(k=k, color_space=args.color_space, dither=args.dither,
-                                       method=args.method, fmt=args.format)
+                                       method=args.method, fmt=args.format, min_region=args.min_region or 0)
             rendered = pipeline.render(prepared, options)
             target = output_path(args, photo, k, jobs)
             target.write_bytes(rendered.data)
@@ -145,6 +163,9 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
             if not args.json:
                 print(f"{target}: {photo.name} at k = {', '.join(map(str, records[-1]['ks']))}")
             continue
+        if args.paint_by_number is not None:
+            records += paint(args, photo, prepared, len(photos))
+            continue
         for k in args.k:
             options = pipeline.Options(k=k, color_space=args.color_space, dither=args.dither, method=args.method)
             palette = palettes.palette_of(prepared, options)
@@ -155,6 +176,28 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
                             "colors": json.loads(palettes.to_json(palette))["colors"]})
             if not args.json:
                 print(f"{target}: {len(palette.colors)} colors of {photo.name} at k = {k}")
+    return records
+
+
+def paint(args: argparse.Namespace, photo: Path, prepared: pipeline.Prepared, photos: int) -> list[dict]:
+    """--paint-by-number: one template per k, SVG or PNG by the path's suffix (SVG in a folder)."""
+    records = []
+    min_region = paint_by_number.DEFAULT_MIN_REGION if args.min_region is None else args.min_region
+    for k in args.k:
+        fmt = "png" if args.paint_by_number.suffix.lower() == ".png" else "svg"
+        target = extra_path(args.paint_by_number, photos * len(args.k), f"{photo.stem}-k{k}-paint-by-number.{fmt}")
+        template = paint_by_number.make_template(prepared, k, args.color_space, min_region)
+        if fmt == "svg":
+            data = template_svg.to_svg(template, title=f"{photo.stem}: paint by number, {len(template.result.palette)} colors")
+        else:
+            data = template_png.to_png(template)
+        target.write_bytes(data)
+        records.append({"photo": str(photo), "output": str(target), "k": k, "colors": len(template.result.palette),
+                        "regions": template.regions.after, "min_region": min_region,
+                        "width": template.width, "height": template.height, "bytes": len(data)})
+        if not args.json:
+            print(f"{target}: {records[-1]['regions']:,} regions in {records[-1]['colors']} colors, "
+                  f"{template.width}x{template.height}, {len(data):,} bytes")
     return records
 
 
@@ -181,6 +224,7 @@ def curve_table(rec: dict) -> str:
 
 def record(photo, target, prepared, rendered, k, png24) -> dict:
     result = rendered.result
+    regions = None if rendered.regions is None else {"before": rendered.regions.before, "after": rendered.regions.after}
     return {
         "photo": str(photo),
         "output": str(target),
@@ -195,12 +239,15 @@ def record(photo, target, prepared, rendered, k, png24) -> dict:
         "palette": [{"hex": h, "share": round(float(s), 6)} for h, s in zip(result.hex_codes(), result.shares)],
         "bytes": {"original": prepared.source_bytes, "result": len(rendered.data), "png24": png24},
         "bit_depth": rendered.bit_depth,
+        "regions": regions,
         "timings": {**prepared.timings, **rendered.timings},
     }
 
 
 def summary_line(rec: dict) -> str:
     psnr = "identical" if rec["psnr"] is None else f"PSNR {rec['psnr']:.2f} dB"
+    if rec["regions"]:
+        psnr += f" (cleaned: {rec['regions']['before']:,} -> {rec['regions']['after']:,} regions)"
     return (
         f"{rec['output']}: {rec['unique_colors']:,} colors -> {rec['colors']}, {psnr}, "
         f"mean dE2000 {rec['delta_e']:.2f}, {rec['bytes']['result']:,} bytes "
@@ -211,7 +258,8 @@ def summary_line(rec: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        extra = args.curve or args.contact_sheet is not None or args.palette_format is not None
+        extra = (args.curve or args.contact_sheet is not None or args.palette_format is not None
+                 or args.paint_by_number is not None)
         records = run_extra(args) if extra else run(args)
     except (FileNotFoundError, imaging.ImageError, OSError) as error:
         print(f"error: {getattr(error, 'message', None) or error}", file=sys.stderr)

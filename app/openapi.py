@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from app.cleaning import MAX_MIN_REGION
+from app.paint_by_number import DEFAULT_MIN_REGION, WORKING_SIDE
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 PALETTE_FILE = {"$ref": "#/components/schemas/PaletteFile"}
 
@@ -32,6 +35,11 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
         "method": {"type": "string", "enum": ["kmeans", "mediancut", "octree"], "default": "kmeans"},
         "format": {"type": "string", "enum": ["png", "jpeg", "webp"], "default": "png",
                    "description": "png is paletted and exact; jpeg and webp add colors of their own."},
+        "min_region": {"type": "integer", "minimum": 0, "maximum": MAX_MIN_REGION, "default": 0,
+                       "description": "Clean up specks: every 4-connected region of one color smaller than this "
+                                      "many pixels (of the full-size image) merges into the neighbor nearest its "
+                                      "own mean color, then the palette is refitted. 0 is off. Palette, shares, "
+                                      "PSNR and delta_e then describe the cleaned image. Not with dither."},
         "max_side": {"type": "integer", "minimum": 16,
                      "description": "Preview: shrink the result (nearest neighbor) so its longer side fits. "
                                     "The palette and figures stay those of the full image."},
@@ -115,6 +123,28 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/paint-by-number": {
+                "post": {
+                    "summary": "A printable paint-by-number template: outlines, numbers and a legend",
+                    "description": f"Made at a working size of {WORKING_SIDE} px on the longer side: the photo is "
+                                   "resized, recolored and cleaned there as /api/quantize would. Each region "
+                                   "carries its palette number (1 = largest share) where it has the most room. "
+                                   "The SVG has a hidden 'colors' layer with the regions filled in.",
+                    "requestBody": _form({
+                        **{key: image_fields[key] for key in ("image", "image_id", "k", "color_space")},
+                        "min_region": {**image_fields["min_region"], "default": DEFAULT_MIN_REGION,
+                                       "description": "Smallest region, in pixels of the working size."},
+                        "format": {"type": "string", "enum": ["svg", "png"], "default": "svg"},
+                    }),
+                    "responses": {
+                        "200": {"description": "The template, as an attachment named "
+                                               "<photo>-k<k>-paint-by-number.<format>.",
+                                "content": {"image/svg+xml": {"schema": {"type": "string"}},
+                                            "image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                        **_error_responses(400, 410, 413, 415, 422),
+                    },
+                }
+            },
             "/healthz": {"get": {"summary": "Health check", "responses": {"200": {"description": "Serving"}}}},
         },
         "components": {
@@ -150,7 +180,10 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     "psnr": {"type": ["number", "null"], "description": "dB; null when identical."},
                     "delta_e": {"type": "number", "description": "Mean CIEDE2000 against the original."},
                     "original": {"type": "object"}, "result": {"type": "object"},
-                    "options": {"type": "object"}, "timings": {"type": "object"}}},
+                    "options": {"type": "object"}, "timings": {"type": "object"},
+                    "regions": {"type": ["object", "null"], "description": "With min_region: 4-connected regions "
+                                "of one color before and after cleaning.", "properties": {
+                                    "before": {"type": "integer"}, "after": {"type": "integer"}}}}},
             }
         },
     }

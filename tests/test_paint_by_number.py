@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import re
+import urllib.request
+import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -111,15 +113,33 @@ def test_the_fill_layer_rasterized_is_the_cleaned_map(svg_root, template):
     assert np.array_equal(drawn, template.result.palette[template.indices])
 
 
-def test_the_fill_layer_equals_the_cleaned_quantize_answer_at_working_size(client, svg_root, template):
-    prepared = pipeline.prepare(png(blobs()), 10**7)
-    working = pbn.working_prepared(prepared).decoded.rgb
-    response = client.post("/api/quantize", data={"image": (io.BytesIO(png(working)), "w.png"), "k": "6",
-                                                  "min_region": "300"}, content_type="multipart/form-data")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    with Image.open(io.BytesIO(response.data)) as answer:
-        expected = np.asarray(answer.convert("RGB"))
-    assert np.array_equal(fill_raster(svg_root, template.width, template.height), expected)
+def post(url: str, fields: dict[str, str], image: bytes) -> tuple[bytes, dict]:
+    boundary = uuid.uuid4().hex
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                    for name, value in fields.items())
+    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="photo.png"\r\n'
+             "Content-Type: image/png\r\n\r\n").encode() + image + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return response.read(), dict(response.headers)
+
+
+def test_the_served_fill_layer_equals_the_cleaned_quantize_answer_at_working_size(live_server):
+    photo = png(blobs(seed=4))
+    svg, headers = post(f"{live_server}/api/paint-by-number", {"k": "6", "min_region": "300"}, photo)
+    assert headers["Content-Type"].startswith("image/svg+xml")
+    assert headers["Content-Disposition"] == 'attachment; filename="photo-k6-paint-by-number.svg"'
+    root = ET.fromstring(svg)
+    width, height = (int(v) for v in root.get("viewBox").split()[2:])
+    working = pbn.working_prepared(pipeline.prepare(photo, 10**7)).decoded.rgb
+    answer, _ = post(f"{live_server}/api/quantize", {"k": "6", "min_region": "300"}, png(working))
+    with Image.open(io.BytesIO(answer)) as image:
+        expected = np.asarray(image.convert("RGB"))
+    picture_height = expected.shape[0]
+    assert width == expected.shape[1] and max(expected.shape[:2]) == pbn.WORKING_SIDE
+    assert np.array_equal(fill_raster(root, width, picture_height), expected)
+    assert int(headers["X-Colors"]) == len(list(layer(root, "legend")))
 
 
 def test_outlines_trace_every_border_edge_exactly_once(svg_root, template):
