@@ -19,7 +19,7 @@ class InMemoryRequest(Request):
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from app import api, errors, extras, hooks, paint, settings, web
+    from app import api, errors, explore, hooks, paint, settings, web
     from app.cache import PhotoCache
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     hooks.register(app)
     app.register_blueprint(api.bp)
-    app.register_blueprint(extras.bp)
+    app.register_blueprint(explore.bp)
     app.register_blueprint(paint.bp)
     app.register_blueprint(web.bp)
     return app

@@ -31,13 +31,17 @@ class Tile:
 
 
 def check_ks(ks: tuple[int, ...] | list[int], max_k: int = quantize.MAX_K) -> None:
+    """The one rule for a sheet's k values (the API and the CLI parse their text, then call this)."""
     if not 1 <= len(ks) <= MAX_TILES:
-        raise ValueError(f"ks must hold 1 to {MAX_TILES} values, got {len(ks)}")
+        raise ValueError(f"ks must hold 1 to {MAX_TILES} values, got {len(ks)}.")
+    seen = set()
     for k in ks:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not quantize.MIN_K <= k <= max_k:
-            raise ValueError(f"each k must be a whole number between {quantize.MIN_K} and {max_k}, got {k!r}")
-    if len(set(ks)) != len(ks):
-        raise ValueError(f"ks lists a value twice: {', '.join(str(k) for k in ks)}")
+            raise ValueError(f"Each value in ks must be a whole number between {quantize.MIN_K} and {max_k}, "
+                             f"got {k!r}.")
+        if k in seen:
+            raise ValueError(f"ks lists {k} twice; give each value once.")
+        seen.add(k)
 
 
 def contact_sheet(

@@ -30,16 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app import cleaning, colorspace, pipeline, quantize
+from app.regions import label_regions
+from bench.classic_facets import classic_clean
+from bench.report import table
+from testsupport.corpus import CORPUS
+from testsupport.servers import gunicorn
 
-from app import cleaning, colorspace, pipeline, quantize  # noqa: E402
-from app.regions import label_regions  # noqa: E402
-from bench.classic_facets import classic_clean  # noqa: E402
-from bench.report import table  # noqa: E402
-from bench.servers import gunicorn  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"
 CAMERA_PIXELS = 8_000_000
 
 

@@ -6,28 +6,22 @@ set once the new image is decoded and swapped in). The debounce, the request, th
 work, the transfer and the decode are all inside that time. Beside it: the engine alone,
 app.pipeline.render on an already prepared photo, for the same k values and preview size.
 
-    .venv/bin/python bench/bench_slider.py [--moves 20] [photo ...]
+    .venv/bin/python -m bench.bench_slider [--moves 20] [photo ...]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
-import sys
+import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from app import pipeline
+from testsupport.browser import CHROMIUM, launch, open_page, upload, wait_for_result
+from testsupport.corpus import CORPUS
+from testsupport.servers import gunicorn
 
-from app import pipeline  # noqa: E402
-from browser_helpers import CHROMIUM, launch, open_page, upload, wait_for_result  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"
 PHOTOS = ["kodim23.png", "cam_olympus_ep3_12mp.jpg"]
 # Every move is a new k, near and far from the last one, as a hand on the slider makes them.
 KS = [17, 12, 24, 8, 32, 20, 6, 40, 14, 28, 10, 48, 22, 5, 36, 18, 9, 30, 64, 15]
@@ -36,29 +30,6 @@ KS = [17, 12, 24, 8, 32, 20, 6, 40, 14, 28, 10, 48, 22, 5, 36, 18, 9, 30, 64, 15
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}"]
-    if (ROOT / "gunicorn.conf.py").exists():
-        command += ["-c", "gunicorn.conf.py"]
-    command.append("app:create_app()")
-    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "LOG_LEVEL": "warning"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=2):
-                return server, base
-        except OSError:
-            if server.poll() is not None:
-                raise SystemExit(f"gunicorn exited with code {server.returncode}")
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not answer within 30 s")
 
 
 def page_moves(browser, base: str, photo: Path, ks: list[int]) -> tuple[list[float], int]:
@@ -121,8 +92,8 @@ def main() -> None:
 
     rows = []
     began = time.perf_counter()
-    server, base = start_server()
-    try:
+    with tempfile.TemporaryDirectory() as scratch, gunicorn(Path(scratch) / "server.log", LOG_LEVEL="warning") as (
+            _, base):
         with sync_playwright() as playwright:
             browser = launch(playwright)
             for name in args.photos:
@@ -130,9 +101,6 @@ def main() -> None:
                 page_ms, side = page_moves(browser, base, photo, ks)
                 rows.append([photo, page_ms, side])
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
     print(f"{'photo':<28} {'MP':>5} {'moves':>5} {'preview':>8} {'page p50':>9} {'page p95':>9} "
           f"{'engine p50':>11} {'engine p95':>11}")
     for photo, page_ms, side in rows:

@@ -31,7 +31,7 @@ import pytest
 from PIL import Image
 
 from app import settings
-from conftest import free_port, wait_for_http
+from testsupport.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"

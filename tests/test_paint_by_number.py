@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import urllib.request
-import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PIL import Image, ImageFont
 
 from app import paint_by_number as pbn
 from app import pipeline, template_png, template_svg, tracing
+from testsupport.forms import multipart
 
 SVG = "{http://www.w3.org/2000/svg}"
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -114,13 +114,8 @@ def test_the_fill_layer_rasterized_is_the_cleaned_map(svg_root, template):
 
 
 def post(url: str, fields: dict[str, str], image: bytes) -> tuple[bytes, dict]:
-    boundary = uuid.uuid4().hex
-    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-                    for name, value in fields.items())
-    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="photo.png"\r\n'
-             "Content-Type: image/png\r\n\r\n").encode() + image + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body, content_type = multipart(*fields.items(), ("image", ("photo.png", image)))
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
     with urllib.request.urlopen(request, timeout=120) as response:
         return response.read(), dict(response.headers)
 

@@ -6,17 +6,7 @@ import pytest
 from PIL import Image
 
 from app import imaging, pipeline, quantize, sheet
-
-
-def png_bytes(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb if alpha is None else np.dstack([rgb, alpha])).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def gradient(width: int, height: int) -> np.ndarray:
-    y, x = np.mgrid[0:height, 0:width]
-    return np.stack([x * 255 // width, y * 255 // height, (x * y) % 256], axis=-1).astype(np.uint8)
+from testsupport.images import gradient, png_bytes
 
 
 def layout(tile_w: int, tile_h: int, count: int) -> dict:
