@@ -45,15 +45,15 @@ def classic_clean(indices: np.ndarray, palette: np.ndarray, min_region: int) -> 
             continue  # the whole image
         row = distance[index[region]]
         target = min(around, key=lambda n: (row[index[n]], -around[n], n))
+        # Regions of the target's color that touched the merged one now touch the target: they join it.
+        joining = [n for n in around if n != target and index[n] == index[target]]
         _absorb(target, region, size, neighbours, owner)
-        # Neighbours of the target's color that now touch it join it.
-        joined = [n for n in neighbours[target] if index[n] == index[target]]
-        while joined:
-            other = joined.pop()
-            if owner[other] != other or other == target:
+        while joining:
+            other = joining.pop()
+            if owner[other] != other:
                 continue
+            joining.extend(n for n in neighbours[other] if n != target and index[n] == index[target])
             _absorb(target, other, size, neighbours, owner)
-            joined.extend(n for n in neighbours[target] if index[n] == index[target] and n not in joined)
         if size[target] < min_region:
             heapq.heappush(heap, (size[target], target))
     final = np.array(index)[_roots(owner)]
