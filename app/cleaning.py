@@ -158,61 +158,77 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     Neighbours of one index that a merge brings together become one region.
     Each round the smallest small region with a neighbour merges, so the
     rounds end.
+
+    Regions keep their numbers: a merged one points at the region that took
+    it, so a round costs only what its borders and merges touch.
     """
     palette = np.asarray(palette, dtype=np.float64)
-    size, index, sums = regions.size, regions.index.copy(), sums
-    node_of_region = np.arange(regions.count)
+    count = regions.count
+    size, index, sums = regions.size.copy(), regions.index.copy(), sums.copy()
+    parent = np.arange(count)
+    current = np.arange(count)  # the region each border end now belongs to (exact for the ends in the graph)
+    local = np.zeros(count, dtype=np.intp)  # scratch: a region's number among those a round touches
     source, target, length = graph.source, graph.target, graph.length
     rounds = 0
-    while True:
-        count = len(size)
-        small = (size < min_region) & (index != CLEAR)
-        wanting = small[source]
+    while len(source):
+        wanting = size[source] < min_region  # transparent regions have no borders
         if not wanting.any():
             break
         chooser, choice = _choose(source[wanting], target[wanting], length[wanting], size, index, sums, palette)
         if rounds < EXACT_ROUNDS:
-            # A small region merges once no smaller small region touches it: the smallest-first
-            # order of a one-at-a-time merge, and no region both merges and takes a merge.
-            both = small[source] & small[target]
-            smaller_neighbour = both & ((size[target] < size[source]) | ((size[target] == size[source]) & (target < source)))
+            # A small region merges once no smaller small region touches it.
+            s, t = source[wanting], target[wanting]
+            smaller = (size[t] < min_region) & ((size[t] < size[s]) | ((size[t] == size[s]) & (t < s)))
             waits = np.zeros(count, dtype=bool)
-            waits[source[smaller_neighbour]] = True
+            waits[s[smaller]] = True
             ready = ~waits[chooser]
         else:
-            # Past that, a long chain of growing regions: point only at larger ones and merge
-            # those at odd depth of the pointer trees, which halves every chain per round.
-            upward = ~small[choice] | (size[chooser] < size[choice]) | ((size[chooser] == size[choice]) & (chooser < choice))
-            tree = np.arange(count)
-            tree[chooser[upward]] = choice[upward]
-            ready = upward & (_depth(tree)[chooser] % 2 == 1)
+            ready = _odd_depth(chooser, choice, size, min_region)
         merging, into = chooser[ready], choice[ready]
         rounds += 1
-        parent = np.arange(count)
-        parent[merging] = into
-        index[merging] = index[parent[merging]]
-        rep = np.arange(count)
-        rep[merging] = parent[merging]
-        a, b = rep[source], rep[target]
+        index[merging] = index[into]
+        current[merging] = into
+        a, b = current[source], current[target]
         together = (a != b) & (index[a] == index[b])
-        links = coo_matrix((np.ones(len(merging) + int(together.sum()), np.int8),
-                            (np.concatenate([merging, a[together]]), np.concatenate([parent[merging], b[together]]))),
-                           shape=(count, count))
-        new_count, node = connected_components(links, directed=False)
-        size = np.bincount(node, weights=size, minlength=new_count).astype(np.int64)
-        sums = np.stack([np.bincount(node, weights=sums[:, c], minlength=new_count) for c in range(3)], axis=1)
-        new_index = np.empty(new_count, dtype=index.dtype)
-        new_index[node] = index
-        index = new_index
-        node_of_region = node[node_of_region]
-        # Borders between two regions that are no longer small never matter again.
+        # One region per group: a merge, and same-index neighbours it brought together.
+        first, second = np.concatenate([merging, a[together]]), np.concatenate([into, b[together]])
+        involved = np.zeros(count, dtype=bool)
+        involved[first] = True
+        involved[second] = True
+        nodes = np.flatnonzero(involved)
+        local[nodes] = np.arange(len(nodes))
+        links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
+        _, group = connected_components(links, directed=False)
+        # Groups are numbered in the order of their first node, which is their lowest number: it stands for them.
+        new_group = np.ones(len(group), dtype=bool)
+        new_group[1:] = group[1:] > np.maximum.accumulate(group)[:-1]
+        rep = nodes[np.flatnonzero(new_group)][group]
+        moved = nodes != rep
+        np.add.at(size, rep[moved], size[nodes[moved]])
+        np.add.at(sums, rep[moved], sums[nodes[moved]])
+        parent[nodes[moved]] = rep[moved]
+        current[nodes] = rep
+        # Borders now run between groups; those with no small side never matter again.
         half = source < target
-        a, b = node[source[half]], node[target[half]]
-        still_small = (size < min_region) & (index != CLEAR)
-        keep = (a != b) & (still_small[a] | still_small[b])
-        graph = merge_borders(a[keep], b[keep], length[half][keep], new_count)
+        a, b = current[source[half]], current[target[half]]
+        keep = (a != b) & ((size[a] < min_region) | (size[b] < min_region))
+        graph = merge_borders(a[keep], b[keep], length[half][keep], count)
         source, target, length = graph.source, graph.target, graph.length
-    return Merged(index_of_region=index[node_of_region], regions=int((index != CLEAR).sum()))
+    root = parent
+    while not np.array_equal(root[root], root):
+        root = root[root]
+    alive = (root == np.arange(count)) & (index != CLEAR)
+    return Merged(index_of_region=index[root], regions=int(alive.sum()))
+
+
+def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, min_region: int) -> np.ndarray:
+    """Which choosers merge: pointing only at larger regions, those at odd depth of the pointer trees."""
+    upward = (size[choice] >= min_region) | (size[chooser] < size[choice]) | (
+        (size[chooser] == size[choice]) & (chooser < choice))
+    nodes = np.unique(np.concatenate([chooser, choice]))
+    tree = np.arange(len(nodes))
+    tree[np.searchsorted(nodes, chooser[upward])] = np.searchsorted(nodes, choice[upward])
+    return upward & (_depth(tree)[np.searchsorted(nodes, chooser)] % 2 == 1)
 
 
 def _choose(source, target, length, size, index, sums, palette) -> tuple[np.ndarray, np.ndarray]:

@@ -32,6 +32,9 @@ class Regions:
     index: np.ndarray  # (count,) palette index of each region; CLEAR for transparent ones
     size: np.ndarray  # (count,) int64 pixels
     run_starts: np.ndarray  # (H, W) bool, True where a horizontal run of one index begins
+    # Flat positions (in rows 0..H-2) where a run starts in that row or the next: along the stretch
+    # from one to the next, the pair of pixels one above the other stays in the same two runs.
+    stretch_starts: np.ndarray
 
     @property
     def visible(self) -> np.ndarray:
@@ -53,22 +56,25 @@ def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regio
     height, width = values.shape
     starts = np.ones(values.shape, dtype=bool)
     np.not_equal(values[:, 1:], values[:, :-1], out=starts[:, 1:])
-    runs = np.cumsum(starts.ravel(), dtype=np.int32).reshape(height, width)
+    runs = np.cumsum(starts.ravel(), dtype=np.int32)
     runs -= 1
-    run_count = int(runs[-1, -1]) + 1
+    run_count = int(runs[-1]) + 1
     # Two runs in neighbouring rows join where they overlap with one index; every
-    # overlap begins where either row starts a run, so those columns suffice.
-    link = (values[1:] == values[:-1]) & (starts[1:] | starts[:-1])
-    upper, lower = runs[:-1][link], runs[1:][link]
+    # overlap begins a stretch, so the stretch starts suffice.
+    stretches = np.flatnonzero(starts[1:] | starts[:-1])
+    flat = values.ravel()
+    joined = stretches[flat[stretches] == flat[stretches + width]]
+    upper, lower = runs[joined], runs[joined + width]
     graph = coo_matrix((np.ones(len(upper), np.int8), (upper, lower)), shape=(run_count, run_count))
     count, region_of_run = connected_components(graph, directed=False)
     region_of_run = region_of_run.astype(np.int32)
     first_pixels = np.flatnonzero(starts)
     run_lengths = np.diff(first_pixels, append=starts.size)
     index = np.zeros(count, dtype=np.int32)
-    index[region_of_run] = values.ravel()[first_pixels]
+    index[region_of_run] = flat[first_pixels]
     size = np.bincount(region_of_run, weights=run_lengths, minlength=count).astype(np.int64)
-    return Regions(of_pixel=region_of_run[runs], count=count, index=index, size=size, run_starts=starts)
+    return Regions(of_pixel=region_of_run[runs].reshape(height, width), count=count, index=index, size=size,
+                   run_starts=starts, stretch_starts=stretches)
 
 
 def borders(regions: Regions, keep: np.ndarray) -> Borders:
@@ -82,31 +88,35 @@ def borders(regions: Regions, keep: np.ndarray) -> Borders:
     inner = np.flatnonzero(starts)
     inner = inner[inner % width != 0]
     left, right = of_pixel[inner - 1], of_pixel[inner]
-    # Horizontal borders: between rows r and r+1 the pair of regions stays the same
-    # along a segment that neither row breaks with a run start; count it once, with its length.
-    segment = starts[1:] | starts[:-1]
-    positions = np.flatnonzero(segment)
-    lengths = np.diff(positions, append=segment.size)
-    top, bottom = of_pixel[positions], of_pixel[positions + width]
-    first = np.concatenate([left, top])
-    second = np.concatenate([right, bottom])
-    length = np.concatenate([np.ones(len(left), dtype=np.int64), lengths])
-    usable = keep & regions.visible
-    wanted = (first != second) & (usable[first] | usable[second]) & regions.visible[first] & regions.visible[second]
+    # Horizontal borders: one per stretch whose two rows lie in different regions, as long as the stretch.
+    stretches = regions.stretch_starts
+    lengths = np.diff(stretches, append=(starts.shape[0] - 1) * width)
+    top, bottom = of_pixel[stretches], of_pixel[stretches + width]
+    across = top != bottom
+    first = np.concatenate([left, top[across]])
+    second = np.concatenate([right, bottom[across]])
+    length = np.concatenate([np.ones(len(left), dtype=np.int64), lengths[across]])
+    wanted = keep[first] | keep[second]
+    if not regions.visible.all():
+        wanted &= regions.visible[first] & regions.visible[second]
     return merge_borders(first[wanted], second[wanted], length[wanted], regions.count)
 
 
 def merge_borders(first: np.ndarray, second: np.ndarray, length: np.ndarray, count: int) -> Borders:
-    """Both directions of every pair, duplicates summed, self-pairs dropped.
+    """Both directions of every pair, duplicates summed, self-pairs dropped, sorted by (source, target).
 
-    A sparse matrix does the grouping: rows bucket in linear time, where a
-    sort of the pair keys would cost several times more.
+    Many pairs group in linear time in a sparse matrix, where sorting their
+    keys costs several times more; a few sort faster than a matrix of `count` rows is made.
     """
     distinct = first != second
-    first, second, length = first[distinct], second[distinct], length[distinct].astype(np.int64)
-    matrix = coo_matrix((np.concatenate([length, length]),
-                         (np.concatenate([first, second]), np.concatenate([second, first]))),
-                        shape=(count, count)).tocsr()
+    first, second = first[distinct].astype(np.int64), second[distinct].astype(np.int64)
+    length = np.concatenate([length[distinct], length[distinct]]).astype(np.int64)
+    first, second = np.concatenate([first, second]), np.concatenate([second, first])
+    if len(first) * 8 < count:
+        keys, inverse = np.unique(first * count + second, return_inverse=True)
+        summed = np.bincount(inverse, weights=length, minlength=len(keys)).astype(np.int64)
+        return Borders(source=keys // count, target=keys % count, length=summed)
+    matrix = coo_matrix((length, (first, second)), shape=(count, count)).tocsr()
     matrix.sum_duplicates()
     source = np.repeat(np.arange(count, dtype=np.int64), np.diff(matrix.indptr))
     return Borders(source=source, target=matrix.indices.astype(np.int64), length=matrix.data)

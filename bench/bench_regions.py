@@ -158,6 +158,7 @@ def main() -> None:
     parser.add_argument("--photos", default="", help="comma-separated names in the corpus; default: all")
     parser.add_argument("--no-camera", action="store_true", help="leave out the 9-12 MP photos from the comparison")
     parser.add_argument("--no-request", action="store_true", help="leave out the 12 MP request timing")
+    parser.add_argument("--request-only", action="store_true", help="only the 12 MP request timing")
     parser.add_argument("--repeat", type=int, default=3, help="requests per case for the 12 MP timing (best of N)")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
@@ -174,13 +175,16 @@ def main() -> None:
             cameras.append(args.corpus / name)
             if args.no_camera:
                 continue
-        rows += compare(name, prepared, ks, thresholds)
-    print("\n(1) Ours vs classic facet reduction on the same k-means map (RGB); figures from the result pixels\n")
-    print(detail_table(rows))
-    summary, verdicts = summary_table(rows)
-    print("\n(2) Per threshold and k: median PSNR lost to cleaning, ours minus classic (min and median over photos),\n"
-          "    how many times fewer regions than without cleaning, and how much longer the classic took\n")
-    print(summary)
+        if not args.request_only:
+            rows += compare(name, prepared, ks, thresholds)
+    verdicts = []
+    if rows:
+        print("\n(1) Ours vs classic facet reduction on the same k-means map (RGB); figures from the result pixels\n")
+        print(detail_table(rows))
+        summary, verdicts = summary_table(rows)
+        print("\n(2) Per threshold and k: median PSNR lost to cleaning, ours minus classic (min and median over "
+              "photos),\n    how many times fewer regions than without cleaning, and how much longer the classic took\n")
+        print(summary)
     if not args.no_request and cameras:
         twelve = [p for p in cameras if "12mp" in p.name] or cameras
         print(f"\n(3) The request at 12 MP through gunicorn: POST /api/quantize, JSON answer, best of {args.repeat}\n")

@@ -90,7 +90,8 @@ def test_figures_are_those_of_the_cleaned_pixels(pixels, k, min_region):
     expected_psnr = np.inf if mse == 0 else 10 * np.log10(255**2 / mse)
     assert cleaned.result.psnr == pytest.approx(expected_psnr, abs=1e-9)
     expected_delta = colorspace.ciede2000_srgb(pixels.reshape(-1, 3), shown.reshape(-1, 3)).astype(np.float64).mean()
-    assert cleaned.result.delta_e == pytest.approx(expected_delta, abs=1e-4)
+    # The engine keeps CIELAB in float32 (app/quantize.py: its error is far below 0.001).
+    assert cleaned.result.delta_e == pytest.approx(expected_delta, abs=1e-3)
     shares = np.bincount(cleaned.indices.ravel(), minlength=len(cleaned.result.palette)) / cleaned.indices.size
     assert np.allclose(cleaned.result.shares, shares)
     assert (np.diff(cleaned.result.shares) <= 0).all(), "entries must come sorted by share"
@@ -207,3 +208,18 @@ def test_the_pipeline_cleans_at_full_size_then_shrinks_the_preview():
         indices = np.asarray(image)
     assert min(np.concatenate(region_sizes(indices))) >= 30
     assert full.data == pipeline.render(prepared, pipeline.Options(k=6, min_region=30)).data
+
+
+@settings(max_examples=60, deadline=None, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+@given(pixels=images(), k=st.integers(2, 12), min_region=st.integers(0, 450))
+def test_the_chain_halving_rounds_keep_the_guarantee_too(pixels, k, min_region):
+    fit, indices, hist = kmeans_map(pixels, k)
+    exact_rounds = cleaning.EXACT_ROUNDS
+    cleaning.EXACT_ROUNDS = 0  # every round by pointer trees, as after a long chain
+    try:
+        cleaned = cleaning.clean(indices, fit.palette, pixels, None, min_region)
+    finally:
+        cleaning.EXACT_ROUNDS = exact_rounds
+    sizes = np.concatenate(region_sizes(cleaned.indices))
+    assert len(sizes) == 1 if pixels.shape[0] * pixels.shape[1] < min_region else sizes.min() >= min_region
+    assert cleaned.regions_after == len(sizes)
