@@ -86,7 +86,7 @@ def compare(name: str, prepared: pipeline.Prepared, ks: list[int], thresholds: l
 def detail_table(rows: list[dict]) -> str:
     body = [[r["photo"], r["k"], r["threshold"], f"{r['before']:,}", f"{r['ours']:,}", f"{r['classic']:,}",
              f"{r['before'] / r['ours']:.0f}x", f"{r['base_psnr']:.2f}", f"{r['ours_psnr']:.2f}",
-             f"{r['classic_psnr']:.2f}", f"{r['ours_psnr'] - r['classic_psnr']:+.2f}", f"{r['ours_de']:.2f}",
+             f"{r['classic_psnr']:.2f}", f"{r['ours_psnr'] - r['classic_psnr']:+.3f}", f"{r['ours_de']:.2f}",
              f"{r['classic_de']:.2f}", f"{r['ours_s']:.2f}", f"{r['classic_s']:.2f}"] for r in rows]
     return table(["photo", "k", "px", "regions none", "ours", "classic", "fewer (ours)", "PSNR none", "ours",
                   "classic", "ours-classic", "dE ours", "classic", "s ours", "s classic"], body)
@@ -102,7 +102,7 @@ def summary_table(rows: list[dict]) -> tuple[str, list[str]]:
             cost_classic = [r["base_psnr"] - r["classic_psnr"] for r in group]
             fewer = [r["before"] / r["ours"] for r in group]
             body.append([threshold, k, len(group), f"{statistics.median(cost_ours):.2f}",
-                         f"{statistics.median(cost_classic):.2f}", f"{min(gains):+.2f}", f"{statistics.median(gains):+.2f}",
+                         f"{statistics.median(cost_classic):.2f}", f"{min(gains):+.3f}", f"{statistics.median(gains):+.3f}",
                          f"{min(fewer):.0f}x", f"{statistics.median(fewer):.0f}x",
                          f"{statistics.median(r['classic_s'] / r['ours_s'] for r in group):.1f}x"])
         at = [r for r in rows if r["threshold"] == threshold]
