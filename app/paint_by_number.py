@@ -32,11 +32,12 @@ DEFAULT_MIN_REGION = 1500  # working pixels; see the README for how many numbers
 FORMATS = ("svg", "png")
 MAX_FONT = 40.0
 READABLE_FONT = 8.0  # below this a number is hard to read when printed at A3
-# Box of a run of digits, in em, wide enough for DejaVu Sans and Verdana (the widest
-# common sans digits) and for Pillow's own Aileron; the baseline sits BASELINE below the centre.
-DIGIT_WIDTH = 0.65
-DIGIT_HEIGHT = 0.78
-BASELINE = 0.38
+# Box of a run of digits, in em, with a margin around the ink of DejaVu Sans and Verdana (the
+# widest common sans digits, 0.64 em each, 0.73-0.76 em tall, a hair below the baseline) and of
+# Pillow's own Aileron; the baseline sits BASELINE below the centre.
+DIGIT_WIDTH = 0.66
+DIGIT_HEIGHT = 0.82
+BASELINE = 0.39
 # A point inside a label box lies in a pixel whose centre is at most this much farther away.
 _PIXEL_REACH = math.sqrt(0.5) + 1e-6
 
@@ -124,10 +125,34 @@ def place_labels(indices: np.ndarray) -> list[Label]:
     for region, point, radius in zip(owners.tolist(), points.tolist(), room.tolist()):
         number = int(regions.index[region]) + 1
         digits = len(str(number))
-        fit = radius / math.hypot(DIGIT_WIDTH * digits / 2, DIGIT_HEIGHT / 2)
-        labels.append(Label(number=number, x=point % width + 0.5, y=point // width + 0.5,
-                            font_size=math.floor(min(MAX_FONT, fit) * 100) / 100))
+        x, y = point % width + 0.5, point // width + 0.5
+        # The circle free of border always holds the box; the box itself, wider than tall, often
+        # fits a larger font there (a thin band holds digits as tall as the band, not as its half-width).
+        in_circle = min(MAX_FONT, radius / math.hypot(DIGIT_WIDTH * digits / 2, DIGIT_HEIGHT / 2))
+        size = _largest_fitting(regions.of_pixel, region, x, y, number, in_circle)
+        labels.append(Label(number=number, x=x, y=y, font_size=math.floor(size * 100) / 100))
     return labels
+
+
+def _largest_fitting(of_pixel: np.ndarray, region: int, x: float, y: float, number: int, low: float) -> float:
+    """The largest font in [low, MAX_FONT] whose box, centred at (x, y), covers only pixels of the region."""
+
+    def fits(size: float) -> bool:
+        left, top, right, bottom = Label(number, x, y, size).box()
+        if left < 0 or top < 0 or right > of_pixel.shape[1] or bottom > of_pixel.shape[0]:
+            return False
+        window = of_pixel[math.floor(top):math.ceil(bottom), math.floor(left):math.ceil(right)]
+        return bool((window == region).all())
+
+    if fits(MAX_FONT):
+        return MAX_FONT
+    if not fits(low):  # cannot happen by the circle's margin; keep the circle's size then
+        return low
+    high = MAX_FONT
+    for _ in range(10):  # the box grows with the font: bisect
+        middle = (low + high) / 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
 
 
 def unreadable(template: Template) -> int:

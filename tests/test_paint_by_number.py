@@ -205,13 +205,18 @@ def test_the_legend_lists_exactly_the_palette_numbered_by_share(svg_root, templa
 
 
 def test_numbers_fit_and_grow_with_room():
-    # One big square and a thin bar: the square's number is large, the bar's small but inside.
+    # A big square, a bar 10 px wide and a band 4 px tall: the square's number is as large as allowed;
+    # the bar's is smaller but readable, as wide as the bar allows (the box is narrower than a circle);
+    # the band's is as tall as the band allows.
     indices = np.zeros((120, 160), dtype=np.uint8)
     indices[:, 150:] = 1
+    indices[100:104, :100] = 2
     labels = {label.number: label for label in pbn.place_labels(indices)}
     assert labels[1].font_size == pbn.MAX_FONT
-    assert labels[2].font_size < 8
-    assert 150 <= labels[2].x <= 160
+    assert 8 < labels[2].font_size <= 10 / pbn.DIGIT_WIDTH
+    assert 150 <= labels[2].box()[0] and labels[2].box()[2] <= 160
+    assert 2.99 / pbn.DIGIT_HEIGHT <= labels[3].font_size <= 4 / pbn.DIGIT_HEIGHT  # centred on a pixel: 3 of 4 rows
+    assert 100 <= labels[3].box()[1] and labels[3].box()[3] <= 104
 
 
 def test_the_png_is_the_template_with_numbers_and_legend(template):
