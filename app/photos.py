@@ -1,8 +1,10 @@
 """The photo of a request: from its 'image' upload, or from the cache by the 'image_id' of an earlier answer.
 
 An upload is decoded once and kept (if it fits) in the worker's bounded
-in-memory cache under a fresh token, so the page's slider can send the
-token instead of the photo. A token the cache no longer holds gets 410.
+in-memory cache under a key made from its content (app/admission.py), so
+the page's slider can send the token instead of the photo, and the same
+photo sent again is not decoded again. A token the cache no longer holds
+gets 410. Either way the request's memory is admitted under the budget first.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
-from app import filenames, pipeline
+from app import admission, filenames, pipeline
 from app.errors import AppError, bad_request
 from app.forms import field
 from app.imaging import ImageError
@@ -41,7 +43,6 @@ class Photo:
 
 def read_photo() -> Photo:
     """The prepared photo from an upload or from the cache, with its name stem and cache token."""
-    cache = current_app.extensions["photo_cache"]
     if request.mimetype not in FORM_TYPES:
         raise bad_request("Send the photo as multipart/form-data with an 'image' file field.")
     files = request.files.getlist("image")
@@ -51,16 +52,15 @@ def read_photo() -> Photo:
         data = files[0].read()
         if not data and not files[0].filename:  # a form sent with no file chosen
             raise bad_request("Add the photo as a file in the 'image' field.")
-        try:
-            prepared = pipeline.prepare(data, current_app.config["MAX_PIXELS"])
+        stem = filenames.safe_stem(files[0].filename)
+        try:  # admitted under the memory budget, and keyed by content: the same photo is decoded once
+            prepared, token, uploaded = admission.prepare_upload(data, lambda p: CachedPhoto(p, stem))
         except ImageError as error:
             raise AppError.from_image_error(error) from None
-        stem = filenames.safe_stem(files[0].filename)
-        token = cache.put(CachedPhoto(prepared, stem), prepared.nbytes) if cache.max_bytes else None
-        return Photo(prepared, stem, token, uploaded=True)
+        return Photo(prepared, stem, token, uploaded=uploaded)
     token = (field("image_id") or "").strip()
     if token:
-        cached: CachedPhoto | None = cache.get(token)
+        cached: CachedPhoto | None = admission.cached_photo(token)
         if cached is None:
             raise AppError(410, "image_expired", "The photo is no longer kept on the server. Send it again.")
         return Photo(cached.prepared, cached.stem, token, uploaded=False)

@@ -443,3 +443,33 @@ def test_the_readme_screenshot_can_be_taken(page, corpus, tmp_path):
     with Image.open(target) as image:
         assert image.size == (1280, 800)
         assert color_count(image) > 1000, "the screenshot shows a photo"
+
+
+def test_a_busy_server_is_retried_and_the_page_says_so(page, corpus):
+    """503 busy (no memory free for the photo yet): the page says "busy, retrying…", waits Retry-After, retries."""
+    upload(page, corpus / "kodim23.png")
+    page.evaluate("""() => {
+        window.__busyTexts = [];
+        const watch = (element) => new MutationObserver(() => {
+            if (/busy, retrying/i.test(element.textContent)) window.__busyTexts.push(element.id || 'label');
+        }).observe(element, {childList: true, characterData: true, subtree: true});
+        watch(document.getElementById('progress'));
+        watch(document.getElementById('status'));
+    }""")
+    busy = []
+
+    def busy_twice(route):
+        if len(busy) < 2:
+            busy.append(time.monotonic())
+            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                          body=json.dumps({"error": {"code": "busy", "message": "The server is busy. Try again."}}))
+        else:
+            route.fallback()
+
+    page.route("**/api/quantize", busy_twice)
+    page.fill("#k", "9")
+    wait_for_result(page, 9)
+    assert len(busy) == 2 and busy[1] - busy[0] >= 0.9, "retried before Retry-After"
+    assert page.evaluate("() => window.__busyTexts").count("progress") >= 1
+    assert page.is_hidden("#error") and color_count(shown_result(page)) <= 9
+    assert "busy" not in (page.text_content("#progress") or "").lower()

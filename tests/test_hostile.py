@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import struct
 import time
 import zlib
 from pathlib import Path
@@ -349,6 +350,93 @@ def test_the_real_server_answers_the_corpus_and_keeps_serving(live_server):
                                 data={"k": "4"}, timeout=30)
         assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
         assert session.get(live_server + "/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_every_decoder_failure_in_pillow_is_415_never_500(client, monkeypatch):
+    """Pillow raises NotImplementedError (and other types) from inside Image.open and from load()
+    for variants it cannot decode; whatever it raises, the answer is 415 in words."""
+    from app import imaging
+
+    original_open = imaging.Image.open
+    for kind in (NotImplementedError("Unimplemented pixel format"), struct.error("unpack"), IndexError("x"),
+                 KeyError("x"), RuntimeError("x")):
+        def failing_open(*args, _kind=kind, **kwargs):
+            raise _kind
+
+        monkeypatch.setattr(imaging.Image, "open", failing_open)
+        response = post_api(client, SMALL_PNG, "x.png")
+        assert response.status_code == 415, (kind, response.get_data(as_text=True)[:200])
+        assert response.get_json()["error"]["code"] == "unsupported_image"
+    monkeypatch.setattr(imaging.Image, "open", original_open)
+
+    def failing_load(self, *args, **kwargs):
+        raise NotImplementedError("a variant Pillow cannot decode")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", failing_load)
+    response = post_api(client, SMALL_PNG, "x.png")
+    assert response.status_code == 415 and response.get_json()["error"]["code"] == "unsupported_image"
+
+
+def test_only_the_documented_formats_reach_a_decoder(monkeypatch):
+    """Image.open is asked to try only the formats the README lists."""
+    from app import imaging
+
+    seen = []
+    original_open = imaging.Image.open
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("formats"))
+        return original_open(*args, **kwargs)
+
+    monkeypatch.setattr(imaging.Image, "open", spy)
+    imaging.decode(SMALL_PNG, 10**6)
+    assert seen and set(seen[0]) == {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
+    for case_id in ("dds-valid-rgba", "pcx", "tga", "ppm", "ico"):
+        assert min(Image.open(io.BytesIO(case_data(BY_ID[case_id]))).size) > 0, "Pillow itself reads it"
+        with pytest.raises(imaging.ImageError) as refused:
+            imaging.decode(case_data(BY_ID[case_id]), 10**6)
+        assert refused.value.code == "unsupported_image"
+
+
+def raw_exchange(base: str, raw: bytes, seconds: float = 15) -> tuple[float, bytes]:
+    """Send raw bytes and read until the answer's headers and a little body are in; (seconds, answer)."""
+    import socket
+
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=seconds) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < 20:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return time.monotonic() - started, answer
+
+
+def upload_head(extra: str) -> bytes:
+    return ("POST /api/quantize HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+            "Content-Type: multipart/form-data; boundary=hostile\r\n" + extra + "\r\n").encode()
+
+
+@pytest.mark.parametrize("chunks", [b"zz\r\n", b"-5\r\nhello\r\n0\r\n\r\n", b"5;ext \r\nhello\r\n0\r\n\r\n",
+                                    b"5 ;x=1\t \r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n"],
+                         ids=["size-zz", "size-minus-5", "extension-trailing-space", "extension-tab", "no-terminator"])
+def test_a_broken_chunked_body_is_400_in_words(live_server, chunks):
+    _, answer = raw_exchange(live_server, upload_head("Transfer-Encoding: chunked\r\n") + chunks)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"Traceback" not in answer and b"chunked" in body
+
+
+def test_an_upload_declared_over_the_limit_that_never_arrives_gets_413_at_once(live_server):
+    """40 MB declared (under twice the 30 MB limit, so the server would drain it), 1 MB sent, then
+    silence: the 413 comes after a bounded drain, not when the client gives up."""
+    raw = upload_head(f"Content-Length: {40 * 2**20}\r\n") + b"x" * 2**20
+    seconds, answer = raw_exchange(live_server, raw, seconds=20)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert seconds < 5, f"the 413 took {seconds:.1f} s"
 
 
 def test_the_corpus_stays_small():

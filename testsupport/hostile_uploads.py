@@ -180,6 +180,31 @@ def high_depth(mode: str) -> Image.Image:
     return Image.fromarray((x / 40 + y / 100).astype(np.float32))  # "F"
 
 
+def dds(fourcc: bytes = b"", pfflags: int = 0x4, dxgi_format: int | None = None) -> bytes:
+    """A DDS header of the kinds Pillow cannot decode: an unknown FourCC, unknown pixel format
+    flags, or a DX10 header with an unknown DXGI format (Pillow raises NotImplementedError)."""
+    pixel_format = struct.pack("<II4sIIIII", 32, pfflags, fourcc.ljust(4, b"\0"), 32, 0, 0, 0, 0)
+    header = struct.pack("<IIIIIII", 124, 0x1007, 16, 16, 64, 0, 0) + b"\0" * 44 + pixel_format
+    header += struct.pack("<IIIII", 0x1000, 0, 0, 0, 0)
+    extra = struct.pack("<IIIII", dxgi_format, 3, 0, 1, 0) if dxgi_format is not None else b""
+    return b"DDS " + header + extra + b"\0" * 1024
+
+
+def fits() -> bytes:
+    """A FITS file (astronomy) with a 16 x 16 8-bit image: Pillow reads it, we do not."""
+    cards = ["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    2",
+             "NAXIS1  =                   16", "NAXIS2  =                   16", "END"]
+    header = b"".join(card.ljust(80).encode() for card in cards).ljust(2880)
+    return header + bytes(range(256)).ljust(2880, b"\0")
+
+
+def psd() -> bytes:
+    """A Photoshop file header for a 16 x 16 RGB image, raw pixel data."""
+    head = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 16, 16, 8, 3)
+    return head + struct.pack(">I", 0) + struct.pack(">I", 0) + struct.pack(">I", 0) + struct.pack(">H", 0) + \
+        bytes(16 * 16 * 3)
+
+
 def random_bytes(size: int, seed: int = 5) -> bytes:
     return np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
 
@@ -228,6 +253,17 @@ CASES = [
         filename="x.pdf"),
     bad("zip", zip_file, filename="photos.zip"),
     bad("random-bytes", lambda: random_bytes(65536), filename="noise.jpg"),
+    # Formats Pillow decodes but we do not document: refused before any of their decoders runs
+    bad("dds-unimplemented-pixel-format", lambda: dds(fourcc=b"XYZW"), filename="x.dds"),
+    bad("dds-unimplemented-pfflags", lambda: dds(pfflags=0x80000), filename="x.dds"),
+    bad("dds-unimplemented-dxgi-format", lambda: dds(fourcc=b"DX10", dxgi_format=0), filename="x.dds"),
+    bad("dds-valid-rgba", lambda: encode(photo().convert("RGBA"), "DDS"), filename="x.dds"),
+    bad("fits", fits, filename="x.fits"),
+    bad("psd", psd, filename="x.psd"),
+    bad("pcx", lambda: encode(photo(), "PCX"), filename="x.pcx"),
+    bad("tga", lambda: encode(photo(), "TGA"), filename="x.tga"),
+    bad("ppm", lambda: encode(photo(), "PPM"), filename="x.ppm"),
+    bad("ico", lambda: encode(photo(), "ICO"), filename="x.ico"),
     # Broken images
     bad("truncated-jpeg", lambda: _truncated(encode(photo(200, 150), "JPEG"), 0.5), 415, 422, filename="cut.jpg"),
     bad("truncated-png", lambda: _truncated(encode(photo(200, 150), "PNG"), 0.5), 415, 422),
