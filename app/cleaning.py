@@ -86,7 +86,7 @@ def clean(
     # and the corrections the refit needs.
     in_small = np.flatnonzero(small[regions.of_pixel.ravel()])
     small_region_of = regions.of_pixel.ravel()[in_small]
-    small_pixels = rgb.reshape(-1, 3)[in_small]
+    small_pixels = quantize.unpack(keys[in_small])  # rgb may be a strided view: never copy it whole
     sums = np.zeros((regions.count, 3))
     for channel in range(3):
         sums[:, channel] = np.bincount(small_region_of, weights=small_pixels[:, channel], minlength=regions.count)

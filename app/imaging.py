@@ -301,14 +301,15 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
-def resize_long_side(rgb: np.ndarray, alpha: np.ndarray | None, side: int) -> np.ndarray:
+def resize_long_side(decoded: Decoded, side: int) -> Decoded:
     """The picture with its longer side at `side` pixels (Lanczos, up or down), transparency flattened on white."""
-    if alpha is not None:
-        coverage = alpha[..., None].astype(np.float32) / 255.0
-        rgb = np.rint(rgb * coverage + 255.0 * (1.0 - coverage)).astype(np.uint8)
-    height, width = rgb.shape[:2]
-    scale = side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if size == (width, height):
-        return np.ascontiguousarray(rgb)
-    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+    image = decoded.pil_rgb()
+    if decoded.alpha is not None:
+        paper = Image.new("RGB", image.size, (255, 255, 255))
+        paper.paste(image, mask=Image.fromarray(decoded.alpha))
+        image = paper
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return Decoded(pixels=_read_only(pillow_to_array(image, "BGRX", 4)), alpha=None, source_format=decoded.source_format)

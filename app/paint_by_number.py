@@ -80,10 +80,7 @@ class Template:
 
 def working_prepared(prepared: pipeline.Prepared) -> pipeline.Prepared:
     """The photo at working size, ready for the engine (transparency flattened on white)."""
-    decoded = prepared.decoded
-    rgb = imaging.resize_long_side(decoded.rgb, decoded.alpha, WORKING_SIDE)
-    return pipeline.prepare_decoded(imaging.Decoded(rgb=rgb, alpha=None, source_format=decoded.source_format),
-                                    prepared.source_bytes)
+    return pipeline.prepare_decoded(imaging.resize_long_side(prepared.decoded, WORKING_SIDE), prepared.source_bytes)
 
 
 def make_template(prepared: pipeline.Prepared, k: int, color_space: str = "rgb",

@@ -127,7 +127,7 @@ def test_the_served_fill_layer_equals_the_cleaned_quantize_answer_at_working_siz
     assert headers["Content-Disposition"] == 'attachment; filename="photo-k6-paint-by-number.svg"'
     root = ET.fromstring(svg)
     width, height = (int(v) for v in root.get("viewBox").split()[2:])
-    working = pbn.working_prepared(pipeline.prepare(photo, 10**7)).decoded.rgb
+    working = np.ascontiguousarray(pbn.working_prepared(pipeline.prepare(photo, 10**7)).decoded.rgb)
     answer, _ = post(f"{live_server}/api/quantize", {"k": "6", "min_region": "300"}, png(working))
     with Image.open(io.BytesIO(answer)) as image:
         expected = np.asarray(image.convert("RGB"))
