@@ -84,8 +84,7 @@ def clean(
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs.
-    in_small = np.flatnonzero(small[regions.of_pixel.ravel()])
-    small_region_of = regions.of_pixel.ravel()[in_small]
+    in_small, small_region_of = regions.pixels_of(small)
     small_pixels = quantize.unpack(keys[in_small])  # rgb may be a strided view: never copy it whole
     sums = np.zeros((regions.count, 3))
     for channel in range(3):
@@ -113,13 +112,16 @@ def clean(
     new_of_old = np.zeros(entries, dtype=np.intp)
     new_of_old[used] = rank[joined]
     final_palette = quantize.unpack(refit_keys[order])
-    cleaned = new_of_old.astype(np.uint8)[final_index][regions.of_pixel]
+    # Every pixel keeps its entry (renumbered) but those of merged regions.
+    moved_region = np.zeros(regions.count, dtype=bool)
+    moved_region[moved] = True
+    moving = moved_region[small_region_of]
+    moved_pixels = in_small[moving]
+    cleaned = new_of_old.astype(np.uint8)[indices]
+    cleaned.ravel()[moved_pixels] = new_of_old[final_index[small_region_of[moving]]]
 
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
-    moved_region = np.zeros(regions.count, dtype=bool)
-    moved_region[moved] = True
-    moved_pixels = in_small[moved_region[small_region_of]]
     fit = quantize.PaletteFit(
         palette=final_palette,
         shares=totals[order] / totals.sum(),

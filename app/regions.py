@@ -14,6 +14,7 @@ color at once, instead of one scipy.ndimage.label pass per color.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -27,7 +28,7 @@ CLEAR = 256
 class Regions:
     """Every pixel's region, numbered in the order of their first pixel (raster order)."""
 
-    of_pixel: np.ndarray  # (H, W) int32
+    runs: np.ndarray  # (H, W) int32, each pixel's horizontal run of one index, numbered in raster order
     count: int
     index: np.ndarray  # (count,) palette index of each region; CLEAR for transparent ones
     size: np.ndarray  # (count,) int64 pixels
@@ -35,6 +36,28 @@ class Regions:
     # Flat positions (in rows 0..H-2) where a run starts in that row or the next: along the stretch
     # from one to the next, the pair of pixels one above the other stays in the same two runs.
     stretch_starts: np.ndarray
+    run_first: np.ndarray  # (runs,) flat position where each run begins, in raster order
+    run_region: np.ndarray  # (runs,) int32 region of each run
+
+    @cached_property
+    def of_pixel(self) -> np.ndarray:
+        """(H, W) int32 region of every pixel (made on first use: cleaning reads regions from the runs)."""
+        return self.run_region[self.runs]
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        """The regions of the pixels at these flat positions."""
+        return self.run_region[self.runs.ravel()[positions]]
+
+    def pixels_of(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat positions (ascending) of the pixels of the regions where `wanted` holds, and their regions.
+
+        Read from the runs, so the cost follows those pixels, not the image.
+        """
+        runs = np.flatnonzero(wanted[self.run_region])
+        lengths = np.diff(self.run_first, append=self.runs.size)[runs]
+        ends = np.cumsum(lengths)
+        positions = np.arange(ends[-1] if len(ends) else 0) + np.repeat(self.run_first[runs] - (ends - lengths), lengths)
+        return positions, np.repeat(self.run_region[runs], lengths)
 
     @property
     def visible(self) -> np.ndarray:
@@ -73,8 +96,8 @@ def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regio
     index = np.zeros(count, dtype=np.int32)
     index[region_of_run] = flat[first_pixels]
     size = np.bincount(region_of_run, weights=run_lengths, minlength=count).astype(np.int64)
-    return Regions(of_pixel=region_of_run[runs].reshape(height, width), count=count, index=index, size=size,
-                   run_starts=starts, stretch_starts=stretches)
+    return Regions(runs=runs.reshape(height, width), count=count, index=index, size=size,
+                   run_starts=starts, stretch_starts=stretches, run_first=first_pixels, run_region=region_of_run)
 
 
 def borders(regions: Regions, keep: np.ndarray) -> Borders:
@@ -82,16 +105,15 @@ def borders(regions: Regions, keep: np.ndarray) -> Borders:
 
     Transparent regions share no borders: nothing merges into or out of them.
     """
-    of_pixel, starts = regions.of_pixel.ravel(), regions.run_starts
+    starts = regions.run_starts
     width = starts.shape[1]
     # Vertical borders: one pixel edge between columns c-1 and c wherever a run starts.
-    inner = np.flatnonzero(starts)
-    inner = inner[inner % width != 0]
-    left, right = of_pixel[inner - 1], of_pixel[inner]
+    inner = np.flatnonzero(regions.run_first % width)
+    left, right = regions.run_region[inner - 1], regions.run_region[inner]
     # Horizontal borders: one per stretch whose two rows lie in different regions, as long as the stretch.
     stretches = regions.stretch_starts
     lengths = np.diff(stretches, append=(starts.shape[0] - 1) * width)
-    top, bottom = of_pixel[stretches], of_pixel[stretches + width]
+    top, bottom = regions.at(stretches), regions.at(stretches + width)
     across = top != bottom
     first = np.concatenate([left, top[across]])
     second = np.concatenate([right, bottom[across]])

@@ -97,3 +97,15 @@ def test_no_border_touches_a_transparent_region():
     assert not np.isin(found.source, clear).any() and not np.isin(found.target, clear).any()
     # Left of the clear column: index 0; right of it: index 0, then 1. Only those two touch.
     assert len(found.source) == 2 and found.length.tolist() == [4, 4]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pixels_of_some_regions_read_from_the_runs_match_the_map(seed):
+    values = random_map(seed, shape=(23, 31))
+    regions = label_regions(values)
+    wanted = np.random.default_rng(seed).random(regions.count) < 0.3
+    positions, owners = regions.pixels_of(wanted)
+    assert np.array_equal(positions, np.flatnonzero(wanted[regions.of_pixel.ravel()]))
+    assert np.array_equal(owners, regions.of_pixel.ravel()[positions])
+    none, _ = regions.pixels_of(np.zeros(regions.count, dtype=bool))
+    assert len(none) == 0
