@@ -99,8 +99,9 @@ def clean(
                            for c in range(3)], axis=1)
     moved = np.flatnonzero(small & (final_index != regions.index))
     for sign, entry in ((-1, regions.index[moved]), (1, final_index[moved])):
-        np.add.at(counts, entry, sign * regions.size[moved])
-        np.add.at(entry_sums, entry, sign * sums[moved])
+        counts += sign * np.bincount(entry, weights=regions.size[moved], minlength=entries)
+        for c in range(3):
+            entry_sums[:, c] += sign * np.bincount(entry, weights=sums[moved, c], minlength=entries)
     used = np.flatnonzero(counts > 0)
     refit = np.clip(np.rint(entry_sums[used] / counts[used, None]), 0, 255).astype(np.uint8)
     # Entries that rounded to one color become one; then sort by share, ties by color.
@@ -240,9 +241,10 @@ def _choose(source, target, length, size, index, sums, palette) -> tuple[np.ndar
     form one run and the ties resolve within it without sorting.
     """
     starts = np.flatnonzero(np.concatenate([[True], source[1:] != source[:-1]]))
-    mean = sums[source] / size[source, None]
-    cost = ((mean - palette[index[target]]) ** 2).sum(axis=1)
     run = np.repeat(np.arange(len(starts)), np.diff(starts, append=len(source)))
+    sources = source[starts]
+    mean = (sums[sources] / size[sources, None])[run]
+    cost = ((mean - palette[index[target]]) ** 2).sum(axis=1)
     best = cost == np.minimum.reduceat(cost, starts)[run]
     longest = np.where(best, length, -1)
     best &= longest == np.maximum.reduceat(longest, starts)[run]
