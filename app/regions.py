@@ -79,9 +79,10 @@ def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regio
     height, width = values.shape
     starts = np.ones(values.shape, dtype=bool)
     np.not_equal(values[:, 1:], values[:, :-1], out=starts[:, 1:])
-    runs = np.cumsum(starts.ravel(), dtype=np.int32)
-    runs -= 1
-    run_count = int(runs[-1]) + 1
+    first_pixels = np.flatnonzero(starts)
+    run_lengths = np.diff(first_pixels, append=starts.size)
+    run_count = len(first_pixels)
+    runs = np.repeat(np.arange(run_count, dtype=np.int32), run_lengths)  # several times faster than a cumsum
     # Two runs in neighbouring rows join where they overlap with one index; every
     # overlap begins a stretch, so the stretch starts suffice.
     stretches = np.flatnonzero(starts[1:] | starts[:-1])
@@ -91,8 +92,6 @@ def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regio
     graph = coo_matrix((np.ones(len(upper), np.int8), (upper, lower)), shape=(run_count, run_count))
     count, region_of_run = connected_components(graph, directed=False)
     region_of_run = region_of_run.astype(np.int32)
-    first_pixels = np.flatnonzero(starts)
-    run_lengths = np.diff(first_pixels, append=starts.size)
     index = np.zeros(count, dtype=np.int32)
     index[region_of_run] = flat[first_pixels]
     size = np.bincount(region_of_run, weights=run_lengths, minlength=count).astype(np.int64)
