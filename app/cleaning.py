@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from app import colorspace, quantize
 from app.regions import CLEAR, Borders, Regions, borders, label_regions, merge_borders
@@ -165,6 +163,9 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     Regions keep their numbers: a merged one points at the region that took
     it, so a round costs only what its borders and merges touch.
     """
+    from scipy.sparse import coo_matrix  # on first use, as in app/regions.py
+    from scipy.sparse.csgraph import connected_components
+
     palette = np.asarray(palette, dtype=np.float64)
     count = regions.count
     size, index, sums = regions.size.copy(), regions.index.copy(), sums.copy()

@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from app import cleaning, imaging, pipeline, quantize, tracing
 from app.regions import label_regions
@@ -97,6 +96,8 @@ def make_template(prepared: pipeline.Prepared, k: int, color_space: str = "rgb",
 
 def place_labels(indices: np.ndarray) -> list[Label]:
     """One label per region, at its point farthest from the border, in the largest font that fits there."""
+    from scipy import ndimage  # on first use: scipy's import is a good part of a command's start-up
+
     regions = label_regions(indices)
     height, width = indices.shape
     # Border pixels touch another region (4-neighbours) or the image edge.

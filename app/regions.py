@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 # Index given to transparent pixels while labelling: they form regions that never merge.
 CLEAR = 256
@@ -75,6 +73,9 @@ class Borders:
 
 def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regions:
     """Number the 4-connected regions of one index; fully transparent pixels form regions of CLEAR."""
+    from scipy.sparse import coo_matrix  # on first use: scipy's import is a good part of a command's start-up
+    from scipy.sparse.csgraph import connected_components
+
     values = indices if alpha is None or not (alpha == 0).any() else np.where(alpha == 0, CLEAR, indices.astype(np.int32))
     height, width = values.shape
     starts = np.ones(values.shape, dtype=bool)
@@ -129,6 +130,8 @@ def merge_borders(first: np.ndarray, second: np.ndarray, length: np.ndarray, cou
     Many pairs group in linear time in a sparse matrix, where sorting their
     keys costs several times more; a few sort faster than a matrix of `count` rows is made.
     """
+    from scipy.sparse import coo_matrix
+
     # 32-bit numbers and lengths: a 12 MP photo's borders are millions of pairs, and this halves them.
     distinct = first != second
     first, second = first[distinct].astype(np.int32), second[distinct].astype(np.int32)
