@@ -128,20 +128,28 @@ def merge_borders(first: np.ndarray, second: np.ndarray, length: np.ndarray, cou
     """Both directions of every pair, duplicates summed, self-pairs dropped, sorted by (source, target).
 
     Many pairs group in linear time in a sparse matrix, where sorting their
-    keys costs several times more; a few sort faster than a matrix of `count` rows is made.
+    keys costs several times more: each pair once (lower number first) to sum
+    its duplicates, then both directions of the distinct pairs. A few pairs
+    sort faster than a matrix of `count` rows is made.
     """
     from scipy.sparse import coo_matrix
 
     # 32-bit numbers and lengths: a 12 MP photo's borders are millions of pairs, and this halves them.
     distinct = first != second
-    first, second = first[distinct].astype(np.int32), second[distinct].astype(np.int32)
-    length = np.concatenate([length[distinct], length[distinct]]).astype(np.int32)
-    first, second = np.concatenate([first, second]), np.concatenate([second, first])
-    if len(first) * 8 < count:
-        keys, inverse = np.unique(first.astype(np.int64) * count + second, return_inverse=True)
-        summed = np.bincount(inverse, weights=length, minlength=len(keys)).astype(np.int64)
+    low = np.minimum(first[distinct], second[distinct]).astype(np.int32)
+    high = np.maximum(first[distinct], second[distinct]).astype(np.int32)
+    length = length[distinct].astype(np.int32)
+    if 8 * len(low) < count:
+        directed = np.concatenate([low.astype(np.int64) * count + high, high.astype(np.int64) * count + low])
+        keys, inverse = np.unique(directed, return_inverse=True)
+        summed = np.bincount(inverse, weights=np.concatenate([length, length]), minlength=len(keys)).astype(np.int64)
         return Borders(source=keys // count, target=keys % count, length=summed)
-    matrix = coo_matrix((length, (first, second)), shape=(count, count)).tocsr()
-    matrix.sum_duplicates()
-    source = np.repeat(np.arange(count, dtype=np.int64), np.diff(matrix.indptr))
-    return Borders(source=source, target=matrix.indices.astype(np.int64), length=matrix.data.astype(np.int64))
+    pairs = coo_matrix((length, (low, high)), shape=(count, count)).tocsr()
+    pairs.sum_duplicates()
+    low = np.repeat(np.arange(count, dtype=np.int32), np.diff(pairs.indptr))
+    high, length = pairs.indices, pairs.data
+    both = coo_matrix((np.concatenate([length, length]), (np.concatenate([low, high]), np.concatenate([high, low]))),
+                      shape=(count, count)).tocsr()
+    both.sort_indices()  # the pairs are distinct now: nothing to sum
+    source = np.repeat(np.arange(count, dtype=np.int64), np.diff(both.indptr))
+    return Borders(source=source, target=both.indices.astype(np.int64), length=both.data.astype(np.int64))
