@@ -8,6 +8,8 @@ import { ApiError, Photo, dataUrlToBlob, saveBlob } from "./api.js";
 import { Viewer } from "./viewer.js";
 import { humanBytes, showFigures, showPalette, showResultSize, showStrip } from "./panel.js";
 import { Explore } from "./explore.js";
+import { PaintByNumber } from "./paint.js";
+import { Specks } from "./specks.js";
 
 const SLIDE_DEBOUNCE_MS = 70;
 const TYPE_DEBOUNCE_MS = 400;
@@ -81,6 +83,13 @@ function clearError() {
 }
 
 /** k and the options, or null while the k field holds something we cannot send. */
+const specks = new Specks(root, () => schedule(SLIDE_DEBOUNCE_MS));
+const paint = new PaintByNumber({
+  getPhoto: () => state.photo,
+  getParams: () => readParams(),
+  getStem: () => state.shown?.answer?.filename?.replace(/-k\d+\.\w+$/, "") || "photo",
+});
+
 function readParams() {
   const raw = els.k.value.trim();
   const k = Number(raw);
@@ -89,10 +98,13 @@ function readParams() {
   els.kError.hidden = valid;
   els.kError.textContent = valid ? "" : `Choose a whole number of colors from 2 to ${settings.maxK}.`;
   if (!valid) return null;
-  return { k, color_space: els.colorSpace.value, dither: els.dither.value };
+  const params = { k, color_space: els.colorSpace.value, dither: els.dither.value };
+  const minRegion = specks.minRegion(params.dither);
+  return minRegion ? { ...params, min_region: minRegion } : params;
 }
 
-const keyOf = (params) => `${params.k}|${params.color_space}|${params.dither}`;
+// Cleaning adds its min_region to the key: "k|color_space|dither" or "k|color_space|dither|min_region".
+const keyOf = (params) => `${params.k}|${params.color_space}|${params.dither}${params.min_region ? `|${params.min_region}` : ""}`;
 
 /** A preview just big enough for this screen: the palette and figures stay those of the full photo. */
 function previewSide() {
@@ -208,6 +220,8 @@ function commitPhoto(photo) {
   els.original.alt = `Original photo, ${photo.name}`;
   els.photoName.textContent = photo.name;
   explore.photoChanged();
+  specks.photoChanged();
+  paint.photoChanged();
 }
 
 async function show(answer, key, started, seq) {
@@ -242,6 +256,8 @@ async function show(answer, key, started, seq) {
   root.dataset.shownKey = key;
   performance.mark("kmeans:result-shown", { detail: { k: answer.k, key } });
   explore.resultShown(answer);
+  paint.resultShown(answer);
+  if (specks.resultShown(answer)) schedule(0);
   showBestResult();
 }
 
@@ -267,9 +283,9 @@ function fetchFull() {
   if (state.fullJob?.key === shown.key) return state.fullJob.promise;
   cancelFull();
   const controller = new AbortController();
-  const [k, color_space, dither] = shown.key.split("|");
+  const [k, color_space, dither, min_region = "0"] = shown.key.split("|");
   const promise = state.photo
-    .post("/api/quantize", { k, color_space, dither }, { accept: "image/png", signal: controller.signal })
+    .post("/api/quantize", { k, color_space, dither, min_region }, { accept: "image/png", signal: controller.signal })
     .then((blob) => {
       if (state.shown !== shown) throw new DOMException("superseded", "AbortError");
       state.full = { key: shown.key, blob, url: URL.createObjectURL(blob) };
@@ -387,6 +403,7 @@ els.k.addEventListener("change", () => schedule(0));
 for (const select of [els.colorSpace, els.dither]) {
   select.addEventListener("change", () => {
     explore.optionsChanged();
+    specks.label(els.dither.value);
     schedule(0);
   });
 }
