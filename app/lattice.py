@@ -57,15 +57,21 @@ class Nearest:
     squared_distances: np.ndarray  # (n,) float64, in lattice units (exact integers)
 
 
-def nearest(lattice: Lattice, centers: np.ndarray) -> Nearest:
-    """The nearest of the centers (already on the lattice) for every point, exactly."""
+def _encode(centers: np.ndarray, count: int) -> np.ndarray:
+    """The (k, 4) rows [-512 c_j, 256 |c_j|^2 + j] whose product with [x, 1] names the nearest center."""
     lattice_centers = np.asarray(centers, dtype=np.float64)
     k = len(lattice_centers)
-    if not 1 <= k <= MAX_CENTERS:
-        raise ValueError(f"between 1 and {MAX_CENTERS} centers, got {k}")
+    if not 1 <= count <= k <= MAX_CENTERS:
+        raise ValueError(f"between {count} and {MAX_CENTERS} centers for {count} nearest, got {k}")
     encoded = np.empty((k, 4))
     encoded[:, :3] = -512.0 * lattice_centers
     encoded[:, 3] = 256.0 * np.einsum("ij,ij->i", lattice_centers, lattice_centers) + np.arange(k)
+    return encoded
+
+
+def nearest(lattice: Lattice, centers: np.ndarray) -> Nearest:
+    """The nearest of the centers (already on the lattice) for every point, exactly."""
+    encoded = _encode(centers, 1)
     coordinates = lattice.coordinates
     n = coordinates.shape[1]
     labels = np.empty(n, dtype=np.intp)
@@ -93,13 +99,7 @@ def nearest_few(lattice: Lattice, centers: np.ndarray, count: int) -> np.ndarray
     set aside (the encoded values of a column are all different) and the
     minimum taken again.
     """
-    lattice_centers = np.asarray(centers, dtype=np.float64)
-    k = len(lattice_centers)
-    if not 1 <= count <= k <= MAX_CENTERS:
-        raise ValueError(f"between {count} and {MAX_CENTERS} centers for {count} nearest, got {k}")
-    encoded = np.empty((k, 4))
-    encoded[:, :3] = -512.0 * lattice_centers
-    encoded[:, 3] = 256.0 * np.einsum("ij,ij->i", lattice_centers, lattice_centers) + np.arange(k)
+    encoded = _encode(centers, count)
     coordinates = lattice.coordinates
     n = coordinates.shape[1]
     found = np.empty((n, count), dtype=np.intp)
