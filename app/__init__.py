@@ -19,7 +19,7 @@ class InMemoryRequest(Request):
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from app import api, errors, extras, hooks, settings, web
+    from app import api, errors, extras, hooks, ladder, settings, web
     from app.cache import PhotoCache
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
@@ -36,5 +36,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     hooks.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(extras.bp)
+    app.register_blueprint(ladder.bp)
     app.register_blueprint(web.bp)
     return app

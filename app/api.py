@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import math
 import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -107,13 +106,20 @@ def read_photo() -> tuple[pipeline.Prepared, str, str | None]:
     raise bad_request("Add the photo as a file in the 'image' field.")
 
 
+def count_fits(prepared: pipeline.Prepared, token: str | None) -> None:
+    """The photo's cache entry grew by the palettes found for it: count them in its bytes."""
+    current_app.extensions["photo_cache"].recount(token, prepared.nbytes)
+
+
 def run_quantize() -> tuple[pipeline.Prepared, pipeline.Options, pipeline.Rendered, str, str | None]:
     options = read_options(  # validate fields before the costly decode
         fmt=choice_field("format", ("png", "jpeg", "jpg", "webp"), "png").replace("jpg", "jpeg"),
         max_side=int_field("max_side", None, 16, 100_000),
     )
     prepared, stem, token = read_photo()
-    return prepared, options, pipeline.render(prepared, options), stem, token
+    rendered = pipeline.render(prepared, options)
+    count_fits(prepared, token)
+    return prepared, options, rendered, stem, token
 
 
 def describe(prepared, options, rendered, stem, token) -> dict:
@@ -127,10 +133,7 @@ def describe(prepared, options, rendered, stem, token) -> dict:
         "width": rendered.width,
         "height": rendered.height,
         "k": options.k,
-        "colors": len(result.palette),
-        "palette": [{"hex": h, "share": round(float(s), 6)} for h, s in zip(result.hex_codes(), result.shares)],
-        "psnr": None if math.isinf(result.psnr) else round(result.psnr, 3),
-        "delta_e": round(result.delta_e, 4),
+        **pipeline.fit_summary(result),
         "original": {
             "width": decoded.width,
             "height": decoded.height,

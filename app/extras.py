@@ -12,7 +12,7 @@ import re
 from flask import Blueprint, Response, current_app, jsonify
 
 from app import curve, palettes, pipeline, quantize, sheet
-from app.api import choice_field, download, field, int_field, log_request, read_options, read_photo
+from app.api import choice_field, count_fits, download, field, int_field, log_request, read_options, read_photo
 from app.errors import bad_request
 
 bp = Blueprint("extras", __name__)
@@ -57,6 +57,7 @@ def contact_sheet_endpoint() -> Response:
     prepared, stem, token = read_photo()
     log_request(prepared, ",".join(map(str, ks)))
     data = sheet.contact_sheet(prepared, ks, color_space, dither, method, tile_side)
+    count_fits(prepared, token)
     return download(data, "image/png", f"{stem}-contact-sheet.png", token)
 
 
@@ -67,4 +68,5 @@ def palette_endpoint() -> Response:
     prepared, stem, token = read_photo()
     log_request(prepared, options.k)
     data = palettes.export(palettes.palette_of(prepared, options), fmt, stem)
+    count_fits(prepared, token)
     return download(data, palettes.MIME_TYPES[fmt], f"{stem}-k{options.k}-palette.{fmt}", token)

@@ -7,6 +7,7 @@ again and again on the same prepared photo.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from app import imaging, quantize
+from app.fits import FitCache
 
 METHODS = ("kmeans", "mediancut", "octree")
 DITHERS = ("none", "floyd-steinberg")
@@ -29,13 +31,17 @@ class Prepared:
     hist: quantize.Histogram  # visible pixels only
     source_bytes: int
     timings: dict[str, float] = field(default_factory=dict)
+    # The k-means palettes found so far, by (k, color_space): kept with the photo in the cache.
+    fits: FitCache = field(default_factory=FitCache, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:
+        """Memory held, the fits found so far included: the photo cache counts it again as they grow."""
         alpha = self.decoded.alpha.nbytes if self.decoded.alpha is not None else 0
         # Per distinct color: key, count, and the RGB and CIELAB copies the engine caches later.
         per_color = self.hist.keys.itemsize + self.hist.counts.itemsize + 3 + 3 * 4
-        return self.decoded.rgb.nbytes + alpha + self.keys.nbytes + self.hist.unique_colors * per_color
+        photo = self.decoded.rgb.nbytes + alpha + self.keys.nbytes + self.hist.unique_colors * per_color
+        return photo + self.fits.nbytes
 
 
 @dataclass(frozen=True)
@@ -108,12 +114,27 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
 
 
+def fit_summary(fit: quantize.PaletteFit) -> dict:
+    """colors, palette [{hex, share}] (largest share first), psnr (None when exact) and delta_e, as the API answers them."""
+    return {
+        "colors": len(fit.palette),
+        "palette": [{"hex": h, "share": round(float(s), 6)} for h, s in zip(fit.hex_codes(), fit.shares)],
+        "psnr": None if math.isinf(fit.psnr) else round(fit.psnr, 3),
+        "delta_e": round(fit.delta_e, 4),
+    }
+
+
+def kmeans_fit(prepared: Prepared, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
+    """The k-means palette of the photo for k and color_space, from its fits when found before; and whether it was."""
+    return prepared.fits.get_or_make((k, color_space), lambda: quantize.find_palette(prepared.hist, k, color_space))
+
+
 def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
     """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
     hist, keys = prepared.hist, prepared.keys
     shape = prepared.decoded.rgb.shape[:2]
     if options.method == "kmeans":
-        result = quantize.find_palette(hist, options.k, options.color_space)
+        result, _ = kmeans_fit(prepared, options.k, options.color_space)
     else:
         result = _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
     if options.dither == "none":
