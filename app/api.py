@@ -86,6 +86,8 @@ def read_photo() -> tuple[pipeline.Prepared, str, str | None]:
     files = request.files.getlist("image")
     if len(files) > 1:
         raise bad_request(f"Send one image, not {len(files)}.")
+    if files and not files[0].filename and not files[0].stream.getbuffer().nbytes and field("image_id"):
+        files = []  # the page's form sent with no file chosen, but with the image_id of its last answer
     if files:
         data = files[0].read()
         if not data and not files[0].filename:  # a form sent with no file chosen

@@ -12,7 +12,7 @@ import base64
 from flask import Blueprint, current_app, render_template, request
 
 from app import imaging
-from app.api import describe, run_quantize
+from app.api import describe, download, result_filename, run_quantize
 from app.errors import AppError
 
 bp = Blueprint("web", __name__)
@@ -78,3 +78,13 @@ def index_form():
     answer["original_image"] = "data:image/jpeg;base64," + base64.b64encode(original).decode("ascii")
     answer["total_ms"] = round(sum(answer["timings"].values()))
     return render_page(answer=answer)
+
+
+@bp.post("/download")
+def download_form():
+    """Without JavaScript: the full-resolution result of the page's last answer, as an attachment."""
+    try:
+        prepared, options, rendered, stem, token = run_quantize()
+    except AppError as error:
+        return render_page(error=error, status=error.status)
+    return download(rendered.data, rendered.mime_type, result_filename(stem, options), token)

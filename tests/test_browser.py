@@ -11,13 +11,16 @@ import io
 import json
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from PIL import Image
 
+import requests
+
 from browser_helpers import (
-    CHROMIUM, PreviewCounter, color_count, csp_violations, in_ci, launch, open_page, shown_result, upload,
-    wait_for_result,
+    CHROMIUM, RESULT, RequestCounter, color_count, colors_of, csp_violations, in_ci, launch, open_page, shown_result,
+    upload, wait_for_result,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,9 +68,10 @@ def test_upload_shows_original_result_figures_and_palette(page, corpus):
     upload(page, corpus / "kodim23.png")
     assert page.is_hidden("#dropzone") and page.is_visible("#compare")
     original = page.locator('#compare img[alt^="Original"]')
-    result = page.locator('#compare img[alt^="Result"]')
+    result = page.locator(RESULT)
     assert original.evaluate("img => img.complete && img.naturalWidth") == 768
-    assert result.get_attribute("alt") == f"Result with {color_count(shown_result(page))} colors (k = 16)"
+    assert result.get_attribute("aria-label") == f"Result with {color_count(shown_result(page))} colors (k = 16)"
+    assert shown_result(page).info["data"] | {"url": ""} == {"url": "", "k": "16", "space": "rgb", "dither": "none"}
     assert page.text_content("#photo-name") == "kodim23.png"
     colors = color_count(shown_result(page))
     assert colors <= 16
@@ -80,14 +84,14 @@ def test_upload_shows_original_result_figures_and_palette(page, corpus):
     assert swatches.count() == colors
     shares = [float(t.rstrip("%")) for t in swatches.locator(".share").all_text_contents()]
     assert shares == sorted(shares, reverse=True)
-    first_hex = swatches.first.get_attribute("data-hex")
-    chip = swatches.first.locator(".chip").evaluate("el => getComputedStyle(el).backgroundColor")
-    assert chip == "rgb({}, {}, {})".format(*bytes.fromhex(first_hex[1:]))
+    hexes = swatches.evaluate_all("buttons => buttons.map(b => b.dataset.hex)")
+    assert swatches.locator(".chip rect").evaluate_all("rects => rects.map(r => r.getAttribute('fill'))") == hexes
+    assert colors_of(shown_result(page)) == set(hexes), "the canvas shows exactly the palette listed"
     page.wait_for_function("() => document.getElementById('status').textContent.startsWith('Result ready')")
 
 
 def test_slider_moves_change_the_result_without_piling_up(page, corpus):
-    counter = PreviewCounter()
+    counter = RequestCounter()
     counter.attach(page)
     upload(page, corpus / "kodim23.png")
     before = shown_result(page).tobytes()
@@ -98,14 +102,13 @@ def test_slider_moves_change_the_result_without_piling_up(page, corpus):
     assert page.input_value("#k") == "2"
     two = shown_result(page)
     assert color_count(two) <= 2 and two.tobytes() != before
-    for _ in range(10):  # a quick burst of presses, coalesced by the debounce
+    for _ in range(10):  # a quick burst of presses
         page.keyboard.press("ArrowRight")
     wait_for_result(page, 12)
     twelve = shown_result(page)
     assert 2 < color_count(twelve) <= 12
-    assert page.get_attribute("#result-img", "data-k") == "12" == page.input_value("#k")
-    assert counter.total < 12, "slider moves were not coalesced"
-    # A hand that keeps moving: a new value every 120 ms, longer than the debounce, while answers are on their way.
+    assert page.get_attribute(RESULT, "data-k") == "12" == page.input_value("#k")
+    # A hand that keeps moving: a new value every 120 ms, while palettes are on their way.
     page.evaluate("""() => new Promise((done) => {
         const slider = document.getElementById('k-slider');
         let step = 0;
@@ -116,26 +119,53 @@ def test_slider_moves_change_the_result_without_piling_up(page, corpus):
         }, 120);
     })""")
     wait_for_result(page, 24)
-    assert counter.most == 1, "preview requests piled up"
+    assert counter.most <= 2, "palette requests piled up: at most one batch and one priority request at a time"
     assert color_count(shown_result(page)) <= 24
     page.fill("#k", "100")  # the number field reaches past the slider
     wait_for_result(page, 100)
     assert slider.input_value() == "64" and color_count(shown_result(page)) <= 100
+    # The whole ladder comes in small batches, without asking for any k twice.
+    page.wait_for_function("() => performance.getEntriesByName('kmeans:painted').length > 0")
+    asked = page.evaluate("""() => performance.getEntriesByType('resource')
+        .filter(r => r.name.endsWith('/api/palettes')).length""")
+    assert 2 <= asked <= counter.total and counter.total < 63, "palettes come in batches, not one k per request"
 
 
-def test_slow_work_shows_a_quiet_progress_indicator(page, corpus):
+def test_slow_work_dims_the_old_result_and_says_what_is_coming(page, corpus):
     upload(page, corpus / "kodim23.png")
     page.evaluate("""() => {
         const progress = document.getElementById('progress');
-        window.__progressSeen = false;
-        new MutationObserver(() => { if (!progress.hidden) window.__progressSeen = true; })
-            .observe(progress, {attributes: true});
+        const compare = document.getElementById('compare');
+        window.__seen = {progress: false, dimmed: false, status: ''};
+        new MutationObserver(() => {
+            if (!progress.hidden) window.__seen.progress = true;
+            if (compare.classList.contains('waiting') && !window.__seen.dimmed) {
+                window.__seen.dimmed = true;
+                window.__seen.status = document.getElementById('pane-status-text').textContent;
+                setTimeout(() => {  // once the fade is done
+                    window.__seen.opacity = getComputedStyle(document.getElementById('result-canvas')).opacity;
+                }, 400);
+            }
+        }).observe(document.getElementById('stage'), {attributes: true, subtree: true});
     }""")
-    page.route("**/api/quantize", lambda route: (time.sleep(1.0), route.fallback()))
-    page.fill("#k", "7")
-    wait_for_result(page, 7)
-    assert page.evaluate("() => window.__progressSeen"), "no progress shown for a request of over a second"
+    page.route("**/api/palettes", lambda route: (time.sleep(1.0), route.fallback()))
+    page.fill("#k", "100")  # beyond the slider: never fetched ahead
+    wait_for_result(page, 100)
+    seen = page.evaluate("() => window.__seen")
+    assert seen["progress"] and seen["dimmed"], "no sign of work for a request of over a second"
+    assert seen["status"] == "k = 100…" and float(seen["opacity"]) < 0.9
     assert page.is_hidden("#progress") and page.get_attribute("#stage", "aria-busy") == "false"
+    assert "waiting" not in page.get_attribute("#compare", "class")
+
+
+def test_first_result_shows_the_original_and_progress_at_once(page, corpus):
+    page.route("**/api/palettes", lambda route: (time.sleep(0.8), route.fallback()))
+    page.set_input_files("#image", str(corpus / "kodim23.png"))
+    page.wait_for_function("() => !document.getElementById('pane-status').hidden", timeout=1000)
+    assert page.text_content("#pane-status-text") == "Finding 16 colors…"
+    page.wait_for_function("() => document.getElementById('original-img').complete", timeout=2000)
+    assert page.is_visible("#original-img") and page.get_attribute(RESULT, "data-k") is None
+    wait_for_result(page, 16)
 
 
 def test_drop_and_paste_bring_a_photo_in(page, corpus):
@@ -174,9 +204,15 @@ def test_without_javascript_the_form_answers_both_images(open_app, corpus):
     src = page.get_attribute('img[alt^="Result"]', "src")
     with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as result:
         colors = color_count(result)
+        shown_colors = colors_of(result)
         assert result.size == (640, 427) and colors <= 6
     assert page.locator("#palette li").count() == colors
-    assert page.get_attribute("#download", "download") == "flower-k6.png"
+    assert page.content().count(src.split(",", 1)[1]) == 1, "the result PNG is on the page once"
+    with page.expect_download() as waiting:
+        page.click("button.download")
+    assert waiting.value.suggested_filename == "flower-k6.png"
+    with Image.open(waiting.value.path()) as full:
+        assert full.size == (640, 427) and colors_of(full) == shown_colors
 
 
 def test_a_form_sent_before_the_script_ran_carries_on_with_the_slider(page, corpus):
@@ -186,6 +222,8 @@ def test_a_form_sent_before_the_script_ran_carries_on_with_the_slider(page, corp
     page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'")
     assert page.get_attribute("#app", "data-image-id")
     assert page.get_attribute('img[alt^="Result"]', "src").startswith("data:image/png")
+    wait_for_result(page, 16)  # the script draws the same result itself, from the page's original
+    assert page.is_hidden('img[alt^="Result"]') and color_count(shown_result(page)) <= 16
     page.fill("#k", "3")
     wait_for_result(page, 3)
     assert color_count(shown_result(page)) <= 3 and page.is_hidden("#error")
@@ -214,13 +252,14 @@ def test_keyboard_focus_is_always_visible(page, corpus):
 
 def test_typed_k_out_of_range_is_explained_and_not_sent(page, corpus):
     upload(page, corpus / "kodim23.png")
-    counter = PreviewCounter()
-    counter.attach(page)
+    asked = []  # the ladder keeps fetching in the background; none of it may be for k = 1
+    page.on("request", lambda r: asked.extend(parse_qs((r.post_data_buffer or b"").decode()).get("ks", [""])[0].split(","))
+            if r.url.endswith("/api/palettes") else None)
     page.fill("#k", "1")
     page.wait_for_selector("#k-error", state="visible")
     assert "from 2 to 256" in page.text_content("#k-error") and page.get_attribute("#k", "aria-invalid") == "true"
     page.wait_for_timeout(800)
-    assert counter.total == 0
+    assert "1" not in asked and page.get_attribute(RESULT, "data-k") == "16"
     page.fill("#k", "5")
     wait_for_result(page, 5)
     assert page.is_hidden("#k-error")
@@ -235,7 +274,8 @@ def test_swipe_view_divider_reveals_the_original(page, corpus):
 
     def top_image(fraction: float, where: dict = box) -> str:
         x, y = where["x"] + where["width"] * fraction, where["y"] + where["height"] / 2
-        return page.evaluate("([x, y]) => document.elementFromPoint(x, y).alt", [x, y])
+        return page.evaluate("([x, y]) => { const el = document.elementFromPoint(x, y);"
+                             " return el.alt || el.getAttribute('aria-label') || ''; }", [x, y])
 
     assert top_image(0.25).startswith("Original") and top_image(0.75).startswith("Result")
     handle = divider.locator(".divider-handle").bounding_box()
@@ -260,8 +300,8 @@ def test_zoom_to_100_percent_and_pan_keep_both_views_in_step(page, corpus):
     upload(page, corpus / "cam_olympus_ep3_12mp.jpg")
 
     def placements():
-        script = "imgs => imgs.map(i => [i.style.width, i.style.transform])"
-        return page.eval_on_selector_all("#compare .viewport img", script)
+        script = "shown => shown.map(i => [i.style.width, i.style.transform])"
+        return page.eval_on_selector_all("#original-img, #result-canvas", script)
 
     fitted = placements()
     assert fitted[0] == fitted[1]
@@ -269,9 +309,12 @@ def test_zoom_to_100_percent_and_pan_keep_both_views_in_step(page, corpus):
     zoomed = placements()
     assert zoomed[0] == zoomed[1] and zoomed[0][0] == "4032px"
     assert page.text_content("#zoom-level") == "100%"
-    # At 100% the result on show becomes the full-resolution PNG, fetched in the background.
-    page.wait_for_function("() => document.getElementById('result-img').src.startsWith('blob:')")
-    assert page.eval_on_selector("#result-img", "img => img.decode().then(() => img.naturalWidth)") == 4032
+    # At 100% the full-resolution PNG, fetched once the slider rests, covers the preview.
+    page.wait_for_function("() => !document.getElementById('result-full').hidden")
+    full = page.locator("#result-full")
+    assert full.get_attribute("src").startswith("blob:") and full.get_attribute("data-k") == "16"
+    assert full.evaluate("img => img.decode().then(() => img.naturalWidth)") == 4032
+    assert full.evaluate("img => img.style.width") == "4032px"
     box = page.locator("#viewport-original").bounding_box()
     page.mouse.move(box["x"] + 200, box["y"] + 200)
     page.mouse.down()
@@ -331,14 +374,15 @@ def test_a_photo_the_server_forgot_is_sent_again(page, corpus):
         else:
             route.fallback()
 
-    page.route("**/api/quantize", expire_once)
+    page.route("**/api/palettes", expire_once)
+
     def sends_the_file(request) -> bool:
-        return request.url.endswith("/api/quantize") and b'name="image"' in (request.post_data_buffer or b"")
+        return request.url.endswith("/api/palettes") and b'name="image"' in (request.post_data_buffer or b"")
 
     with page.expect_request(sends_the_file):
-        page.fill("#k", "6")
-    wait_for_result(page, 6)
-    assert forgotten and page.is_hidden("#error") and color_count(shown_result(page)) <= 6
+        page.fill("#k", "70")
+    wait_for_result(page, 70)
+    assert forgotten and page.is_hidden("#error") and color_count(shown_result(page)) <= 70
 
 
 def test_clicking_a_swatch_copies_its_hex_code(open_app, live_server, corpus):
@@ -354,13 +398,18 @@ def test_clicking_a_swatch_copies_its_hex_code(open_app, live_server, corpus):
 
 def test_color_space_and_dither_are_sent_and_applied(page, corpus):
     upload(page, corpus / "kodim23.png")
-    with page.expect_request(lambda r: b"color_space=oklab" in (r.post_data_buffer or b"")):
+    with page.expect_request(lambda r: r.url.endswith("/api/palettes")
+                             and b"color_space=oklab" in (r.post_data_buffer or b"")):
         page.select_option("#color-space", "oklab")
     wait_for_result(page, 16, "oklab|none")
-    with page.expect_request(lambda r: b"dither=floyd-steinberg" in (r.post_data_buffer or b"")):
-        page.select_option("#dither", "floyd-steinberg")
+    plain = shown_result(page)
+    hexes = set(page.eval_on_selector_all("#palette .swatch-button", "bs => bs.map(b => b.dataset.hex)"))
+    assert colors_of(plain) == hexes
+    page.select_option("#dither", "floyd-steinberg")  # drawn in the browser, onto the same palette
     wait_for_result(page, 16, "oklab|floyd-steinberg")
-    assert color_count(shown_result(page)) <= 16
+    dithered = shown_result(page)
+    assert colors_of(dithered) <= hexes and dithered.tobytes() != plain.tobytes()
+    assert dithered.info["data"]["dither"] == "floyd-steinberg" and dithered.info["data"]["space"] == "oklab"
 
 
 def test_error_curve_marks_a_suggestion_and_a_click_sets_k(page, corpus):
@@ -431,7 +480,10 @@ def test_phone_width_and_color_scheme(open_app, corpus, scheme):
     page = open_app(viewport={"width": 390, "height": 844}, color_scheme=scheme, is_mobile=True, has_touch=True)
     upload(page, corpus / "kodim23.png")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways on a phone"
-    assert page.locator('img[alt^="Result"]').bounding_box()["width"] > 300
+    result = page.locator(RESULT).bounding_box()
+    assert result["width"] > 300
+    slider = page.locator("#k-slider").bounding_box()
+    assert result["y"] >= 0 and slider["y"] + slider["height"] <= 844, "the slider and the result on one screen"
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     red, green, blue = (int(v) for v in background[4:-1].split(","))
     assert (red + green + blue < 150) == (scheme == "dark")
