@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from app.quantize import PaletteFit
 
@@ -35,6 +36,26 @@ class FitCache:
         self._fits: OrderedDict[FitKey, PaletteFit] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._waiting = 0  # requests someone is watching for, now running on this photo
+        # One k-means at a time per photo: two at once only slow each other down (the GIL, two
+        # cores at most), and a request someone waits for then starts as soon as the k in hand is done.
+        self._work = threading.Lock()
+
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Mark a request someone waits for: background work on this photo yields to it (see wanted_now)."""
+        with self._lock:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    @property
+    def wanted_now(self) -> bool:
+        """A foreground request for this photo is running: background work should stop at its next step."""
+        return self._waiting > 0
 
     @property
     def nbytes(self) -> int:
@@ -64,14 +85,14 @@ class FitCache:
             self._bytes += size
 
     def get_or_make(self, key: FitKey, make: Callable[[], PaletteFit]) -> tuple[PaletteFit, bool]:
-        """The fit for key, made (outside the lock) when missing; and whether it was cached.
-
-        Two threads asking for the same missing key both make it: the engine is
-        deterministic, so both get the same fit, and the second put is a no-op.
-        """
+        """The fit for key, made when missing (one at a time for this photo); and whether it was kept."""
         fit = self.get(key)
         if fit is not None:
             return fit, True
-        fit = make()
-        self.put(key, fit)
+        with self._work:
+            fit = self.get(key)  # made by another request while this one waited
+            if fit is not None:
+                return fit, True
+            fit = make()
+            self.put(key, fit)
         return fit, False

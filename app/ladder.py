@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import nullcontext
 
 from flask import Blueprint, Response, current_app, jsonify
 
@@ -52,14 +53,20 @@ def ks_field(max_k: int) -> tuple[int, ...]:
 def palettes_endpoint() -> Response:
     ks = ks_field(int(current_app.config["MAX_K"]))  # validate fields before the costly decode
     color_space = choice_field("color_space", quantize.COLOR_SPACES, "rgb")
+    background = choice_field("background", ("0", "1"), "0") == "1"
     prepared, _, token = read_photo()
     log_request(prepared, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
     answers, found = [], 0
-    for k in ks:
-        fit, cached = pipeline.kmeans_fit(prepared, k, color_space)
-        found += not cached
-        answers.append({"k": k, **pipeline.fit_summary(fit)})
+    # A background batch (the page fetching ahead) stops between two k when someone waits for
+    # another answer on this photo; the page asks again for the rest later.
+    with nullcontext() if background else prepared.fits.foreground():
+        for k in ks:
+            if background and answers and prepared.fits.wanted_now:
+                break
+            fit, cached = pipeline.kmeans_fit(prepared, k, color_space)
+            found += not cached
+            answers.append({"k": k, **pipeline.fit_summary(fit)})
     count_fits(prepared, token)
     decoded = prepared.decoded
     return jsonify({
@@ -70,6 +77,7 @@ def palettes_endpoint() -> Response:
         "unique_colors": prepared.hist.unique_colors,
         "bytes": prepared.source_bytes,
         "palettes": answers,
+        "unfinished": list(ks[len(answers):]),
         "timings": {"quantize_ms": round((time.perf_counter() - start) * 1000, 1), "found": found,
                     "cached": len(ks) - found},
     })

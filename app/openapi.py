@@ -129,6 +129,11 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                                "description": f"Comma-separated k values and ranges, 1 to 64 values in all, each "
                                               f"2 to {max_k} and each once; palettes follow this order."},
                         "color_space": image_fields["color_space"],
+                        "background": {"type": "string", "enum": ["0", "1"], "default": "0",
+                                       "description": "1: work fetched ahead, which nobody waits for. It stops "
+                                                      "between two k when another /api/palettes request for the "
+                                                      "same photo comes in; the ks not done are listed in "
+                                                      "unfinished."},
                     }),
                     "responses": {
                         "200": {"description": "The palettes.",
@@ -169,6 +174,8 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                         "palette": {"type": "array", "items": {"$ref": "#/components/schemas/Swatch"}},
                         "psnr": {"type": ["number", "null"], "description": "dB; null when identical."},
                         "delta_e": {"type": "number", "description": "Mean CIEDE2000 against the original."}}}},
+                    "unfinished": {"type": "array", "items": {"type": "integer"},
+                                   "description": "ks a background request left for later (empty otherwise)."},
                     "timings": {"type": "object", "description": "quantize_ms; found: palettes clustered now; "
                                                                  "cached: palettes kept from before."}}},
                 "PaletteFile": {"type": "object", "required": ["k", "colors"], "properties": {

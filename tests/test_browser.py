@@ -502,3 +502,260 @@ def test_readme_screenshot(page, corpus):
     with Image.open(target) as image:
         assert image.size == (1280, 800)
         assert color_count(image) > 1000, "the screenshot shows a photo"
+
+
+def quantize_palette(base: str, photo: Path, k: int, color_space: str = "rgb") -> list[str]:
+    """The palette /api/quantize answers for the photo, k and options (the download's colors)."""
+    answer = requests.post(f"{base}/api/quantize", files={"image": (photo.name, photo.read_bytes())},
+                           data={"k": k, "color_space": color_space, "dither": "none", "max_side": 64},
+                           headers={"Accept": "application/json"}, timeout=120).json()
+    return [swatch["hex"] for swatch in answer["palette"]]
+
+
+SAMPLE_PAINTS = """() => {
+    window.__paints = [];
+    const canvas = document.getElementById('result-canvas');
+    const context = canvas.getContext('2d');
+    new PerformanceObserver((list) => {
+        // data-k and the pixels change together, in one frame: read both in one task.
+        const pixels = new Uint32Array(context.getImageData(0, 0, canvas.width, canvas.height).data.buffer);
+        const colors = new Set();
+        for (const p of pixels) colors.add(p & 0xffffff);
+        const hex = [...colors].map(c => '#' + [c & 255, (c >> 8) & 255, (c >> 16) & 255]
+            .map(v => v.toString(16).padStart(2, '0')).join(''));
+        window.__paints.push({k: Number(canvas.dataset.k), space: canvas.dataset.colorSpace, hex});
+    }).observe({type: 'mark'});
+}"""
+
+
+def test_sliding_shows_exactly_the_palette_of_each_k_and_nothing_snaps(page, live_server, corpus):
+    photo = corpus / "kodim23.png"
+    upload(page, photo)
+    page.wait_for_function("() => document.getElementById('app').dataset.ladder === '63'")
+    page.evaluate(SAMPLE_PAINTS)
+    page.evaluate("""() => new Promise(async (done) => {
+        const slider = document.getElementById('k-slider');
+        for (let k = 2; k <= 40; k++) {
+            await new Promise(requestAnimationFrame);
+            slider.value = String(k);
+            slider.dispatchEvent(new Event('input', {bubbles: true}));
+        }
+        done();
+    })""")
+    wait_for_result(page, 40)
+    paints = page.evaluate("() => window.__paints")
+    painted_ks = {p["k"] for p in paints}
+    assert len(painted_ks) >= 20 and 40 in painted_ks, f"a drag paints many k values, got {sorted(painted_ks)}"
+    palettes = {}
+    for paint in paints[:: max(1, len(paints) // 12)] + paints[-1:]:
+        k = paint["k"]
+        palettes.setdefault(k, quantize_palette(live_server, photo, k))
+        assert len(paint["hex"]) <= k and set(paint["hex"]) <= set(palettes[k]), f"k = {k}: colors not of its palette"
+    last = shown_result(page)
+    page.wait_for_timeout(2500)  # the slider rests: the full-resolution result is fetched in the background
+    assert shown_result(page).tobytes() == last.tobytes() and page.get_attribute(RESULT, "data-k") == "40"
+
+
+def test_perceptual_preview_takes_the_servers_palette(page, live_server, corpus):
+    photo = corpus / "flower.jpg"
+    upload(page, photo)
+    page.select_option("#color-space", "lab")
+    for k in (5, 23):
+        page.fill("#k", str(k))
+        wait_for_result(page, k, "lab|none")
+        colors = colors_of(shown_result(page))
+        assert len(colors) <= k and colors <= set(quantize_palette(live_server, photo, k, "lab"))
+
+
+def test_colormatch_assigns_every_color_as_the_server_does(page):
+    """static/js/colormatch.js against app/quantize.py on a real histogram, color by color."""
+    from app import pipeline, quantize
+
+    corpus_photo = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "kodim23.png"
+    if not corpus_photo.exists():
+        pytest.skip("the corpus is missing")
+    prepared = pipeline.prepare(corpus_photo.read_bytes(), 50_000_000)
+    keys = prepared.hist.keys.tolist()
+    for color_space, k in (("rgb", 16), ("rgb", 48), ("lab", 12), ("oklab", 40)):
+        fit = quantize.find_palette(prepared.hist, k, color_space)
+        got = page.evaluate(
+            """async ([keys, palette, space]) => {
+                const m = await import('/static/js/colormatch.js');
+                const keyArray = Uint32Array.from(keys);
+                const lab = space === 'rgb' ? null : m.labOfKeys(keyArray);
+                return Array.from(m.assign(keyArray, lab, Uint8Array.from(palette), space));
+            }""",
+            [keys, fit.palette.ravel().tolist(), color_space],
+        )
+        labels = fit.labels.astype(int).tolist()
+        differ = [i for i, (a, b) in enumerate(zip(got, labels)) if a != b]
+        if color_space == "rgb":
+            # Only exact ties may differ: the server breaks them by an entry order its answer does not carry.
+            colors = prepared.hist.colors.astype(int)
+            distance = lambda i, e: int(((colors[i] - fit.palette[e].astype(int)) ** 2).sum())  # noqa: E731
+            assert all(distance(i, got[i]) == distance(i, labels[i]) for i in differ)
+            assert len(differ) < len(keys) / 1000
+        else:
+            assert len(differ) <= len(keys) // 10_000, f"{color_space}: {len(differ)} colors take another entry"
+
+
+def test_swatches_are_one_markup_with_and_without_the_script(open_app, corpus):
+    nojs = open_app(java_script_enabled=False)
+    nojs.set_input_files("#image", str(corpus / "flower.jpg"))
+    nojs.fill("#k", "6")
+    with nojs.expect_navigation():
+        nojs.click("button[type=submit]")
+    server_made = nojs.eval_on_selector_all("#palette li", "items => items.map(i => i.outerHTML)")
+    page = open_app()
+    page.set_input_files("#image", str(corpus / "flower.jpg"))
+    page.fill("#k", "6")
+    wait_for_result(page, 6)
+    script_made = page.eval_on_selector_all("#palette li", "items => items.map(i => i.outerHTML)")
+    assert script_made == server_made and len(server_made) >= 2
+
+
+def test_the_chart_line_label_and_keyboard(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    chart = page.locator("#curve-chart svg")
+    page.locator("#curve-chart svg circle.suggested").wait_for()
+    line = chart.locator("line.current")
+    label = chart.locator("text[data-label=suggested]")
+    for k in range(2, 33):
+        page.evaluate("k => { const s = document.getElementById('k-slider'); s.value = String(k);"
+                      " s.dispatchEvent(new Event('input', {bubbles: true})); }", k)
+        x = line.bounding_box()["x"]
+        box = label.bounding_box()
+        assert not box["x"] - 1 <= x <= box["x"] + box["width"] + 1, f"at k = {k} the current line cuts the label"
+    page.fill("#k", "40")  # beyond the chart's 32: no line at all, never one beside the axis
+    page.wait_for_function("() => document.querySelector('#curve-chart line.current').getAttribute('visibility') === 'hidden'")
+    page.fill("#k", "16")
+    wait_for_result(page, 16)
+    chart.focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_result(page, 17)
+    page.keyboard.press("Home")
+    wait_for_result(page, 2)
+    assert chart.get_attribute("role") == "slider" and chart.get_attribute("aria-valuenow") == "2"
+    outline = chart.evaluate("el => getComputedStyle(el).outlineStyle")
+    assert outline != "none"
+
+
+def test_controls_are_not_clipped(open_app, corpus, tmp_path):
+    page = open_app(viewport={"width": 1440, "height": 900})
+    long_name = tmp_path / ("a-rather-long-holiday-photo-name-from-a-phone-" + "x" * 30 + ".png")
+    long_name.write_bytes((corpus / "kodim23.png").read_bytes())
+    upload(page, long_name)
+    button = page.locator("#pick-label").bounding_box()
+    line_height = page.eval_on_selector("#pick-label", "el => parseFloat(getComputedStyle(el).lineHeight)")
+    assert button["height"] < 2 * line_height + 20, "the choose button wraps"
+    page.select_option("#dither", "floyd-steinberg")
+    for select in ("#color-space", "#dither"):
+        room, text = page.eval_on_selector(select, """el => {
+            const style = getComputedStyle(el);
+            const context = document.createElement('canvas').getContext('2d');
+            context.font = style.font;
+            const text = context.measureText(el.selectedOptions[0].text).width;
+            return [el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 18, text];
+        }""")
+        assert text <= room, f"{select} clips its choice"
+    wait_for_result(page, 16, "rgb|floyd-steinberg")
+    palette = page.locator("#palette").bounding_box()
+    for swatch in page.locator("#palette .swatch-button").all():
+        box = swatch.bounding_box()
+        assert box["y"] + box["height"] <= palette["y"] + palette["height"] + 1, "a swatch is cut at the default k"
+    first = page.locator("#palette .swatch-button").first
+    ring = first.evaluate("el => { const s = getComputedStyle(el); return [parseFloat(s.outlineOffset), 3]; }")
+    assert ring[0] + ring[1] <= 0, "the focus ring is drawn outside the scrolling list and clipped"
+    page.fill("#k", "64")
+    wait_for_result(page, 64, "rgb|floyd-steinberg")
+    assert "scrolls" in page.get_attribute("#palette", "class")
+    assert page.text_content(".palette-more").startswith("All ")
+
+
+def test_old_messages_do_not_linger(page, corpus, tmp_path):
+    curve_requests = RequestCounter("/api/curve")
+    curve_requests.attach(page)
+    upload(page, corpus / "kodim23.png")
+    page.locator("#curve-chart svg").wait_for()
+    page.click("#methods-run")
+    page.wait_for_function("() => document.getElementById('methods-status').textContent.includes('Lowest mean')")
+    page.fill("#contact-ks", "2,8")
+    page.click("#contact-make")
+    page.wait_for_selector("#contact-figure", state="visible")
+    asked = curve_requests.total
+    page.select_option("#dither", "floyd-steinberg")
+    wait_for_result(page, 16, "rgb|floyd-steinberg")
+    page.wait_for_timeout(500)
+    assert curve_requests.total == asked, "dithering does not change the curve: it is not measured again"
+    assert "made with RGB, no dithering" in page.text_content("#contact-status")
+    page.select_option("#color-space", "oklab")
+    wait_for_result(page, 16, "oklab|floyd-steinberg")
+    assert page.text_content("#methods-status") == "" and page.locator("#methods-list li").count() == 0
+    page.locator("#curve-chart svg").wait_for()
+    assert curve_requests.total == asked + 1
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    page.set_input_files("#image", str(notes))
+    page.wait_for_selector("#error", state="visible")
+    page.fill("#k", "1")
+    page.wait_for_selector("#k-error", state="visible")
+    assert page.is_hidden("#error"), "the file error lingers beside the k error"
+
+
+def test_page_errors_speak_of_the_page_not_the_api(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    page.fill("#contact-ks", "2, 1000")
+    page.click("#contact-make")
+    page.wait_for_selector("#contact-status.failed")
+    message = page.text_content("#contact-status")
+    assert "between 2 and 256" in message and "ks" not in message.split()
+    translated = page.evaluate("""() => import('/static/js/api.js').then(m => [
+        m.forPeople("Add the photo as a file in the 'image' field."),
+        m.forPeople("ks lists 4 twice; give each value once."),
+        m.forPeople("color_space must be one of rgb, oklab, lab, got 'x'.")])""")
+    assert translated == ["Choose a photo first.", "the values of k lists 4 twice; give each value once.",
+                          "the color space must be one of rgb, oklab, lab, got 'x'."]
+
+
+def test_thumbnails_open_large(page, corpus):
+    upload(page, corpus / "kodim23.png")
+    page.click("#methods-run")
+    page.wait_for_function("() => document.querySelectorAll('#methods-list li').length === 3")
+    page.locator("#methods-list li").nth(1).locator("button.enlarge").click()
+    dialog = page.locator("#enlarged")
+    assert dialog.evaluate("d => d.open")
+    big = dialog.locator("img")
+    assert big.get_attribute("alt").startswith("Result of Median cut") and big.bounding_box()["width"] > 400
+    page.keyboard.press("Escape")
+    assert not dialog.evaluate("d => d.open")
+    page.click("#contact-make")
+    page.wait_for_selector("#contact-figure", state="visible")
+    page.click("#contact-enlarge")
+    assert dialog.evaluate("d => d.open") and big.get_attribute("alt").startswith("Contact sheet")
+
+
+def test_touch_screens_get_touch_words_and_see_errors(open_app, tmp_path):
+    page = open_app(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    dropzone = page.locator("#dropzone")
+    assert "Drop a photo" not in dropzone.inner_text() and "Ctrl" not in dropzone.inner_text()
+    assert "Choose a photo to recolor" in dropzone.inner_text()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    page.set_input_files("#image", str(notes))
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    box = error.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= 844, "the error is below the fold"
+
+
+def test_dark_mode_logo_and_even_cards(open_app, corpus):
+    page = open_app(color_scheme="dark")
+    navy = page.eval_on_selector(".brand-mark .navy", "el => getComputedStyle(el).fill")
+    red, green, blue = (int(v) for v in navy[4:-1].split(","))
+    assert 0.2126 * red + 0.7152 * green + 0.0722 * blue > 80, "the navy square disappears on the dark header"
+    upload(page, corpus / "kodim23.png")
+    page.locator("#curve-chart svg").wait_for()
+    cards = page.locator("#explore > .card")
+    heights = {round(cards.nth(i).bounding_box()["height"]) for i in range(3)}
+    titles = {round(cards.nth(i).locator(".card-title").bounding_box()["y"]) for i in range(3)}
+    assert len(heights) == 1 and len(titles) == 1, (heights, titles)

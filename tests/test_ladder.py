@@ -143,3 +143,15 @@ def test_photo_cache_recount_makes_room_or_drops_what_no_longer_fits():
     cache.recount(None, 5)  # the cache was off for that photo: nothing to count
     cache.recount("gone", 5)
     assert cache.nbytes == 0
+
+
+def test_a_background_batch_yields_to_a_request_someone_waits_for(app, client):
+    token = ladder(client, photo_bytes(seed=3), ks="2").get_json()["image_id"]
+    prepared, _ = app.extensions["photo_cache"].get(token)
+    with prepared.fits.foreground():  # as a foreground request running on another thread would
+        answer = ladder(client, image_id=token, ks="3-6", background="1").get_json()
+        assert [p["k"] for p in answer["palettes"]] == [3] and answer["unfinished"] == [4, 5, 6]
+        waited_for = ladder(client, image_id=token, ks="3-6").get_json()
+    assert [p["k"] for p in waited_for["palettes"]] == [3, 4, 5, 6] and waited_for["unfinished"] == []
+    assert not prepared.fits.wanted_now
+    assert "background" in error_of(ladder(client, image_id=token, ks="2", background="yes"), 400)

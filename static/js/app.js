@@ -46,7 +46,11 @@ class Session {
     this.photo = photo;
     this.ladder = new Ladder(photo, {
       maxK: settings.sliderMaxK,
-      onArrive: () => update(),
+      onArrive: (colorSpace) => {
+        // How much of the slider is here, for the curious and for the benchmark.
+        if (colorSpace === els.colorSpace.value) root.dataset.ladder = String(settings.sliderMaxK - 1 - this.ladder.missing(colorSpace).length);
+        update();
+      },
       onError: (error, asked) => failed(this, error, asked),
     });
     this.previewing = null; // a promise: the photo handed to the preview worker
@@ -342,6 +346,7 @@ function loadFile(file) {
   previous.session = session;
   previous.originalUrl = els.original.src;
   const photo = new Photo(file, file.name || "pasted-photo.png");
+  root.dataset.ladder = "0";
   session = new Session(photo);
   preview.clear();
   // The original at once, from the file the browser holds; the result follows when its palette comes.

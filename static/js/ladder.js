@@ -3,7 +3,8 @@
 // rest of the slider's ladder follows in small batches, nearest k first, one batch at a time,
 // so the server never has more than two requests of ours to work on.
 
-const BATCH_TARGET_MS = 300; // a batch takes about this long on the server, whatever its photo
+const SPACES = ["rgb", "oklab", "lab"];
+const BATCH_TARGET_MS = 250; // a batch takes about this long on the server, whatever its photo
 
 export class Ladder {
   /** photo: an api.js Photo. onArrive(colorSpace, ks) after each answer; onError(error) when k itself failed. */
@@ -72,12 +73,19 @@ export class Ladder {
     this.prefetch();
   }
 
-  /** The next few k of the ladder, nearest the focus first, once the photo has an image_id. */
+  /**
+   * The next few k of the ladder, nearest the focus first, once the photo has an image_id. With the
+   * ladder complete, the focus k in the other color spaces, so that switching is instant too.
+   */
   async prefetch() {
     if (this.closed || this.batch || !this.focus || !this.photo.imageId || this.failures > 2) return;
-    const { k: focusK, colorSpace } = this.focus;
+    let { k: focusK, colorSpace } = this.focus;
+    if (this.complete(colorSpace)) {
+      colorSpace = SPACES.find((space) => space !== colorSpace && !this.get(focusK, space)) ?? colorSpace;
+      if (focusK > this.maxK) focusK = this.maxK;
+    }
     const size = Math.max(1, Math.min(8, Math.round(BATCH_TARGET_MS / this.msPerK)));
-    const ks = this.missing(colorSpace)
+    const ks = (colorSpace === this.focus.colorSpace ? this.missing(colorSpace) : [focusK].filter((k) => !this.get(k, colorSpace)))
       .filter((k) => !(this.priority?.k === k && this.priority.colorSpace === colorSpace))
       .sort((a, b) => Math.abs(a - focusK) - Math.abs(b - focusK) || a - b)
       .slice(0, size)
@@ -85,7 +93,7 @@ export class Ladder {
     if (!ks.length) return;
     this.batch = { ks, colorSpace };
     try {
-      await this.fetch(ks, colorSpace);
+      await this.fetch(ks, colorSpace, true);
       this.failures = 0;
     } catch {
       this.failures++; // the priority request reports errors; the ladder quietly tries again later
@@ -95,10 +103,11 @@ export class Ladder {
     this.followFocus();
   }
 
-  async fetch(ks, colorSpace) {
-    const answer = await this.photo.post("/api/palettes", { ks: ks.join(","), color_space: colorSpace });
+  async fetch(ks, colorSpace, background = false) {
+    const fields = { ks: ks.join(","), color_space: colorSpace, background: background ? 1 : 0 };
+    const answer = await this.photo.post("/api/palettes", fields);
     if (this.closed) return;
-    const { palettes, timings, ...info } = answer;
+    const { palettes, timings, unfinished, ...info } = answer;
     this.info = info;
     if (timings.found) this.msPerK = Math.max(20, timings.quantize_ms / timings.found);
     if (!this.palettes.has(colorSpace)) this.palettes.set(colorSpace, new Map());
