@@ -72,15 +72,18 @@ export function drawCurve(container, points, suggestedK, onPick) {
   const placeLabel = (currentX) => {
     if (!suggestedLabel) return;
     const cx = x(suggested.k);
-    const span = (anchor) => (anchor === "start" ? [cx + 8, cx + 10 + LABEL_WIDTH] : [cx - 10 - LABEL_WIDTH, cx - 8]);
+    const width = (suggestedLabel.isConnected && suggestedLabel.getBBox().width) || LABEL_WIDTH;
+    const span = (anchor) => (anchor === "start" ? [cx + 8, cx + 10 + width] : [cx - 10 - width, cx - 8]);
     const fits = (anchor) => { const [lo, hi] = span(anchor); return lo >= MARGIN.left && hi <= WIDTH; };
-    const clear = (anchor) => { const [lo, hi] = span(anchor); return currentX === null || currentX < lo - 2 || currentX > hi + 2; };
+    const clear = (anchor) => { const [lo, hi] = span(anchor); return currentX === null || currentX < lo - 3 || currentX > hi + 3; };
     const sides = ["start", "end"].filter(fits);
     const anchor = sides.find(clear) || sides[0] || "start";
     const top = Math.max(MARGIN.top + 10, y(suggested.delta_e) - 16);
     suggestedLabel.setAttribute("text-anchor", anchor);
     suggestedLabel.setAttribute("y", top);
     for (const tspan of suggestedLabel.children) tspan.setAttribute("x", cx + (anchor === "start" ? 9 : -9));
+    // No side is clear (the line runs just beside the point): the line starts below the label instead.
+    current.setAttribute("y1", clear(anchor) ? MARGIN.top : top + 19);
   };
   placeLabel(null);
 
