@@ -34,7 +34,7 @@ from tests.browser_helpers import CHROMIUM, launch, open_page
 CORPUS = ROOT.parent / "shared" / "corpus"
 PHOTOS = ["cam_olympus_ep3_12mp.jpg", "cam_xiaomi_mi9t_12mp_orient6.jpg", "kodim23.png"]
 PREVIOUS_DESIGN = "4b9aaae"  # main before the live preview: server-rendered previews per move
-# Every move is a new k, near and far from the last, most never visited before (as bench_slider).
+# Every move is a new k, near and far from the last, most never visited before.
 KS = [17, 12, 24, 8, 32, 20, 6, 40, 14, 28, 10, 48, 22, 5, 36, 18, 9, 30, 64, 15]
 TIMEOUT_MS = 120_000
 VERBOSE = False

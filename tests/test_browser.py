@@ -762,3 +762,15 @@ def test_dark_mode_logo_and_even_cards(open_app, corpus):
     heights = {round(cards.nth(i).bounding_box()["height"]) for i in range(3)}
     titles = {round(cards.nth(i).locator(".card-title").bounding_box()["y"]) for i in range(3)}
     assert len(heights) == 1 and len(titles) == 1, (heights, titles)
+
+
+def test_a_format_the_browser_cannot_show_gets_the_servers_previews(page, corpus, tmp_path):
+    tiff = tmp_path / "parrots.tiff"
+    with Image.open(corpus / "kodim23.png") as image:
+        image.save(tiff)
+    upload(page, tiff)
+    assert "cannot show its format" in page.text_content("#original-caption")
+    assert color_count(shown_result(page)) <= 16 and page.get_attribute(RESULT, "aria-label").startswith("Result")
+    page.fill("#k", "5")
+    wait_for_result(page, 5)
+    assert color_count(shown_result(page)) <= 5

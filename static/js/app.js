@@ -127,6 +127,11 @@ function update() {
   if (!params) return;
   session.ladder.aim(params.k, params.color_space);
   const view = wantedView(params);
+  const job = session.fullJob;
+  if (job && !job.forDownload && !sameView(job.view, view)) {
+    job.controller.abort(); // the slider moved on: the full-resolution result of the last k is not needed now
+    session.fullJob = null;
+  }
   if (view && session.previewReady) preview.show(view);
   else if (view && session.cannotDecode) standIn(session, view);
   const waiting = !view || !preview.isShown(view);
@@ -277,7 +282,9 @@ els.download.addEventListener("click", async (event) => {
   els.download.setAttribute("aria-busy", "true");
   els.downloadText.textContent = "Preparing full resolution…";
   try {
-    const full = await fetchFull(view);
+    const pending = fetchFull(view);
+    if (session.fullJob) session.fullJob.forDownload = true;
+    const full = await pending;
     saveBlob(full.blob, els.download.download);
   } catch (error) {
     if (error.name !== "AbortError") showError(error.message || "The download failed. Please try again.");
