@@ -7,9 +7,13 @@ on the command line, such as `-b 127.0.0.1:8000`, win over these.
 import logging
 import os
 
-from app import settings
+from app import budget, settings
 
 _values = settings.load()  # a bad value stops gunicorn here, with a message naming it
+
+# The memory budget's ledger, in shared memory made here in the master before it forks:
+# every worker holds its part in it (app/budget.py explains the design).
+_ledger = budget.SharedLedger()
 
 
 def _cores() -> int:
@@ -53,6 +57,21 @@ accesslog = None  # the app logs one line per request itself, with pixels and k 
 _APP_LOGGERS = ("kmeans_filter", "app")
 
 
+def when_ready(server):
+    """The master's own memory counts against MEMORY_MB too."""
+    _ledger.hold_baseline(budget.process_memory())
+
+
+def post_fork(server, worker):
+    """In the new worker, before the app is loaded: its budget is the shared one."""
+    budget.use_shared(_ledger)
+
+
+def child_exit(server, worker):
+    """In the master: whatever a worker held, even one killed mid-request, is free again."""
+    _ledger.forget(worker.pid)
+
+
 def post_worker_init(worker):
     """Send the app's log lines through gunicorn's error log (stderr), in its format and level."""
     gunicorn_log = logging.getLogger("gunicorn.error")
@@ -61,3 +80,6 @@ def post_worker_init(worker):
         logger.handlers = list(gunicorn_log.handlers)
         logger.setLevel(gunicorn_log.level)
         logger.propagate = False
+    from app.admission import describe_budget  # the app is loaded: its budget holds every process so far
+
+    gunicorn_log.info(describe_budget(worker.wsgi.extensions["memory_budget"]))

@@ -19,7 +19,9 @@ class InMemoryRequest(Request):
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from app import api, errors, extras, hooks, ladder, settings, web
+    import secrets
+
+    from app import admission, api, errors, explore, hooks, ladder, settings, web
     from app.cache import PhotoCache
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
@@ -31,11 +33,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     upload_limit = int(app.config["MAX_UPLOAD_MB"]) * 2**20
     app.config["MAX_CONTENT_LENGTH"] = upload_limit
     app.config["MAX_FORM_MEMORY_SIZE"] = upload_limit
-    app.extensions["photo_cache"] = PhotoCache(int(app.config["CACHE_MB"]) * 2**20, int(app.config["CACHE_SECONDS"]))
+    memory = app.extensions["memory_budget"] = admission.create_budget(app.config)
+    cache = PhotoCache(int(app.config["CACHE_MB"]) * 2**20, int(app.config["CACHE_SECONDS"]), budget=memory)
+    memory.give_way = cache.give_way
+    app.extensions["photo_cache"] = cache
+    app.extensions["cache_secret"] = secrets.token_bytes(32)
     errors.register(app)
+    admission.register(app)
     hooks.register(app)
     app.register_blueprint(api.bp)
-    app.register_blueprint(extras.bp)
+    app.register_blueprint(explore.bp)
     app.register_blueprint(ladder.bp)
     app.register_blueprint(web.bp)
     return app

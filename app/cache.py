@@ -2,11 +2,20 @@
 
 It lets the k slider re-quantize a photo without the photo travelling
 again. Each worker process has its own; a miss is answered with 410 and
-the page simply sends the photo again.
+the page simply sends the photo again. Photos are keyed by a hash of their
+content (content_key), so the same photo sent again finds its place instead
+of taking a second one.
+
+When a memory budget is given (app/budget.py), every byte kept is held in
+it, and the cache gives way first: a request that needs room makes it drop
+its least recently used photos (give_way), and a photo that does not fit in
+the budget is simply not kept.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import threading
 import time
@@ -14,11 +23,28 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 
+def content_key(data: bytes, secret: bytes) -> str:
+    """A key for these bytes: the same photo gets the same key, and without the secret no one can
+    tell from a key which photo it is, or ask whether a photo they have is kept here."""
+    digest = hashlib.blake2b(data, key=secret, digest_size=18).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+class _NoBudget:
+    def try_hold(self, nbytes: int) -> bool:
+        return True
+
+    def release(self, nbytes: int) -> None:
+        pass
+
+
 class PhotoCache:
-    def __init__(self, max_bytes: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, max_bytes: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 budget=None):
         self.max_bytes = max_bytes
         self.ttl = ttl_seconds
         self._clock = clock
+        self._budget = budget if budget is not None else _NoBudget()
         self._items: OrderedDict[str, tuple[float, int, Any]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -30,18 +56,33 @@ class PhotoCache:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, value: Any, nbytes: int) -> str | None:
-        """Keep a value; returns its token, or None when it cannot fit."""
+    def put(self, value: Any, nbytes: int, key: str | None = None) -> str | None:
+        """Keep a value under key (a content_key; a random token if None); returns the key,
+        or None when it cannot fit. A value already kept under key is replaced."""
         if nbytes > self.max_bytes:
             return None
-        token = secrets.token_urlsafe(16)
+        token = key if key is not None else secrets.token_urlsafe(16)
         with self._lock:
             self._expire()
+            if token in self._items:
+                self._drop(token)
             while self._bytes + nbytes > self.max_bytes:
+                self._drop(next(iter(self._items)))
+            while not self._budget.try_hold(nbytes):
+                if not self._items:
+                    return None  # the budget has no room for it, even with the cache empty
                 self._drop(next(iter(self._items)))
             self._items[token] = (self._clock(), nbytes, value)
             self._bytes += nbytes
         return token
+
+    def give_way(self, nbytes: int) -> int:
+        """Drop least recently used photos until nbytes are freed or none is left; returns the bytes freed."""
+        freed = 0
+        with self._lock:
+            while self._items and freed < nbytes:
+                freed += self._drop(next(iter(self._items)))
+        return freed
 
     def get(self, token: str) -> Any | None:
         with self._lock:
@@ -54,17 +95,25 @@ class PhotoCache:
             return item[2]
 
     def recount(self, token: str | None, nbytes: int) -> None:
-        """A kept value grew or shrank (a photo's fits): count its new size, making room by dropping others.
-
-        A value that no longer fits at all is dropped itself.
-        """
+        """A kept value grew or shrank (a photo's palettes): count its new size, in the cache and in the
+        budget, making room by dropping other values; a value that no longer fits at all is dropped itself."""
         if token is None:
             return
         with self._lock:
             item = self._items.get(token)
             if item is None:
                 return
-            self._bytes += nbytes - item[1]
+            grown = nbytes - item[1]
+            if grown < 0:
+                self._budget.release(-grown)
+            else:
+                while not self._budget.try_hold(grown):
+                    others = [t for t in self._items if t != token]
+                    if not others:
+                        self._drop(token)
+                        return
+                    self._drop(others[0])
+            self._bytes += grown
             self._items[token] = (item[0], nbytes, item[2])
             if nbytes > self.max_bytes:
                 self._drop(token)
@@ -77,6 +126,8 @@ class PhotoCache:
         while self._items and next(iter(self._items.values()))[0] < deadline:
             self._drop(next(iter(self._items)))
 
-    def _drop(self, token: str) -> None:
+    def _drop(self, token: str) -> int:
         _, nbytes, _ = self._items.pop(token)
         self._bytes -= nbytes
+        self._budget.release(nbytes)
+        return nbytes

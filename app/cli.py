@@ -8,59 +8,75 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
+from typing import Any, Mapping
 
-from app import curve, imaging, palettes, pipeline, quantize, settings, sheet
+from app import curve, imaging, options, palettes, pipeline, results, settings, sheet
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 # An -o with one of these names a file, so it cannot take several outputs.
 FILE_SUFFIXES = IMAGE_SUFFIXES | {".json", ".css", ".gpl"}
 
 
+def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: options.Option,
+               config: Mapping[str, Any], note: str = "", **overrides: Any) -> None:
+    """One request option as an argument: --name, with its type, choices, default and help from the table."""
+    default = option.default_in(config)
+    help_text = " ".join(filter(None, (option.describe(config), note)))
+    if option.kind == "choice":
+        kwargs: dict[str, Any] = {"choices": option.choices}
+        help_text += f" (default: {default})"
+    elif option.kind == "integer":
+        low, high = option.bounds(config)
+        kwargs = {"type": int}
+        help_text += f" {low} to {high} (default: {default})"
+    else:
+        kwargs = {"type": lambda text: integer_list(option, text, config), "metavar": "K,K,..."}
+        help_text += f" (default: {','.join(map(str, default))})"
+        default = None  # given only with the mode it belongs to, which applies the table's default
+    flags = overrides.pop("flags", (f"--{option.name.replace('_', '-')}",))
+    parser.add_argument(*flags, **{**kwargs, "default": default, "help": help_text, **overrides})
+
+
+def integer_list(option: options.Option, text: str, config: Mapping[str, Any]) -> tuple[int, ...]:
+    try:
+        return option.parse(text, config)
+    except options.OptionError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    config = settings.load()
     parser = argparse.ArgumentParser(
         prog="python -m app",
         description="Recolor photos with the k colors that best characterize them (k-means).",
     )
     parser.add_argument("photos", nargs="+", type=Path, help="photo files or folders of photos")
-    parser.add_argument("-k", type=int, nargs="+", default=[16], help="number of colors, 2-256; several allowed")
+    add_option(parser, options.K, config, "Several allowed.", flags=("-k",), nargs="+",
+               default=[options.K.default_in(config)])
     parser.add_argument("-o", "--output", type=Path,
                         help="output file (one photo, one k) or folder; default: the current folder")
-    parser.add_argument("--format", choices=imaging.FORMATS, default="png")
-    parser.add_argument("--color-space", choices=quantize.COLOR_SPACES, default="rgb")
-    parser.add_argument("--dither", choices=pipeline.DITHERS, default="none")
-    parser.add_argument("--method", choices=pipeline.METHODS, default="kmeans")
+    for option in options.COMMAND_LINE:
+        add_option(parser, option, config)
     parser.add_argument("--json", action="store_true", help="print palettes, figures and timings as JSON")
     extra = parser.add_mutually_exclusive_group()
     extra.add_argument("--curve", action="store_true",
                        help="print estimated PSNR and mean dE2000 for k = 2-32 and the suggested k; writes no image")
     extra.add_argument("--contact-sheet", type=Path, metavar="PATH",
                        help="write one PNG grid of the photo at each k of --ks (PATH is a folder for several photos)")
-    extra.add_argument("--palette-format", choices=palettes.FORMATS,
-                       help="write the palette for each k in this format instead of the image")
-    parser.add_argument("--ks", type=ks_list, metavar="K,K,...",
-                        help="k values for --contact-sheet, comma-separated (default 2,5,10,15,24)")
+    add_option(extra, options.PALETTE_FORMAT, config, flags=("--palette-format",), default=None,
+               help="write the palette for each k in this format instead of the image. "
+                    + options.PALETTE_FORMAT.help)
+    add_option(parser, options.KS, config)
     args = parser.parse_args(argv)
     if args.ks is not None and args.contact_sheet is None:
         parser.error("--ks goes with --contact-sheet; use -k for the colors of images and palettes")
+    low, high = options.K.bounds(config)
     for k in args.k:
-        if not quantize.MIN_K <= k <= quantize.MAX_K:
-            parser.error(f"k must be between {quantize.MIN_K} and {quantize.MAX_K}, got {k}")
+        if not low <= k <= high:
+            parser.error(f"k must be between {low} and {high}, got {k}")
     return args
-
-
-def ks_list(text: str) -> tuple[int, ...]:
-    try:
-        ks = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"give comma-separated whole numbers, got {text!r}") from None
-    try:
-        sheet.check_ks(ks)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return ks
 
 
 def find_photos(paths: list[Path]) -> list[Path]:
@@ -104,12 +120,11 @@ def run(args: argparse.Namespace) -> list[dict]:
         png24 = len(imaging.encode_rgb_png(prepared.decoded.rgb, prepared.decoded.alpha))
         for k in args.k:
             progress(done, jobs, f"{photo.name} k={k}")
-            options = pipeline.Options(k=k, color_space=args.color_space, dither=args.dither,
-                                       method=args.method, fmt=args.format)
-            rendered = pipeline.render(prepared, options)
+            chosen = options.engine_options(vars(args), k=k, fmt=args.format)
+            recolored = results.recolor(prepared, chosen, photo.stem)
             target = output_path(args, photo, k, jobs)
-            target.write_bytes(rendered.data)
-            records.append(record(photo, target, prepared, rendered, k, png24))
+            target.write_bytes(recolored.rendered.data)
+            records.append(record(photo, target, recolored, png24))
             done += 1
             if not args.json:
                 print(summary_line(records[-1]))
@@ -146,8 +161,8 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
                 print(f"{target}: {photo.name} at k = {', '.join(map(str, records[-1]['ks']))}")
             continue
         for k in args.k:
-            options = pipeline.Options(k=k, color_space=args.color_space, dither=args.dither, method=args.method)
-            palette = palettes.palette_of(prepared, options)
+            chosen = options.engine_options(vars(args), k=k)
+            palette = palettes.palette_of(prepared, chosen)
             name = f"{photo.stem}-k{k}-palette.{args.palette_format}"
             target = extra_path(args.output, len(photos) * len(args.k), name)
             target.write_bytes(palettes.export(palette, args.palette_format, photo.stem))
@@ -179,32 +194,17 @@ def curve_table(rec: dict) -> str:
     return "\n".join(lines)
 
 
-def record(photo, target, prepared, rendered, k, png24) -> dict:
-    result = rendered.result
-    return {
-        "photo": str(photo),
-        "output": str(target),
-        "k": k,
-        "colors": len(result.palette),
-        "width": prepared.decoded.width,
-        "height": prepared.decoded.height,
-        "pixels": prepared.decoded.width * prepared.decoded.height,
-        "unique_colors": prepared.hist.unique_colors,
-        "psnr": None if math.isinf(result.psnr) else round(result.psnr, 3),
-        "delta_e": round(result.delta_e, 4),
-        "palette": [{"hex": h, "share": round(float(s), 6)} for h, s in zip(result.hex_codes(), result.shares)],
-        "bytes": {"original": prepared.source_bytes, "result": len(rendered.data), "png24": png24},
-        "bit_depth": rendered.bit_depth,
-        "timings": {**prepared.timings, **rendered.timings},
-    }
+def record(photo: Path, target: Path, recolored: results.Recolored, png24: int) -> dict:
+    """The same JSON as the API's answer (Recolored.as_json), plus where it came from and went."""
+    return {"photo": str(photo), "output": str(target), **recolored.as_json(), "png24_bytes": png24}
 
 
 def summary_line(rec: dict) -> str:
     psnr = "identical" if rec["psnr"] is None else f"PSNR {rec['psnr']:.2f} dB"
     return (
-        f"{rec['output']}: {rec['unique_colors']:,} colors -> {rec['colors']}, {psnr}, "
-        f"mean dE2000 {rec['delta_e']:.2f}, {rec['bytes']['result']:,} bytes "
-        f"(24-bit PNG {rec['bytes']['png24']:,}), {sum(rec['timings'].values()):.0f} ms"
+        f"{rec['output']}: {rec['original']['unique_colors']:,} colors -> {rec['colors']}, {psnr}, "
+        f"mean dE2000 {rec['delta_e']:.2f}, {rec['result']['bytes']:,} bytes "
+        f"(24-bit PNG {rec['png24_bytes']:,}), {sum(rec['timings'].values()):.0f} ms"
     )
 
 

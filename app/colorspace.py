@@ -76,8 +76,31 @@ def lab_to_srgb(lab: np.ndarray) -> np.ndarray:
     return linear_to_srgb(xyz @ _XYZ_TO_RGB.T)
 
 
+# CIEDE2000 makes some twenty temporaries the size of its input: blocks of this many
+# rows keep them to a few megabytes whatever the number of colors or pixels.
+CIEDE2000_BLOCK = 1 << 16
+
+
 def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     """CIEDE2000 color difference between rows of two CIELAB arrays (Sharma et al. 2005)."""
+    return _in_blocks(_ciede2000, lab1, lab2)
+
+
+def _in_blocks(function, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """An element-wise function of two row arrays, computed a block of rows at a time."""
+    if len(first) <= CIEDE2000_BLOCK:
+        return function(first, second)
+    head = function(first[:CIEDE2000_BLOCK], second[:CIEDE2000_BLOCK])
+    out = np.empty(len(first), dtype=head.dtype)
+    out[:CIEDE2000_BLOCK] = head
+    for start in range(CIEDE2000_BLOCK, len(first), CIEDE2000_BLOCK):
+        out[start : start + CIEDE2000_BLOCK] = function(
+            first[start : start + CIEDE2000_BLOCK], second[start : start + CIEDE2000_BLOCK]
+        )
+    return out
+
+
+def _ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     L1, a1, b1 = lab1[:, 0], lab1[:, 1], lab1[:, 2]
     L2, a2, b2 = lab2[:, 0], lab2[:, 1], lab2[:, 2]
     c_mean = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
@@ -118,7 +141,7 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
 
 
 def ciede2000_srgb(rgb1: np.ndarray, rgb2: np.ndarray) -> np.ndarray:
-    return ciede2000(srgb_to_lab(rgb1), srgb_to_lab(rgb2))
+    return _in_blocks(lambda a, b: _ciede2000(srgb_to_lab(a), srgb_to_lab(b)), rgb1, rgb2)
 
 
 @dataclass(frozen=True)

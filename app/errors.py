@@ -7,6 +7,7 @@ a browser gets the page with the message in words.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -19,11 +20,12 @@ IMAGE_ERROR_STATUS = {"unsupported_image": 415, "too_many_pixels": 413, "unusabl
 
 
 class AppError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}  # such as Retry-After on a 503
 
     @classmethod
     def from_image_error(cls, error: ImageError) -> "AppError":
@@ -47,6 +49,7 @@ def render_error(error: AppError) -> Response:
     else:
         response = Response(render_template("error.html", error=error), mimetype="text/html")
     response.status_code = error.status
+    response.headers.update(error.headers)
     if error.status == 413:
         # The body may not have been read: close rather than reset the connection.
         response.headers["Connection"] = "close"
@@ -60,29 +63,48 @@ _HTTP_MESSAGES = {
 }
 
 
+DRAIN_SECONDS = 2.0  # at most this long spent reading a refused upload, whatever it declared
+
+
 def _drain_unread_body() -> None:
     """Read and drop the rest of an upload that is somewhat over the limit.
 
     Werkzeug refuses it before reading a byte. Answering then leaves the
     client still sending, and the server closes on unread data: the client
     gets a reset (a broken pipe while sending) instead of our 413. So a body
-    of up to twice the limit is read to its end and dropped, a chunk at a
-    time; one that claims more is not worth the wait and is answered at once.
+    of up to twice the limit is read and dropped, a chunk at a time, for at
+    most DRAIN_SECONDS: a client that declared more than it sends, or stalls,
+    gets its 413 then, not when it gives up. One that claims more than twice
+    the limit is not worth the wait and is answered at once.
     """
     limit = request.max_content_length or 0
     declared = request.content_length
     if declared is not None and declared > 2 * limit:
         return
-    budget = declared if declared is not None else limit  # chunked: up to another limit's worth
+    left = declared if declared is not None else limit  # chunked: up to another limit's worth
     stream = request.environ.get("wsgi.input")
+    sock = request.environ.get("gunicorn.socket")  # a read must not outlast the deadline either
+    deadline = time.monotonic() + DRAIN_SECONDS
+    before = sock.gettimeout() if sock is not None else None
     try:
-        while budget > 0:
-            chunk = stream.read(min(budget, 64 * 1024))
+        while left > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if sock is not None:
+                sock.settimeout(remaining)
+            chunk = stream.read(min(left, 64 * 1024))
             if not chunk:
                 break
-            budget -= len(chunk)
-    except Exception:  # the client went away or sent a broken chunk: nothing more to be polite to
+            left -= len(chunk)
+    except Exception:  # the client went away, stalled or sent a broken chunk: nothing more to be polite to
         log.debug("stopped draining a refused upload", exc_info=True)
+    finally:
+        if sock is not None:
+            try:
+                sock.settimeout(before)
+            except OSError:
+                pass
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -106,7 +128,18 @@ def _http_error(error: HTTPException) -> Response:
     return response
 
 
+def _is_malformed_body(error: Exception) -> bool:
+    """gunicorn's parse errors for a body read inside the app: a bad chunk size, a chunk
+    extension it refuses, a missing terminator. The client's fault, not ours."""
+    return any(kind.__module__.startswith("gunicorn.http") for kind in type(error).__mro__)
+
+
 def _unexpected(error: Exception) -> Response:
+    if _is_malformed_body(error):
+        response = render_error(bad_request("The request body is malformed (its chunked encoding is broken). "
+                                             "Send the form again."))
+        response.headers["Connection"] = "close"  # the rest of the stream cannot be trusted
+        return response
     log.exception("unexpected error on %s %s", request.method, request.path)
     return render_error(AppError(500, "server_error", "Something went wrong on our side. Please try again."))
 

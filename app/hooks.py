@@ -1,14 +1,10 @@
-"""Per-request hooks: security headers and one access-log line per request."""
+"""Per-request hooks: security headers and one access-log line per request (app/access_log.py)."""
 
 from __future__ import annotations
 
-import logging
-import time
-from urllib.parse import quote
+from flask import Flask, Response
 
-from flask import Flask, Response, g, request
-
-log = logging.getLogger("kmeans_filter.access")
+from app import access_log
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -22,28 +18,13 @@ SECURITY_HEADERS = {
 }
 
 
-def _start() -> None:
-    g.started = time.perf_counter()
-
-
-def _finish(response: Response) -> Response:
+def _security_headers(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    details = request.environ.get("kmeans.log", {})
-    # Never the image or its file name: only sizes and k. The path is quoted back so that
-    # a %0A in it cannot start a forged log line.
-    log.info(
-        "%s %s %s %.1fms pixels=%s k=%s",
-        request.method,
-        quote(request.path, safe="/:@!$&'()*+,;=-._~"),
-        response.status_code,
-        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
-        details.get("pixels", "-"),
-        details.get("k", "-"),
-    )
     return response
 
 
 def register(app: Flask) -> None:
-    app.before_request(_start)
-    app.after_request(_finish)
+    app.before_request(access_log.start)
+    app.after_request(access_log.write_line)
+    app.after_request(_security_headers)  # after_request runs last-registered first: headers, then the log

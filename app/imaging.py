@@ -14,11 +14,17 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps
 
 FORMATS = ("png", "jpeg", "webp")
+# The formats we document and decode (Pillow's names; its JPEG opener also takes MPO, the JPEG
+# many phones write). Pillow knows some forty more (DDS, FITS, PSD...): more attack surface than
+# anyone needs here.
+INPUT_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+_UNSUPPORTED = "This file is not an image we can read. Use JPEG, PNG, WebP, GIF, BMP or TIFF."
 MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _SRGB = ImageCms.createProfile("sRGB")
+STRIP_PIXELS = 1 << 20  # pixels copied out of Pillow at a time
 
 
 class ImageError(ValueError):
@@ -32,17 +38,42 @@ class ImageError(ValueError):
 
 @dataclass(frozen=True)
 class Decoded:
-    rgb: np.ndarray  # (H, W, 3) uint8, sRGB, upright
+    """Decoded pixels, stored once: 4 bytes a pixel, B, G, R and a zero byte.
+
+    Read as little-endian uint32 each pixel is its color key 0x00RRGGBB, and
+    read backwards it is RGB; so `keys` and `rgb` are two views of one buffer
+    instead of a 3-byte and a 4-byte copy side by side. Both are read-only.
+    """
+
+    pixels: np.ndarray  # (H, W, 4) uint8 B, G, R, 0; sRGB, upright
     alpha: np.ndarray | None  # (H, W) uint8, or None when fully opaque
     source_format: str  # "JPEG", "PNG", ...
 
     @property
+    def rgb(self) -> np.ndarray:
+        """(H, W, 3) uint8 RGB: a view, not contiguous."""
+        return self.pixels[:, :, 2::-1]
+
+    @property
+    def keys(self) -> np.ndarray:
+        """(H*W,) uint32 0x00RRGGBB of every pixel: a view."""
+        return self.pixels.view("<u4").reshape(-1)
+
+    @property
     def width(self) -> int:
-        return self.rgb.shape[1]
+        return self.pixels.shape[1]
 
     @property
     def height(self) -> int:
-        return self.rgb.shape[0]
+        return self.pixels.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return self.pixels.nbytes + (0 if self.alpha is None else self.alpha.nbytes)
+
+    def pil_rgb(self) -> Image.Image:
+        """The pixels as a Pillow RGB image (Pillow's own copy, 4 bytes a pixel)."""
+        return Image.frombuffer("RGB", (self.width, self.height), self.pixels, "raw", "BGRX", 0, 1)
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -52,7 +83,7 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # our own pixel limit replaces Pillow's bomb warning
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=INPUT_FORMATS)
     except Image.DecompressionBombError as error:
         # Pillow refuses headers claiming over twice its own limit before we see the size;
         # that is a too-large image, not an unreadable one.
@@ -62,10 +93,8 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
             "too_many_pixels",
             f"The image is {size}; the limit is {max_pixels / 1e6:.1f} megapixels. Resize it and try again.",
         ) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ImageError(
-            "unsupported_image", "This file is not an image we can read. Use JPEG, PNG, WebP, GIF, BMP or TIFF."
-        ) from None
+    except Exception:  # any decoder's failure to read a header: NotImplementedError, OSError, struct.error...
+        raise ImageError("unsupported_image", _UNSUPPORTED) from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
@@ -86,16 +115,18 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image.load()  # first frame or page only
-            image = ImageOps.exif_transpose(image)
+            ImageOps.exif_transpose(image, in_place=True)  # not a copy when already upright
             image = _to_srgb(image)
-            rgb, alpha = _to_rgb_alpha(image)
+            pixels, alpha = _to_pixels_alpha(image)
     except ImageError:
         raise
-    except Exception:  # Pillow raises many types for broken data
+    except NotImplementedError:  # a variant of the format that Pillow cannot decode
+        raise ImageError("unsupported_image", _UNSUPPORTED) from None
+    except Exception:  # Pillow raises many types for broken data, MemoryError included
         raise ImageError(
             "unusable_image", "The image is damaged or truncated and cannot be decoded. Try saving it again."
         ) from None
-    return Decoded(rgb=rgb, alpha=alpha, source_format=source_format)
+    return Decoded(pixels=pixels, alpha=alpha, source_format=source_format)
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:
@@ -122,19 +153,49 @@ def _to_srgb(image: Image.Image) -> Image.Image:
     return converted
 
 
-def _to_rgb_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Bring any Pillow mode to 8-bit RGB and an alpha channel that is None when opaque."""
+def _to_pixels_alpha(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Bring any Pillow mode to B, G, R, 0 pixels and an alpha channel that is None when opaque.
+
+    Pillow holds RGB at 4 bytes a pixel already: its "BGRX" packer writes that
+    layout in one copy, and the image is let go before anything else is made.
+    """
     mode = image.mode
+    width, height = image.size
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         gray = _high_depth_to_8bit(np.asarray(image), mode)
-        return np.repeat(gray[:, :, None], 3, axis=2), None
+        pixels = np.zeros((height, width, 4), np.uint8)
+        pixels[:, :, 0] = pixels[:, :, 1] = pixels[:, :, 2] = gray
+        return _read_only(pixels), None
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("P", "L", "RGB") and "transparency" in image.info)
+    alpha = None
     if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"))
-        alpha = np.ascontiguousarray(rgba[:, :, 3])
-        rgb = np.ascontiguousarray(rgba[:, :, :3])
-        return rgb, None if alpha.min() == 255 else alpha
-    return np.asarray(image.convert("RGB")), None
+        image = image.convert("RGBA")
+        alpha = np.asarray(image.getchannel("A"))
+        if alpha.min() == 255:
+            alpha = None
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return _read_only(pillow_to_array(image, "BGRX", 4)), alpha
+
+
+def pillow_to_array(image: Image.Image, rawmode: str, channels: int) -> np.ndarray:
+    """A Pillow image's pixels in a numpy array, copied a strip at a time.
+
+    Image.tobytes (and so np.asarray) gathers the whole image in pieces and
+    then joins them: two full-size copies beside the image. Strips keep it to one.
+    """
+    width, height = image.size
+    out = np.empty((height, width, channels) if channels > 1 else (height, width), np.uint8)
+    rows = max(1, STRIP_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, width, min(height, top + rows)))
+        out[top : top + rows] = np.frombuffer(strip.tobytes("raw", rawmode), np.uint8).reshape(out[top : top + rows].shape)
+    return out
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 def _high_depth_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
@@ -145,12 +206,12 @@ def _high_depth_to_8bit(values: np.ndarray, mode: str) -> np.ndarray:
     as 0-255 unless they exceed it, and then as 16-bit (how 16-bit files
     often arrive in that mode).
     """
-    values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    values = np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     top = values.max() if values.size else 0.0
     if mode.startswith("I;16") or (mode == "I" and top > 255.0):
-        values = values / 257.0
+        values = values / np.float32(257.0)
     elif mode == "F" and values.min(initial=0.0) >= 0.0 and top <= 1.0:
-        values = values * 255.0
+        values = values * np.float32(255.0)
     return np.rint(np.clip(values, 0, 255)).astype(np.uint8)
 
 

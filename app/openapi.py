@@ -1,9 +1,15 @@
-"""The OpenAPI 3.1 document of the HTTP API, built from the live settings."""
+"""The OpenAPI 3.1 document of the HTTP API, built from the option table (app/options.py) and the live settings."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from app import options
+
+PHOTO_FIELDS = {
+    "image": {"type": "string", "format": "binary", "description": "The photo: JPEG, PNG, WebP, GIF, BMP or TIFF."},
+    "image_id": {"type": "string", "description": "Instead of image: the image_id of an earlier answer."},
+}
 ERROR = {"$ref": "#/components/schemas/Error"}
 PALETTE_FILE = {"$ref": "#/components/schemas/PaletteFile"}
 
@@ -14,28 +20,14 @@ def _error_responses(*statuses: int) -> dict[str, Any]:
     return {str(s): {"description": words[s], "content": {"application/json": {"schema": ERROR}}} for s in statuses}
 
 
-def _form(properties: dict[str, Any]) -> dict[str, Any]:
+def _form(endpoint: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The endpoint's form: the photo fields, then its options from app/options.py."""
+    properties = {**PHOTO_FIELDS, **{option.name: option.schema(config) for option in options.ENDPOINTS[endpoint]}}
     return {"required": True, "content": {"multipart/form-data": {
         "schema": {"type": "object", "properties": properties}}}}
 
 
 def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
-    max_k = int(config["MAX_K"])
-    image_fields = {
-        "image": {"type": "string", "format": "binary", "description": "The photo: JPEG, PNG, WebP, GIF, BMP or TIFF."},
-        "image_id": {"type": "string", "description": "Instead of image: the image_id of an earlier answer."},
-        "k": {"type": "integer", "minimum": 2, "maximum": max_k, "default": config["DEFAULT_K"],
-              "description": "Number of colors."},
-        "color_space": {"type": "string", "enum": ["rgb", "oklab", "lab"], "default": "rgb",
-                        "description": "Space the clustering measures distances in."},
-        "dither": {"type": "string", "enum": ["none", "floyd-steinberg"], "default": "none"},
-        "method": {"type": "string", "enum": ["kmeans", "mediancut", "octree"], "default": "kmeans"},
-        "format": {"type": "string", "enum": ["png", "jpeg", "webp"], "default": "png",
-                   "description": "png is paletted and exact; jpeg and webp add colors of their own."},
-        "max_side": {"type": "integer", "minimum": 16,
-                     "description": "Preview: shrink the result (nearest neighbor) so its longer side fits. "
-                                    "The palette and figures stay those of the full image."},
-    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "kmeans-filter", "version": "1.0.0",
@@ -44,14 +36,13 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
             "/api/quantize": {
                 "post": {
                     "summary": "Quantize a photo to k colors",
-                    "requestBody": {"required": True, "content": {"multipart/form-data": {
-                        "schema": {"type": "object", "properties": image_fields}}}},
+                    "requestBody": _form("/api/quantize", config),
                     "responses": {
                         "200": {"description": "The result. Send Accept: application/json for the figures.",
                                 "content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
                                             "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
                                             "image/webp": {"schema": {"type": "string", "format": "binary"}},
-                                            "application/json": {"schema": {"$ref": "#/components/schemas/Quantized"}}}},
+                                            "application/json": {"schema": {"$ref": "#/components/schemas/Recolored"}}}},
                         **_error_responses(400, 410, 413, 415, 422),
                     },
                 }
@@ -63,7 +54,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                                    "draw at once; the exact figures for a chosen k come from /api/quantize. "
                                    "suggested_k is the knee of PSNR against k (Kneedle), or the first k that "
                                    "reproduces the photo exactly.",
-                    "requestBody": _form({key: image_fields[key] for key in ("image", "image_id", "color_space")}),
+                    "requestBody": _form("/api/curve", config),
                     "responses": {
                         "200": {"description": "The curve.",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Curve"}}}},
@@ -74,16 +65,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
             "/api/contact-sheet": {
                 "post": {
                     "summary": "One PNG grid of the photo at several k, the original first, each tile labelled",
-                    "requestBody": _form({
-                        **{key: image_fields[key] for key in ("image", "image_id")},
-                        "ks": {"type": "string", "default": "2,5,10,15,24", "pattern": "^\\d+(\\s*,\\s*\\d+)*$",
-                               "description": f"Comma-separated k values, 1 to 12 of them, each 2 to {max_k}, "
-                                              "each once; tiles follow this order."},
-                        **{key: image_fields[key] for key in ("color_space", "dither", "method")},
-                        "max_side": {"type": "integer", "minimum": 64, "maximum": 2048, "default": 640,
-                                     "description": "Longer side of each tile in pixels (nearest neighbor, so a "
-                                                    "tile keeps exactly its colors). Labels give full-size figures."},
-                    }),
+                    "requestBody": _form("/api/contact-sheet", config),
                     "responses": {
                         "200": {"description": "The sheet, as an attachment named <photo>-contact-sheet.png.",
                                 "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
@@ -96,15 +78,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     "summary": "The palette as a file: JSON, CSS custom properties, a GIMP palette or a PNG strip",
                     "description": "The same palette, in the same order (by share, largest first), as "
                                    "/api/quantize reports for the same photo, k, color_space, dither and method.",
-                    "requestBody": _form({
-                        **{key: image_fields[key] for key in ("image", "image_id", "k", "color_space", "dither",
-                                                              "method")},
-                        "format": {"type": "string", "enum": ["json", "css", "gpl", "png"], "default": "json",
-                                   "description": "json: {k, colors: [{hex, share, rgb}]}; css: :root { --color-1: "
-                                                  "#aabbcc; } with shares as comments; gpl: GIMP palette; png: a "
-                                                  "1024x128 strip, each swatch 8 px wide plus the rest of the "
-                                                  "width in proportion to its share."},
-                    }),
+                    "requestBody": _form("/api/palette", config),
                     "responses": {
                         "200": {"description": "The file, as an attachment named <photo>-k<k>-palette.<format>.",
                                 "content": {"application/json": {"schema": PALETTE_FILE},
@@ -122,19 +96,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                                    "answers for the same photo, k and color_space with method kmeans and no "
                                    "dithering. Palettes found once are kept with the photo, so asking again, or "
                                    "asking /api/quantize by image_id, costs no clustering.",
-                    "requestBody": _form({
-                        **{key: image_fields[key] for key in ("image", "image_id")},
-                        "ks": {"type": "string", "pattern": "^\\d+(\\s*-\\s*\\d+)?(\\s*,\\s*\\d+(\\s*-\\s*\\d+)?)*$",
-                               "examples": ["2,3,4", "2-64"],
-                               "description": f"Comma-separated k values and ranges, 1 to 64 values in all, each "
-                                              f"2 to {max_k} and each once; palettes follow this order."},
-                        "color_space": image_fields["color_space"],
-                        "background": {"type": "string", "enum": ["0", "1"], "default": "0",
-                                       "description": "1: work fetched ahead, which nobody waits for. It stops "
-                                                      "between two k when another /api/palettes request for the "
-                                                      "same photo comes in; the ks not done are listed in "
-                                                      "unfinished."},
-                    }),
+                    "requestBody": _form("/api/palettes", config),
                     "responses": {
                         "200": {"description": "The palettes.",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ladder"}}}},
@@ -185,7 +147,7 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                         "share": {"type": "number", "description": "Fraction of visible pixels."},
                         "rgb": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
                                 "minItems": 3, "maxItems": 3}}}}}},
-                "Quantized": {"type": "object", "properties": {
+                "Recolored": {"type": "object", "properties": {
                     "image": {"type": "string", "description": "The result as a base64 data URL."},
                     "image_id": {"type": ["string", "null"], "description": "Send it back instead of the image."},
                     "filename": {"type": "string"},

@@ -24,10 +24,9 @@ _PIL_METHODS = {"mediancut": Image.Quantize.MEDIANCUT, "octree": Image.Quantize.
 
 @dataclass(frozen=True)
 class Prepared:
-    """A decoded photo with its packed pixel keys and color histogram."""
+    """A decoded photo with its color histogram."""
 
     decoded: imaging.Decoded
-    keys: np.ndarray  # (H*W,) uint32 0xRRGGBB of every pixel
     hist: quantize.Histogram  # visible pixels only
     source_bytes: int
     timings: dict[str, float] = field(default_factory=dict)
@@ -35,13 +34,16 @@ class Prepared:
     fits: FitCache = field(default_factory=FitCache, compare=False, repr=False)
 
     @property
+    def keys(self) -> np.ndarray:
+        """(H*W,) uint32 0xRRGGBB of every pixel: a view of the decoded pixels, not a copy."""
+        return self.decoded.keys
+
+    @property
     def nbytes(self) -> int:
         """Memory held, the fits found so far included: the photo cache counts it again as they grow."""
-        alpha = self.decoded.alpha.nbytes if self.decoded.alpha is not None else 0
         # Per distinct color: key, count, and the RGB and CIELAB copies the engine caches later.
         per_color = self.hist.keys.itemsize + self.hist.counts.itemsize + 3 + 3 * 4
-        photo = self.decoded.rgb.nbytes + alpha + self.keys.nbytes + self.hist.unique_colors * per_color
-        return photo + self.fits.nbytes
+        return self.decoded.nbytes + self.hist.unique_colors * per_color + self.fits.nbytes
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,12 @@ def prepare(data: bytes, max_pixels: int) -> Prepared:
     decoded = imaging.decode(data, max_pixels)
     decode_ms = _ms(start)
     start = time.perf_counter()
-    keys = quantize.pack(decoded.rgb)
+    keys = decoded.keys
     visible = keys if decoded.alpha is None else keys[decoded.alpha.ravel() > 0]
     hist = quantize.histogram(visible)
     if hist.unique_colors == 0:
         raise imaging.ImageError("unusable_image", "Every pixel of this image is fully transparent: there are no colors to find.")
-    return Prepared(decoded, keys, hist, len(data), {"decode_ms": decode_ms, "histogram_ms": _ms(start)})
+    return Prepared(decoded, hist, len(data), {"decode_ms": decode_ms, "histogram_ms": _ms(start)})
 
 
 def render(prepared: Prepared, options: Options) -> Rendered:
@@ -107,15 +109,41 @@ def render(prepared: Prepared, options: Options) -> Rendered:
         indices = imaging.shrink_nearest(indices, options.max_side)
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
     # A shrunk preview is shown once and thrown away: the fastest zlib level does.
-    preview = indices.shape != decoded.rgb.shape[:2]
+    preview = indices.shape != (decoded.height, decoded.width)
     data = imaging.encode(indices, result.palette, alpha, options.fmt, compress_level=1 if preview else 3)
     timings = {"quantize_ms": quantize_ms, "encode_ms": _ms(start)}
     bits = imaging.png_bit_depth(data)
     return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
 
 
+def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
+    """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
+    hist, keys = prepared.hist, prepared.keys
+    shape = (prepared.decoded.height, prepared.decoded.width)
+    result = palette_fit(prepared, options)
+    if options.dither == "none":
+        # A preview maps only the pixels it shows; error diffusion below needs them all.
+        keys = keys.reshape(shape)
+        if options.max_side:
+            keys = imaging.shrink_nearest(keys, options.max_side)
+        return result, quantize.index_map(keys, hist, result)
+    return dithered(prepared.decoded, prepared.hist, result.palette)
+
+
+def palette_fit(prepared: Prepared, options: Options) -> quantize.PaletteFit:
+    """The palette the chosen method finds in the whole photo, with its figures before any dithering."""
+    if options.method == "kmeans":
+        return kmeans_fit(prepared, options.k, options.color_space)[0]
+    return _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
+
+
+def kmeans_fit(prepared: Prepared, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
+    """The k-means palette for k and color_space, from the photo's fits when found before; and whether it was."""
+    return prepared.fits.get_or_make((k, color_space), lambda: quantize.find_palette(prepared.hist, k, color_space))
+
+
 def fit_summary(fit: quantize.PaletteFit) -> dict:
-    """colors, palette [{hex, share}] (largest share first), psnr (None when exact) and delta_e, as the API answers them."""
+    """colors, palette [{hex, share}] (largest share first), psnr (None when exact) and delta_e, as the API answers."""
     return {
         "colors": len(fit.palette),
         "palette": [{"hex": h, "share": round(float(s), 6)} for h, s in zip(fit.hex_codes(), fit.shares)],
@@ -124,47 +152,29 @@ def fit_summary(fit: quantize.PaletteFit) -> dict:
     }
 
 
-def kmeans_fit(prepared: Prepared, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
-    """The k-means palette of the photo for k and color_space, from its fits when found before; and whether it was."""
-    return prepared.fits.get_or_make((k, color_space), lambda: quantize.find_palette(prepared.hist, k, color_space))
+def dithered(decoded: imaging.Decoded, hist: quantize.Histogram, palette: np.ndarray
+             ) -> tuple[quantize.PaletteFit, np.ndarray]:
+    """Floyd-Steinberg onto the palette, and the figures of that map (decoded may be a shrunk copy)."""
+    indices = _dither(_visible_image(decoded, hist), palette)
+    return quantize.measure_map(decoded.rgb, decoded.alpha, indices, palette)
 
 
-def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
-    """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
-    hist, keys = prepared.hist, prepared.keys
-    shape = prepared.decoded.rgb.shape[:2]
-    if options.method == "kmeans":
-        result, _ = kmeans_fit(prepared, options.k, options.color_space)
-    else:
-        result = _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
-    if options.dither == "none":
-        # A preview maps only the pixels it shows; error diffusion below needs them all.
-        keys = keys.reshape(shape)
-        if options.max_side:
-            keys = imaging.shrink_nearest(keys, options.max_side)
-        return result, quantize.index_map(keys, hist, result)
-    indices = _dither(_visible_rgb(prepared), result.palette)
-    return quantize.measure_map(prepared.decoded.rgb, prepared.decoded.alpha, indices, result.palette)
-
-
-def _visible_rgb(prepared: Prepared) -> np.ndarray:
-    """The pixels, with transparent ones painted the most common visible color.
+def _visible_image(decoded: imaging.Decoded, hist: quantize.Histogram) -> Image.Image:
+    """The pixels as a Pillow image, with transparent ones painted the most common visible color.
 
     Pillow's quantizers and error diffusion see every pixel; this keeps colors
     hidden under alpha 0 out of their palettes and their errors.
     """
-    decoded = prepared.decoded
     if decoded.alpha is None:
-        return decoded.rgb
-    rgb = decoded.rgb.copy()
-    rgb[decoded.alpha == 0] = prepared.hist.colors[int(np.argmax(prepared.hist.counts))]
-    return rgb
+        return decoded.pil_rgb()
+    painted = decoded.pixels.copy()
+    painted.view("<u4")[decoded.alpha == 0] = hist.keys[int(np.argmax(hist.counts))]
+    return imaging.Decoded(painted, None, decoded.source_format).pil_rgb()
 
 
 def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quantize.PaletteFit:
     """Pillow's classic quantizers, summarized like ours so the figures compare."""
-    image = Image.fromarray(_visible_rgb(prepared))
-    quantized = image.quantize(k, method=method, dither=Image.Dither.NONE)
+    quantized = _visible_image(prepared.decoded, prepared.hist).quantize(k, method=method, dither=Image.Dither.NONE)
     indices = np.asarray(quantized).ravel()
     palette = np.array(quantized.getpalette(), dtype=np.uint8)
     lut = np.zeros(1 << 24, dtype=np.uint8)
@@ -177,13 +187,14 @@ def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quan
     return quantize.summarize(prepared.hist, palette.reshape(-1, 3), labels)
 
 
-def _dither(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
+def _dither(image: Image.Image, palette: np.ndarray) -> np.ndarray:
     """Floyd-Steinberg error diffusion onto our palette, by Pillow's C code."""
     entries = np.asarray(palette, dtype=np.uint8)
     # Pad with copies of the first entry: Pillow palettes have 256 slots.
     padded = np.vstack([entries, np.repeat(entries[:1], 256 - len(entries), axis=0)])
     palette_image = Image.new("P", (1, 1))
     palette_image.putpalette(padded.tobytes(), "RGB")
-    dithered = Image.fromarray(rgb).quantize(palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
-    indices = np.asarray(dithered)
-    return np.where(indices >= len(entries), 0, indices).astype(np.uint8)
+    dithered = image.quantize(palette=palette_image, dither=Image.Dither.FLOYDSTEINBERG)
+    indices = imaging.pillow_to_array(dithered, "P", 1)
+    indices[indices >= len(entries)] = 0
+    return indices

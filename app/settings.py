@@ -29,16 +29,22 @@ SETTINGS = (
     Setting("DEFAULT_K", 16, "Number of colors used when a request does not give k.", low=2, high=256),
     Setting("SLIDER_MAX_K", 64, "Upper end of the k slider on the page; the number field beside it reaches MAX_K.",
             low=2, high=256),
-    Setting("CACHE_MB", 512, "Memory, per worker, for photos kept between slider moves; 0 turns the cache off."),
+    Setting("CACHE_MB", 512, "Memory, per worker, for photos kept between slider moves; 0 turns the cache off. "
+            "The cache gives way first when requests need MEMORY_MB."),
     Setting("CACHE_SECONDS", 600, "How long a photo stays in that cache after its last use."),
+    Setting("MEMORY_MB", 0, "Memory the whole server may use, shared by its workers, caches and requests; "
+            "0 means the container's limit (cgroup memory.max), else the machine's memory."),
+    Setting("MEMORY_WAIT_SECONDS", 10, "Seconds a request waits for memory to free up before it gets 503 busy.",
+            high=600),
     Setting("HOST", "127.0.0.1", "Address gunicorn listens on; the Docker image sets 0.0.0.0."),
     Setting("PORT", 8000, "TCP port gunicorn listens on.", low=1, high=65535),
-    Setting("WEB_CONCURRENCY", 0, "gunicorn worker processes; 0 means one per two CPU cores, at least one."),
+    Setting("WEB_CONCURRENCY", 0, "gunicorn worker processes; 0 means one per two CPU cores, at least one.",
+            high=256),
     Setting("THREADS", 4, "Threads per worker: requests a worker serves at once, uploads included.", low=1),
     Setting("TIMEOUT", 120, "Seconds a stuck worker may miss gunicorn's heartbeat before it is restarted; 0 never. "
             "Give a proxy's read timeout at least this.", high=86_400),
-    Setting("GRACEFUL_TIMEOUT", 20, "Seconds a worker may finish its requests after SIGTERM before it is killed; "
-            "keep it below the container's stop timeout.", high=86_400),
+    Setting("GRACEFUL_TIMEOUT", 8, "Seconds a worker may finish its requests after SIGTERM before it is killed; "
+            "keep it below the container's stop timeout (docker stop: 10 s).", high=86_400),
     Setting("MAX_REQUESTS", 500, "Requests after which a worker is replaced, to bound memory growth; 0 never."),
     Setting("MAX_REQUESTS_JITTER", 50, "Random spread added to MAX_REQUESTS so workers do not restart together."),
     Setting("LOG_LEVEL", "info", "Log level: debug, info (one line per request), warning or error.",

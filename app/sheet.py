@@ -1,9 +1,12 @@
 """The contact sheet: one PNG grid of a photo at several k, the original first, each tile labelled.
 
 Every tile is the preview /api/quantize gives for the same k, options and
-max_side (pipeline.quantized, shrunk by nearest neighbor so it keeps exactly
-its colors), and its label carries that answer's figures, which are those
-of the full-size result. The original is sampled on the same grid.
+max_side (shrunk by nearest neighbor so it keeps exactly its colors), and
+its label carries that answer's figures, which are those of the full-size
+result. Dithered tiles are the exception: error diffusion runs at tile size
+with the palette found in the whole photo (dithering 12 MP to show 0.3 MP
+was most of the sheet's time), and their figures are those of the tile.
+The original is sampled on the same grid.
 """
 
 from __future__ import annotations
@@ -31,13 +34,17 @@ class Tile:
 
 
 def check_ks(ks: tuple[int, ...] | list[int], max_k: int = quantize.MAX_K) -> None:
+    """The one rule for a sheet's k values (the API and the CLI parse their text, then call this)."""
     if not 1 <= len(ks) <= MAX_TILES:
-        raise ValueError(f"ks must hold 1 to {MAX_TILES} values, got {len(ks)}")
+        raise ValueError(f"ks must hold 1 to {MAX_TILES} values, got {len(ks)}.")
+    seen = set()
     for k in ks:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not quantize.MIN_K <= k <= max_k:
-            raise ValueError(f"each k must be a whole number between {quantize.MIN_K} and {max_k}, got {k!r}")
-    if len(set(ks)) != len(ks):
-        raise ValueError(f"ks lists a value twice: {', '.join(str(k) for k in ks)}")
+            raise ValueError(f"Each value in ks must be a whole number between {quantize.MIN_K} and {max_k}, "
+                             f"got {k!r}.")
+        if k in seen:
+            raise ValueError(f"ks lists {k} twice; give each value once.")
+        seen.add(k)
 
 
 def contact_sheet(
@@ -54,14 +61,25 @@ def contact_sheet(
         raise ValueError(f"tile_side must be a positive number of pixels, got {tile_side}")
     original = imaging.shrink_nearest(prepared.decoded.rgb, tile_side)
     tiles = [Tile(_tile_image(prepared, original, tile_side), f"original · {prepared.hist.unique_colors:,} colors")]
+    small = _shrunk(prepared.decoded, tile_side) if dither != "none" else None
     for k in ks:
         options = pipeline.Options(k=k, color_space=color_space, dither=dither, method=method, max_side=tile_side)
-        result, indices = pipeline.palette_and_indices(prepared, options)
-        rgb = result.palette[imaging.shrink_nearest(indices, tile_side)]  # dithered maps come full size
-        tiles.append(Tile(_tile_image(prepared, rgb, tile_side), tile_label(k, result)))
+        if small is None:
+            result, indices = pipeline.palette_and_indices(prepared, options)
+        else:  # the palette from the whole photo, error diffusion at tile size, figures of the tile
+            palette = pipeline.palette_fit(prepared, options).palette
+            result, indices = pipeline.dithered(small, prepared.hist, palette)
+        tiles.append(Tile(_tile_image(prepared, result.palette[indices], tile_side), tile_label(k, result)))
     buffer = io.BytesIO()
     compose(tiles).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def _shrunk(decoded: imaging.Decoded, tile_side: int) -> imaging.Decoded:
+    """The photo at tile size (nearest neighbor, as the tiles are shrunk), for dithering there."""
+    alpha = None if decoded.alpha is None else imaging.shrink_nearest(decoded.alpha, tile_side)
+    pixels = np.ascontiguousarray(imaging.shrink_nearest(decoded.pixels, tile_side))
+    return imaging.Decoded(pixels, alpha, decoded.source_format)
 
 
 def _tile_image(prepared: pipeline.Prepared, rgb: np.ndarray, tile_side: int) -> Image.Image:

@@ -11,27 +11,26 @@ import base64
 
 from flask import Blueprint, current_app, render_template, request
 
-from app import imaging
-from app.api import describe, download, result_filename, run_quantize
+from app import access_log, downloads, forms, imaging, options, results
 from app.errors import AppError
+from app.photos import count_fits, read_photo
 
 bp = Blueprint("web", __name__)
 
-# Longest side of the original shown beside the result on the no-JS page, and the
-# largest preview the page's script asks for (it asks for less on small screens).
+# Longest side of the original shown beside the result on the no-JS page.
 PREVIEW_SIDE = 1600
-COLOR_SPACES = (("rgb", "RGB"), ("oklab", "OKLab"), ("lab", "CIELAB"))
-DITHERS = (("none", "None"), ("floyd-steinberg", "Floyd–Steinberg"))
 
 
 def page_settings() -> dict:
     config = current_app.config
+    min_k, max_k = options.K.bounds(config)
     return {
-        "default_k": config["DEFAULT_K"],
-        "slider_max_k": min(config["SLIDER_MAX_K"], config["MAX_K"]),
-        "max_k": config["MAX_K"],
+        "default_k": options.K.default_in(config),
+        "min_k": min_k,
+        "slider_max_k": min(config["SLIDER_MAX_K"], max_k),
+        "max_k": max_k,
+        "default_ks": ",".join(map(str, options.KS.default_in(config))),
         "max_upload_mb": config["MAX_UPLOAD_MB"],
-        "preview_side": PREVIEW_SIDE,
     }
 
 
@@ -48,14 +47,15 @@ def render_page(answer: dict | None = None, error: AppError | None = None, statu
     """The page, keeping whatever the form asked for so a failed POST can be fixed and resent."""
     chosen = {
         "k": request.form.get("k", "") if request.method == "POST" else "",
-        "color_space": request.form.get("color_space", "rgb"),
-        "dither": request.form.get("dither", "none"),
+        "color_space": request.form.get("color_space", options.COLOR_SPACE.default),
+        "dither": request.form.get("dither", options.DITHER.default),
     }
     if answer:
         chosen = {"k": str(answer["k"]), **answer["options"]}
     page = render_template(
         "index.html", settings=page_settings(), answer=answer, error=error, chosen=chosen,
-        color_spaces=COLOR_SPACES, dithers=DITHERS, human_bytes=human_bytes,
+        color_spaces=options.COLOR_SPACE.page_choices(), dithers=options.DITHER.page_choices(),
+        human_bytes=human_bytes,
     )
     return page, status
 
@@ -67,13 +67,18 @@ def index():
 
 @bp.post("/")
 def index_form():
-    """Without JavaScript: quantize the posted photo and show original and result."""
+    """Without JavaScript: recolor the posted photo and show original and result."""
     try:
-        prepared, options, rendered, stem, token = run_quantize()
+        values = forms.read_all("/api/quantize")
+        photo = read_photo()
     except AppError as error:
         return render_page(error=error, status=error.status)
-    answer = describe(prepared, options, rendered, stem, token)
-    preview = imaging.shrink_nearest(prepared.decoded.rgb, PREVIEW_SIDE)
+    recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
+                                decoded_here=photo.uploaded)
+    count_fits(photo)
+    access_log.note(photo.pixels, recolored.options.k)
+    answer = recolored.as_answer(photo.token)
+    preview = imaging.shrink_nearest(photo.prepared.decoded.rgb, PREVIEW_SIDE)
     original = imaging.encode_jpeg(preview)
     answer["original_image"] = "data:image/jpeg;base64," + base64.b64encode(original).decode("ascii")
     answer["total_ms"] = round(sum(answer["timings"].values()))
@@ -82,9 +87,15 @@ def index_form():
 
 @bp.post("/download")
 def download_form():
-    """Without JavaScript: the full-resolution result of the page's last answer, as an attachment."""
+    """Without JavaScript: the full-resolution result of the page's last answer (its image_id), as an attachment."""
     try:
-        prepared, options, rendered, stem, token = run_quantize()
+        values = forms.read_all("/api/quantize")
+        photo = read_photo()
     except AppError as error:
         return render_page(error=error, status=error.status)
-    return download(rendered.data, rendered.mime_type, result_filename(stem, options), token)
+    recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
+                                decoded_here=photo.uploaded)
+    count_fits(photo)
+    access_log.note(photo.pixels, recolored.options.k)
+    rendered = recolored.rendered
+    return downloads.attachment(rendered.data, rendered.mime_type, recolored.filename, photo.token)

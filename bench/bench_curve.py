@@ -1,6 +1,6 @@
 """The error-vs-k curve against the engine: its time, and how far its estimate is from exact figures.
 
-    .venv/bin/python bench/bench_curve.py [PHOTO|FOLDER ...] [--color-space rgb|oklab|lab] [--repeat 3]
+    .venv/bin/python -m bench.bench_curve [PHOTO|FOLDER ...] [--color-space rgb|oklab|lab] [--repeat 3]
 
 For each photo: decode and histogram once (as the server's cache does), then
 the best of --repeat runs of curve.error_curve (all 31 k) and one full
@@ -12,17 +12,13 @@ k = 5, 16 and 32. Set OMP_NUM_THREADS=1 on a shared machine.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app import curve, pipeline, quantize
+from app.cli import find_photos
+from testsupport.corpus import CORPUS
 
-from app import curve, pipeline, quantize  # noqa: E402
-from app.cli import find_photos  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"
 CHECK_KS = (5, 16, 32)
 
 

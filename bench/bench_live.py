@@ -28,10 +28,10 @@ from pathlib import Path
 
 import psutil
 
-from bench.servers import ROOT, gunicorn
-from tests.browser_helpers import CHROMIUM, launch, open_page
+from testsupport.browser import CHROMIUM, launch
+from testsupport.corpus import CORPUS
+from testsupport.servers import ROOT, gunicorn
 
-CORPUS = ROOT.parent / "shared" / "corpus"
 PHOTOS = ["cam_olympus_ep3_12mp.jpg", "cam_xiaomi_mi9t_12mp_orient6.jpg", "kodim23.png"]
 PREVIOUS_DESIGN = "4b9aaae"  # main before the live preview: server-rendered previews per move
 # Every move is a new k, near and far from the last, most never visited before.

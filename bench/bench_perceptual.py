@@ -1,6 +1,6 @@
 """Perceptual clustering: mean CIEDE2000 and PSNR per k, rgb against lab and oklab.
 
-    .venv/bin/python bench/bench_perceptual.py [--ks 2,5,10,16,24,64,256] [--photos a.png,b.jpg]
+    .venv/bin/python -m bench.bench_perceptual [--ks 2,5,10,16,24,64,256] [--photos a.png,b.jpg]
 
 For every photo of the corpus and every k it runs the engine in each color
 space on the same histogram and prints, per k, the median over the corpus of
@@ -14,14 +14,10 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app import pipeline, quantize
+from testsupport.corpus import CORPUS, corpus_photos
 
-from app import pipeline, quantize  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"
 SPACES = ("rgb", "lab", "oklab")
 
 
@@ -31,9 +27,7 @@ def main() -> None:
     parser.add_argument("--photos", default="", help="comma-separated names in the corpus; default: all")
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
-    names = args.photos.split(",") if args.photos else sorted(
-        p.name for p in CORPUS.iterdir() if p.suffix.lower() in (".png", ".jpg")
-    )
+    names = args.photos.split(",") if args.photos else [p.name for p in corpus_photos()]
     figures: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     for name in names:
         prepared = pipeline.prepare((CORPUS / name).read_bytes(), 100_000_000)

@@ -20,15 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from bench import peers, report
 from bench.report import Row, table, verdict
-from bench.runs import CAMERA_PIXELS, ROOT, TARGET_K, merge_sweep_times, pixel_count, progress, run_memory, \
+from bench.runs import CAMERA_PIXELS, TARGET_K, merge_sweep_times, pixel_count, progress, run_memory, \
     run_sweep, run_targets
+from testsupport.corpus import CORPUS
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 KS = (2, 5, 10, 16, 24, 64, 256)
 TWELVE_MP = 11_000_000  # the "12 MP photos" the speed and memory targets are about
 QUICK_PHOTOS = ("kodim01.png", "kodim23.png", "china.jpg", "cam_olympus_ep3_12mp.jpg")
@@ -38,7 +35,7 @@ MEMORY_LIMIT = 1 << 30
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ks = lambda text: [int(v) for v in text.replace(",", " ").split()]  # noqa: E731
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of photos (default %(default)s)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder of photos (default %(default)s)")
     parser.add_argument("--photos", help="comma-separated file names in the corpus (default: all)")
     parser.add_argument("--ks", type=ks, help=f"k values for small photos (default {','.join(map(str, KS))})")
     parser.add_argument("--camera-ks", type=ks, help="k values for camera photos (default 16,256)")

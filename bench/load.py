@@ -1,8 +1,8 @@
 """A bounded load test: gunicorn on 127.0.0.1, 6 to 8 clients posting corpus photos for 60 s.
 
-    .venv/bin/python bench/load.py                     # 6 clients, 60 s, the corpus's web-size photos
-    .venv/bin/python bench/load.py --env CACHE_MB=0    # the same without the photo cache
-    .venv/bin/python bench/load.py --clients 8 --max-mb 0 --env THREADS=8
+    .venv/bin/python -m bench.load                     # 6 clients, 60 s, the corpus's web-size photos
+    .venv/bin/python -m bench.load --env CACHE_MB=0    # the same without the photo cache
+    .venv/bin/python -m bench.load --clients 8 --max-mb 0 --env THREADS=8
 
 It starts its own gunicorn with the project's gunicorn.conf.py, posts the
 corpus photos round-robin with varied k, and prints a table: requests,
@@ -32,12 +32,9 @@ from pathlib import Path
 import psutil
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from app import settings  # noqa: E402  (only to print the settings the server runs with)
-from bench.servers import gunicorn  # noqa: E402
-
-CORPUS = ROOT.parent / "shared" / "corpus"  # where tests/conftest.py finds it too
+from app import settings  # only to print the settings the server runs with
+from testsupport.corpus import CORPUS
+from testsupport.servers import gunicorn
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 KS = (4, 8, 12, 16, 24, 32)

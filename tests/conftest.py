@@ -4,11 +4,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from bench.servers import free_port, gunicorn, wait_for_http  # noqa: F401  (tests import them from here)
+from testsupport.corpus import CORPUS
+from testsupport.servers import gunicorn
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-if not CORPUS.is_dir():
-    CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 IN_CI = os.environ.get("CI") == "true"
 
 

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
+from testsupport.forms import multipart
 
 
 def image_bytes(fmt="PNG", shape=(48, 64), seed=0, mode="RGB", **options) -> bytes:
@@ -278,7 +279,7 @@ def test_too_large_upload_is_413():
     big = image_bytes(fmt="BMP", shape=(600, 600))  # about 1.08 MB
     assert len(big) > 2**20
     # a body built here: the test client would spool a large one to a temporary file it never closes
-    body, content_type = multipart({"k": "4"}, {"image": ("big.bmp", big)})
+    body, content_type = multipart(("k", "4"), ("image", ("big.bmp", big)))
     response = client.post("/api/quantize", data=body, content_type=content_type,
                            headers={"Accept": "application/json"})
     assert_error(response, 413, "too_large", "1 MB")
@@ -395,9 +396,9 @@ def test_openapi_document(client, app):
         for key in ref.lstrip("#/").split("/"):
             node = node[key]
     # the JSON answer's fields are all described
-    quantized = doc["components"]["schemas"]["Quantized"]["properties"]
+    recolored = doc["components"]["schemas"]["Recolored"]["properties"]
     answer = post_json(client, image=image_bytes(), k="3").get_json()
-    assert set(answer) <= set(quantized)
+    assert set(answer) <= set(recolored)
 
 
 def test_api_answers_carry_security_headers(client):
@@ -408,22 +409,9 @@ def test_api_answers_carry_security_headers(client):
 # --- the real server -------------------------------------------------------------------------------
 
 
-def multipart(fields: dict, files: dict) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    parts = []
-    for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    for name, (filename, data) in files.items():
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
-        )
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
 def test_real_server_round_trip_with_a_corpus_photo(live_server, corpus):
     photo = corpus / "kodim23.png"
-    body, content_type = multipart({"k": "8"}, {"image": (photo.name, photo.read_bytes())})
+    body, content_type = multipart(("k", "8"), ("image", (photo.name, photo.read_bytes())))
     request = urllib.request.Request(f"{live_server}/api/quantize", data=body, method="POST",
                                      headers={"Content-Type": content_type, "Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=120) as response:
@@ -437,7 +425,7 @@ def test_real_server_round_trip_with_a_corpus_photo(live_server, corpus):
     assert answer["psnr"] > 20
 
     # the binary download of the same photo, then the same k again by image_id
-    body, content_type = multipart({"k": "8"}, {"image": (photo.name, photo.read_bytes())})
+    body, content_type = multipart(("k", "8"), ("image", (photo.name, photo.read_bytes())))
     request = urllib.request.Request(f"{live_server}/api/quantize", data=body, method="POST",
                                      headers={"Content-Type": content_type})
     with urllib.request.urlopen(request, timeout=120) as response:
@@ -445,7 +433,7 @@ def test_real_server_round_trip_with_a_corpus_photo(live_server, corpus):
         assert response.headers["Content-Disposition"] == 'attachment; filename="kodim23-k8.png"'
         assert response.read() == png
         token = response.headers["X-Image-Id"]
-    body, content_type = multipart({"k": "8", "image_id": token}, {})
+    body, content_type = multipart(("k", "8"), ("image_id", token))
     request = urllib.request.Request(f"{live_server}/api/quantize", data=body, method="POST",
                                      headers={"Content-Type": content_type})
     try:
@@ -459,7 +447,7 @@ def test_real_server_round_trip_with_a_corpus_photo(live_server, corpus):
 def test_real_server_healthz_and_error_shape(live_server):
     with urllib.request.urlopen(f"{live_server}/healthz", timeout=10) as response:
         assert response.status == 200
-    body, content_type = multipart({"k": "4"}, {"image": ("x.jpg", b"plain text")})
+    body, content_type = multipart(("k", "4"), ("image", ("x.jpg", b"plain text")))
     request = urllib.request.Request(f"{live_server}/api/quantize", data=body, method="POST",
                                      headers={"Content-Type": content_type})
     with pytest.raises(urllib.error.HTTPError) as info:

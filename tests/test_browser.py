@@ -18,12 +18,12 @@ from PIL import Image
 
 import requests
 
-from browser_helpers import (
+from testsupport.browser import (
     CHROMIUM, RESULT, RequestCounter, color_count, colors_of, csp_violations, in_ci, launch, open_page, shown_result,
+    take_screenshot,
     upload, wait_for_result,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -489,16 +489,10 @@ def test_phone_width_and_color_scheme(open_app, corpus, scheme):
     assert (red + green + blue < 150) == (scheme == "dark")
 
 
-def test_readme_screenshot(page, corpus):
-    """The README's picture of the page, with a real photo."""
-    page.set_input_files("#image", str(corpus / "kodim23.png"))
-    page.fill("#k", "12")
-    wait_for_result(page, 12)
-    page.locator("#curve-chart svg circle.suggested").wait_for()
-    page.evaluate("document.activeElement.blur()")
-    target = ROOT / "docs" / "screenshot.png"
-    target.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(target))
+def test_the_readme_screenshot_can_be_taken(page, corpus, tmp_path):
+    """What tools/screenshot.py does, into a temp dir: the tracked docs/screenshot.png is never rewritten here."""
+    target = tmp_path / "screenshot.png"
+    take_screenshot(page, corpus / "kodim23.png", target)
     with Image.open(target) as image:
         assert image.size == (1280, 800)
         assert color_count(image) > 1000, "the screenshot shows a photo"
@@ -567,14 +561,11 @@ def test_perceptual_preview_takes_the_servers_palette(page, live_server, corpus)
         assert len(colors) <= k and colors <= set(quantize_palette(live_server, photo, k, "lab"))
 
 
-def test_colormatch_assigns_every_color_as_the_server_does(page):
+def test_colormatch_assigns_every_color_as_the_server_does(page, corpus):
     """static/js/colormatch.js against app/quantize.py on a real histogram, color by color."""
     from app import pipeline, quantize
 
-    corpus_photo = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "kodim23.png"
-    if not corpus_photo.exists():
-        pytest.skip("the corpus is missing")
-    prepared = pipeline.prepare(corpus_photo.read_bytes(), 50_000_000)
+    prepared = pipeline.prepare((corpus / "kodim23.png").read_bytes(), 50_000_000)
     keys = prepared.hist.keys.tolist()
     for color_space, k in (("rgb", 16), ("rgb", 48), ("lab", 12), ("oklab", 40)):
         fit = quantize.find_palette(prepared.hist, k, color_space)

@@ -83,9 +83,10 @@ def test_json_prints_palette_figures_and_timings(tmp_path, monkeypatch, capsys):
     assert code == 0, err
     record = json.loads(out)
     assert record["k"] == 6 and record["colors"] == 6
-    assert record["width"] == 80 and record["height"] == 60 and record["pixels"] == 4800
+    assert record["width"] == 80 and record["height"] == 60 and record["original"]["pixels"] == 4800
+    assert (record["original"]["width"], record["original"]["height"]) == (80, 60)
     rgb = np.asarray(opened(source).convert("RGB")).reshape(-1, 3)
-    assert record["unique_colors"] == len(np.unique(rgb, axis=0))
+    assert record["original"]["unique_colors"] == len(np.unique(rgb, axis=0))
     palette = record["palette"]
     assert len(palette) == 6
     assert all(set(p) == {"hex", "share"} for p in palette)
@@ -95,10 +96,10 @@ def test_json_prints_palette_figures_and_timings(tmp_path, monkeypatch, capsys):
     assert written == {p["hex"] for p in palette}
     assert isinstance(record["psnr"], float) and record["psnr"] > 10
     assert isinstance(record["delta_e"], float) and record["delta_e"] > 0
-    assert record["bytes"]["original"] == source.stat().st_size
-    assert record["bytes"]["result"] == (tmp_path / "out.png").stat().st_size
-    assert record["bytes"]["png24"] > record["bytes"]["result"]
-    assert record["bit_depth"] == 4
+    assert record["original"]["bytes"] == source.stat().st_size
+    assert record["result"]["bytes"] == (tmp_path / "out.png").stat().st_size
+    assert record["png24_bytes"] > record["result"]["bytes"]
+    assert record["result"]["bit_depth"] == 4
     assert {"decode_ms", "quantize_ms", "encode_ms"} <= set(record["timings"])
 
 

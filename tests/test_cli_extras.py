@@ -122,7 +122,7 @@ def test_palette_of_a_corpus_photo(corpus, capsys, tmp_path):
     [
         (["--ks", "2,5"], "--ks goes with --contact-sheet"),
         (["--contact-sheet", "x.png", "--ks", "1,5"], "between 2 and 256, got 1"),
-        (["--contact-sheet", "x.png", "--ks", "2,two"], "comma-separated whole numbers"),
+        (["--contact-sheet", "x.png", "--ks", "2,two"], "whole number between 2 and 256, got 'two'"),
         (["--contact-sheet", "x.png", "--ks", "3,3"], "twice"),
         (["--curve", "--palette-format", "css"], "not allowed with"),
         (["--palette-format", "svg"], "invalid choice"),

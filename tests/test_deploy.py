@@ -1,15 +1,16 @@
 """The Docker image, checked without a Docker engine.
 
 hadolint lints the Dockerfile. Then the image is rebuilt as closely as this machine
-allows: a fresh venv holding only requirements.txt, a folder laid out by the
-Dockerfile's own COPY lines (minus what .dockerignore leaves out), and the
-Dockerfile's own ENV, CMD and HEALTHCHECK, read from it rather than copied here.
+allows: a folder laid out by the Dockerfile's own COPY lines (minus what .dockerignore
+leaves out), and the Dockerfile's own ENV, CMD and HEALTHCHECK, read from it rather
+than copied here, run with this test run's venv. The checks that need the network
+(a fresh venv of requirements.txt alone, wheels for every platform) are marked
+`deploy`: the README's test command leaves them out, and CI runs them in a stage of
+their own with the real image in a real Docker engine (tests/test_container.py).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import io
 import json
 import logging
@@ -31,7 +32,7 @@ import pytest
 from PIL import Image
 
 from app import settings
-from conftest import free_port, wait_for_http
+from testsupport.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -172,36 +173,33 @@ def lay_out_image(parsed, context: Path, target: Path) -> Path:
     return target / workdir.relative_to("/")
 
 
-@pytest.fixture(scope="module")
-def image_venv(request, tmp_path_factory) -> Path:
-    """A venv holding requirements.txt and nothing else, like the image's site-packages.
-
-    It is kept in pytest's cache, keyed by requirements.txt and this Python, so only the
-    first run pays for the install.
-    """
-    requirements = (ROOT / "requirements.txt").read_bytes()
-    key = hashlib.sha256(requirements + sys.version.encode()).hexdigest()[:16]
-    cache = request.config.cache  # None under -p no:cacheprovider: then build it for this run only
-    home = Path(cache.mkdir("image-venv")) if cache else tmp_path_factory.mktemp("image-venv")
-    venv = home / key
-    with open(home / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # two test runs at once build it once
-        if not (venv / "complete").exists():
-            shutil.rmtree(venv, ignore_errors=True)
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            # As the Dockerfile does: wheels only, so the image needs no compiler.
-            install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                       "--only-binary=:all:", "-r", str(ROOT / "requirements.txt")]
-            result = subprocess.run(install, capture_output=True, text=True, timeout=600)
-            assert result.returncode == 0, f"installing requirements.txt failed:\n{result.stdout}\n{result.stderr}"
-            (venv / "complete").write_text(key)
+def build_image_venv(venv: Path) -> Path:
+    """A fresh venv holding requirements.txt and nothing else, installed as the Dockerfile does
+    (wheels only, so the image needs no compiler). It needs the package index: deploy stage only."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+               "--no-cache-dir", "--only-binary=:all:", "-r", str(ROOT / "requirements.txt")]
+    result = subprocess.run(install, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"installing requirements.txt failed:\n{result.stdout}\n{result.stderr}"
     return venv
 
 
+@pytest.fixture(scope="module")
+def image_venv() -> Path:
+    """The venv the image's command runs in here: this test run's own, so that the README's test
+    command needs no network. That requirements.txt alone is enough is checked by
+    test_a_fresh_venv_of_requirements_txt_serves (deploy stage) and by the real image (test_container.py)."""
+    return Path(sys.executable).parent.parent
+
+
 def container_env(parsed, venv: Path, home: Path, **overrides: str) -> dict[str, str]:
-    """The Dockerfile's ENV on this machine: the venv's Python first on PATH, no home folder."""
+    """The Dockerfile's ENV on this machine: the venv's Python first on PATH, HOME (set by the
+    Dockerfile) moved under this test's folder."""
     path = f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
-    return {"PATH": path, "HOME": str(home / "nonexistent"), "LANG": "C.UTF-8", **image_env(parsed), **overrides}
+    env = {"PATH": path, "LANG": "C.UTF-8", **image_env(parsed), **overrides}
+    env["HOME"] = str(home / "home")
+    (home / "home").mkdir(exist_ok=True)
+    return env
 
 
 # --- a small request ---------------------------------------------------------------------
@@ -311,6 +309,7 @@ def test_requirements_pin_every_line():
     assert not unpinned, f"pin these with ==: {unpinned}"
 
 
+@pytest.mark.deploy  # asks the package index
 @pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
 def test_every_requirement_has_a_wheel_for_the_image(arch, tmp_path):
     """The image installs wheels only: each pin needs one for CPython 3.11 on glibc 2.36 (bookworm),
@@ -467,3 +466,41 @@ def test_gunicorn_conf_follows_the_environment(monkeypatch):
 def test_gunicorn_conf_refuses_a_bad_value_by_name(monkeypatch):
     with pytest.raises(ValueError, match=r"^THREADS must be a whole number, got 'many'$"):
         read_gunicorn_conf(monkeypatch, THREADS="many")
+
+
+@pytest.mark.deploy  # installs requirements.txt from the package index
+def test_a_fresh_venv_of_requirements_txt_serves_the_image_command(dockerfile, tmp_path):
+    """requirements.txt alone is enough: the image's command, in a venv holding nothing else, serves a quantize."""
+    venv = build_image_venv(tmp_path / "venv")
+    workdir = lay_out_image(dockerfile, ROOT, tmp_path / "root")
+    port = free_port()
+    env = container_env(dockerfile, venv, tmp_path, PORT=str(port), HOST="127.0.0.1")
+    with open(tmp_path / "server.log", "wb") as log:
+        process = subprocess.Popen(image_command(dockerfile), cwd=workdir, env=env, stdout=log, stderr=log)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", process, seconds=60)
+        answer = post_quantize(f"http://127.0.0.1:{port}", k=5)
+        assert answer["colors"] <= 5 and answer["original"]["pixels"] == 48 * 32
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0, (tmp_path / "server.log").read_text()
+
+
+def test_a_bad_web_concurrency_is_named_in_one_line_before_gunicorn_starts(dockerfile, image_venv, tmp_path):
+    """gunicorn itself would die on int('abc') with a traceback; the image's command names the setting."""
+    env = container_env(dockerfile, image_venv, tmp_path, WEB_CONCURRENCY="abc")
+    result = subprocess.run(image_command(dockerfile), cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "kmeans-filter: WEB_CONCURRENCY must be a whole number, got 'abc'"
+    assert "Traceback" not in result.stderr
+
+
+def test_the_image_user_has_a_group_of_its_own_id_and_a_home_that_exists(dockerfile):
+    runs = " ".join(arguments for name, arguments in dockerfile if name == "RUN")
+    user = last(dockerfile, "USER")
+    uid, gid = user.split(":")
+    assert re.search(rf"groupadd\b[^&]*--gid {gid}\b", runs), "USER names a group that the image does not create"
+    assert re.search(rf"useradd\b[^&]*--uid {uid}\b[^&]*--gid {gid}\b", runs)
+    assert "--system" not in runs, "useradd --system warns that uid 10001 is greater than SYS_UID_MAX"
+    home = image_env(dockerfile)["HOME"]
+    assert home in ("/tmp", "/app"), f"HOME={home}: a folder that exists in the image, also under --read-only"

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from app import errors, imaging
-from conftest import CORPUS
+from testsupport.corpus import CORPUS
 
 MAX_PIXELS = 2_000_000
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4000"))

@@ -5,7 +5,7 @@ plain form (HTML); a subset goes through the real gunicorn. Valid images in
 odd shapes and modes are served like any other; everything else gets a 4xx
 that says what went wrong in words. Never a 500, a traceback or a server path.
 
-The corpus is built here, in memory: no binary blobs in the repository.
+The corpus is built in memory (testsupport/hostile_uploads.py): no binary blobs in the repository.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import os
 import re
 import struct
 import time
-import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import psutil
@@ -29,277 +26,13 @@ from bs4 import BeautifulSoup
 from PIL import Image, ImageFile
 
 from app import create_app
+from testsupport.forms import client_multipart
+from testsupport.hostile_uploads import (BY_ID, CASES, HOSTILE_NAME, LIVE_SUBSET, Case, case_data, encode, photo,
+                                         random_bytes)
 
 ROOT = Path(__file__).resolve().parents[1]
-HOSTILE_NAME = "<script>alert(1)</script>.png"
 LEAKS = ("Traceback", 'File "', "site-packages", "/work/", "/usr/lib", "werkzeug", "Werkzeug Debugger")
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy")
-
-
-# --- building blocks -------------------------------------------------------------------------------------------------
-
-
-def encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
-    return buffer.getvalue()
-
-
-def photo(width: int = 48, height: int = 32, seed: int = 0) -> Image.Image:
-    """A small, colorful RGB test picture: a gradient with some noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width]
-    rgb = np.stack([x * 255 // max(width - 1, 1), y * 255 // max(height - 1, 1), (x + y) * 7 % 256], axis=2)
-    rgb = np.clip(rgb + rng.integers(-12, 12, rgb.shape), 0, 255).astype(np.uint8)
-    return Image.fromarray(rgb, "RGB")
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def png_with_chunk(kind: bytes, data: bytes) -> bytes:
-    """A valid small PNG with one extra chunk placed before its pixel data."""
-    base = encode(photo(), "PNG")
-    after_ihdr = len(PNG_SIGNATURE) + 25
-    return base[:after_ihdr] + png_chunk(kind, data) + base[after_ihdr:]
-
-
-def png_claiming(width: int, height: int, bit_depth: int = 1, color_type: int = 0) -> bytes:
-    """A PNG whose header claims a size; its pixel data is a valid run of zero rows.
-
-    Row bytes are streamed through zlib, so a bomb of hundreds of megapixels
-    is built in a few hundred kilobytes and milliseconds.
-    """
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
-    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
-    row = b"\0" * (1 + (width * channels * bit_depth + 7) // 8)
-    rows = min(height, 20_000)  # beyond that the file only needs to claim its size
-    compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(rows)) + compressor.flush()
-    return PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
-
-
-def gif_frames(count: int, screen: tuple[int, int] = (64, 64)) -> bytes:
-    """An animated GIF of `count` 1x1 frames, written by hand to stay small and quick.
-
-    Frame 0 is red, every later frame is blue: a result with any blue in it
-    decoded more than the first frame.
-    """
-    width, height = screen
-    palette = bytes([255, 0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0])  # 4 entries: red, blue, black, black
-    out = [b"GIF89a", struct.pack("<HHBBB", width, height, 0xF1, 0, 0), palette]
-    out.append(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")  # loop forever
-    # Frame 0 covers the whole screen in red, so that it alone decides the first frame's colors.
-    out.append(b"\x21\xf9\x04\x04\x02\x00\x00\x00")
-    out.append(b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0))
-    out.append(_lzw_single_color(width * height, index=0))
-    blue = _lzw_single_color(1, index=1)
-    for i in range(1, count):
-        out.append(b"\x21\xf9\x04\x04\x01\x00\x00\x00")  # no disposal, 10 ms
-        out.append(b"\x2c" + struct.pack("<HHHHB", i % width, (i // width) % height, 1, 1, 0))
-        out.append(blue)
-    out.append(b"\x3b")
-    return b"".join(out)
-
-
-def _lzw_single_color(pixels: int, index: int) -> bytes:
-    """GIF LZW data (min code size 2) for `pixels` copies of one palette index.
-
-    Emits clear + index for every pixel, so the code size never grows: 3-bit
-    codes throughout. Simple and valid, if not compact.
-    """
-    clear, end = 4, 5
-    codes = []
-    for _ in range(pixels):
-        codes += [clear, index]
-    codes.append(end)
-    bits = 0
-    nbits = 0
-    data = bytearray()
-    for code in codes:
-        bits |= code << nbits
-        nbits += 3
-        while nbits >= 8:
-            data.append(bits & 0xFF)
-            bits >>= 8
-            nbits -= 8
-    if nbits:
-        data.append(bits & 0xFF)
-    blocks = b"".join(bytes([len(data[i : i + 255])]) + bytes(data[i : i + 255]) for i in range(0, len(data), 255))
-    return b"\x02" + blocks + b"\x00"
-
-
-def tiff_pages(count: int) -> bytes:
-    """A multi-page TIFF: page 0 is red, the others blue."""
-    red = Image.new("RGB", (8, 8), (255, 0, 0))
-    blue = Image.new("RGB", (8, 8), (0, 0, 255))
-    return encode(red, "TIFF", save_all=True, append_images=[blue] * (count - 1))
-
-
-def gif_claiming(width: int, height: int) -> bytes:
-    """A GIF whose logical screen claims a size, with one 1x1 frame."""
-    return (
-        b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + bytes([255, 0, 0, 0, 0, 255])
-        + b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00" + b"\x3b"
-    )
-
-
-def jpeg_claiming(width: int, height: int) -> bytes:
-    """A real small JPEG with its frame header rewritten to claim a size."""
-    data = bytearray(encode(photo(16, 16), "JPEG"))
-    sof = data.find(b"\xff\xc0")
-    struct.pack_into(">HH", data, sof + 5, height, width)
-    return bytes(data)
-
-
-def zip_file() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("photo.png", encode(photo(), "PNG"))
-    return buffer.getvalue()
-
-
-def itxt(text_bytes: int) -> bytes:
-    return b"Comment\0" + b"\0\0" + b"\0\0" + b"x" * text_bytes
-
-
-def zlib_zeros(size: int) -> bytes:
-    """`size` zero bytes, deflated a megabyte at a time: a 200 MB bomb in 200 KB."""
-    compressor = zlib.compressobj(9)
-    block = b"\0" * 2**20
-    return b"".join(compressor.compress(block) for _ in range(size // 2**20)) + compressor.flush()
-
-
-def ztxt_bomb() -> bytes:
-    return b"Comment\0" + b"\0" + zlib_zeros(200 * 2**20)
-
-
-def iccp(compressed: bytes) -> bytes:
-    return b"icc\0\0" + compressed
-
-
-def exif_huge(size: int) -> bytes:
-    """TIFF-structured EXIF: one IFD claiming 65535 entries, padded to `size`."""
-    head = b"MM\x00*\x00\x00\x00\x08" + struct.pack(">H", 0xFFFF)
-    return head + bytes(range(256)) * ((size - len(head)) // 256)
-
-
-def high_depth(mode: str) -> Image.Image:
-    y, x = np.mgrid[0:24, 0:40]
-    if mode == "I;16":
-        return Image.fromarray((x * 1600 + y * 40).astype(np.uint16))
-    if mode == "I":
-        return Image.fromarray((x * 100_000 + y).astype(np.int32))
-    return Image.fromarray((x / 40 + y / 100).astype(np.float32))  # "F"
-
-
-def random_bytes(size: int, seed: int = 5) -> bytes:
-    return np.random.default_rng(seed).integers(0, 256, size, dtype=np.uint8).tobytes()
-
-
-# --- the corpus ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Case:
-    id: str
-    make: Callable[[], bytes]
-    expect: frozenset[int]  # acceptable statuses; 200 means served like any other image
-    filename: str = "upload.png"
-    size: tuple[int, int] | None = None  # (width, height) the result must have when served
-
-    @property
-    def valid(self) -> bool:
-        return self.expect == {200}
-
-
-def ok(id, make, size=None, filename="upload.png"):
-    return Case(id, make, frozenset({200}), filename, size)
-
-
-def bad(id, make, *statuses, filename="upload.png"):
-    return Case(id, make, frozenset(statuses or (415,)), filename)
-
-
-def either(id, make, *statuses):
-    """Valid image data with hostile metadata: served, or refused with a 4xx. Never a 500."""
-    return Case(id, make, frozenset({200, *statuses}))
-
-
-def _truncated(data: bytes, keep: float) -> bytes:
-    return data[: int(len(data) * keep)]
-
-
-CASES = [
-    # Not an image
-    bad("zero-bytes", lambda: b""),
-    bad("text", lambda: b"hello, this is plain text\n" * 20, filename="notes.txt"),
-    bad("html", lambda: b"<!doctype html><html><body><script>alert(1)</script></body></html>", filename="x.html"),
-    bad("svg", lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">'
-                       b'<rect width="100" height="100" fill="red"/></svg>', filename="x.svg"),
-    bad("pdf", lambda: b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
-        filename="x.pdf"),
-    bad("zip", zip_file, filename="photos.zip"),
-    bad("random-bytes", lambda: random_bytes(65536), filename="noise.jpg"),
-    # Broken images
-    bad("truncated-jpeg", lambda: _truncated(encode(photo(200, 150), "JPEG"), 0.5), 415, 422, filename="cut.jpg"),
-    bad("truncated-png", lambda: _truncated(encode(photo(200, 150), "PNG"), 0.5), 415, 422),
-    bad("png-signature-only", lambda: PNG_SIGNATURE),
-    bad("png-header-only", lambda: encode(photo(), "PNG")[:33], 415, 422),
-    bad("jpeg-markers-only", lambda: b"\xff\xd8\xff\xd9", filename="x.jpg"),
-    either("png-itxt-8mb", lambda: png_with_chunk(b"iTXt", itxt(8 * 2**20)), 415, 422),
-    either("png-ztxt-bomb", lambda: png_with_chunk(b"zTXt", ztxt_bomb()), 415, 422),
-    either("png-iccp-4mb-garbage", lambda: png_with_chunk(b"iCCP", iccp(zlib.compress(random_bytes(4 * 2**20)))),
-           415, 422),
-    either("png-iccp-zlib-bomb", lambda: png_with_chunk(b"iCCP", iccp(zlib_zeros(200 * 2**20))), 415, 422),
-    either("png-exif-4mb", lambda: png_with_chunk(b"eXIf", exif_huge(4 * 2**20)), 415, 422),
-    either("jpeg-icc-3mb-garbage", lambda: encode(photo(), "JPEG", icc_profile=random_bytes(3 * 2**20)), 415, 422),
-    either("jpeg-exif-60kb", lambda: encode(photo(), "JPEG", exif=b"Exif\0\0" + exif_huge(60_000)), 415, 422),
-    # Bombs: refused from the header
-    bad("png-claims-60000x60000", lambda: png_claiming(60000, 60000), 413),
-    bad("png-bomb-12000x12000", lambda: png_claiming(12000, 12000), 413),
-    bad("gif-claims-65535x65535", lambda: gif_claiming(65535, 65535), 413, filename="x.gif"),
-    bad("jpeg-claims-65000x65000", lambda: jpeg_claiming(65000, 65000), 413, filename="x.jpg"),
-    ok("gif-5000-frames", lambda: gif_frames(5000), size=(64, 64), filename="anim.gif"),
-    ok("tiff-300-pages", lambda: tiff_pages(300), size=(8, 8), filename="pages.tif"),
-    # Shapes and modes: valid, served like any other
-    ok("1x1", lambda: encode(Image.new("RGB", (1, 1), (10, 20, 30)), "PNG"), size=(1, 1)),
-    ok("1x20000", lambda: encode(photo(1, 20000), "PNG"), size=(1, 20000)),
-    ok("20000x1", lambda: encode(photo(20000, 1), "PNG"), size=(20000, 1)),
-    ok("mode-I;16-png", lambda: encode(high_depth("I;16"), "PNG"), size=(40, 24)),
-    ok("mode-I-tiff", lambda: encode(high_depth("I"), "TIFF"), size=(40, 24), filename="x.tif"),
-    ok("mode-F-tiff", lambda: encode(high_depth("F"), "TIFF"), size=(40, 24), filename="x.tif"),
-    ok("mode-1-png", lambda: encode(photo().convert("1"), "PNG"), size=(48, 32)),
-    ok("mode-L-png", lambda: encode(photo().convert("L"), "PNG"), size=(48, 32)),
-    ok("mode-LA-png", lambda: encode(photo().convert("LA"), "PNG"), size=(48, 32)),
-    ok("mode-P-gif", lambda: encode(photo().convert("P"), "GIF"), size=(48, 32), filename="x.gif"),
-    ok("cmyk-jpeg", lambda: encode(photo().convert("CMYK"), "JPEG"), size=(48, 32), filename="x.jpg"),
-    ok("cmyk-tiff", lambda: encode(photo().convert("CMYK"), "TIFF"), size=(48, 32), filename="x.tif"),
-    ok("half-transparent", lambda: encode(Image.merge("RGBA", (*photo().split(), Image.new("L", (48, 32), 128))),
-                                          "PNG"), size=(48, 32)),
-    bad("fully-transparent", lambda: encode(Image.new("RGBA", (32, 32), (255, 0, 0, 0)), "PNG"), 422),
-    ok("webp", lambda: encode(photo(), "WEBP"), size=(48, 32), filename="x.webp"),
-    ok("bmp", lambda: encode(photo(), "BMP"), size=(48, 32), filename="x.bmp"),
-    # Mislabelled and hostile names
-    ok("jpeg-named-png", lambda: encode(photo(), "JPEG"), size=(48, 32), filename="really-a-jpeg.png"),
-    ok("png-named-jpg", lambda: encode(photo(), "PNG"), size=(48, 32), filename="really-a-png.jpg"),
-    ok("script-name", lambda: encode(photo(), "PNG"), size=(48, 32), filename=HOSTILE_NAME),
-    bad("script-name-not-image", lambda: b"<script>alert(1)</script>", filename=HOSTILE_NAME),
-    ok("path-name", lambda: encode(photo(), "PNG"), size=(48, 32), filename="../../etc/passwd.png"),
-    ok("windows-path-name", lambda: encode(photo(), "PNG"), size=(48, 32), filename="C:\\Users\\x\\..\\évil name.png"),
-]
-BY_ID = {case.id: case for case in CASES}
-_DATA: dict[str, bytes] = {}
-
-
-def case_data(case: Case) -> bytes:
-    if case.id not in _DATA:
-        _DATA[case.id] = case.make()
-    return _DATA[case.id]
 
 
 # --- checks ----------------------------------------------------------------------------------------------------------
@@ -344,37 +77,18 @@ def check_api_answer(case: Case, status: int, headers, body: str) -> dict:
     return answer
 
 
-def multipart(*pairs: tuple[str, str | tuple[str, bytes]]) -> dict:
-    """client.post keyword arguments for a multipart body built in memory.
-
-    Werkzeug's test client would spool a large body to a temporary file (and
-    leave it open); this keeps the tests' own uploads off the disk too.
-    """
-    boundary = "hostile-corpus-boundary-5f1c"
-    body = io.BytesIO()
-    for name, value in pairs:
-        body.write(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"".encode())
-        if isinstance(value, tuple):
-            filename, data = value
-            body.write(f'; filename="{filename}"\r\nContent-Type: application/octet-stream'.encode())
-        else:
-            data = value.encode()
-        body.write(b"\r\n\r\n" + data + b"\r\n")
-    body.write(f"--{boundary}--\r\n".encode())
-    return {"data": body.getvalue(), "content_type": f"multipart/form-data; boundary={boundary}"}
-
-
 def post_api(client, data: bytes, filename: str, **fields):
     fields.setdefault("k", "4")
     return client.post(
         "/api/quantize", headers={"Accept": "application/json"},
-        **multipart(("image", (filename, data)), *fields.items()),
+        **client_multipart(("image", (filename, data)), *fields.items()),
     )
 
 
 def post_form(client, data: bytes, filename: str, **fields):
     fields.setdefault("k", "4")
-    return client.post("/", headers={"Accept": "text/html"}, **multipart(("image", (filename, data)), *fields.items()))
+    return client.post("/", headers={"Accept": "text/html"},
+                       **client_multipart(("image", (filename, data)), *fields.items()))
 
 
 def visible_alert(page: BeautifulSoup):
@@ -410,7 +124,7 @@ def test_form_answers_every_case_with_a_page(client, case):
 
 def test_hostile_name_is_neither_reflected_nor_in_the_download_name(client):
     data = case_data(BY_ID["script-name"])
-    response = client.post("/api/quantize", **multipart(("image", (HOSTILE_NAME, data)), ("k", "4")))
+    response = client.post("/api/quantize", **client_multipart(("image", (HOSTILE_NAME, data)), ("k", "4")))
     assert response.status_code == 200 and response.mimetype == "image/png"
     disposition = response.headers["Content-Disposition"]
     assert re.fullmatch(r'attachment; filename="[A-Za-z0-9_.-]+"', disposition), disposition
@@ -543,20 +257,21 @@ def test_a_hostile_field_value_comes_back_escaped_on_the_page(client):
 
 
 def test_missing_image_is_refused(client):
-    response = client.post("/api/quantize", **multipart(("k", "4")))
+    response = client.post("/api/quantize", **client_multipart(("k", "4")))
     assert response.status_code == 400 and "image" in response.get_json()["error"]["message"]
 
 
 def test_missing_k_uses_the_default(client, app):
     response = client.post("/api/quantize", headers={"Accept": "application/json"},
-                           **multipart(("image", ("x.png", SMALL_PNG))))
+                           **client_multipart(("image", ("x.png", SMALL_PNG))))
     assert response.status_code == 200 and response.get_json()["k"] == app.config["DEFAULT_K"]
 
 
 def test_repeated_fields_are_refused(client):
-    response = client.post("/api/quantize", **multipart(("image", ("x.png", SMALL_PNG)), ("k", "4"), ("k", "8")))
+    twice = client_multipart(("image", ("x.png", SMALL_PNG)), ("k", "4"), ("k", "8"))
+    response = client.post("/api/quantize", **twice)
     assert response.status_code == 400 and "k once" in response.get_json()["error"]["message"]
-    two_images = multipart(("image", ("a.png", SMALL_PNG)), ("image", ("b.png", SMALL_PNG)))
+    two_images = client_multipart(("image", ("a.png", SMALL_PNG)), ("image", ("b.png", SMALL_PNG)))
     response = client.post("/api/quantize", **two_images)
     assert response.status_code == 400 and "one image" in response.get_json()["error"]["message"]
 
@@ -607,11 +322,6 @@ def test_an_upload_over_the_limit_gets_413_in_words():
 
 # --- the real server -------------------------------------------------------------------------------------------------
 
-LIVE_SUBSET = [
-    "zero-bytes", "html", "random-bytes", "truncated-jpeg", "png-header-only", "png-ztxt-bomb",
-    "png-claims-60000x60000", "gif-5000-frames", "tiff-300-pages", "mode-I;16-png", "cmyk-jpeg",
-    "fully-transparent", "jpeg-named-png", "script-name", "script-name-not-image", "path-name",
-]
 
 
 def test_the_real_server_answers_the_corpus_and_keeps_serving(live_server):
@@ -640,6 +350,93 @@ def test_the_real_server_answers_the_corpus_and_keeps_serving(live_server):
                                 data={"k": "4"}, timeout=30)
         assert response.status_code == 200 and response.headers["Content-Type"] == "image/png"
         assert session.get(live_server + "/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_every_decoder_failure_in_pillow_is_415_never_500(client, monkeypatch):
+    """Pillow raises NotImplementedError (and other types) from inside Image.open and from load()
+    for variants it cannot decode; whatever it raises, the answer is 415 in words."""
+    from app import imaging
+
+    original_open = imaging.Image.open
+    for kind in (NotImplementedError("Unimplemented pixel format"), struct.error("unpack"), IndexError("x"),
+                 KeyError("x"), RuntimeError("x")):
+        def failing_open(*args, _kind=kind, **kwargs):
+            raise _kind
+
+        monkeypatch.setattr(imaging.Image, "open", failing_open)
+        response = post_api(client, SMALL_PNG, "x.png")
+        assert response.status_code == 415, (kind, response.get_data(as_text=True)[:200])
+        assert response.get_json()["error"]["code"] == "unsupported_image"
+    monkeypatch.setattr(imaging.Image, "open", original_open)
+
+    def failing_load(self, *args, **kwargs):
+        raise NotImplementedError("a variant Pillow cannot decode")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", failing_load)
+    response = post_api(client, SMALL_PNG, "x.png")
+    assert response.status_code == 415 and response.get_json()["error"]["code"] == "unsupported_image"
+
+
+def test_only_the_documented_formats_reach_a_decoder(monkeypatch):
+    """Image.open is asked to try only the formats the README lists."""
+    from app import imaging
+
+    seen = []
+    original_open = imaging.Image.open
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("formats"))
+        return original_open(*args, **kwargs)
+
+    monkeypatch.setattr(imaging.Image, "open", spy)
+    imaging.decode(SMALL_PNG, 10**6)
+    assert seen and set(seen[0]) == {"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
+    for case_id in ("dds-valid-rgba", "pcx", "tga", "ppm", "ico"):
+        assert min(Image.open(io.BytesIO(case_data(BY_ID[case_id]))).size) > 0, "Pillow itself reads it"
+        with pytest.raises(imaging.ImageError) as refused:
+            imaging.decode(case_data(BY_ID[case_id]), 10**6)
+        assert refused.value.code == "unsupported_image"
+
+
+def raw_exchange(base: str, raw: bytes, seconds: float = 15) -> tuple[float, bytes]:
+    """Send raw bytes and read until the answer's headers and a little body are in; (seconds, answer)."""
+    import socket
+
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=seconds) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < 20:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return time.monotonic() - started, answer
+
+
+def upload_head(extra: str) -> bytes:
+    return ("POST /api/quantize HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+            "Content-Type: multipart/form-data; boundary=hostile\r\n" + extra + "\r\n").encode()
+
+
+@pytest.mark.parametrize("chunks", [b"zz\r\n", b"-5\r\nhello\r\n0\r\n\r\n", b"5;ext \r\nhello\r\n0\r\n\r\n",
+                                    b"5 ;x=1\t \r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n"],
+                         ids=["size-zz", "size-minus-5", "extension-trailing-space", "extension-tab", "no-terminator"])
+def test_a_broken_chunked_body_is_400_in_words(live_server, chunks):
+    _, answer = raw_exchange(live_server, upload_head("Transfer-Encoding: chunked\r\n") + chunks)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"Traceback" not in answer and b"chunked" in body
+
+
+def test_an_upload_declared_over_the_limit_that_never_arrives_gets_413_at_once(live_server):
+    """40 MB declared (under twice the 30 MB limit, so the server would drain it), 1 MB sent, then
+    silence: the 413 comes after a bounded drain, not when the client gives up."""
+    raw = upload_head(f"Content-Length: {40 * 2**20}\r\n") + b"x" * 2**20
+    seconds, answer = raw_exchange(live_server, raw, seconds=20)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert seconds < 5, f"the 413 took {seconds:.1f} s"
 
 
 def test_the_corpus_stays_small():
@@ -687,7 +484,7 @@ def every_kind_of_response(client) -> dict[str, object]:
     responses["415"] = post_api(client, b"not an image", "x.png")
     responses["413-pixels"] = post_api(client, case_data(BY_ID["png-claims-60000x60000"]), "x.png")
     responses["422"] = post_api(client, case_data(BY_ID["fully-transparent"]), "x.png")
-    responses["200-png"] = client.post("/api/quantize", **multipart(("image", ("x.png", SMALL_PNG)), ("k", "4")))
+    responses["200-png"] = client.post("/api/quantize", **client_multipart(("image", ("x.png", SMALL_PNG)), ("k", "4")))
     responses["200-form"] = post_form(client, SMALL_PNG, "x.png")
     responses["400-form"] = post_form(client, SMALL_PNG, "x.png", k="abc")
     return responses
@@ -799,7 +596,7 @@ def test_the_disk_spy_catches_werkzeugs_default_spooling(monkeypatch):
     app.request_class = Request
     spy = OpenSpy(monkeypatch)
     with app.test_request_context("/api/quantize", method="POST",
-                                  **multipart(("image", ("big.png", big_upload())), ("k", "4"))) as context:
+                                  **client_multipart(("image", ("big.png", big_upload())), ("k", "4"))) as context:
         upload = context.request.files["image"]
         assert len(upload.read()) > 3 * 10**6
         upload.close()
@@ -850,7 +647,7 @@ def test_a_url_instead_of_a_photo_is_refused_without_fetching_it(client):
     try:
         url = f"http://127.0.0.1:{server.server_port}/photo.png"
         for fields in ([("image", url)], [("image_url", url), ("url", url)], [("image", ("x.png", url.encode()))]):
-            response = client.post("/api/quantize", headers={"Accept": "application/json"}, **multipart(*fields))
+            response = client.post("/api/quantize", headers={"Accept": "application/json"}, **client_multipart(*fields))
             assert 400 <= response.status_code < 500
         svg = f'<svg xmlns="http://www.w3.org/2000/svg"><image href="{url}" width="9" height="9"/></svg>'.encode()
         assert post_api(client, svg, "x.svg").status_code == 415
@@ -872,7 +669,7 @@ def test_every_endpoint_refuses_bad_uploads_in_words(client, path):
     for case_id in BAD_FOR_EVERY_ENDPOINT:
         case = BY_ID[case_id]
         response = client.post(path, headers={"Accept": "application/json"},
-                               **multipart(("image", (case.filename, case_data(case)))))
+                               **client_multipart(("image", (case.filename, case_data(case)))))
         body = response.get_data(as_text=True)
         assert response.status_code in case.expect, (path, case_id, response.status_code, body[:200])
         assert_clean(body, response.headers)
@@ -882,7 +679,7 @@ def test_every_endpoint_refuses_bad_uploads_in_words(client, path):
 @pytest.mark.parametrize("path, fields", [("/api/contact-sheet", [("ks", "2,4")])] +
                          [("/api/palette", [("k", "4"), ("format", fmt)]) for fmt in ("json", "css", "gpl", "png")])
 def test_every_download_names_itself_safely(client, path, fields):
-    response = client.post(path, **multipart(("image", (HOSTILE_NAME, SMALL_PNG)), *fields))
+    response = client.post(path, **client_multipart(("image", (HOSTILE_NAME, SMALL_PNG)), *fields))
     assert response.status_code == 200, response.get_data(as_text=True)[:200]
     assert re.fullmatch(r'attachment; filename="[A-Za-z0-9_.-]+"', response.headers["Content-Disposition"])
     assert b"<script>" not in response.data and b"alert(1)" not in response.data
@@ -891,7 +688,7 @@ def test_every_download_names_itself_safely(client, path, fields):
 
 def test_a_form_with_thousands_of_fields_is_refused_for_what_it_is(client):
     fields = [(f"field{i}", "1") for i in range(client.application.config.get("MAX_FORM_PARTS") or 1500)]
-    response = client.post("/api/quantize", **multipart(("image", ("x.png", SMALL_PNG)), *fields, ("k", "4")))
+    response = client.post("/api/quantize", **client_multipart(("image", ("x.png", SMALL_PNG)), *fields, ("k", "4")))
     assert response.status_code == 413
     error = response.get_json()["error"]
     assert error["code"] == "too_many_fields" and "parts" in error["message"], error

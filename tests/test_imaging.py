@@ -216,8 +216,9 @@ def test_mode_pa():
     image.putpalette([255, 0, 0, 0, 0, 255])
     image.putpixel((0, 0), (0, 255))
     image.putpixel((1, 0), (1, 40))
-    rgb, alpha = imaging._to_rgb_alpha(image)
-    np.testing.assert_array_equal(rgb, [[[255, 0, 0], [0, 0, 255]]])
+    pixels, alpha = imaging._to_pixels_alpha(image)
+    np.testing.assert_array_equal(pixels, [[[0, 0, 255, 0], [255, 0, 0, 0]]])  # B, G, R, 0
+    np.testing.assert_array_equal(imaging.Decoded(pixels, alpha, "PA").rgb, [[[255, 0, 0], [0, 0, 255]]])
     np.testing.assert_array_equal(alpha, [[255, 40]])
 
 
@@ -444,9 +445,16 @@ def test_a_broken_profile_is_ignored():
     np.testing.assert_array_equal(decode(with_profile(rgb, b"not a profile" * 20)).rgb, rgb)
 
 
-def test_decode_returns_upright_srgb_arrays_not_views_of_pillow():
-    decoded = decode(to_bytes(Image.fromarray(pattern()), "PNG"))
-    assert decoded.rgb.flags["C_CONTIGUOUS"]
+def test_decode_stores_each_pixel_once_as_bgr0_with_rgb_and_keys_as_views():
+    rgb = pattern()
+    decoded = decode(to_bytes(Image.fromarray(rgb), "PNG"))
+    assert decoded.pixels.flags["C_CONTIGUOUS"] and decoded.pixels.shape == (*rgb.shape[:2], 4)
+    np.testing.assert_array_equal(decoded.pixels[..., 3], 0)
+    assert np.shares_memory(decoded.rgb, decoded.pixels) and np.shares_memory(decoded.keys, decoded.pixels)
+    np.testing.assert_array_equal(decoded.rgb, rgb)
+    expected_keys = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    np.testing.assert_array_equal(decoded.keys, expected_keys.ravel())
+    assert not decoded.pixels.flags.writeable, "the decoded photo is shared by every render: read-only"
 
 
 # --- refusals ------------------------------------------------------------------------------------

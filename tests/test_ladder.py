@@ -73,7 +73,7 @@ def test_each_palette_is_exactly_what_quantize_answers(corpus, name, color_space
 def test_quantize_by_image_id_takes_the_palette_the_ladder_found(app, client):
     answer = ladder(client, photo_bytes(), ks="2-6", color_space="lab").get_json()
     assert answer["timings"]["found"] == 5 and answer["timings"]["cached"] == 0
-    prepared, _ = app.extensions["photo_cache"].get(answer["image_id"])
+    prepared = app.extensions["photo_cache"].get(answer["image_id"]).prepared
     fit = prepared.fits.get((4, "lab"))
     assert fit is not None
     direct = quantize_json(client, image_id=answer["image_id"], k="4", color_space="lab").get_json()
@@ -86,11 +86,16 @@ def test_quantize_by_image_id_takes_the_palette_the_ladder_found(app, client):
 def test_the_cache_counts_the_fits_in_the_photos_bytes(app, client):
     cache = app.extensions["photo_cache"]
     token = ladder(client, photo_bytes(seed=1), ks="2").get_json()["image_id"]
-    prepared, _ = cache.get(token)
+    prepared = cache.get(token).prepared
     before, fits_before = cache.nbytes, prepared.fits.nbytes
     ladder(client, image_id=token, ks="3-40")
     assert len(prepared.fits) == 39 and prepared.fits.nbytes > fits_before
     assert cache.nbytes == before + prepared.fits.nbytes - fits_before == prepared.nbytes
+
+
+def test_without_ks_the_palette_of_the_default_k(client):
+    answer = ladder(client, photo_bytes()).get_json()
+    assert [p["k"] for p in answer["palettes"]] == [16]
 
 
 def test_ks_takes_lists_and_ranges_of_at_most_64(client):
@@ -102,7 +107,7 @@ def test_ks_takes_lists_and_ranges_of_at_most_64(client):
 
 @pytest.mark.parametrize(
     ("fields", "named"),
-    [({}, "ks"), ({"ks": ""}, "ks"), ({"ks": "1"}, "between 2 and 256"), ({"ks": "2,300"}, "got 300"),
+    [({"ks": ""}, "ks"), ({"ks": "1"}, "between 2 and 256"), ({"ks": "2,300"}, "got 300"),
      ({"ks": "9-3"}, "upward"), ({"ks": "2,x"}, "'x'"), ({"ks": "3,2-4"}, "3 twice"),
      ({"ks": "2", "color_space": "hsv"}, "color_space"), ({"ks": ["2", "3"]}, "ks once")],
 )
@@ -147,7 +152,7 @@ def test_photo_cache_recount_makes_room_or_drops_what_no_longer_fits():
 
 def test_a_background_batch_yields_to_a_request_someone_waits_for(app, client):
     token = ladder(client, photo_bytes(seed=3), ks="2").get_json()["image_id"]
-    prepared, _ = app.extensions["photo_cache"].get(token)
+    prepared = app.extensions["photo_cache"].get(token).prepared
     with prepared.fits.foreground():  # as a foreground request running on another thread would
         answer = ladder(client, image_id=token, ks="3-6", background="1").get_json()
         assert [p["k"] for p in answer["palettes"]] == [3] and answer["unfinished"] == [4, 5, 6]

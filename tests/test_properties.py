@@ -18,6 +18,7 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 
 from app import pipeline, quantize
+from testsupport.images import png_bytes
 
 # No example database: nothing is written into the working tree; failures print their reproduction blob.
 PROPERTY = settings(max_examples=120, deadline=None, database=None, print_blob=True,
@@ -47,12 +48,6 @@ def images(draw, alpha: bool = False) -> np.ndarray:
         if not (image[..., 3] > 0).any():
             image[0, 0, 3] = 255  # at least one visible pixel: a fully clear image is refused by design
     return np.ascontiguousarray(image)
-
-
-def png_bytes(pixels: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def distinct(pixels: np.ndarray) -> int:

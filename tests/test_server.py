@@ -25,8 +25,11 @@ import requests
 from PIL import Image
 
 from app import settings
-from bench import servers
-from conftest import free_port, wait_for_http
+from testsupport import servers
+from testsupport.corpus import CORPUS
+from testsupport.forms import multipart
+from testsupport.hostile_uploads import BY_ID, LIVE_SUBSET, case_data
+from testsupport.servers import free_port, wait_for_http
 
 BOUNDARY = "server-test-boundary-9d2e"
 
@@ -78,15 +81,8 @@ def stored_png(nbytes: int) -> bytes:
 
 
 def multipart_body(data: bytes, filename: str = "photo.png", **fields: str) -> bytes:
-    parts = [
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
-    )
-    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+    """A body for request_head(): the fields, then the photo, with BOUNDARY."""
+    return multipart(*fields.items(), ("image", (filename, data)), boundary=BOUNDARY)[0]
 
 
 def request_head(length: int | None, path: str = "/api/quantize") -> bytes:
@@ -359,16 +355,12 @@ def bomb_png() -> bytes:
 @pytest.fixture(scope="module")
 def corpus_photo() -> bytes:
     """A real photo when the shared corpus is there (kodim23, 768x512 PNG); otherwise a generated one like it."""
-    from conftest import CORPUS
-
     path = CORPUS / "kodim23.png"
     return path.read_bytes() if path.is_file() else png(768, 512)
 
 
 def test_hostile_uploads_crash_no_worker_and_log_no_traceback(server, small_limit_server):
     """The corpus of bad uploads, then the logs: no worker died (same pids), no traceback was logged."""
-    from test_hostile import BY_ID, LIVE_SUBSET, case_data
-
     pids = sorted(w.pid for w in server.workers())
     with requests.Session() as session:
         for case_id in LIVE_SUBSET:

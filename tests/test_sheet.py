@@ -6,17 +6,7 @@ import pytest
 from PIL import Image
 
 from app import imaging, pipeline, quantize, sheet
-
-
-def png_bytes(rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(rgb if alpha is None else np.dstack([rgb, alpha])).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def gradient(width: int, height: int) -> np.ndarray:
-    y, x = np.mgrid[0:height, 0:width]
-    return np.stack([x * 255 // width, y * 255 // height, (x * y) % 256], axis=-1).astype(np.uint8)
+from testsupport.images import gradient, png_bytes
 
 
 def layout(tile_w: int, tile_h: int, count: int) -> dict:
@@ -140,3 +130,21 @@ def test_corpus_sheet_of_the_article_ks(corpus):
         counts.append(len(np.unique(tile.reshape(-1, 3), axis=0)))
         assert counts[-1] <= k
     assert counts == sorted(counts)
+
+
+def test_dithered_tiles_are_dithered_at_tile_size_with_the_whole_photos_palette():
+    rgb = gradient(400, 300)
+    prepared = pipeline.prepare(png_bytes(rgb), 10**8)
+    data = sheet.contact_sheet(prepared, (4, 8), dither="floyd-steinberg", tile_side=100)
+    image = decode(data)
+    where = layout(100, 75, 3)
+    tiles = [image[top : top + 75, left : left + 100] for left, top in where["origins"]]
+    small = imaging.Decoded(np.ascontiguousarray(imaging.shrink_nearest(prepared.decoded.pixels, 100)), None, "PNG")
+    for k, tile in zip((4, 8), tiles[1:]):
+        fit = pipeline.palette_fit(prepared, pipeline.Options(k=k))
+        result, indices = pipeline.dithered(small, prepared.hist, fit.palette)
+        np.testing.assert_array_equal(tile, result.palette[indices])
+        # Only colors of the palette found in the whole photo, mixed by error diffusion at this size.
+        colors = {tuple(c) for c in tile.reshape(-1, 3)}
+        assert colors <= {tuple(c) for c in fit.palette} and len(colors) > 1
+    assert sheet.contact_sheet(prepared, (4, 8), dither="floyd-steinberg", tile_side=100) == data

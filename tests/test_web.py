@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
@@ -15,6 +17,7 @@ from werkzeug.test import encode_multipart
 
 from app import create_app
 from app.web import human_bytes
+from testsupport.images import png_bytes
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 HEX = re.compile(r"^#[0-9a-f]{6}$")
@@ -202,3 +205,26 @@ def test_unknown_page_is_a_page_with_a_way_back(client):
 def test_human_bytes():
     sizes = [human_bytes(n) for n in (None, 512, 2048, 548_799, 3 * 2**20 + 1)]
     assert sizes == ["–", "512 bytes", "2.0 KB", "536 KB", "3.0 MB"]
+
+
+def test_form_post_logs_its_figures(client, caplog):
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    rgb[:, 20:] = (200, 40, 10)
+    with caplog.at_level(logging.INFO, logger="kmeans_filter.access"):
+        response = post_form(client, {"image": (io.BytesIO(png_bytes(rgb)), "two.png"), "k": "3"})
+    assert response.status_code == 200
+    assert "POST / 200" in caplog.text and "pixels=1200 k=3" in caplog.text
+    assert "two.png" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path, accept, mimetype",
+    [("/nope", "application/json", "application/json"), ("/nope", "text/html", "text/html"),
+     ("/nope", "*/*", "text/html"), ("/api/nope", "text/html", "application/json"),
+     ("/api/nope", "*/*", "application/json"), ("/nope", "text/html;q=0.5, application/json", "application/json")],
+)
+def test_errors_are_json_where_asked_for_or_under_api(client, path, accept, mimetype):
+    response = client.get(path, headers={"Accept": accept})
+    assert response.status_code == 404 and response.mimetype == mimetype
+    if mimetype == "application/json":
+        assert response.get_json() == {"error": {"code": "not_found", "message": "There is nothing at this address."}}

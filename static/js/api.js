@@ -1,6 +1,11 @@
 // Talking to the API. The photo travels once: later requests send only the
 // image_id the server answered with. A server that no longer holds it answers
 // 410 image_expired, and the same request is sent again with the file.
+// A server without memory free for the photo right now answers 503 busy with
+// Retry-After: the page says "busy, retrying…" and sends the request again.
+
+const BUSY_RETRIES = 6;
+const BUSY_TEXT = "Server busy, retrying…";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -14,6 +19,7 @@ export class ApiError extends Error {
 const FRIENDLY = {
   0: "Could not reach the server. Check that it is running and try again.",
   413: "This photo is too large for the server.",
+  503: "The server is busy. Please try again in a moment.",
   500: "Something went wrong on the server. Please try again.",
 };
 
@@ -27,7 +33,9 @@ async function readError(response) {
   } catch {
     // Not JSON (a proxy page, say): fall back to words of our own.
   }
-  return new ApiError(response.status, code, forPeople(message) || FRIENDLY[response.status] || FRIENDLY[500]);
+  const error = new ApiError(response.status, code, forPeople(message) || FRIENDLY[response.status] || FRIENDLY[500]);
+  error.retryAfter = Number(response.headers.get("Retry-After")) || 5;
+  return error;
 }
 
 // The API names its fields; the page speaks of what a person sees.
@@ -45,6 +53,34 @@ export function forPeople(message) {
   return PAGE_WORDS.reduce((text, [pattern, words]) => text.replace(pattern, words), message);
 }
 
+/** Wait out a 503, showing "busy, retrying…" where the page shows progress; the signal cancels it. */
+function busyWait(seconds, signal) {
+  const label = document.querySelector("#progress span:last-child");
+  const status = document.getElementById("status");
+  const before = label?.textContent;
+  if (label) label.textContent = BUSY_TEXT;
+  if (status) status.textContent = BUSY_TEXT;
+  document.documentElement.dataset.serverBusy = "true";
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", aborted);
+      if (label && label.textContent === BUSY_TEXT) label.textContent = before;
+      delete document.documentElement.dataset.serverBusy;
+    };
+    const aborted = () => {
+      done();
+      reject(new DOMException("Aborted", "AbortError"));
+    };
+    const timer = setTimeout(() => {
+      done();
+      resolve();
+    }, Math.min(Math.max(seconds, 1), 30) * 1000);
+    if (signal?.aborted) aborted();
+    else signal?.addEventListener("abort", aborted);
+  });
+}
+
 export class Photo {
   /** file: a File or Blob, or null when only an image_id from a no-JS answer is known. */
   constructor(file, name, imageId = null) {
@@ -57,7 +93,18 @@ export class Photo {
    * POST fields to an API path; resolves to parsed JSON, or to a Blob when
    * accept is not JSON. Throws ApiError, or the AbortError of the signal.
    */
-  async post(path, fields, { signal, accept = "application/json" } = {}) {
+  async post(path, fields, options = {}) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.postOnce(path, fields, options);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 503 || attempt >= BUSY_RETRIES) throw error;
+        await busyWait(error.retryAfter, options.signal);
+      }
+    }
+  }
+
+  async postOnce(path, fields, { signal, accept = "application/json" } = {}) {
     if (this.imageId) {
       const response = await send(path, { ...fields, image_id: this.imageId }, null, accept, signal);
       if (response.status !== 410) return this.finish(response, accept);

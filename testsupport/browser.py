@@ -132,3 +132,14 @@ def color_count(image: Image.Image) -> int:
 
 def in_ci() -> bool:
     return os.environ.get("CI") == "true"
+
+
+def take_screenshot(page, photo: Path, target: Path, k: int = 12) -> None:
+    """The README's picture of the page: the photo at k colors, the error curve drawn, nothing focused."""
+    page.set_input_files("#image", str(photo))
+    page.fill("#k", str(k))
+    wait_for_result(page, k)
+    page.locator("#curve-chart svg circle.suggested").wait_for()
+    page.evaluate("document.activeElement.blur()")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(target))

@@ -1,0 +1,171 @@
+"""Memory per request, in bytes per pixel, for each option combination, at 12 MP and 48 MP.
+
+    .venv/bin/python -m bench.memory            # every combination, 12 MP and 48 MP (a few minutes)
+    .venv/bin/python -m bench.memory --quick    # 12 MP only, fewer combinations
+
+Each measurement runs in a fresh process: the app is created and warmed up with
+a small photo and the same options, then the peak resident memory is reset
+(/proc/self/clear_refs) and one POST /api/quantize goes through the app
+(upload parsing, decoding, histogram, clustering, mapping or dithering, PNG).
+"Peak" is the kernel's high-water mark minus the memory before the request.
+The 12 MP photo is the corpus's Olympus camera JPEG; the 48 MP one is the same
+photo resampled to twice its width and height in memory (JPEG, quality 90).
+
+Side by side, the peer: Pillow alone opening the same JPEG and quantizing it
+with its own median cut (with and without Floyd-Steinberg). The table gives
+ours over Pillow's, and the admission estimate (app/budget.py) beside each
+measurement: the estimate must never be below what was measured.
+Exits 1 when a target is missed or an estimate is too low.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from PIL import Image
+
+from app import budget
+from testsupport.corpus import CORPUS
+
+PHOTO = CORPUS / "cam_olympus_ep3_12mp.jpg"
+TARGETS = {"plain": 12.0, "dither": 20.0}  # bytes per pixel, issue 11: rgb without dither, lab with dither
+
+
+@dataclass(frozen=True)
+class Combo:
+    k: int
+    color_space: str = "rgb"
+    dither: str = "none"
+    method: str = "kmeans"
+
+    @property
+    def name(self) -> str:
+        return f"k={self.k} {self.color_space} {self.dither} {self.method}"
+
+    @property
+    def target(self) -> float | None:
+        if self.method != "kmeans" or self.k > 64:
+            return None
+        if self.color_space == "rgb" and self.dither == "none":
+            return TARGETS["plain"]
+        return TARGETS["dither"] if self.dither != "none" else None
+
+
+COMBOS = [Combo(64, space, dither) for space in ("rgb", "oklab", "lab") for dither in ("none", "floyd-steinberg")]
+COMBOS += [Combo(256, "rgb"), Combo(256, "lab", "floyd-steinberg"), Combo(16, "rgb"),
+           Combo(64, method="mediancut"), Combo(64, method="octree"), Combo(64, dither="floyd-steinberg",
+                                                                                 method="octree")]
+QUICK = [Combo(64), Combo(64, "lab", "floyd-steinberg"), Combo(64, method="mediancut")]
+
+_CHILD = r"""
+import io, json, sys, time, psutil
+from PIL import Image
+
+def high_water():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) * 1024
+
+spec = json.loads(sys.argv[1])
+data = sys.stdin.buffer.read()
+if spec["peer"]:
+    warm = Image.new("RGB", (64, 64), (1, 2, 3)).quantize(4)
+    open("/proc/self/clear_refs", "w").write("5")
+    before = psutil.Process().memory_info().rss
+    start = time.perf_counter()
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    dither = Image.Dither.FLOYDSTEINBERG if spec["dither"] != "none" else Image.Dither.NONE
+    result = image.quantize(spec["k"], dither=dither)
+    buffer = io.BytesIO()
+    result.save(buffer, "PNG", compress_level=3)
+    pixels = image.width * image.height
+else:
+    from app import create_app
+    client = create_app({"TESTING": True, "CACHE_MB": 0}).test_client()
+    fields = {k: str(spec[k]) for k in ("k", "color_space", "dither", "method")}
+    warm = io.BytesIO()
+    Image.effect_noise((96, 64), 60).convert("RGB").save(warm, "PNG")
+    def post(payload):
+        return client.post("/api/quantize", data={"image": (io.BytesIO(payload), "x.jpg"), **fields},
+                           headers={"Accept": "image/png"})
+    warmed = post(warm.getvalue())
+    assert warmed.status_code == 200, warmed.get_data(as_text=True)[:300]
+    open("/proc/self/clear_refs", "w").write("5")
+    before = psutil.Process().memory_info().rss
+    start = time.perf_counter()
+    response = post(data)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    with Image.open(io.BytesIO(response.data)) as out:
+        pixels = out.width * out.height
+print(json.dumps({"peak": high_water() - before, "pixels": pixels, "seconds": time.perf_counter() - start}))
+"""
+
+
+def measure(data: bytes, combo: Combo, peer: bool = False) -> dict:
+    spec = {"k": combo.k, "color_space": combo.color_space, "dither": combo.dither, "method": combo.method,
+            "peer": peer}
+    done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(spec)], input=data, capture_output=True,
+                          timeout=600)
+    if done.returncode:
+        raise RuntimeError(f"{combo.name}: {done.stderr.decode(errors='replace')[-1500:]}")
+    return json.loads(done.stdout)
+
+
+def photos(quick: bool) -> dict[str, bytes]:
+    data = PHOTO.read_bytes()
+    found = {"12 MP": data}
+    if not quick:
+        with Image.open(io.BytesIO(data)) as image:
+            big = image.convert("RGB").resize((image.width * 2, image.height * 2), Image.Resampling.BICUBIC)
+        buffer = io.BytesIO()
+        big.save(buffer, "JPEG", quality=90)
+        found["48 MP"] = buffer.getvalue()
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="12 MP and three combinations only")
+    args = parser.parse_args(argv)
+    inputs = photos(args.quick)
+    combos = QUICK if args.quick else COMBOS
+    failures = []
+    header = f"{'options':38} | {'size':5} | {'peak MB':>7} | {'B/px':>5} | {'target':>6} | {'estimate':>8} | " \
+             f"{'Pillow B/px':>11} | {'ours/Pillow':>11} | {'seconds':>7}"
+    print(header)
+    print("-" * len(header))
+    peers: dict[tuple[str, str], float] = {}
+    for combo in combos:
+        for size, data in inputs.items():
+            ours = measure(data, combo)
+            per_pixel = ours["peak"] / ours["pixels"]
+            peer_key = (size, combo.dither)
+            if peer_key not in peers:
+                peer = measure(data, Combo(combo.k, dither=combo.dither), peer=True)
+                peers[peer_key] = peer["peak"] / peer["pixels"]
+            estimate = budget.request_bytes(ours["pixels"], combo.dither, combo.method, combo.color_space)
+            verdict = ""
+            if combo.target is not None and per_pixel > combo.target:
+                verdict = " MISSED"
+                failures.append(f"{combo.name} at {size}: {per_pixel:.1f} B/px > {combo.target}")
+            if estimate < ours["peak"]:
+                verdict += " ESTIMATE LOW"
+                failures.append(f"{combo.name} at {size}: estimate {estimate / 2**20:.0f} MB < "
+                                f"{ours['peak'] / 2**20:.0f} MB measured")
+            target = f"{combo.target:.0f}" if combo.target else "-"
+            print(f"{combo.name:38} | {size:5} | {ours['peak'] / 2**20:7.0f} | {per_pixel:5.1f} | {target:>6} | "
+                  f"{estimate / ours['pixels']:8.1f} | {peers[peer_key]:11.1f} | "
+                  f"{per_pixel / peers[peer_key]:11.2f} | {ours['seconds']:7.1f}{verdict}", flush=True)
+    print("\nB/px: peak memory of one request over its pixels; estimate: what admission control reserves, per pixel.")
+    for failure in failures:
+        print("FAIL:", failure)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Scripts run on purpose, never by the test run: `python -m tools.NAME`."""
