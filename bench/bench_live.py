@@ -6,6 +6,7 @@ Two designs side by side, in one run, on the same photos and the same moves:
   previous  the page before it (templates/ and static/ of PREVIOUS_DESIGN), served by the same
             current app: every move asks POST /api/quantize for a screen-sized image (max_side).
 
+Options are switched after a rest of OPTION_PAUSE_MS on k = 16.
 "On screen" is read from the page, never the network: the performance mark each page sets in
 the frame that shows a result (live: "kmeans:painted", in the animation frame that paints the
 canvas; previous: "kmeans:result-shown", once the new image is decoded and swapped in).
@@ -34,9 +35,13 @@ from testsupport.servers import ROOT, gunicorn
 
 PHOTOS = ["cam_olympus_ep3_12mp.jpg", "cam_xiaomi_mi9t_12mp_orient6.jpg", "kodim23.png"]
 PREVIOUS_DESIGN = "4b9aaae"  # main before the live preview: server-rendered previews per move
+PREVIOUS_PREVIEW_SIDE = 1600  # app/web.py's PREVIEW_SIDE then: the largest preview that page asked for
 # Every move is a new k, near and far from the last, most never visited before.
 KS = [17, 12, 24, 8, 32, 20, 6, 40, 14, 28, 10, 48, 22, 5, 36, 18, 9, 30, 64, 15]
 TIMEOUT_MS = 120_000
+# Before each option switch the page rests this long, as a hand does between the slider and a
+# select; the live page uses such rests to fetch the other color spaces' palette of the k shown.
+OPTION_PAUSE_MS = 1000
 VERBOSE = False
 
 # Seen before the page's own scripts: when the file was chosen, when work first showed, and a
@@ -200,8 +205,10 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         figures.drag_painted.append(painted)
         figures.drag_release.append(release)
         move(page, design, 16)
+        page.wait_for_timeout(OPTION_PAUSE_MS)  # a hand goes from the slider to a select
         figures.dither.append(select(page, design, "dither", "floyd-steinberg", design.want(16, "rgb", "floyd-steinberg")))
         select(page, design, "dither", "none", design.want(16))
+        page.wait_for_timeout(OPTION_PAUSE_MS)
         figures.space.append(select(page, design, "color-space", "lab", design.want(16, "lab")))
     context.close()
     if outside:
@@ -216,6 +223,9 @@ def previous_design_root(into: Path) -> Path:
         tar.extractall(into, filter="data")
     shutil.copytree(ROOT / "app", into / "app", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "gunicorn.conf.py", into / "gunicorn.conf.py")
+    # The old page's one setting the current app no longer gives: the largest preview it asked for.
+    template = into / "templates" / "index.html"
+    template.write_text(template.read_text().replace("{{ settings.preview_side }}", str(PREVIOUS_PREVIEW_SIDE)))
     return into
 
 
@@ -224,11 +234,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def p50_p95(values: list[float], unit: str = "ms") -> str:
+def cell(values: list[float], unit: str) -> str:
+    """p50 / p95 of a figure (or its median alone for the one-per-photo figures in seconds)."""
     if not values:
         return "–"
-    scale = 1 if unit == "ms" else 1
-    return f"{statistics.median(values) * scale:.0f} / {percentile(values, 0.95) * scale:.0f}"
+    if unit == "s":
+        return f"{statistics.median(values):.1f} s"
+    return f"{statistics.median(values):.0f} / {percentile(values, 0.95):.0f}"
 
 
 def main() -> None:
@@ -250,11 +262,13 @@ def main() -> None:
         previous_root = previous_design_root(temp / "previous")
         browser = launch(playwright)
         for design, root in ((LIVE, ROOT), (PREVIOUS, previous_root)):
-            with gunicorn(temp / f"{design.name}.log", root=root, LOG_LEVEL="warning") as (server, base):
-                for name in args.photos:
-                    photo = Path(name)
-                    figures = results.setdefault((photo.name, design.name), Figures())
-                    for visit in range(args.repeat):
+            for name in args.photos:
+                photo = Path(name)
+                figures = results.setdefault((photo.name, design.name), Figures())
+                for visit in range(args.repeat):
+                    # A fresh server each visit: one that still holds the photo (its cache is keyed by
+                    # content) would make a "first" result that is not one.
+                    with gunicorn(temp / f"{design.name}.log", root=root, LOG_LEVEL="warning") as (server, base):
                         session(browser, base, server, design, photo, figures, full=visit == 0)
         browser.close()
 
@@ -273,14 +287,13 @@ def main() -> None:
         print(f"{'':<30} {'live':>14} {'previous':>14} {'ratio':>7}")
         for label, attribute, unit in rows:
             a, b = getattr(live, attribute), getattr(previous, attribute)
-            fmt = (lambda v: p50_p95(v)) if unit == "ms" else (lambda v: p50_p95(v) if v and unit == "n" else
-                                                                 ("–" if not v else f"{statistics.median(v):.1f} s"))
-            ratio = f"{statistics.median(b) / statistics.median(a):.1f}x" if a and b and statistics.median(a) > 0 else ""
-            if unit == "n":
-                ratio = ""
-            print(f"{label:<30} {fmt(a):>14} {fmt(b):>14} {ratio:>7}")
-    print(f"\nmoves: {len(KS)} per visit, {len(KS)} again once the live ladder is complete; first result: "
-          f"{args.repeat} visits per photo. One gunicorn worker (README defaults). {time.perf_counter() - began:.0f} s.")
+            ratio = ""
+            if unit != "n" and a and b and statistics.median(a) > 0:
+                ratio = f"{statistics.median(b) / statistics.median(a):.1f}x"
+            print(f"{label:<30} {cell(a, unit):>14} {cell(b, unit):>14} {ratio:>7}")
+    print(f"\nmoves: {len(KS)} right after the first result, the same {len(KS)} again once the live ladder is complete;"
+          f"\nfirst result, original and progress: {args.repeat} visits per photo and design, each to a fresh gunicorn"
+          f"\n(README defaults: one worker, 4 threads). {time.perf_counter() - began:.0f} s in all.")
 
 
 if __name__ == "__main__":
