@@ -332,11 +332,13 @@ async function startPreview(target, source) {
   } catch {
     return false; // not an image this browser can show: the server's answer says what is wrong
   }
+  performance.mark("kmeans:original-decoded");
   if (target !== session) return false;
   const rect = els.compare.hidden ? els.stage.getBoundingClientRect() : els.canvas.parentElement.getBoundingClientRect();
   const screenSide = Math.max(rect.width, rect.height, 320) * (window.devicePixelRatio || 1);
   const info = await preview.setPhoto(source, source.naturalWidth, source.naturalHeight, screenSide);
   if (!info || target !== session) return false;
+  performance.mark("kmeans:preview-ready", { detail: info });
   target.previewReady = true;
   viewer.setSize(source.naturalWidth, source.naturalHeight);
   return true;

@@ -63,6 +63,7 @@ export class Preview {
       bitmap.close();
       return null;
     }
+    performance.mark("kmeans:bitmap-made");
     const taken = new Promise((resolve) => { this.resolvePhoto = resolve; });
     this.worker.postMessage({ type: "photo", id, bitmap }, [bitmap]);
     const info = await taken;
