@@ -126,8 +126,10 @@ def test_slider_moves_change_the_result_without_piling_up(page, corpus):
     page.fill("#k", "100")  # the number field reaches past the slider
     wait_for_result(page, 100)
     assert slider.input_value() == "64" and color_count(shown_result(page)) <= 100
-    # The ladder comes in batches, several palettes to an answer.
+    # Once the hand rests, the rest of the ladder comes in batches, several palettes to an answer.
+    page.wait_for_function("() => document.getElementById('app').dataset.ladder === '63'")
     assert max(sizes) >= 2, "palettes come in batches, not one k per request"
+    assert counter.most <= 2
 
 
 def test_slow_work_dims_the_old_result_and_says_what_is_coming(page, corpus):

@@ -1,9 +1,12 @@
 // The palettes of one photo, per color space and k, fetched from POST /api/palettes.
 // The k the user is on comes first (a priority request of its own); in the background the
 // rest of the slider's ladder follows in small batches, nearest k first, one batch at a time,
-// so the server never has more than two requests of ours to work on.
+// so the server never has more than two requests of ours to work on. The background waits
+// while the user keeps landing on k values not here yet: each of those then has the server
+// to itself, and the ladder goes on as soon as the hand rests for a moment.
 
 const SPACES = ["rgb", "oklab", "lab"];
+const QUIET_MS = 300; // the background resumes this long after the last priority answer
 const BATCH_TARGET_MS = 250; // a batch takes about this long on the server, whatever its photo
 
 export class Ladder {
@@ -22,6 +25,8 @@ export class Ladder {
     this.msPerK = 250;
     this.closed = false;
     this.failures = 0;
+    this.quietFrom = 0; // no background batch starts before this time
+    this.resume = 0;
   }
 
   get(k, colorSpace) {
@@ -62,6 +67,9 @@ export class Ladder {
       return;
     } finally {
       this.priority = null;
+      this.quietFrom = performance.now() + QUIET_MS;
+      clearTimeout(this.resume);
+      this.resume = setTimeout(() => this.prefetch(), QUIET_MS);
     }
     this.followFocus();
   }
@@ -79,6 +87,7 @@ export class Ladder {
    */
   async prefetch() {
     if (this.closed || this.batch || !this.focus || !this.photo.imageId || this.failures > 2) return;
+    if (this.priority || performance.now() < this.quietFrom) return; // the user is waiting on the server
     let { k: focusK, colorSpace } = this.focus;
     if (this.complete(colorSpace)) {
       colorSpace = SPACES.find((space) => space !== colorSpace && !this.get(focusK, space)) ?? colorSpace;
@@ -117,5 +126,6 @@ export class Ladder {
 
   close() {
     this.closed = true;
+    clearTimeout(this.resume);
   }
 }

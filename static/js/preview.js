@@ -55,10 +55,13 @@ export class Preview {
     this.finished = this.shown = null;
     const size = previewSize(naturalWidth, naturalHeight, screenSide);
     // Nearest-neighbor sampling: every preview pixel is a pixel of the photo, so it takes exactly
-    // the entry its color takes in the full-resolution result.
-    const bitmap = await createImageBitmap(source, {
-      resizeWidth: size.width, resizeHeight: size.height, resizeQuality: "pixelated",
-    });
+    // the entry its color takes in the full-resolution result. Drawn from the image already decoded
+    // for the screen, so the photo is not decoded twice.
+    const sampler = new OffscreenCanvas(size.width, size.height);
+    const context = sampler.getContext("2d");
+    context.imageSmoothingEnabled = false;
+    context.drawImage(source, 0, 0, size.width, size.height);
+    const bitmap = sampler.transferToImageBitmap();
     if (id !== this.photoId) {
       bitmap.close();
       return null;
