@@ -26,6 +26,8 @@ def create_budget(config) -> budget.Budget:
     total_mb = int(config["MEMORY_MB"]) or budget.detected_memory() // budget.MB
     memory = budget.Budget(total_mb * budget.MB, budget.current_ledger())
     memory.hold_baseline(budget.process_memory())
+    if isinstance(memory.ledger, budget.SharedLedger):
+        memory.start_relief()  # this worker's cache gives way to requests waiting in the others
     return memory
 
 
@@ -37,7 +39,24 @@ def describe_budget(memory: budget.Budget) -> str:
 
 
 def register(app: Flask) -> None:
+    app.before_request(_hold_the_upload)
     app.teardown_request(_release)
+
+
+def _hold_the_upload() -> None:
+    """An upload is in memory twice (the body, then the file read from it) before its header can be
+    read: hold that much from the start, so that uploads arriving together cannot overrun the budget."""
+    declared = request.content_length
+    if not declared or declared > (request.max_content_length or 0):
+        return  # no body, or one refused with 413 before it is read
+    memory: budget.Budget = current_app.extensions["memory_budget"]
+    reservation = g.memory_reservation = memory.reservation()
+    try:
+        reservation.grow_to(2 * declared, float(current_app.config["MEMORY_WAIT_SECONDS"]))
+    except budget.NeverFits:
+        pass  # MAX_UPLOAD_MB bounds it; the photo's own estimate decides below
+    except budget.Busy:
+        raise _busy() from None
 
 
 def _release(error: BaseException | None = None) -> None:
@@ -75,9 +94,13 @@ def admit(pixels: int, upload_bytes: int = 0) -> None:
             f"(MEMORY_MB = {memory.total // budget.MB}, of which {refusal.available // budget.MB} MB for photos) "
             f"takes at most {math.floor(largest / 1e5) / 10:.1f} megapixels. Resize it and try again.")) from None
     except budget.Busy:
-        raise AppError(503, "busy", (
-            "The server is busy with other photos and has no memory free for this one right now. "
-            f"Try again in {RETRY_AFTER_SECONDS} seconds."), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
+        raise _busy() from None
+
+
+def _busy() -> AppError:
+    return AppError(503, "busy", (
+        "The server is busy with other photos and has no memory free for this one right now. "
+        f"Try again in {RETRY_AFTER_SECONDS} seconds."), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def cache() -> PhotoCache:

@@ -6,8 +6,9 @@ ledger: a worker holds its own resident memory once the app is loaded, its
 photo cache, and a reservation for each request in flight. A request
 reserves its expected peak (known from the image header, before decoding,
 and measured per option in bench/memory.py) and goes ahead only when that
-fits; otherwise it first makes its own worker's cache give way, then waits a
-bounded time for other requests to finish, and is refused with "busy"
+fits; otherwise it first makes its own worker's cache give way, then asks
+the other workers' caches (each worker has a thread that answers), and waits
+a bounded time for other requests to finish, and is refused with "busy"
 (503) when room does not come. A photo whose request could never fit, even
 on an idle server, is refused at once ("too many pixels" for this budget).
 
@@ -31,12 +32,12 @@ from typing import Callable
 
 MB = 2**20
 
-# Bytes per pixel of one request, from bench/memory.py (peak over the request, through the app,
-# at 12 MP and 48 MP, rounded up): decoding, the histogram, mapping and the PNG, plus the upload.
-PLAIN_BYTES_PER_PIXEL = 10.0  # k-means without dithering: measured 8.4 to 9.1
-DITHER_BYTES_PER_PIXEL = 13.0  # Floyd-Steinberg: measured up to 11.3
-PILLOW_BYTES_PER_PIXEL = 17.0  # Pillow's median cut and octree: measured up to 15.9
-PERCEPTUAL_EXTRA_PER_PIXEL = 1.0  # lab and oklab: the per-color CIELAB work
+# Bytes per pixel of one request, from bench/memory.py (peak over the request through the app, upload
+# included, at 12 MP and 48 MP), rounded up: decoding, the histogram, mapping or dithering, the PNG.
+PLAIN_BYTES_PER_PIXEL = 10.0  # k-means without dithering: measured 9.3 to 9.8
+DITHER_BYTES_PER_PIXEL = 13.0  # Floyd-Steinberg: measured 11.4 to 13.0
+PILLOW_BYTES_PER_PIXEL = 17.0  # Pillow's median cut and octree: measured 16.0 to 17.2
+PERCEPTUAL_EXTRA_PER_PIXEL = 1.0  # lab and oklab: margin for the per-color CIELAB work on very colorful photos
 FIXED_REQUEST_BYTES = 24 * MB  # the 2**24-entry lookup table and small buffers, whatever the size
 # Kept back from the budget for what no ledger sees: the kernel's page cache, allocator slack, growth.
 HEADROOM_FRACTION = 0.1
@@ -112,6 +113,15 @@ def process_memory() -> int:
 class LocalLedger:
     """Bytes held by this process's parts, for a server of one process."""
 
+    def want(self, nbytes: int, seconds: float) -> None:
+        pass  # one process: its own cache gives way inline
+
+    def wanted(self) -> int:
+        return 0
+
+    def served(self, nbytes: int) -> None:
+        pass
+
     def __init__(self) -> None:
         self._held = 0
         self._baseline = 0
@@ -148,6 +158,10 @@ class SharedLedger:
         self._pids = context.RawArray("q", rows)
         self._bytes = context.RawArray("q", rows)
         self._baseline = context.RawArray("q", rows)
+        # A request waiting for room asks every worker's cache to give way: the bytes it needs, and
+        # until when (CLOCK_MONOTONIC, the same clock in every process of the machine).
+        self._wanted = context.RawValue("q", 0)
+        self._wanted_until = context.RawValue("d", 0.0)
         self._lock = context.Lock()
 
     def _row(self, pid: int) -> int:
@@ -194,6 +208,24 @@ class SharedLedger:
     def baselines(self) -> int:
         with self._lock:
             return sum(self._baseline)
+
+    def want(self, nbytes: int, seconds: float) -> None:
+        """Ask the other workers' caches for nbytes over the next few seconds."""
+        with self._lock:
+            now = time.monotonic()
+            current = self._wanted.value if self._wanted_until.value > now else 0
+            self._wanted.value = max(current, nbytes)
+            self._wanted_until.value = now + seconds
+
+    def wanted(self) -> int:
+        with self._lock:
+            return self._wanted.value if self._wanted_until.value > time.monotonic() else 0
+
+    def served(self, nbytes: int) -> None:
+        """The request that asked for nbytes got them: stop asking, unless a larger one asks too."""
+        with self._lock:
+            if self._wanted.value <= nbytes:
+                self._wanted.value, self._wanted_until.value = 0, 0.0
 
 
 _shared: SharedLedger | None = None
@@ -280,14 +312,37 @@ class Budget:
         """Take nbytes of the budget, waiting up to wait_seconds; raises NeverFits or Busy."""
         self.check_fits(nbytes)
         deadline = self._clock() + wait_seconds
+        asked = False
         while not self.try_hold(nbytes):
             if self.give_way(nbytes):  # this worker's cache goes first
                 continue
             left = deadline - self._clock()
             if left <= 0:
                 raise Busy()
+            self.ledger.want(nbytes, 4 * self._poll)  # then the other workers' caches
+            asked = True
             with self._freed:
                 self._freed.wait(min(left, self._poll))  # a release here wakes it; other workers' are polled
+        if asked:
+            self.ledger.served(nbytes)
+
+    def relieve(self) -> int:
+        """Let this worker's cache give way to a request waiting in another worker: as much as that
+        request lacks, no more. Returns the bytes freed."""
+        wanted = self.ledger.wanted()
+        short = self.ledger.used() + wanted - self.limit if wanted else 0
+        return self.give_way(short) if short > 0 else 0
+
+    def start_relief(self) -> threading.Thread:
+        """In each gunicorn worker: a thread that answers other workers' requests for room."""
+        def run() -> None:
+            while True:
+                time.sleep(self._poll)
+                self.relieve()
+
+        thread = threading.Thread(target=run, name="memory-budget-relief", daemon=True)
+        thread.start()
+        return thread
 
     def release(self, nbytes: int) -> None:
         self.ledger.release(nbytes)

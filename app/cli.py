@@ -1,4 +1,4 @@
-"""Command line: python -m app PHOTO [PHOTO|FOLDER ...] -k 16 [24 ...] -o OUT.
+"""Command line: kmeans-filter PHOTO [PHOTO|FOLDER ...] -k 16 [24 ...] -o OUT (or python -m app ...).
 
 Instead of recoloring: --curve prints the error against k, --contact-sheet
 writes one grid of the photo at several k, --palette-format writes palettes.
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from app import curve, imaging, options, palettes, pipeline, results, settings, sheet
+from app import curve, imaging, options, palettes, pipeline, quantize, results, settings, sheet
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 # An -o with one of these names a file, so it cannot take several outputs.
@@ -46,20 +47,27 @@ def integer_list(option: options.Option, text: str, config: Mapping[str, Any]) -
         raise argparse.ArgumentTypeError(error.message) from None
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+class CommandLineError(Exception):
+    """A failure to tell the user in one line, naming the file and what to do."""
+
+
+def parse_args(argv: list[str] | None, prog: str = "python -m app") -> argparse.Namespace:
     config = settings.load()
     parser = argparse.ArgumentParser(
-        prog="python -m app",
+        prog=prog,
         description="Recolor photos with the k colors that best characterize them (k-means).",
     )
     parser.add_argument("photos", nargs="+", type=Path, help="photo files or folders of photos")
-    add_option(parser, options.K, config, "Several allowed.", flags=("-k",), nargs="+",
-               default=[options.K.default_in(config)])
+    add_option(parser, options.K, config, "Several allowed. With --curve: exact figures at these k, besides the "
+               "estimated curve.", flags=("-k",), nargs="+", default=None)
     parser.add_argument("-o", "--output", type=Path,
                         help="output file (one photo, one k) or folder; default: the current folder")
     for option in options.COMMAND_LINE:
         add_option(parser, option, config)
     parser.add_argument("--json", action="store_true", help="print palettes, figures and timings as JSON")
+    parser.add_argument("--compare-png24", action="store_true",
+                        help="also encode the photo as a plain 24-bit PNG to report its size beside the result's "
+                             "(costs more than the recoloring itself on a large photo)")
     extra = parser.add_mutually_exclusive_group()
     extra.add_argument("--curve", action="store_true",
                        help="print estimated PSNR and mean dE2000 for k = 2-32 and the suggested k; writes no image")
@@ -70,6 +78,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     + options.PALETTE_FORMAT.help)
     add_option(parser, options.KS, config)
     args = parser.parse_args(argv)
+    args.k_given = args.k is not None
+    if args.k is None:
+        args.k = [options.K.default_in(config)]
+    if args.k_given and (args.contact_sheet is not None):
+        parser.error("-k does not go with --contact-sheet; give the sheet's k values with --ks")
     if args.ks is not None and args.contact_sheet is None:
         parser.error("--ks goes with --contact-sheet; use -k for the colors of images and palettes")
     low, high = options.K.bounds(config)
@@ -99,36 +112,88 @@ def output_path(args: argparse.Namespace, photo: Path, k: int, jobs: int) -> Pat
     return extra_path(args.output, jobs, f"{photo.stem}-k{k}{suffix}")
 
 
-def progress(done: int, total: int, label: str) -> None:
-    if total < 2 or not sys.stderr.isatty():
-        return
-    width = 30
-    filled = width * done // total
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {label[:40]:<40}")
-    if done == total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+class Progress:
+    """A one-line bar on stderr when it is a terminal, cleared before every line of output.
+
+    stdout and stderr share the terminal: a summary line printed while the
+    bar stands would land right after the bar's text.
+    """
+
+    WIDTH = 30
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+        self.shown = total >= 2 and sys.stderr.isatty()
+        self.drawn = 0  # characters of the bar on the screen now
+
+    def working_on(self, label: str) -> None:
+        self._draw(f"{self.done}/{self.total} {label}")
+
+    def step(self) -> None:
+        self.done += 1
+
+    def say(self, line: str) -> None:
+        """Print a line of output (stdout), the bar out of its way."""
+        self._clear()
+        print(line, flush=True)
+
+    def finish(self) -> None:
+        if self.shown:
+            self._draw(f"{self.done}/{self.total} done")
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.drawn = 0
+
+    def _draw(self, text: str) -> None:
+        if not self.shown:
+            return
+        filled = self.WIDTH * self.done // self.total
+        line = f"[{'#' * filled}{'.' * (self.WIDTH - filled)}] {text[:50]}"
+        self._clear()
+        sys.stderr.write(line)
+        sys.stderr.flush()
+        self.drawn = len(line)
+
+    def _clear(self) -> None:
+        if self.shown and self.drawn:
+            sys.stderr.write("\r" + " " * self.drawn + "\r")
+            sys.stderr.flush()
+            self.drawn = 0
+
+
+def write_output(target: Path, data: bytes) -> None:
+    """Write a result, turning the system's errno text into a line that names the file and what to do."""
+    try:
+        target.write_bytes(data)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CommandLineError(f"{target}: cannot write this file ({reason}). Check that its folder exists and is "
+                               "writable and that the disk has room, or choose another place with -o.") from None
 
 
 def run(args: argparse.Namespace) -> list[dict]:
     photos = find_photos(args.photos)
     jobs = len(photos) * len(args.k)
-    records, done = [], 0
+    records = []
+    progress = Progress(jobs)
     max_pixels = int(settings.get("MAX_PIXELS"))
     for photo in photos:
+        progress.working_on(f"{photo.name}: decoding")
         prepared = load(photo, max_pixels)
-        png24 = len(imaging.encode_rgb_png(prepared.decoded.rgb, prepared.decoded.alpha))
+        png24 = None
+        if args.compare_png24:
+            png24 = len(imaging.encode_rgb_png(prepared.decoded.rgb, prepared.decoded.alpha))
         for k in args.k:
-            progress(done, jobs, f"{photo.name} k={k}")
+            progress.working_on(f"{photo.name} k={k}")
             chosen = options.engine_options(vars(args), k=k, fmt=args.format)
             recolored = results.recolor(prepared, chosen, photo.stem)
             target = output_path(args, photo, k, jobs)
-            target.write_bytes(recolored.rendered.data)
+            write_output(target, recolored.rendered.data)
             records.append(record(photo, target, recolored, png24))
-            done += 1
+            progress.step()
             if not args.json:
-                print(summary_line(records[-1]))
-        progress(done, jobs, "done")
+                progress.say(summary_line(records[-1]))
+    progress.finish()
     return records
 
 
@@ -149,13 +214,15 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
         if args.curve:
             found = curve.error_curve(prepared.hist, args.color_space)
             records.append({"photo": str(photo), "unique_colors": prepared.hist.unique_colors, **found.as_json()})
+            if args.k_given:  # -k with --curve: the exact figures at those k, under the estimate
+                records[-1]["exact"] = [exact_point(prepared, k, args.color_space) for k in args.k]
             if not args.json:
                 print(curve_table(records[-1]))
             continue
         if args.contact_sheet is not None:
             target = extra_path(args.contact_sheet, len(photos), f"{photo.stem}-contact-sheet.png")
-            target.write_bytes(sheet.contact_sheet(prepared, args.ks or sheet.DEFAULT_KS, args.color_space,
-                                                   args.dither, args.method))
+            write_output(target, sheet.contact_sheet(prepared, args.ks or sheet.DEFAULT_KS, args.color_space,
+                                                     args.dither, args.method))
             records.append({"photo": str(photo), "output": str(target), "ks": list(args.ks or sheet.DEFAULT_KS)})
             if not args.json:
                 print(f"{target}: {photo.name} at k = {', '.join(map(str, records[-1]['ks']))}")
@@ -165,7 +232,7 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
             palette = palettes.palette_of(prepared, chosen)
             name = f"{photo.stem}-k{k}-palette.{args.palette_format}"
             target = extra_path(args.output, len(photos) * len(args.k), name)
-            target.write_bytes(palettes.export(palette, args.palette_format, photo.stem))
+            write_output(target, palettes.export(palette, args.palette_format, photo.stem))
             records.append({"photo": str(photo), "output": str(target), "k": k, "format": args.palette_format,
                             "colors": json.loads(palettes.to_json(palette))["colors"]})
             if not args.json:
@@ -180,8 +247,18 @@ def extra_path(output: Path | None, jobs: int, name: str) -> Path:
     if output is not None and output.suffix.lower() in FILE_SUFFIXES and not output.is_dir():
         raise FileNotFoundError(f"{output}: with several photos or k, -o must name a folder")
     folder = output or Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandLineError(f"{folder}: cannot make this output folder ({error.strerror or error}). "
+                               "Choose another place with -o.") from None
     return folder / name
+
+
+def exact_point(prepared: pipeline.Prepared, k: int, color_space: str) -> dict:
+    fit = quantize.find_palette(prepared.hist, k, color_space)
+    return {"k": k, "colors": len(fit.palette), "psnr": None if fit.psnr == float("inf") else round(fit.psnr, 3),
+            "delta_e": round(fit.delta_e, 4)}
 
 
 def curve_table(rec: dict) -> str:
@@ -191,31 +268,53 @@ def curve_table(rec: dict) -> str:
         psnr = "identical" if point["psnr"] is None else f"{point['psnr']:.2f}"
         mark = "  <- suggested" if point["k"] == rec["suggested_k"] else ""
         lines.append(f"{point['k']:4d} {psnr:>9} {point['delta_e']:12.2f}{mark}")
+    for point in rec.get("exact", []):
+        psnr = "identical" if point["psnr"] is None else f"PSNR {point['psnr']:.2f} dB"
+        lines.append(f"k = {point['k']} exactly (as -k recolors): {psnr}, mean dE2000 {point['delta_e']:.2f}")
     return "\n".join(lines)
 
 
-def record(photo: Path, target: Path, recolored: results.Recolored, png24: int) -> dict:
+def record(photo: Path, target: Path, recolored: results.Recolored, png24: int | None) -> dict:
     """The same JSON as the API's answer (Recolored.as_json), plus where it came from and went."""
-    return {"photo": str(photo), "output": str(target), **recolored.as_json(), "png24_bytes": png24}
+    extra = {} if png24 is None else {"png24_bytes": png24}
+    return {"photo": str(photo), "output": str(target), **recolored.as_json(), **extra}
 
 
 def summary_line(rec: dict) -> str:
     psnr = "identical" if rec["psnr"] is None else f"PSNR {rec['psnr']:.2f} dB"
+    png24 = f" (24-bit PNG {rec['png24_bytes']:,})" if "png24_bytes" in rec else ""
     return (
         f"{rec['output']}: {rec['original']['unique_colors']:,} colors -> {rec['colors']}, {psnr}, "
-        f"mean dE2000 {rec['delta_e']:.2f}, {rec['result']['bytes']:,} bytes "
-        f"(24-bit PNG {rec['png24_bytes']:,}), {sum(rec['timings'].values()):.0f} ms"
+        f"mean dE2000 {rec['delta_e']:.2f}, {rec['result']['bytes']:,} bytes{png24}, "
+        f"{sum(rec['timings'].values()):.0f} ms"
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+# The exit status of a command whose reader went away (128 + SIGPIPE), as cat or grep give under pipefail.
+BROKEN_PIPE_STATUS = 141
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
+    args = parse_args(argv, prog)
     try:
         extra = args.curve or args.contact_sheet is not None or args.palette_format is not None
         records = run_extra(args) if extra else run(args)
+        if args.json:
+            print(json.dumps(records if len(records) > 1 else records[0], indent=2), flush=True)
+    except BrokenPipeError:
+        # The reader (| head) has what it wanted: stop quietly, and keep the interpreter's
+        # final flush of stdout from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_STATUS
+    except CommandLineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, imaging.ImageError, OSError) as error:
         print(f"error: {getattr(error, 'message', None) or error}", file=sys.stderr)
         return 1
-    if args.json:
-        print(json.dumps(records if len(records) > 1 else records[0], indent=2))
     return 0
+
+
+def console() -> None:
+    """The kmeans-filter command an install puts on the PATH (pyproject.toml)."""
+    raise SystemExit(main(prog="kmeans-filter"))

@@ -10,6 +10,8 @@ from typing import Callable
 
 import numpy as np
 
+from app import parallel
+
 # sRGB (D65) to CIE XYZ, IEC 61966-2-1.
 _RGB_TO_XYZ = np.array(
     [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]]
@@ -76,72 +78,113 @@ def lab_to_srgb(lab: np.ndarray) -> np.ndarray:
     return linear_to_srgb(xyz @ _XYZ_TO_RGB.T)
 
 
-# CIEDE2000 makes some twenty temporaries the size of its input: blocks of this many
-# rows keep them to a few megabytes whatever the number of colors or pixels.
-CIEDE2000_BLOCK = 1 << 16
+# CIEDE2000 runs in blocks: its few dozen steps then work on arrays that stay in cache.
+_CIEDE2000_BLOCK = 16384
+_25_POW_7 = 25.0**7
+_COS30, _SIN30 = np.cos(np.radians(30)), np.sin(np.radians(30))
+_COS6, _SIN6 = np.cos(np.radians(6)), np.sin(np.radians(6))
+_COS63, _SIN63 = np.cos(np.radians(63)), np.sin(np.radians(63))
 
 
 def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
-    """CIEDE2000 color difference between rows of two CIELAB arrays (Sharma et al. 2005)."""
-    return _in_blocks(_ciede2000, lab1, lab2)
+    """CIEDE2000 color difference between rows of two CIELAB arrays (Sharma et al. 2005).
 
+    Computed in the inputs' precision (float32 stays float32), block by block.
+    """
+    lab1, lab2 = np.asarray(lab1), np.asarray(lab2)
+    dtype = np.result_type(lab1.dtype, lab2.dtype, np.float32)
+    out = np.empty(len(lab1), dtype=dtype)
 
-def _in_blocks(function, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """An element-wise function of two row arrays, computed a block of rows at a time."""
-    if len(first) <= CIEDE2000_BLOCK:
-        return function(first, second)
-    head = function(first[:CIEDE2000_BLOCK], second[:CIEDE2000_BLOCK])
-    out = np.empty(len(first), dtype=head.dtype)
-    out[:CIEDE2000_BLOCK] = head
-    for start in range(CIEDE2000_BLOCK, len(first), CIEDE2000_BLOCK):
-        out[start : start + CIEDE2000_BLOCK] = function(
-            first[start : start + CIEDE2000_BLOCK], second[start : start + CIEDE2000_BLOCK]
-        )
+    def part(first: int, last: int) -> None:
+        for start in range(first, last, _CIEDE2000_BLOCK):
+            stop = min(start + _CIEDE2000_BLOCK, last)
+            out[start:stop] = _ciede2000_block(lab1[start:stop].astype(dtype, copy=False),
+                                               lab2[start:stop].astype(dtype, copy=False))
+
+    parallel.for_ranges(len(lab1), part)
     return out
 
 
-def _ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+def _pow7(x: np.ndarray) -> np.ndarray:
+    x2 = x * x
+    return x2 * x2 * x2 * x
+
+
+def _ciede2000_block(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """The formula with hue angles handled as vectors: one arctangent instead of two, no branches.
+
+    The mean hue of the formula bisects the smaller arc between the two
+    hues, so its cosine and sine come from the sum of the unit hue vectors,
+    and the four cosines of T from multiple-angle identities. dH' comes from
+    the cross and dot products of the (a', b') vectors.
+    """
     L1, a1, b1 = lab1[:, 0], lab1[:, 1], lab1[:, 2]
     L2, a2, b2 = lab2[:, 0], lab2[:, 1], lab2[:, 2]
-    c_mean = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
-    g = 0.5 * (1 - np.sqrt(c_mean**7 / (c_mean**7 + 25.0**7)))
-    a1p, a2p = (1 + g) * a1, (1 + g) * a2
-    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
-    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
-    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
-    dLp, dCp = L2 - L1, c2p - c1p
-    dh = h2p - h1p
-    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
-    dh = np.where(c1p * c2p == 0, 0.0, dh)
-    dHp = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh / 2))
-    Lp_mean = (L1 + L2) / 2
-    Cp_mean = (c1p + c2p) / 2
-    h_sum = h1p + h2p
-    hp_mean = np.where(
-        c1p * c2p == 0,
-        h_sum,
-        np.where(np.abs(h1p - h2p) <= 180, h_sum / 2, np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2)),
-    )
+    bb1, bb2 = b1 * b1, b2 * b2
+    c7 = _pow7((np.sqrt(a1 * a1 + bb1) + np.sqrt(a2 * a2 + bb2)) * 0.5)
+    scale = 1.5 - 0.5 * np.sqrt(c7 / (c7 + _25_POW_7))  # 1 + G
+    a1p, a2p = a1 * scale, a2 * scale
+    c1p, c2p = np.sqrt(a1p * a1p + bb1), np.sqrt(a2p * a2p + bb2)
+    dC = c2p - c1p
+    tiny = np.finfo(lab1.dtype).tiny
+    dot = a1p * a2p + b1 * b2
+    cross = a1p * b2 - b1 * a2p
+    # dH' = 2 sqrt(C1'C2') sin(dh'/2) = cross * sqrt(2 / (C1'C2' + dot)): signed, and free of the
+    # cancellation that da'^2 + db^2 - dC'^2 suffers when the hues are close.
+    dH = cross * np.sqrt(2 / np.maximum(c1p * c2p + dot, tiny))
+    inv1, inv2 = 1 / np.maximum(c1p, tiny), 1 / np.maximum(c2p, tiny)
+    u1x, u1y, u2x, u2y = a1p * inv1, b1 * inv1, a2p * inv2, b2 * inv2  # zero chroma: a zero vector
+    x, y = u1x + u2x, u1y + u2y
+    wide = np.flatnonzero(dot < 0)
+    if len(wide):
+        # Hues over 90 degrees apart: the perpendicular of u1 - u2, turned towards u1 + u2, is the
+        # better-conditioned bisector, and da'^2 + db^2 - dC'^2 the better-conditioned dH'^2.
+        # Exactly opposite hues take the smaller hue plus 90 degrees and a positive dh', as the
+        # formula's case analysis does.
+        w1x, w1y, w2x, w2y = u1x[wide], u1y[wide], u2x[wide], u2y[wide]
+        sign = np.sign(cross[wide])
+        tie = sign == 0
+        sign[tie] = np.where((w1y[tie] > 0) | ((w1y[tie] == 0) & (w1x[tie] > 0)), 1, -1)
+        x[wide], y[wide] = sign * (w2y - w1y), sign * (w1x - w2x)
+        da, db, dc = a2p[wide] - a1p[wide], b2[wide] - b1[wide], dC[wide]
+        dH[wide] = sign * np.sqrt(np.maximum(da * da + db * db - dc * dc, 0))
+    norm = np.sqrt(x * x + y * y)
+    inv = 1 / np.maximum(norm, tiny)
+    ch = x * inv + (norm == 0)  # no hue at all: angle 0, as the formula's atan2(0, 0)
+    sh = y * inv
+    c2h, s2h = ch * ch - sh * sh, 2 * ch * sh
+    c3h, s3h = ch * (4 * ch * ch - 3), sh * (3 - 4 * sh * sh)
+    c4h, s4h = 2 * c2h * c2h - 1, 2 * s2h * c2h
     t = (
         1
-        - 0.17 * np.cos(np.radians(hp_mean - 30))
-        + 0.24 * np.cos(np.radians(2 * hp_mean))
-        + 0.32 * np.cos(np.radians(3 * hp_mean + 6))
-        - 0.20 * np.cos(np.radians(4 * hp_mean - 63))
+        - 0.17 * (ch * _COS30 + sh * _SIN30)
+        + 0.24 * c2h
+        + 0.32 * (c3h * _COS6 - s3h * _SIN6)
+        - 0.20 * (c4h * _COS63 + s4h * _SIN63)
     )
-    d_theta = 30 * np.exp(-(((hp_mean - 275) / 25) ** 2))
-    r_c = 2 * np.sqrt(Cp_mean**7 / (Cp_mean**7 + 25.0**7))
-    s_l = 1 + 0.015 * (Lp_mean - 50) ** 2 / np.sqrt(20 + (Lp_mean - 50) ** 2)
-    s_c = 1 + 0.045 * Cp_mean
-    s_h = 1 + 0.015 * Cp_mean * t
-    r_t = -np.sin(np.radians(2 * d_theta)) * r_c
-    return np.sqrt(
-        (dLp / s_l) ** 2 + (dCp / s_c) ** 2 + (dHp / s_h) ** 2 + r_t * (dCp / s_c) * (dHp / s_h)
-    )
+    hue = np.arctan2(sh, ch) * (180 / np.pi)  # -180..180
+    offset = (hue - 275 + 360 * (hue < 0)) * (1 / 25)
+    d_theta = 30 * np.exp(-(offset * offset))
+    cp_mean = (c1p + c2p) * 0.5
+    cp7 = _pow7(cp_mean)
+    r_c = 2 * np.sqrt(cp7 / (cp7 + _25_POW_7))
+    lm = (L1 + L2) * 0.5 - 50
+    lm2 = lm * lm
+    s_l = 1 + 0.015 * lm2 / np.sqrt(20 + lm2)
+    s_c = 1 + 0.045 * cp_mean
+    s_h = 1 + 0.015 * cp_mean * t
+    r_t = -np.sin(d_theta * (np.pi / 90)) * r_c
+    dl, dc, dh = (L2 - L1) / s_l, dC / s_c, dH / s_h
+    return np.sqrt(dl * dl + dc * dc + dh * dh + r_t * dc * dh)
 
 
 def ciede2000_srgb(rgb1: np.ndarray, rgb2: np.ndarray) -> np.ndarray:
-    return _in_blocks(lambda a, b: _ciede2000(srgb_to_lab(a), srgb_to_lab(b)), rgb1, rgb2)
+    """CIEDE2000 between rows of two sRGB arrays; converted a block at a time, so no full-size CIELAB copies."""
+    out = np.empty(len(rgb1))
+    for start in range(0, len(rgb1), _CIEDE2000_BLOCK):
+        stop = start + _CIEDE2000_BLOCK
+        out[start:stop] = _ciede2000_block(srgb_to_lab(rgb1[start:stop]), srgb_to_lab(rgb2[start:stop]))
+    return out
 
 
 @dataclass(frozen=True)

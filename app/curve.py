@@ -9,7 +9,7 @@ between bin means and their palette colors. The clustering is one chain:
 k + 1 starts from the centers found for k plus the bin that contributes
 most error, then a few weighted Lloyd steps. Adding a center never raises
 the error in the clustering space, so the curve rises steadily; up to
-quantize.SMALL_K, a few fresh k-means starts compete with the chain, since
+FRESH_UP_TO_K, a few fresh k-means starts compete with the chain, since
 a greedy chain can get stuck where each color matters most. In a
 perceptual space the bins take their entry as quantize.find_palette assigns
 colors (smallest CIEDE2000), and a chain in RGB competes, as there. The
@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, quantize
@@ -37,6 +36,8 @@ CURVE_KS = tuple(range(2, 33))
 # Up to this many distinct colors, the curve clusters the colors themselves.
 EXACT_COLORS_LIMIT = 4096
 LLOYD_STEPS = 20
+FRESH_UP_TO_K = 12
+FRESH_STARTS = 3
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,17 @@ def _measure(bins: _Bins, bin_lab: np.ndarray, palettes: list[np.ndarray], k: in
 
 def _palettes(bins: _Bins, color_space: str, last_k: int) -> dict[int, np.ndarray]:
     """One chain of warm-started k-means in the given space: the sRGB palette at every k up to last_k."""
+    from sklearn.cluster import KMeans  # on first use: see quantize._cluster
+
     space = colorspace.SPACES[color_space]
     points = bins.rgb if color_space == "rgb" else space.from_srgb(np.rint(bins.rgb).astype(np.uint8))
     centers = np.average(points, axis=0, weights=bins.weights)[None, :]
     palettes = {}
     for k in range(2, last_k + 1):
         centers = _lloyd(points, bins.weights, _add_center(points, bins.weights, centers))
-        if k <= min(quantize.SMALL_K, len(points) - 1):
+        if k <= min(FRESH_UP_TO_K, len(points) - 1):
             # Small k is where a greedy chain gets stuck; a few fresh starts are cheap there.
-            fresh = KMeans(k, n_init=quantize.SMALL_K_STARTS, random_state=0).fit(points, sample_weight=bins.weights)
+            fresh = KMeans(k, n_init=FRESH_STARTS, random_state=0).fit(points, sample_weight=bins.weights)
             if fresh.inertia_ < _error(points, bins.weights, centers):
                 centers = fresh.cluster_centers_
         palettes[k] = space.to_srgb(centers)

@@ -40,10 +40,9 @@ class Prepared:
 
     @property
     def nbytes(self) -> int:
-        """Memory held, the fits found so far included: the photo cache counts it again as they grow."""
-        # Per distinct color: key, count, and the RGB and CIELAB copies the engine caches later.
-        per_color = self.hist.keys.itemsize + self.hist.counts.itemsize + 3 + 3 * 4
-        return self.decoded.nbytes + self.hist.unique_colors * per_color + self.fits.nbytes
+        """Memory held, the palettes found so far included: the photo cache counts it again as they grow."""
+        # Per distinct color: the histogram and what the engine keeps for the photo's next palettes.
+        return self.decoded.nbytes + self.hist.unique_colors * quantize.CACHED_BYTES_PER_COLOR + self.fits.nbytes
 
 
 @dataclass(frozen=True)

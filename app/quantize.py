@@ -14,31 +14,50 @@ then mapped to its palette entry through a 2**24-entry lookup table.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from scipy.spatial import cKDTree
-from sklearn.cluster import KMeans, MiniBatchKMeans
 from threadpoolctl import threadpool_limits
 
-from app import colorspace
+from app import colorspace, lattice, parallel
 
 MIN_K = 2
 MAX_K = 256
 COLOR_SPACES = ("rgb", "oklab", "lab")
-# Above this many distinct colors the clustering runs on the means of coarse
-# RGB bins (COARSE_BITS per channel, finer when needed); the exact polishing
-# steps still see every color.
-EXACT_POINTS_LIMIT = 1 << 16
+# Above this many distinct colors the clustering starts on the means of coarse RGB bins
+# (COARSE_BITS per channel, finer until there are SEED_BINS_PER_CENTER bins a center), goes
+# on with Lloyd steps on the means of fine bins (FINE_BITS per channel), and ends with
+# EXACT_STEPS Lloyd steps over every color.
+EXACT_POINTS_LIMIT = 1 << 12
 COARSE_BITS = 5
-POLISH_STEPS = 2
+SEED_BINS_PER_CENTER = 16
+FINE_BITS = 6
+COARSE_STEPS = 10
+FINE_STEPS = 6
+EXACT_STEPS = 1
 MBK_BATCH = 4096
 MBK_ITER = 20
-LLOYD_ITER = 30
-LLOYD_TOL = 1e-4
-SMALL_K = 12
+# Up to SMALL_K colors, where one unlucky start costs most, SMALL_K_STARTS k-means++
+# starts compete; MiniBatchKMeans competes with them up to MBK_MAX_K, where it wins on some
+# photos (above it, k-means++ won every corpus photo at k = 128 and 256).
+SMALL_K = 32
 SMALL_K_STARTS = 3
+MBK_MAX_K = 64
+# The perceptual spaces cluster up to this many colors themselves (their smooth photos
+# lose most to binning), and choose and refine their palette on at least PERCEPTUAL_BINS bins.
+PERCEPTUAL_EXACT_LIMIT = 1 << 16
+PERCEPTUAL_BINS = 1 << 12
+PERCEPTUAL_STEPS = 4
+LATTICE_FEW_MAX_K = 64
+# Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
+LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
+# What a photo's Histogram holds per distinct color once palettes have been found in every
+# space, for cache accounting: key, count, RGB, CIELAB, float weight, three bin numbers, the
+# lattices of three spaces, OKLab points, and allowances for the bins' means, weights and
+# lattices (32 bytes a bin and space: photos have about three or more colors a fine bin,
+# 12 MP ones ten, and a coarse bin holds several fine ones).
+CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 3 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 11 + 3 * 4
 # measure_map sums the error over blocks of about this many pixels.
 MEASURE_BLOCK_PIXELS = 1 << 20
 
@@ -49,10 +68,44 @@ class Histogram:
 
     keys: np.ndarray  # (n,) uint32 packed 0xRRGGBB, ascending
     counts: np.ndarray  # (n,) int64
+    # What every palette for this photo reuses (points of each space, lattices, coarse bins).
+    # Filled on first use, small beside the pixels; two threads filling one entry at once
+    # compute the same value.
+    _work: dict = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def colors(self) -> np.ndarray:
         return unpack(self.keys)
+
+    @cached_property
+    def weights(self) -> np.ndarray:
+        return self.counts.astype(np.float64)
+
+    def reuse(self, key: tuple, make):
+        """The per-photo value under key, made once."""
+        value = self._work.get(key)
+        if value is None:
+            value = self._work[key] = make()
+        return value
+
+    def points(self, color_space: str) -> np.ndarray:
+        """The colors as points of a clustering space (float32 in the perceptual ones)."""
+        if color_space == "rgb":
+            return self.colors
+        if color_space == "lab":
+            return self.lab
+        return self.reuse(("points", color_space), lambda: colorspace.SPACES[color_space].from_srgb(self.colors).astype(np.float32))
+
+    def lattice(self, color_space: str) -> lattice.Lattice:
+        return self.reuse(("lattice", color_space),
+                          lambda: lattice.Lattice.of(self.points(color_space), LATTICE_SCALES[color_space]))
+
+    @property
+    def work_bytes(self) -> int:
+        """Bytes held by the per-photo work cache and cached copies."""
+        total = sum(getattr(v, "nbytes", 0) for v in self._work.values())
+        total += sum(getattr(a, "nbytes", 0) for v in self._work.values() if isinstance(v, tuple) for a in v)
+        return total + sum(self.__dict__[name].nbytes for name in ("colors", "lab", "weights") if name in self.__dict__)
 
     @cached_property
     def lab(self) -> np.ndarray:
@@ -103,19 +156,40 @@ def unpack(keys: np.ndarray) -> np.ndarray:
 def histogram(keys: np.ndarray) -> Histogram:
     """Count the distinct colors among packed pixel keys.
 
-    By sorting a copy: 5 bytes a pixel at the peak, where a count table of
-    every possible color is 128 MB whatever the photo (and no faster).
+    By sorting: 5 bytes a pixel at the peak, where a count table of every
+    possible color is 128 MB whatever the photo. Each core sorts and counts
+    its own share of the pixels (numpy lets go of the GIL while it sorts);
+    the shares' histograms, a few hundred thousand colors each, are merged.
     """
-    ordered = np.sort(np.asarray(keys, dtype=np.uint32))
+    keys = np.asarray(keys, dtype=np.uint32)
+    shares = parallel.map_ranges(len(keys), lambda first, last: _sorted_counts(keys[first:last]))
+    if len(shares) == 1:
+        present, counts = shares[0]
+    else:
+        present, counts = _sorted_counts(np.concatenate([p for p, _ in shares]),
+                                         np.concatenate([c for _, c in shares]))
+    return Histogram(keys=present, counts=counts)
+
+
+def _sorted_counts(keys: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys, ascending, and how often each occurs (or the sum of its weights)."""
+    if weights is None:
+        ordered = np.sort(keys)
+    else:
+        order = np.argsort(keys, kind="stable")
+        ordered, weights = keys[order], weights[order]
     if not len(ordered):
-        return Histogram(keys=np.zeros(0, np.uint32), counts=np.zeros(0, np.int64))
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
     change = np.empty(len(ordered), dtype=bool)
     change[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
     starts = np.flatnonzero(change)
     del change
-    counts = np.diff(starts, append=len(ordered))
-    return Histogram(keys=ordered[starts], counts=counts.astype(np.int64))
+    if weights is None:
+        counts = np.diff(starts, append=len(ordered))
+    else:
+        counts = np.add.reduceat(weights, starts)
+    return ordered[starts], counts.astype(np.int64)
 
 
 def check_k(k: int) -> None:
@@ -139,45 +213,140 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         return summarize(hist, colors, np.arange(hist.unique_colors))
     with threadpool_limits(1):  # small fits: OpenMP and BLAS threads cost more than they give
         if color_space == "rgb":
-            palette, points = _palette(hist, k, "rgb", seed)
-            return summarize(hist, palette, nearest(points, palette))
+            palette = _palette(hist, k, "rgb", seed)
+            found = lattice.nearest(hist.lattice("rgb"), palette)
+            return summarize(hist, palette, found.labels, squared_error=float(np.dot(found.squared_distances, hist.weights)))
         # Perceptual: cluster in that space, and keep whichever palette (that
         # one or the RGB one) gives the lower mean CIEDE2000 once every color
         # takes its perceptually nearest entry. At small k the RGB centers
         # sometimes win; this way the perceptual option never does worse.
         # The choice is made on the coarse histogram; only the winner is
         # assigned color by color.
-        coarse_lab, coarse_weights = coarsen(hist.colors, hist.lab, hist.counts.astype(np.float64))
-        palettes = [_palette(hist, k, space, seed)[0] for space in (color_space, "rgb")]
-        scores = [np.dot(nearest_perceptual(coarse_lab, p)[1], coarse_weights) for p in palettes]
-        palette = palettes[int(np.argmin(scores))]
-        return summarize(hist, palette, *nearest_perceptual(hist.lab, palette))
+        coarse_lab, coarse_weights, _ = _coarse(hist, "lab", PERCEPTUAL_BINS)
+        coarse_lab = coarse_lab.astype(np.float32)
+        palettes = [_palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT), _palette(hist, k, "rgb", seed)]
+        scored = [_perceptual_steps(coarse_lab, coarse_weights, p) for p in palettes]
+        palette = min(scored, key=lambda pair: pair[1])[0]
+        return summarize(hist, palette, *nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab")))
 
 
-def _palette(hist: Histogram, k: int, color_space: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """k-means in the given space: a palette in sRGB, and the colors as points of that space."""
+def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, float]:
+    """Lloyd steps under the perceptual assignment, kept while they lower the weighted CIEDE2000.
+
+    Each color takes the entry with the smallest CIEDE2000 and each entry
+    moves to the CIELAB mean of its colors: the clustering in a space of
+    squared distances knows nothing of the metric the result is judged by.
+    """
+    labels, differences = nearest_perceptual(lab, palette)
+    score = float(np.dot(differences, weights))
+    for _ in range(PERCEPTUAL_STEPS):
+        means = weighted_means(lab, weights, labels, colorspace.srgb_to_lab(palette))
+        moved = np.unique(colorspace.lab_to_srgb(means), axis=0)
+        moved_labels, moved_differences = nearest_perceptual(lab, moved)
+        moved_score = float(np.dot(moved_differences, weights))
+        if moved_score >= score:
+            break
+        palette, labels, score = moved, moved_labels, moved_score
+    return palette, score
+
+
+def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: int = EXACT_POINTS_LIMIT) -> np.ndarray:
+    """k-means in the given space: the palette in sRGB.
+
+    Starts compete on coarse bins; the best one goes on with Lloyd steps on
+    fine bins, then on every color, each point taking its nearest center.
+    """
     space = colorspace.SPACES[color_space]
-    points = space.from_srgb(hist.colors)
-    weights = hist.counts.astype(np.float64)
-    coarse_points, coarse_weights = coarsen(hist.colors, points, weights, min_bins=4 * k)
-    centers = _cluster(coarse_points, coarse_weights, k, seed)
-    for _ in range(POLISH_STEPS):  # exact Lloyd steps over every color
-        labels = nearest(points, centers)
+    coarse_points, coarse_weights, coarse_grid = _coarse(hist, color_space, SEED_BINS_PER_CENTER * k, exact_limit)
+    centers = _cluster(coarse_points, coarse_weights, coarse_grid, k, seed)
+    if hist.unique_colors > exact_limit:
+        fine_points, fine_weights, fine_grid = _fine(hist, color_space)
+        centers = lloyd(fine_grid, fine_points, fine_weights, centers, FINE_STEPS)
+    return space.to_srgb(lloyd(hist.lattice(color_space), hist.points(color_space), hist.weights, centers, EXACT_STEPS))
+
+
+def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int) -> np.ndarray:
+    """Up to `steps` weighted Lloyd steps, each point taking its nearest center on the lattice; stops when no label changes."""
+    labels = None
+    for _ in range(steps):
+        new_labels = lattice.nearest(grid, grid.snap(centers)).labels
+        if labels is not None and np.array_equal(new_labels, labels):
+            break
+        labels = new_labels
         centers = weighted_means(points, weights, labels, centers)
-    return space.to_srgb(centers), points
+    return centers
 
 
-def nearest_perceptual(lab_colors: np.ndarray, palette: np.ndarray, candidates: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def _squared_error(grid: lattice.Lattice, weights: np.ndarray, centers: np.ndarray) -> float:
+    return float(np.dot(lattice.nearest(grid, grid.snap(centers)).squared_distances, weights))
+
+
+def _fine(hist: Histogram, color_space: str) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    return _bins(hist, color_space, FINE_BITS)
+
+
+def _coarse(
+    hist: Histogram, color_space: str, min_bins: int, exact_limit: int = EXACT_POINTS_LIMIT
+) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    """The histogram in that space, as the means of the coarsest RGB bins of which at least `min_bins` are occupied.
+
+    Up to `exact_limit` colors, the colors themselves.
+    """
+    bits = None
+    if hist.unique_colors > exact_limit:
+        bits = next((b for b in range(COARSE_BITS, 8) if _coarse_bins(hist, b)[1] >= min_bins), None)
+    if bits is None:
+        return hist.points(color_space).astype(np.float32), hist.weights, hist.lattice(color_space)
+    return _bins(hist, color_space, bits)
+
+
+def _bins(hist: Histogram, color_space: str, bits: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    """The weighted means (float32) of the RGB bins at `bits` per channel in that space, their weights and lattice.
+
+    Kept for the photo's next palettes. The lattice is 8 times finer than
+    the colors' own, as the means fall between lattice points.
+    """
+    def make():
+        means, totals = group_means(hist.points(color_space), hist.weights, *_coarse_bins(hist, bits))
+        return means.astype(np.float32), totals, lattice.Lattice.of(means, 8 * LATTICE_SCALES[color_space])
+
+    return hist.reuse(("bins", color_space, bits), make)
+
+
+def _coarse_bins(hist: Histogram, bits: int) -> tuple[np.ndarray, int]:
+    """Each color's coarse RGB bin at `bits` per channel, numbered among the occupied bins, and their count."""
+    def make():
+        c = hist.colors.astype(np.intp) >> (8 - bits)
+        bins = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+        occupied = np.bincount(bins, minlength=1 << (3 * bits))
+        used = np.flatnonzero(occupied)
+        lookup = np.zeros(len(occupied), dtype=np.int32)
+        lookup[used] = np.arange(len(used))
+        return lookup[bins], len(used)
+
+    return hist.reuse(("coarse bins", bits), make)
+
+
+def nearest_perceptual(
+    lab_colors: np.ndarray, palette: np.ndarray, candidates: int = 3, grid: lattice.Lattice | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Assign each color the palette entry with the smallest CIEDE2000, and that difference.
 
     Clustering in a perceptual space moves the centers; assigning by the
     metric itself is what lowers the mean difference. The candidates are the
-    few entries nearest in CIELAB, where CIEDE2000's minimum almost always lies.
+    few entries nearest in CIELAB, where CIEDE2000's minimum almost always lies:
+    found on the colors' CIELAB lattice when it is given (up to 64 entries,
+    where that beats a k-d tree), else by a k-d tree.
     """
     lab_palette = colorspace.srgb_to_lab(palette).astype(lab_colors.dtype)
     count = min(candidates, len(palette))
-    _, near = cKDTree(lab_palette).query(lab_colors, k=count)
-    near = near.reshape(len(lab_colors), count)
+    if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
+        near = lattice.nearest_few(grid, grid.snap(lab_palette), count)
+    else:
+        from scipy.spatial import cKDTree
+
+        _, near = cKDTree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
+        near = near.reshape(len(lab_colors), count)
     differences = np.stack(
         [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
     )
@@ -207,27 +376,35 @@ def coarsen(colors, points, weights, min_bins: int = 0, exact_limit: int = EXACT
     return points, weights
 
 
-def _cluster(points: np.ndarray, weights: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """MiniBatchKMeans over weighted points, then Lloyd iterations from its centers.
+def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int) -> np.ndarray:
+    """Weighted k-means on (coarse) points: the best of several starts, each refined by Lloyd steps.
 
-    At small k one unlucky start can cost half a decibel, and a fit costs
-    little, so a few starts are made and the lowest weighted error wins.
+    k-means++ seeding (weighted) is the main start: at large k it lands far
+    better than MiniBatchKMeans's, which seeds on a sample. Up to SMALL_K a
+    few seeds compete, since one unlucky start costs most there, and
+    MiniBatchKMeans competes too: on some photos and k it is the one that
+    wins. The lowest weighted squared error on these points is kept.
     """
+    # Imported on first use: scikit-learn's import is over a second of a command's start-up,
+    # which --help, bad arguments and unreadable photos need not pay.
+    from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
+
     n_clusters = min(k, len(points))
-    best = None
+    candidates = []
     for start in range(SMALL_K_STARTS if k <= SMALL_K else 1):
+        seeds, _ = kmeans_plusplus(points, n_clusters, sample_weight=weights, random_state=seed + start)
+        candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS))
+    if k <= MBK_MAX_K:
         mbk = MiniBatchKMeans(
             n_clusters=n_clusters,
             batch_size=MBK_BATCH,
             max_iter=MBK_ITER,
             max_no_improvement=5,
-            random_state=seed + start,
+            random_state=seed,
         ).fit(points, sample_weight=weights)
-        lloyd = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=LLOYD_ITER, tol=LLOYD_TOL)
-        lloyd.fit(points, sample_weight=weights)
-        if best is None or lloyd.inertia_ < best.inertia_:
-            best = lloyd
-    return best.cluster_centers_
+        candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS))
+    errors = [_squared_error(grid, weights, c) for c in candidates]
+    return candidates[int(np.argmin(errors))]
 
 
 def group_means(points, weights, labels, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -251,6 +428,8 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
     """Index of the nearest center (squared Euclidean) for every point, exactly."""
     centers = np.asarray(centers, dtype=np.float64)
     if len(centers) > 32:  # a k-d tree wins once there are many centers
+        from scipy.spatial import cKDTree
+
         return cKDTree(centers).query(points)[1]
     center_norms = (centers**2).sum(axis=1)
     out = np.empty(len(points), dtype=np.intp)
@@ -262,12 +441,17 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
 
 
 def summarize(
-    hist: Histogram, palette: np.ndarray, labels: np.ndarray, differences: np.ndarray | None = None
+    hist: Histogram,
+    palette: np.ndarray,
+    labels: np.ndarray,
+    differences: np.ndarray | None = None,
+    squared_error: float | None = None,
 ) -> PaletteFit:
     """Drop unused and duplicate entries, sort by share, and measure the error.
 
-    `differences`, the CIEDE2000 of each color to its entry, is computed here
-    unless the caller already has it.
+    `differences`, the CIEDE2000 of each color to its entry, and
+    `squared_error`, the summed squared RGB error over pixels, are computed
+    here unless the caller already has them.
     """
     colors, counts = hist.colors, hist.counts
     # Merge entries that rounded to the same 8-bit color, keep only used ones.
@@ -283,13 +467,14 @@ def summarize(
     labels = rank[labels]
     if differences is None:
         differences = colorspace.ciede2000(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32)[labels])
-    squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
+    if squared_error is None:
+        squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
     return PaletteFit(
         palette=palette,
         shares=totals[order] / counts.sum(),
         labels=labels.astype(np.uint8),
         psnr=psnr(squared_error, counts.sum()),
-        delta_e=float(np.average(differences.astype(np.float64), weights=counts)),
+        delta_e=float(np.dot(differences, hist.weights) / hist.weights.sum()),
     )
 
 

@@ -81,3 +81,17 @@ def test_budget_skips_instead_of_running(photo, tmp_path):
     args = bench_quantize.parse_args(["--corpus", str(tmp_path), "--ks", str(K)])
     rows = runs.run_sweep(args, {path: photo.pixels}, deadline=0.0)
     assert {r.status for r in rows} == {"skipped (budget)"}
+
+
+def test_issue_10_benchmarks_run_their_peers_on_a_tiny_photo(photo):
+    from bench import bench_api, bench_per_k
+
+    if not peers.BY_NAME["libimagequant"].available():
+        pytest.skip("imagequant is not installed")
+    png = peers.png_of(photo.rgb)
+    job = bench_api.libimagequant_job(png, K)
+    assert Image.open(io.BytesIO(job)).mode == "P"
+    assert 5 < bench_api.psnr_of(png, job) < 60
+    assert bench_api.floor_seconds(png, job) > 0
+    ms, fit = bench_per_k.best_ms(lambda: quantize.find_palette(quantize.histogram(quantize.pack(photo.rgb)), K), 2)
+    assert ms > 0 and len(fit.palette) == K

@@ -779,3 +779,33 @@ def test_a_format_the_browser_cannot_show_gets_the_servers_previews(page, corpus
     page.fill("#k", "5")
     wait_for_result(page, 5)
     assert color_count(shown_result(page)) <= 5
+
+
+def test_a_busy_server_is_retried_and_the_page_says_so(page, corpus):
+    """503 busy (no memory free for the photo yet): the page says "busy, retrying…", waits Retry-After, retries."""
+    upload(page, corpus / "kodim23.png")
+    page.evaluate("""() => {
+        window.__busyTexts = [];
+        const watch = (element) => new MutationObserver(() => {
+            if (/busy, retrying/i.test(element.textContent)) window.__busyTexts.push(element.id || 'label');
+        }).observe(element, {childList: true, characterData: true, subtree: true});
+        watch(document.getElementById('progress'));
+        watch(document.getElementById('status'));
+    }""")
+    busy = []
+
+    def busy_twice(route):
+        if len(busy) < 2:
+            busy.append(time.monotonic())
+            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                          body=json.dumps({"error": {"code": "busy", "message": "The server is busy. Try again."}}))
+        else:
+            route.fallback()
+
+    page.route("**/api/palettes", busy_twice)
+    page.fill("#k", "100")  # beyond the slider: never fetched ahead, so its palette is asked for now
+    wait_for_result(page, 100)
+    assert len(busy) == 2 and busy[1] - busy[0] >= 0.9, "retried before Retry-After"
+    assert page.evaluate("() => window.__busyTexts").count("progress") >= 1
+    assert page.is_hidden("#error") and color_count(shown_result(page)) <= 100
+    assert "busy" not in (page.text_content("#progress") or "").lower()

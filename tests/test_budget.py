@@ -5,15 +5,20 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import re
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
+import requests
 from PIL import Image
 
 from app import budget, create_app
 from app.cache import PhotoCache, content_key
+from testsupport.servers import gunicorn
 
 MB = 2**20
 
@@ -204,6 +209,19 @@ def test_a_photo_that_could_never_fit_is_413_naming_the_budget():
     assert post(app.test_client(), png(64, 48)).status_code == 200  # a small one still fits
 
 
+def test_uploads_arriving_together_hold_their_bodies_before_their_headers_are_read():
+    app = create_app({"TESTING": True, "MEMORY_MB": 100_000, "CACHE_MB": 0, "MEMORY_WAIT_SECONDS": 0})
+    memory = app.extensions["memory_budget"]
+    blocker = memory.reservation()
+    blocker.grow_to(memory.room_for_requests() - 100_000, wait_seconds=0)  # less than twice this upload
+    data = png(300, 200, seed=9)
+    assert len(data) > 50_000
+    response = post(app.test_client(), data)
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "busy"
+    blocker.release()
+    assert post(app.test_client(), data).status_code == 200
+
+
 def test_no_room_within_the_wait_is_503_busy_with_retry_after():
     app = create_app({"TESTING": True, "MEMORY_MB": 100_000, "CACHE_MB": 0, "MEMORY_WAIT_SECONDS": 1})
     memory = app.extensions["memory_budget"]
@@ -226,8 +244,55 @@ def test_an_image_id_request_is_admitted_too():
     token = post(client, png(400, 300)).get_json()["image_id"]
     memory = app.extensions["memory_budget"]
     blocker = memory.reservation()
-    blocker.grow_to(memory.limit - memory.ledger.used(), wait_seconds=0)
+    blocker.grow_to(memory.limit - memory.ledger.used() - MB, wait_seconds=0)  # room for the form, not the photo
     response = client.post("/api/quantize", data={"image_id": token, "k": "5"}, headers={"Accept": "application/json"})
     assert response.status_code == 503, "a request was served with no room in the budget"
     assert response.get_json()["error"]["code"] == "busy"
     blocker.release()
+
+
+def budget_lines(log: Path) -> list[int]:
+    return [int(mb) for mb in re.findall(r"processes hold (\d+) MB", log.read_text())]
+
+
+def wait_for_lines(log: Path, count: int, seconds: float = 60) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while len(budget_lines(log)) < count:
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.2)
+    return budget_lines(log)
+
+
+def test_under_gunicorn_the_workers_share_one_ledger_and_a_killed_workers_part_is_freed(tmp_path):
+    log = tmp_path / "gunicorn.log"
+    with gunicorn(log, WEB_CONCURRENCY="2", THREADS="2", LOG_LEVEL="info") as (process, base):
+        holds = wait_for_lines(log, 2)
+        master = psutil.Process(process.pid)
+        workers = master.children()
+        everyone = (master.memory_info().rss + sum(w.memory_info().rss for w in workers)) // MB
+        # The last worker to load holds its own memory in a ledger that already has the master's
+        # and the other worker's: one ledger for the whole server, not one per process.
+        print("ledger holds", holds, "RSS of the server", everyone)
+        assert max(holds) >= 0.75 * everyone, (holds, everyone)
+        victim = workers[0]
+        victim.kill()  # as the kernel's OOM killer would: no chance to let go of anything
+        holds_after = wait_for_lines(log, 3)
+        # The replacement sees the master, the surviving worker and itself: the dead one's part was freed.
+        assert holds_after[-1] < max(holds) + 0.5 * (max(holds) - min(holds)) + 60, (holds, holds_after)
+        assert holds_after[-1] <= 1.25 * everyone, (holds_after, everyone)
+        assert requests.get(base + "/healthz", timeout=10).status_code == 200
+
+
+def test_a_request_waiting_in_one_worker_makes_another_workers_cache_give_way():
+    ledger = budget.SharedLedger(rows=8)
+    idle_worker, busy_worker = budget.Budget(1000 * MB, ledger), budget.Budget(1000 * MB, ledger)
+    cache = PhotoCache(800 * MB, 600, budget=idle_worker)
+    idle_worker.give_way = cache.give_way
+    for i in range(4):
+        assert cache.put(f"photo {i}", 200 * MB, key=f"key{i}")
+    assert ledger.used() == 800 * MB
+    relief = idle_worker.start_relief()
+    started = time.monotonic()
+    busy_worker.reservation().grow_to(400 * MB, wait_seconds=5)  # its own cache is empty: it must wait
+    assert time.monotonic() - started < 2 and relief.is_alive()
+    assert cache.nbytes <= 400 * MB and cache.get("key3") == "photo 3", "least recently used photos went first"

@@ -79,7 +79,8 @@ def test_writes_the_output_file(tmp_path):
 
 def test_json_prints_palette_figures_and_timings(tmp_path, monkeypatch, capsys):
     source = photo(tmp_path / "cat.png")
-    code, out, err = run_main(source, "-k", "6", "-o", "out.png", "--json", cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    code, out, err = run_main(source, "-k", "6", "-o", "out.png", "--json", "--compare-png24", cwd=tmp_path,
+                              mp=monkeypatch, cap=capsys)
     assert code == 0, err
     record = json.loads(out)
     assert record["k"] == 6 and record["colors"] == 6
@@ -252,3 +253,140 @@ def test_an_output_folder_that_cannot_be_written_exits_with_one_line(tmp_path, m
     code, _, err = run_main(*args, cwd=tmp_path, mp=monkeypatch, cap=capsys)
     assert code != 0
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_the_24_bit_png_is_encoded_only_when_asked_for(tmp_path, monkeypatch, capsys):
+    from app import imaging
+
+    source = photo(tmp_path / "cat.png")
+    calls = []
+    original = imaging.encode_rgb_png
+    monkeypatch.setattr(imaging, "encode_rgb_png", lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    code, out, _ = run_main(source, "-k", "4", "-o", "out.png", cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code == 0 and calls == [] and "24-bit" not in out
+    code, out, _ = run_main(source, "-k", "4", "-o", "out.png", "--compare-png24", cwd=tmp_path, mp=monkeypatch,
+                            cap=capsys)
+    assert code == 0 and calls == [1] and "24-bit PNG" in out
+
+
+class SharedTerminal:
+    """stdout and stderr of one terminal: both write, in order, to the same screen."""
+
+    def __init__(self):
+        self.text = ""
+
+    def stream(self):
+        screen = self
+
+        class Stream(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+            def write(self, text: str) -> int:
+                screen.text += text
+                return len(text)
+
+        return Stream()
+
+    def lines(self) -> list[str]:
+        """What the screen shows: a carriage return lets the rest of the line overwrite what stood there."""
+        shown = []
+        for raw in self.text.split("\n"):
+            line = ""
+            for part in raw.split("\r"):
+                line = part + line[len(part):]
+            shown.append(line.rstrip())
+        return shown
+
+
+def test_on_a_terminal_summary_lines_stand_alone_and_the_count_is_right(tmp_path, monkeypatch):
+    from app import cli
+
+    first, second = photo(tmp_path / "a.png"), photo(tmp_path / "b.png", seed=1)
+    screen = SharedTerminal()
+    monkeypatch.setattr(cli.sys, "stdout", screen.stream())
+    monkeypatch.setattr(cli.sys, "stderr", screen.stream())
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([str(first), str(second), "-k", "2", "3", "-o", "out"]) == 0
+    lines = [line for line in screen.lines() if line]
+    summaries = [line for line in lines if "colors ->" in line]
+    assert len(summaries) == 4
+    assert all(line.startswith("out/") for line in summaries)  # never after the bar's text
+    assert lines[-1].startswith("[") and lines[-1].endswith("4/4 done")
+    assert not any("2/4 done" in line for line in lines)  # "done" only when everything is
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(40):  # some 100 kB of JSON: more than a pipe holds, so the writer meets the closed end
+        photo(folder / f"p{seed:02d}.png", seed=seed, shape=(12, 16))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = f"{sys.executable} -m app {folder} --curve --json | head -c 300"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert len(result.stdout) == 300
+    assert result.stderr == ""  # no BrokenPipeError, no "Exception ignored"
+    assert result.returncode == 141  # as cat or grep end under pipefail
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_a_write_error_names_the_file_and_says_what_to_do(tmp_path, monkeypatch, capsys):
+    source = photo(tmp_path / "cat.png")
+    code, out, err = run_main(source, "-k", "4", "-o", "/dev/full", cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "/dev/full" in err and "No space left on device" in err and "-o" in err
+    assert not err.startswith("error: [Errno")
+
+
+def test_help_describes_every_option_with_its_default(capsys):
+    from app import cli
+
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, default in (("-k", "16"), ("--format", "png"), ("--color-space", "rgb"), ("--dither", "none"),
+                          ("--method", "kmeans")):
+        start = text.index(f" {flag} ")
+        assert f"default: {default}" in text[start:start + 400], flag
+
+
+def test_curve_with_k_also_gives_the_exact_figures_at_that_k(tmp_path, monkeypatch, capsys):
+    from app import pipeline, quantize
+
+    source = photo(tmp_path / "cat.png")
+    code, out, _ = run_main(source, "--curve", "-k", "8", cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code == 0
+    exact = quantize.find_palette(pipeline.prepare(source.read_bytes(), 10**8).hist, 8)
+    assert f"k = 8 exactly (as -k recolors): PSNR {exact.psnr:.2f} dB, mean dE2000 {exact.delta_e:.2f}" in out
+    code, out, _ = run_main(source, "--curve", "-k", "8", "--json", cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert json.loads(out)["exact"] == [{"k": 8, "colors": 8, "psnr": round(exact.psnr, 3),
+                                         "delta_e": round(exact.delta_e, 4)}]
+
+
+def test_an_install_puts_a_kmeans_filter_command_that_runs_from_anywhere(tmp_path):
+    """pip builds the project (offline, with the setuptools the venv has) and installs it; the command runs elsewhere."""
+    import shutil
+
+    source_tree = tmp_path / "src"
+    shutil.copytree(ROOT / "app", source_tree / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "requirements.txt", "README.md"):
+        shutil.copy(ROOT / name, source_tree / name)
+    target = tmp_path / "installed"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+           "--target", str(target), str(source_tree)]
+    built = subprocess.run(pip, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    command = target / "bin" / "kmeans-filter"
+    assert command.is_file()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    image = photo(elsewhere / "cat.png")
+    env = {**os.environ, "PYTHONPATH": str(target)}  # as site-packages would be; the repository is not on the path
+    result = subprocess.run([str(command), image.name, "-k", "5"], cwd=elsewhere, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (elsewhere / "cat-k5.png").is_file() and "cat-k5.png" in result.stdout
+    usage = subprocess.run([str(command), "--help"], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert usage.stdout.startswith("usage: kmeans-filter")

@@ -141,3 +141,52 @@ def test_to_srgb_of_out_of_gamut_points_clips_to_the_cube():
     assert out[2, 0] == 255 and out[2, 1] == 0  # a red beyond sRGB is clipped, not wrapped
     lab = np.array([[150.0, 0, 0], [-10.0, 0, 0]])
     np.testing.assert_array_equal(colorspace.lab_to_srgb(lab), [[255] * 3, [0] * 3])
+
+
+def reference_ciede2000(lab1, lab2):
+    """The formula as Sharma et al. (2005) write it, angle by angle, in float64."""
+    L1, a1, b1 = lab1.T
+    L2, a2, b2 = lab2.T
+    c_mean = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - np.sqrt(c_mean**7 / (c_mean**7 + 25.0**7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    dh = h2p - h1p
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    dh = np.where(c1p * c2p == 0, 0.0, dh)
+    dHp = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh / 2))
+    h_sum = h1p + h2p
+    hp_mean = np.where(
+        c1p * c2p == 0,
+        h_sum,
+        np.where(np.abs(h1p - h2p) <= 180, h_sum / 2, np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2)),
+    )
+    t = (1 - 0.17 * np.cos(np.radians(hp_mean - 30)) + 0.24 * np.cos(np.radians(2 * hp_mean))
+         + 0.32 * np.cos(np.radians(3 * hp_mean + 6)) - 0.20 * np.cos(np.radians(4 * hp_mean - 63)))
+    d_theta = 30 * np.exp(-(((hp_mean - 275) / 25) ** 2))
+    cp_mean = (c1p + c2p) / 2
+    r_c = 2 * np.sqrt(cp_mean**7 / (cp_mean**7 + 25.0**7))
+    lp = (L1 + L2) / 2
+    s_l = 1 + 0.015 * (lp - 50) ** 2 / np.sqrt(20 + (lp - 50) ** 2)
+    s_c, s_h = 1 + 0.045 * cp_mean, 1 + 0.015 * cp_mean * t
+    r_t = -np.sin(np.radians(2 * d_theta)) * r_c
+    dl, dc, dh_ = (L2 - L1) / s_l, (c2p - c1p) / s_c, dHp / s_h
+    return np.sqrt(dl**2 + dc**2 + dh_**2 + r_t * dc * dh_)
+
+
+def test_ciede2000_agrees_with_the_angle_by_angle_formula_on_many_pairs():
+    rng = np.random.default_rng(7)
+    first = rng.integers(0, 256, (60_000, 3)).astype(np.uint8)
+    second = rng.integers(0, 256, (60_000, 3)).astype(np.uint8)
+    second[::3] = np.clip(first[::3].astype(int) + rng.integers(-6, 7, first[::3].shape), 0, 255)  # near pairs
+    lab1, lab2 = colorspace.srgb_to_lab(first), colorspace.srgb_to_lab(second)
+    # exactly opposite hues, zero chroma on one or both sides, identical colors
+    lab1[:4] = [[50, 2.5, 0], [50, 0, 0], [50, 0, 0], [40, 10, -10]]
+    lab2[:4] = [[60, -2.5, 0], [50, 3, 4], [70, 0, 0], [40, 10, -10]]
+    expected = reference_ciede2000(lab1, lab2)
+    np.testing.assert_allclose(colorspace.ciede2000(lab1, lab2), expected, rtol=1e-9, atol=1e-9)
+    single = colorspace.ciede2000(lab1.astype(np.float32), lab2.astype(np.float32))
+    assert single.dtype == np.float32
+    assert abs(single.astype(np.float64).mean() / expected.mean() - 1) < 1e-6

@@ -326,3 +326,26 @@ def test_any_histogram_keeps_the_contract(colors, counts, k):
         assert result.psnr == float("inf")
     else:
         assert result.psnr < float("inf")
+
+
+@pytest.mark.parametrize("photo", ["china.jpg", "kodim20.png"])  # binned and exact paths
+def test_what_the_histogram_keeps_for_later_palettes_stays_within_its_accounting(corpus, photo):
+    from app import pipeline
+
+    hist = pipeline.prepare((corpus / photo).read_bytes(), 50_000_000).hist
+    for space in quantize.COLOR_SPACES:
+        for k in (2, 16, 256):
+            quantize.find_palette(hist, k, space)
+    held = hist.keys.nbytes + hist.counts.nbytes + hist.work_bytes
+    assert held <= quantize.CACHED_BYTES_PER_COLOR * hist.unique_colors
+    assert hist.work_bytes > 0
+
+
+def test_a_histogram_counted_in_parts_on_several_cores_matches_numpy_unique():
+    rng = np.random.default_rng(21)
+    keys = rng.integers(0, 1 << 12, 300_000).astype(np.uint32) * 4099 % (1 << 24)  # repeats across the parts
+    hist = quantize.histogram(keys)
+    present, counts = np.unique(keys, return_counts=True)
+    np.testing.assert_array_equal(hist.keys, present)
+    np.testing.assert_array_equal(hist.counts, counts)
+    assert hist.keys.dtype == np.uint32 and hist.counts.dtype == np.int64

@@ -1,0 +1,55 @@
+"""Per-color passes split across the machine's cores: numpy and BLAS let go of the GIL in their loops.
+
+Each part writes its own slice of the output, so the result is the same
+whatever the number of threads or the order they finish in.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+# A part smaller than this costs more to hand over than it saves.
+MIN_PART = 32768
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def workers() -> int:
+    """Threads a per-color pass is split into (for libraries that take a count, such as scipy's)."""
+    return _workers()
+
+
+def _workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:  # made on first use, so a forked worker process gets its own
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_workers(), thread_name_prefix="kmeans-engine")
+        return _pool
+
+
+def for_ranges(n: int, work: Callable[[int, int], None]) -> None:
+    """Call work(start, stop) over [0, n) in parts, one per core, and wait for all of them."""
+    map_ranges(n, work)
+
+
+def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
+    """work(start, stop) over [0, n) in parts, one per core; their results in order."""
+    parts = min(_workers(), max(1, n // MIN_PART))
+    if parts == 1:
+        return [work(0, n)]
+    bounds = [n * i // parts for i in range(parts + 1)]
+    futures = [_executor().submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [future.result() for future in futures]
