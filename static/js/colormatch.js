@@ -2,6 +2,8 @@
 //   rgb:         the entry at the smallest squared RGB distance;
 //   oklab, lab:  among the 3 entries nearest in CIELAB, the one with the smallest CIEDE2000
 //                (nearest_perceptual), CIELAB values rounded to float32 as the server keeps them.
+//                Up to LATTICE_FEW_MAX_K entries the server finds those 3 on its CIELAB lattice
+//                (app/lattice.py: coordinates times 64, rounded half to even), and so does this.
 // Ties go to the entry listed first (the larger share). Pure functions on typed arrays: no DOM,
 // so the preview worker and the tests can both use them.
 
@@ -172,13 +174,27 @@ function nearestEntries(index, x, y, z, count, bestIdx, bestDist) {
   return kept;
 }
 
+const LATTICE_FEW_MAX_K = 64; // app/quantize.py
+const LAB_LATTICE_SCALE = 64; // app/quantize.py LATTICE_SCALES["lab"]
+
+/** numpy's rint: to the nearest integer, halves to even. */
+function rint(value) {
+  const rounded = Math.round(value);
+  return rounded - value === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+}
+
+function onLattice(points) {
+  return Float64Array.from(points, (value) => rint(value * LAB_LATTICE_SCALE));
+}
+
 /** The palette (flat [r, g, b, ...] bytes) as points to search: RGB as is, or CIELAB rounded to float32. */
 export function paletteIndex(palette, colorSpace) {
   if (colorSpace === "rgb") return { index: new AxisIndex(palette, 3), lab: null };
   const keys = new Uint32Array(palette.length / 3);
   for (let i = 0; i < keys.length; i++) keys[i] = (palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2];
   const lab = labOfKeys(keys);
-  return { index: new AxisIndex(lab, 3), lab };
+  const lattice = keys.length <= LATTICE_FEW_MAX_K;
+  return { index: new AxisIndex(lattice ? onLattice(lab) : lab, 3), lab, lattice };
 }
 
 /**
@@ -187,7 +203,7 @@ export function paletteIndex(palette, colorSpace) {
  */
 export function assign(keys, keysLab, palette, colorSpace) {
   const labels = new Uint8Array(keys.length);
-  const { index, lab } = paletteIndex(palette, colorSpace);
+  const { index, lab, lattice } = paletteIndex(palette, colorSpace);
   const bestIdx = new Int32Array(3);
   const bestDist = new Float64Array(3);
   if (!lab) {
@@ -203,7 +219,10 @@ export function assign(keys, keysLab, palette, colorSpace) {
     const L = keysLab[3 * i];
     const a = keysLab[3 * i + 1];
     const b = keysLab[3 * i + 2];
-    const found = nearestEntries(index, L, a, b, candidates, bestIdx, bestDist);
+    const found = lattice
+      ? nearestEntries(index, rint(L * LAB_LATTICE_SCALE), rint(a * LAB_LATTICE_SCALE), rint(b * LAB_LATTICE_SCALE),
+        candidates, bestIdx, bestDist)
+      : nearestEntries(index, L, a, b, candidates, bestIdx, bestDist);
     let best = bestIdx[0];
     let smallest = Infinity;
     for (let c = 0; c < found; c++) {
