@@ -18,9 +18,10 @@ class InMemoryRequest(Request):
         return BytesIO()
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    import secrets
+FORM_ROOM_BYTES = 64 * 2**10  # multipart boundaries, part headers and the option fields
 
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import admission, api, errors, explore, hooks, ladder, settings, web
     from app.cache import PhotoCache
 
@@ -30,14 +31,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["DEBUG"] = False  # never from FLASK_DEBUG: the debugger runs code sent to it
     app.debug = False
     app.config.update(config or {})
+    # The photo may take MAX_UPLOAD_MB; the request has room for the form around it
+    # (app/photos.py checks the file itself), as the README's nginx block does.
     upload_limit = int(app.config["MAX_UPLOAD_MB"]) * 2**20
-    app.config["MAX_CONTENT_LENGTH"] = upload_limit
+    app.config["MAX_CONTENT_LENGTH"] = upload_limit + FORM_ROOM_BYTES
     app.config["MAX_FORM_MEMORY_SIZE"] = upload_limit
     memory = app.extensions["memory_budget"] = admission.create_budget(app.config)
     cache = PhotoCache(int(app.config["CACHE_MB"]) * 2**20, int(app.config["CACHE_SECONDS"]), budget=memory)
     memory.give_way = cache.give_way
     app.extensions["photo_cache"] = cache
-    app.extensions["cache_secret"] = secrets.token_bytes(32)
+    if app.config["REDIS_URL"]:
+        from app.shared_cache import SharedCache
+
+        app.extensions["shared_cache"] = SharedCache(str(app.config["REDIS_URL"]), int(app.config["CACHE_SECONDS"]))
     errors.register(app)
     admission.register(app)
     hooks.register(app)

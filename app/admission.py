@@ -1,6 +1,6 @@
 """Admission control for the HTTP layer: a request goes ahead only when its memory fits the budget.
 
-The photo comes from an upload or from the cache (content-hash keys). Before
+The photo comes from an upload or from the caches (app/photos.py). Before
 an upload is decoded, its header gives the pixel count; with the options in
 the form, app/budget.py turns that into the request's expected peak, which
 the request reserves until it ends (teardown). No room within
@@ -14,8 +14,7 @@ import math
 
 from flask import Flask, current_app, g, request
 
-from app import budget, imaging, pipeline
-from app.cache import PhotoCache, content_key
+from app import budget
 from app.errors import AppError
 
 RETRY_AFTER_SECONDS = 5
@@ -101,33 +100,3 @@ def _busy() -> AppError:
     return AppError(503, "busy", (
         "The server is busy with other photos and has no memory free for this one right now. "
         f"Try again in {RETRY_AFTER_SECONDS} seconds."), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-
-
-def cache() -> PhotoCache:
-    return current_app.extensions["photo_cache"]
-
-
-def prepare_upload(data: bytes, entry) -> tuple[pipeline.Prepared, str | None, bool]:
-    """The prepared photo for uploaded bytes, its cache key, and whether it was decoded here: from the
-    cache when the same photo is kept, else decoded once its memory is admitted. entry(prepared) is what
-    the cache keeps; the cached value's .prepared is read back. Decoding errors are ImageError."""
-    photo_cache = cache()
-    key = content_key(data, current_app.extensions["cache_secret"]) if photo_cache.max_bytes else None
-    cached = photo_cache.get(key) if key else None
-    if cached is not None:
-        admit(cached.prepared.decoded.width * cached.prepared.decoded.height)
-        return cached.prepared, key, False
-    max_pixels = int(current_app.config["MAX_PIXELS"])
-    width, height = imaging.open_image(data, max_pixels).size
-    admit(width * height, upload_bytes=len(data))
-    prepared = pipeline.prepare(data, max_pixels)
-    token = photo_cache.put(entry(prepared), prepared.nbytes, key=key) if key else None
-    return prepared, token, True
-
-
-def cached_photo(token: str):
-    """What the cache keeps under token (its .prepared photo admitted under the budget); None when it is not kept."""
-    cached = cache().get(token)
-    if cached is not None:
-        admit(cached.prepared.decoded.width * cached.prepared.decoded.height)
-    return cached

@@ -1,10 +1,12 @@
-"""A small in-memory cache of prepared photos, bounded in bytes and in time.
+"""A small in-memory cache of prepared photos, bounded in bytes and in time: the first level.
 
 It lets the k slider re-quantize a photo without the photo travelling
-again. Each worker process has its own; a miss is answered with 410 and
-the page simply sends the photo again. Photos are keyed by a hash of their
-content (content_key), so the same photo sent again finds its place instead
-of taking a second one.
+again. Each worker process has its own. Photos are kept under their
+content_id, the SHA-256 of the bytes uploaded: the same photo sent again
+finds its place instead of taking a second one, and the page can ask for a
+photo by the hash it computes itself. With REDIS_URL set, a miss here is
+looked up in the cache every worker and replica shares (app/shared_cache.py);
+a miss there too is answered with 410 and the page sends the photo again.
 
 When a memory budget is given (app/budget.py), every byte kept is held in
 it, and the cache gives way first: a request that needs room makes it drop
@@ -14,7 +16,6 @@ the budget is simply not kept.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 import threading
@@ -23,11 +24,10 @@ from collections import OrderedDict
 from typing import Any, Callable
 
 
-def content_key(data: bytes, secret: bytes) -> str:
-    """A key for these bytes: the same photo gets the same key, and without the secret no one can
-    tell from a key which photo it is, or ask whether a photo they have is kept here."""
-    digest = hashlib.blake2b(data, key=secret, digest_size=18).digest()
-    return base64.urlsafe_b64encode(digest).decode("ascii")
+def content_id(data: bytes) -> str:
+    """The photo's image_id: the SHA-256 of its bytes as uploaded, in hex. The page computes the same
+    to ask for a photo before it uploads it; the README says what that lets a holder of the photo learn."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class _NoBudget:
@@ -57,7 +57,7 @@ class PhotoCache:
         return len(self._items)
 
     def put(self, value: Any, nbytes: int, key: str | None = None) -> str | None:
-        """Keep a value under key (a content_key; a random token if None); returns the key,
+        """Keep a value under key (a content_id; a random token if None); returns the key,
         or None when it cannot fit. A value already kept under key is replaced."""
         if nbytes > self.max_bytes:
             return None

@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, quantize
@@ -104,8 +105,6 @@ def _measure(bins: _Bins, bin_lab: np.ndarray, palettes: list[np.ndarray], k: in
 
 def _palettes(bins: _Bins, color_space: str, last_k: int) -> dict[int, np.ndarray]:
     """One chain of warm-started k-means in the given space: the sRGB palette at every k up to last_k."""
-    from sklearn.cluster import KMeans  # on first use: see quantize._cluster
-
     space = colorspace.SPACES[color_space]
     points = bins.rgb if color_space == "rgb" else space.from_srgb(np.rint(bins.rgb).astype(np.uint8))
     centers = np.average(points, axis=0, weights=bins.weights)[None, :]

@@ -20,7 +20,7 @@ def error_curve() -> Response:
     values = forms.read_all("/api/curve")
     photo = read_photo()
     access_log.note(photo.pixels, f"{curve.CURVE_KS[0]}-{curve.CURVE_KS[-1]}")
-    return jsonify({**curve.error_curve(photo.prepared.hist, values["color_space"]).as_json(),
+    return jsonify({**curve.error_curve(photo.hist, values["color_space"]).as_json(),
                     "image_id": photo.token})
 
 

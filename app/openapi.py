@@ -8,7 +8,7 @@ from app import options
 
 PHOTO_FIELDS = {
     "image": {"type": "string", "format": "binary", "description": "The photo: JPEG, PNG, WebP, GIF, BMP or TIFF."},
-    "image_id": {"type": "string", "description": "Instead of image: the image_id of an earlier answer."},
+    "image_id": {"type": "string", "description": "Instead of image: the image_id of an earlier answer, which is the SHA-256 of the photo's bytes in hex."},
 }
 ERROR = {"$ref": "#/components/schemas/Error"}
 PALETTE_FILE = {"$ref": "#/components/schemas/PaletteFile"}

@@ -1,48 +1,152 @@
-"""The photo of a request: from its 'image' upload, or from the cache by the 'image_id' of an earlier answer.
+"""The photo of a request: from its 'image' upload, or from the caches by the 'image_id' the page sends.
 
-An upload is decoded once and kept (if it fits) in the worker's bounded
-in-memory cache under a key made from its content (app/admission.py), so
-the page's slider can send the token instead of the photo, and the same
-photo sent again is not decoded again. A token the cache no longer holds
-gets 410. Either way the request's memory is admitted under the budget first.
+A photo's image_id is the SHA-256 of its bytes (cache.content_id), so the page
+can compute it itself and ask by hash before it uploads anything. Two levels
+keep photos between requests:
+  1. this worker's in-memory cache (app/cache.py): the decoded photo, ready;
+  2. with REDIS_URL, the cache every worker and replica shares (app/shared_cache.py):
+     the histogram and facts, enough for palettes and figures, and the upload's
+     bytes, decoded again only when a request needs the pixels.
+An image_id neither level holds gets 410, and the page sends the photo again.
+Whatever the source, the request's memory is admitted under the budget
+(app/admission.py) before any decoding.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask import current_app, request
 
-from app import admission, filenames, pipeline
+from app import admission, filenames, imaging, pipeline, quantize
+from app.cache import PhotoCache, content_id
 from app.errors import AppError, bad_request
 from app.forms import field
 from app.imaging import ImageError
+from app.shared_cache import PhotoFacts, SharedCache, SharedPhoto
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+IMAGE_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def expired() -> AppError:
+    return AppError(410, "image_expired", "The photo is no longer kept on the server. Send it again.")
 
 
 @dataclass(frozen=True)
 class CachedPhoto:
-    """What the cache keeps per token."""
+    """What the first level keeps per image_id: the decoded photo, or only what palettes need."""
 
-    prepared: pipeline.Prepared
-    stem: str  # the download name's stem, from the upload's file name
+    facts: PhotoFacts
+    hist: quantize.Histogram
+    prepared: pipeline.Prepared | None  # None: taken from the shared cache, not decoded here yet
+
+    @property
+    def nbytes(self) -> int:
+        if self.prepared is not None:
+            return self.prepared.nbytes
+        # key, count, and the RGB and CIELAB copies the engine caches per color
+        return self.hist.unique_colors * (4 + 8 + 3 + 3 * 4)
 
 
-@dataclass(frozen=True)
 class Photo:
-    prepared: pipeline.Prepared
-    stem: str
-    token: str | None  # image_id for the next request; None when the cache is off or the photo too large
-    uploaded: bool  # decoded by this request (its decode timings count here)
+    """The photo a request works on. Its pixels are decoded on first use when only its histogram was at hand."""
+
+    def __init__(self, cached: CachedPhoto, image_id: str | None, uploaded: bool, stem: str | None = None):
+        self._cached = cached
+        self.token = image_id  # image_id for the next request; None when no cache could keep it
+        self.uploaded = uploaded  # decoded by this request (its decode timings count here)
+        self.stem = stem or cached.facts.stem  # the download name's stem
+
+    @property
+    def hist(self) -> quantize.Histogram:
+        return self._cached.hist
+
+    @property
+    def facts(self) -> PhotoFacts:
+        return self._cached.facts
 
     @property
     def pixels(self) -> int:
-        return self.prepared.decoded.width * self.prepared.decoded.height
+        return self.facts.width * self.facts.height
+
+    @property
+    def prepared(self) -> pipeline.Prepared:
+        if self._cached.prepared is None:
+            self._cached = _decode_shared(self.token, self._cached)
+        return self._cached.prepared
+
+
+def _first_level() -> PhotoCache:
+    return current_app.extensions["photo_cache"]
+
+
+def _second_level() -> SharedCache | None:
+    return current_app.extensions.get("shared_cache")
+
+
+def _keep(image_id: str, cached: CachedPhoto) -> bool:
+    cache = _first_level()
+    return bool(cache.max_bytes) and cache.put(cached, cached.nbytes, key=image_id) is not None
+
+
+def _decode_shared(image_id: str | None, cached: CachedPhoto) -> CachedPhoto:
+    """The pixels of a photo the shared cache holds: its upload decoded again, its histogram reused."""
+    shared = _second_level()
+    source = shared.source(image_id) if shared is not None and image_id else None
+    if source is None:
+        raise expired()
+    admission.admit(cached.facts.width * cached.facts.height, upload_bytes=len(source))
+    try:
+        prepared = pipeline.prepare(source, current_app.config["MAX_PIXELS"], known_hist=cached.hist)
+    except ImageError as error:  # it was decoded once already; only a changed MAX_PIXELS gets here
+        raise AppError.from_image_error(error) from None
+    decoded = CachedPhoto(cached.facts, cached.hist, prepared)
+    _keep(image_id, decoded)
+    return decoded
+
+
+def _from_upload(data: bytes, filename: str | None) -> Photo:
+    image_id = content_id(data)
+    stem = filenames.safe_stem(filename)
+    cached: CachedPhoto | None = _first_level().get(image_id)
+    if cached is not None and cached.prepared is not None:
+        admission.admit(cached.facts.width * cached.facts.height)
+        return Photo(cached, image_id, uploaded=False, stem=stem)  # sent again: no second decode
+    max_pixels = int(current_app.config["MAX_PIXELS"])
+    try:
+        width, height = imaging.open_image(data, max_pixels).size  # the header only, before admission
+        admission.admit(width * height, upload_bytes=len(data))
+        # Its histogram may be here already, from the shared cache: then it is not counted again.
+        prepared = pipeline.prepare(data, max_pixels, known_hist=None if cached is None else cached.hist)
+    except ImageError as error:
+        raise AppError.from_image_error(error) from None
+    decoded = prepared.decoded
+    facts = PhotoFacts(stem, decoded.width, decoded.height, len(data), decoded.source_format)
+    cached = CachedPhoto(facts, prepared.hist, prepared)
+    kept = _keep(image_id, cached)
+    shared = _second_level()
+    if shared is not None and shared.put(image_id, SharedPhoto(facts, prepared.hist), data):
+        kept = True
+    return Photo(cached, image_id if kept else None, uploaded=True)
+
+
+def _from_caches(image_id: str) -> Photo:
+    cached: CachedPhoto | None = _first_level().get(image_id)
+    if cached is None:
+        shared = _second_level()
+        found = shared.photo(image_id) if shared is not None and IMAGE_ID.fullmatch(image_id) else None
+        if found is None:
+            raise expired()
+        cached = CachedPhoto(found.facts, found.hist, None)
+        _keep(image_id, cached)
+    admission.admit(cached.facts.width * cached.facts.height)
+    return Photo(cached, image_id, uploaded=False)
 
 
 def read_photo() -> Photo:
-    """The prepared photo from an upload or from the cache, with its name stem and cache token."""
+    """The photo from an upload or from the caches, with its name stem and image_id."""
     if request.mimetype not in FORM_TYPES:
         raise bad_request("Send the photo as multipart/form-data with an 'image' file field.")
     files = request.files.getlist("image")
@@ -54,18 +158,14 @@ def read_photo() -> Photo:
         data = files[0].read()
         if not data and not files[0].filename:  # a form sent with no file chosen
             raise bad_request("Add the photo as a file in the 'image' field.")
-        stem = filenames.safe_stem(files[0].filename)
-        try:  # admitted under the memory budget, and keyed by content: the same photo is decoded once
-            prepared, token, uploaded = admission.prepare_upload(data, lambda p: CachedPhoto(p, stem))
-        except ImageError as error:
-            raise AppError.from_image_error(error) from None
-        return Photo(prepared, stem, token, uploaded=uploaded)
-    token = (field("image_id") or "").strip()
-    if token:
-        cached: CachedPhoto | None = admission.cached_photo(token)
-        if cached is None:
-            raise AppError(410, "image_expired", "The photo is no longer kept on the server. Send it again.")
-        return Photo(cached.prepared, cached.stem, token, uploaded=False)
+        limit_mb = int(current_app.config["MAX_UPLOAD_MB"])
+        if len(data) > limit_mb * 2**20:
+            raise AppError(413, "too_large", f"The upload is larger than the limit of {limit_mb} MB. "
+                                             "Send a smaller file.")
+        return _from_upload(data, files[0].filename)
+    image_id = (field("image_id") or "").strip()
+    if image_id:
+        return _from_caches(image_id)
     raise bad_request("Add the photo as a file in the 'image' field.")
 
 

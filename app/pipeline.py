@@ -83,10 +83,13 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def prepare(data: bytes, max_pixels: int) -> Prepared:
+def prepare(data: bytes, max_pixels: int, known_hist: quantize.Histogram | None = None) -> Prepared:
+    """Decode a photo and count its colors; known_hist: its histogram, counted before from the same bytes."""
     start = time.perf_counter()
     decoded = imaging.decode(data, max_pixels)
     decode_ms = _ms(start)
+    if known_hist is not None:
+        return Prepared(decoded, known_hist, len(data), {"decode_ms": decode_ms})
     start = time.perf_counter()
     keys = decoded.keys
     visible = keys if decoded.alpha is None else keys[decoded.alpha.ravel() > 0]

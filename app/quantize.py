@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from scipy.spatial import cKDTree
+from sklearn.cluster import KMeans, MiniBatchKMeans, kmeans_plusplus
 from threadpoolctl import threadpool_limits
 
 from app import colorspace, lattice, parallel
@@ -44,12 +46,19 @@ MBK_ITER = 20
 SMALL_K = 32
 SMALL_K_STARTS = 3
 MBK_MAX_K = 64
-# The perceptual spaces cluster up to this many colors themselves (their smooth photos
-# lose most to binning), and choose and refine their palette on at least PERCEPTUAL_BINS bins.
+# The perceptual spaces cluster, choose and refine up to this many colors themselves (their
+# smooth photos lose most to binning); above, on at least PERCEPTUAL_BINS coarse bins, and
+# PERCEPTUAL_BINS_PER_CENTER a palette entry (at large k the choice needs finer bins).
 PERCEPTUAL_EXACT_LIMIT = 1 << 16
 PERCEPTUAL_BINS = 1 << 12
+PERCEPTUAL_BINS_PER_CENTER = 64
 PERCEPTUAL_STEPS = 4
 LATTICE_FEW_MAX_K = 64
+# The earlier clustering, kept as a competitor in the perceptual spaces (_classic_palette).
+CLASSIC_BINS_PER_CENTER = 4
+CLASSIC_STARTS, CLASSIC_STARTS_UP_TO_K = 3, 12
+CLASSIC_LLOYD_ITER, CLASSIC_LLOYD_TOL = 30, 1e-4
+CLASSIC_EXACT_STEPS = 2
 # Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
 LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 # What a photo's Histogram holds per distinct color once palettes have been found in every
@@ -222,9 +231,14 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         # sometimes win; this way the perceptual option never does worse.
         # The choice is made on the coarse histogram; only the winner is
         # assigned color by color.
-        coarse_lab, coarse_weights, _ = _coarse(hist, "lab", PERCEPTUAL_BINS)
+        bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
+        coarse_lab, coarse_weights, _ = _coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
         coarse_lab = coarse_lab.astype(np.float32)
-        palettes = [_palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT), _palette(hist, k, "rgb", seed)]
+        palettes = [
+            _palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT),
+            _classic_palette(hist, k, color_space, seed),
+            _palette(hist, k, "rgb", seed),
+        ]
         scored = [_perceptual_steps(coarse_lab, coarse_weights, p) for p in palettes]
         palette = min(scored, key=lambda pair: pair[1])[0]
         return summarize(hist, palette, *nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab")))
@@ -263,6 +277,30 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: 
         fine_points, fine_weights, fine_grid = _fine(hist, color_space)
         centers = lloyd(fine_grid, fine_points, fine_weights, centers, FINE_STEPS)
     return space.to_srgb(lloyd(hist.lattice(color_space), hist.points(color_space), hist.weights, centers, EXACT_STEPS))
+
+
+def _classic_palette(hist: Histogram, k: int, color_space: str, seed: int) -> np.ndarray:
+    """The engine's earlier clustering, a competitor in the perceptual spaces.
+
+    MiniBatchKMeans, then scikit-learn's Lloyd iterations from its centers,
+    on coarse bins (the colors themselves up to PERCEPTUAL_EXACT_LIMIT), and
+    two Lloyd steps over every color. Under CIEDE2000 it still wins on some
+    photos and k, mostly at large k, so it competes rather than goes.
+    """
+    points, weights, _ = _coarse(hist, color_space, CLASSIC_BINS_PER_CENTER * k, PERCEPTUAL_EXACT_LIMIT)
+    points = points.astype(np.float64)
+    n_clusters = min(k, len(points))
+    best = None
+    for start in range(CLASSIC_STARTS if k <= CLASSIC_STARTS_UP_TO_K else 1):
+        mbk = MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER, max_no_improvement=5,
+                              random_state=seed + start).fit(points, sample_weight=weights)
+        fit = KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=CLASSIC_LLOYD_ITER,
+                     tol=CLASSIC_LLOYD_TOL).fit(points, sample_weight=weights)
+        if best is None or fit.inertia_ < best.inertia_:
+            best = fit
+    centers = lloyd(hist.lattice(color_space), hist.points(color_space), hist.weights, best.cluster_centers_,
+                    CLASSIC_EXACT_STEPS)
+    return colorspace.SPACES[color_space].to_srgb(centers)
 
 
 def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int) -> np.ndarray:
@@ -343,8 +381,6 @@ def nearest_perceptual(
     if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
         near = lattice.nearest_few(grid, grid.snap(lab_palette), count)
     else:
-        from scipy.spatial import cKDTree
-
         _, near = cKDTree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
         near = near.reshape(len(lab_colors), count)
     differences = np.stack(
@@ -385,10 +421,6 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
     MiniBatchKMeans competes too: on some photos and k it is the one that
     wins. The lowest weighted squared error on these points is kept.
     """
-    # Imported on first use: scikit-learn's import is over a second of a command's start-up,
-    # which --help, bad arguments and unreadable photos need not pay.
-    from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
-
     n_clusters = min(k, len(points))
     candidates = []
     for start in range(SMALL_K_STARTS if k <= SMALL_K else 1):
@@ -428,8 +460,6 @@ def nearest(points: np.ndarray, centers: np.ndarray, chunk: int = 4096) -> np.nd
     """Index of the nearest center (squared Euclidean) for every point, exactly."""
     centers = np.asarray(centers, dtype=np.float64)
     if len(centers) > 32:  # a k-d tree wins once there are many centers
-        from scipy.spatial import cKDTree
-
         return cKDTree(centers).query(points)[1]
     center_norms = (centers**2).sum(axis=1)
     out = np.empty(len(points), dtype=np.intp)

@@ -31,7 +31,9 @@ SETTINGS = (
             low=2, high=256),
     Setting("CACHE_MB", 512, "Memory, per worker, for photos kept between slider moves; 0 turns the cache off. "
             "The cache gives way first when requests need MEMORY_MB."),
-    Setting("CACHE_SECONDS", 600, "How long a photo stays in that cache after its last use."),
+    Setting("CACHE_SECONDS", 600, "How long a photo stays in that cache, and in Redis, after its last use."),
+    Setting("REDIS_URL", "", "Redis (or Valkey) for a photo cache every worker and replica shares, such as "
+            "redis://redis:6379/0; empty: each worker keeps its own. Run it without persistence: see Scaling out."),
     Setting("MEMORY_MB", 0, "Memory the whole server may use, shared by its workers, caches and requests; "
             "0 means the container's limit (cgroup memory.max), else the machine's memory."),
     Setting("MEMORY_WAIT_SECONDS", 10, "Seconds a request waits for memory to free up before it gets 503 busy.",
@@ -51,6 +53,7 @@ SETTINGS = (
             choices=("debug", "info", "warning", "error", "critical")),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def _parse(setting: Setting, raw: str) -> int | str:
@@ -80,6 +83,9 @@ def load(environ: Mapping[str, str] | None = None) -> dict[str, int | str]:
     for setting in SETTINGS:
         raw = environ.get(setting.name, "").strip()
         values[setting.name] = _parse(setting, raw) if raw else setting.default
+    redis_url = str(values["REDIS_URL"])
+    if redis_url and not redis_url.startswith(REDIS_SCHEMES):
+        raise ValueError(f"REDIS_URL must start with {', '.join(REDIS_SCHEMES)}, got {redis_url[:40]!r}")
     if not int(values["DEFAULT_K"]) <= int(values["MAX_K"]):
         raise ValueError(f"DEFAULT_K must be between 2 and MAX_K ({values['MAX_K']}), got {values['DEFAULT_K']}")
     return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import multiprocessing
 import os
@@ -17,7 +18,7 @@ import requests
 from PIL import Image
 
 from app import budget, create_app
-from app.cache import PhotoCache, content_key
+from app.cache import PhotoCache, content_id
 from testsupport.servers import gunicorn
 
 MB = 2**20
@@ -174,12 +175,11 @@ def test_the_cache_gives_way_first_and_counts_against_the_budget():
     assert cache.get("key3") is not None or cache.get("key5") is not None, "the most recent photo stays"
 
 
-def test_content_keys_follow_the_bytes_and_the_secret():
-    secret = os.urandom(32)
-    assert content_key(b"photo", secret) == content_key(b"photo", secret)
-    assert content_key(b"photo", secret) != content_key(b"photo!", secret)
-    assert content_key(b"photo", secret) != content_key(b"photo", os.urandom(32))
-    assert content_key(b"photo", secret).isascii() and "/" not in content_key(b"photo", secret)
+def test_content_ids_follow_the_bytes_and_are_their_sha256():
+    # The page computes the same id to ask before it uploads (issue 14), so no server secret goes in.
+    assert content_id(b"photo") == content_id(b"photo") == hashlib.sha256(b"photo").hexdigest()
+    assert content_id(b"photo") != content_id(b"photo!")
+    assert content_id(b"photo").isascii() and len(content_id(b"photo")) == 64
 
 
 # --- through the app -----------------------------------------------------------------------------------

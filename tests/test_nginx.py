@@ -10,11 +10,8 @@ answers within 1 s. The control shows the same attack on bare gunicorn.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
-import subprocess
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -23,7 +20,9 @@ import pytest
 import requests
 
 from conftest import IN_CI
-from testsupport.servers import free_port, gunicorn
+from testsupport import nginx as testsupport_nginx
+from testsupport.images import png_bytes
+from testsupport.servers import gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 STALLED_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow"  # never finished
@@ -31,7 +30,7 @@ STALLED_UPLOAD_MB = 10
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    found = testsupport_nginx.nginx_binary()
     if not found:
         if IN_CI:
             pytest.fail("nginx is missing: .ci/run installs Debian's nginx")
@@ -39,50 +38,11 @@ def nginx_binary() -> str:
     return found
 
 
-def readme_nginx_config() -> str:
-    readme = (ROOT / "README.md").read_text()
-    blocks = re.findall(r"```nginx\n(.*?)```", readme, re.DOTALL)
-    assert len(blocks) == 1, "the README should show one nginx configuration"
-    return blocks[0]
-
-
-def nginx_config(app_port: int, nginx_port: int, folder: Path) -> str:
-    """The README's configuration as it stands, pointed at this test's ports and folders."""
-    site = readme_nginx_config()
-    assert "server 127.0.0.1:8000;" in site and re.search(r"^\s*listen 80;", site, re.MULTILINE)
-    site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
-    site = re.sub(r"^(\s*)listen 80;", rf"\1listen 127.0.0.1:{nginx_port};", site, flags=re.MULTILINE)
-    temp = "\n".join(f"    {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi",
-                                                                             "uwsgi", "scgi"))
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    return (f"{user}pid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
-            f"events {{ worker_connections 1024; }}\nhttp {{\n    access_log off;\n{temp}\n{site}\n}}\n")
-
-
 @contextmanager
 def nginx(app_port: int, folder: Path):
-    binary = nginx_binary()
-    port = free_port()
-    config = folder / "nginx.conf"
-    config.write_text(nginx_config(app_port, port, folder))
-    check = subprocess.run([binary, "-t", "-p", str(folder), "-c", str(config)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    process = subprocess.Popen([binary, "-p", str(folder), "-c", str(config), "-g", "daemon off;"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                requests.get(base + "/healthz", timeout=2)
-                break
-            except requests.RequestException:
-                assert process.poll() is None and time.monotonic() < deadline, (folder / "error.log").read_text()
-                time.sleep(0.1)
+    nginx_binary()
+    with testsupport_nginx.nginx([app_port], folder) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def stall(base: str, stack: ExitStack, headers: int, uploads: int) -> None:
@@ -128,3 +88,41 @@ def test_behind_the_readmes_nginx_stalled_clients_do_not_reach_the_app(tmp_path)
                 response = requests.post(base + "/api/quantize", files={"image": ("p.png", photo.read_bytes())},
                                          data={"k": "6"}, headers={"Accept": "application/json"}, timeout=60)
                 assert response.status_code == 200 and response.json()["colors"] <= 6
+
+
+def photo_of_size(size: int) -> bytes:
+    """A real PNG padded after its end to exactly size bytes (decoders stop at IEND)."""
+    photo = png_bytes()
+    return photo + bytes(size - len(photo))
+
+
+def test_behind_the_readmes_nginx_the_limit_is_the_photo_and_its_413_is_json(tmp_path):
+    """MAX_UPLOAD_MB is the photo's limit, not the request's: nginx and the app leave room for the form."""
+    nginx_binary()
+    limit_mb = int(re.search(r"client_max_body_size (\d+)m;\s+# MAX_UPLOAD_MB \((\d+)\)",
+                             testsupport_nginx.readme_nginx_config()).group(2))
+    with gunicorn(tmp_path / "gunicorn.log", MAX_UPLOAD_MB=str(limit_mb)) as (_, app_base), \
+            nginx(int(app_base.rsplit(":", 1)[1]), tmp_path) as base:
+        just_fits = requests.post(base + "/api/quantize", files={"image": ("p.png", photo_of_size(limit_mb * 2**20))},
+                                  data={"k": "4", "max_side": "64"}, headers={"Accept": "application/json"}, timeout=60)
+        assert just_fits.status_code == 200, just_fits.text[:300]
+        by_the_app = requests.post(base + "/api/quantize", data={"k": "4"}, timeout=60,
+                                   files={"image": ("p.png", photo_of_size(limit_mb * 2**20 + 1))})
+        by_nginx = requests.post(base + "/api/quantize", data={"k": "4"}, timeout=60,
+                                 files={"image": ("p.png", photo_of_size((limit_mb + 2) * 2**20))})
+        for refused in (by_the_app, by_nginx):
+            assert refused.status_code == 413
+            assert refused.headers["Content-Type"].startswith("application/json")
+            error = refused.json()["error"]
+            assert error["code"] == "too_large" and f"limit of {limit_mb} MB" in error["message"]
+        assert "nginx" not in by_nginx.text
+
+
+def test_the_compose_files_nginx_config_is_the_readmes_block():
+    site = testsupport_nginx.readme_nginx_config()
+    compose = (ROOT / "nginx-compose.conf").read_text()
+    compose = "".join(line for line in compose.splitlines(keepends=True) if not line.startswith("#"))
+    upstream = re.compile(r"^(\s*)server \S+;.*$", re.MULTILINE)
+    assert upstream.sub(r"\1server UPSTREAM;", site) == upstream.sub(r"\1server UPSTREAM;", compose)
+    assert re.search(r"^\s*server replica:8000;", compose, re.MULTILINE)
+    assert "nginx-compose.conf" in (ROOT / "docker-compose.yml").read_text()

@@ -1,11 +1,21 @@
-// Talking to the API. The photo travels once: later requests send only the
-// image_id the server answered with. A server that no longer holds it answers
-// 410 image_expired, and the same request is sent again with the file.
-// A server without memory free for the photo right now answers 503 busy with
-// Retry-After: the page says "busy, retrying…" and sends the request again.
+// Talking to the API. A photo's image_id is the SHA-256 of its bytes, which the page
+// computes itself: it asks by that hash first and uploads the photo only when the
+// server answers 410 image_expired (it never had it, or forgot it). So one deployment
+// gets each photo once, whichever worker or replica answers (with REDIS_URL, they
+// share it). Several requests that meet the same 410 share one upload.
+// A 502, 503 or 504, or a dropped connection, is tried once more, after Retry-After
+// where given: meanwhile the page says "Retrying…", not an error. The app's own
+// 503 busy (no memory free for the photo right now) is tried up to BUSY_RETRIES times,
+// saying "Server busy, retrying…".
 
+import { sha256Hex } from "./sha256.js";
+
+const RETRY_STATUSES = new Set([0, 502, 503, 504]);
+const RETRY_TEXT = "Retrying…";
 const BUSY_RETRIES = 6;
 const BUSY_TEXT = "Server busy, retrying…";
+const RETRY_AFTER_DEFAULT_S = 1;
+const RETRY_AFTER_MAX_S = 30;
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -13,14 +23,17 @@ export class ApiError extends Error {
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.retryAfter = null; // seconds, when the server said
   }
 }
 
 const FRIENDLY = {
   0: "Could not reach the server. Check that it is running and try again.",
   413: "This photo is too large for the server.",
-  503: "The server is busy. Please try again in a moment.",
   500: "Something went wrong on the server. Please try again.",
+  502: "The server did not answer. Please try again.",
+  503: "The server is busy. Please try again in a moment.",
+  504: "The server took too long to answer. Please try again.",
 };
 
 async function readError(response) {
@@ -34,7 +47,8 @@ async function readError(response) {
     // Not JSON (a proxy page, say): fall back to words of our own.
   }
   const error = new ApiError(response.status, code, forPeople(message) || FRIENDLY[response.status] || FRIENDLY[500]);
-  error.retryAfter = Number(response.headers.get("Retry-After")) || 5;
+  const after = Number.parseFloat(response.headers.get("Retry-After") || "");
+  if (Number.isFinite(after) && after >= 0) error.retryAfter = after;
   return error;
 }
 
@@ -53,19 +67,25 @@ export function forPeople(message) {
   return PAGE_WORDS.reduce((text, [pattern, words]) => text.replace(pattern, words), message);
 }
 
-/** Wait out a 503, showing "busy, retrying…" where the page shows progress; the signal cancels it. */
-function busyWait(seconds, signal) {
+/** Wait before the retry, saying so where the page shows progress; the signal cancels the wait. */
+function retryWait(seconds, signal, text = RETRY_TEXT) {
   const label = document.querySelector("#progress span:last-child");
+  const progress = document.getElementById("progress");
   const status = document.getElementById("status");
   const before = label?.textContent;
-  if (label) label.textContent = BUSY_TEXT;
-  if (status) status.textContent = BUSY_TEXT;
-  document.documentElement.dataset.serverBusy = "true";
+  const wasHidden = progress?.hidden;
+  if (label) label.textContent = text;
+  if (progress) progress.hidden = false;
+  if (status) status.textContent = text;
+  document.documentElement.dataset.retrying = "true";
+  if (text === BUSY_TEXT) document.documentElement.dataset.serverBusy = "true";
   return new Promise((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener("abort", aborted);
-      if (label && label.textContent === BUSY_TEXT) label.textContent = before;
+      if (label && label.textContent === text) label.textContent = before;
+      if (progress && wasHidden) progress.hidden = true;
+      delete document.documentElement.dataset.retrying;
       delete document.documentElement.dataset.serverBusy;
     };
     const aborted = () => {
@@ -75,7 +95,7 @@ function busyWait(seconds, signal) {
     const timer = setTimeout(() => {
       done();
       resolve();
-    }, Math.min(Math.max(seconds, 1), 30) * 1000);
+    }, Math.min(seconds, RETRY_AFTER_MAX_S) * 1000);
     if (signal?.aborted) aborted();
     else signal?.addEventListener("abort", aborted);
   });
@@ -87,6 +107,10 @@ export class Photo {
     this.file = file;
     this.name = name || "photo";
     this.imageId = imageId || null;
+    this.hashing = null; // the SHA-256 of file, once asked for
+    this.upload = null; // the upload in flight: requests that meet a 410 meanwhile wait for it
+    this.uploadCount = 0; // uploads of this photo so far (a new one only after the server forgot it)
+    this.byHash = true; // false once the server said it keeps no photos: then every request uploads
   }
 
   /**
@@ -98,33 +122,66 @@ export class Photo {
       try {
         return await this.postOnce(path, fields, options);
       } catch (error) {
-        if (!(error instanceof ApiError) || error.status !== 503 || attempt >= BUSY_RETRIES) throw error;
-        await busyWait(error.retryAfter, options.signal);
+        if (!(error instanceof ApiError) || !RETRY_STATUSES.has(error.status)) throw error;
+        const busy = error.status === 503 && error.code === "busy";
+        if (attempt >= (busy ? BUSY_RETRIES : 1)) throw error;
+        const wait = error.retryAfter ?? (busy ? 5 : RETRY_AFTER_DEFAULT_S);
+        await retryWait(Math.max(wait, busy ? 1 : 0), options.signal, busy ? BUSY_TEXT : RETRY_TEXT);
       }
     }
   }
 
+  /** The photo's image_id: the server's, or the hash of its file (computed once). */
+  async id() {
+    if (this.imageId || !this.file || !this.byHash) return this.imageId;
+    this.hashing ||= sha256Hex(this.file).catch(() => null);
+    const hash = await this.hashing;
+    if (!this.imageId && this.byHash) this.imageId = hash;
+    return this.imageId;
+  }
+
   async postOnce(path, fields, { signal, accept = "application/json" } = {}) {
-    if (this.imageId) {
-      const response = await send(path, { ...fields, image_id: this.imageId }, null, accept, signal);
+    const imageId = await this.id();
+    if (imageId) {
+      const uploadsBefore = this.uploadCount;
+      let response = await send(path, { ...fields, image_id: imageId }, null, accept, signal);
+      if (response.status === 410 && this.upload) {
+        await this.upload.catch(() => {});
+      }
+      if (response.status === 410 && this.uploadCount !== uploadsBefore) {
+        // Another request uploaded the photo while this one was out: ask again by hash.
+        response = await send(path, { ...fields, image_id: imageId }, null, accept, signal);
+      }
       if (response.status !== 410) return this.finish(response, accept);
-      this.imageId = null;
+      if (this.imageId === imageId) this.imageId = null;
     }
     if (!this.file) {
       throw new ApiError(410, "image_expired", "The server no longer has this photo. Choose it again to continue.");
     }
-    return this.finish(await send(path, fields, this.file, accept, signal, this.name), accept);
+    const upload = send(path, fields, this.file, accept, signal, this.name).then((response) => {
+      if (response.ok) this.uploadCount++;
+      return response;
+    });
+    this.upload = upload;
+    try {
+      return await this.finish(await upload, accept, true);
+    } finally {
+      if (this.upload === upload) this.upload = null;
+    }
   }
 
-  async finish(response, accept) {
+  async finish(response, accept, uploaded = false) {
     if (!response.ok) throw await readError(response);
+    const keep = (id) => {
+      if (id) this.imageId = id;
+      else if (uploaded) this.byHash = false; // the server kept nothing: asking by hash would only cost a 410
+    };
     if (accept === "application/json") {
       const body = await response.json();
-      if (body.image_id) this.imageId = body.image_id;
+      keep(body.image_id);
       return body;
     }
-    const id = response.headers.get("X-Image-Id");
-    if (id) this.imageId = id;
+    keep(response.headers.get("X-Image-Id"));
     return response.blob();
   }
 }

@@ -1,0 +1,204 @@
+"""static/js/api.js and sha256.js in headless chromium against gunicorn: hash first, one upload, retries.
+
+Outside CI these tests skip when /usr/bin/chromium is missing; in CI (CI=true) they must run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from testsupport.browser import CHROMIUM, csp_violations, in_ci, launch, open_page, upload, wait_for_result
+from testsupport.images import png_bytes
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if in_ci():
+            pytest.fail(f"chromium is missing at {CHROMIUM}; CI must run the browser tests")
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_app(browser, live_server):
+    opened = []
+
+    def opener():
+        context, page, guard, problems = open_page(browser, live_server)
+        opened.append((context, page, guard, problems))
+        return page
+
+    yield opener
+    for context, page, guard, problems in opened:
+        violations = csp_violations(page)
+        context.close()
+        assert guard.outside == [] and violations == [] and problems == [], (guard.outside, violations, problems)
+
+
+class Uploads:
+    """Requests that carry the photo itself, and those that ask by image_id."""
+
+    def __init__(self, page):
+        self.files, self.by_id = [], []
+        page.on("request", self.seen)
+
+    def seen(self, request) -> None:
+        body = request.post_data_buffer or b""
+        if request.method != "POST":
+            return
+        if b'name="image"; filename=' in body:
+            self.files.append(request.url)
+        elif b"image_id=" in body:
+            self.by_id.append(request.url)
+
+
+def test_the_fallback_sha256_matches_hashlib_and_the_native_digest(open_app, corpus):
+    page = open_app()
+    lengths = [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000, 65_537]
+    digests = page.evaluate("""async (lengths) => {
+        const { sha256Hex } = await import('/static/js/sha256.js');
+        const out = [];
+        for (const n of lengths) {
+            const bytes = new Uint8Array(n).map((_, i) => (i * 131 + 7) & 255);
+            out.push([await sha256Hex(new Blob([bytes]), { native: false }), await sha256Hex(new Blob([bytes]))]);
+        }
+        return out;
+    }""", lengths)
+    for n, (fallback, native) in zip(lengths, digests):
+        expected = hashlib.sha256(bytes((i * 131 + 7) & 255 for i in range(n))).hexdigest()
+        assert fallback == native == expected, n
+    photo = (corpus / "cam_olympus_ep3_12mp.jpg")
+    page.set_input_files("#image", str(photo))  # the file the browser holds, hashed without crypto.subtle
+    wait_for_result(page, 16)
+    fallback = page.evaluate("""async () => {
+        const { sha256Hex } = await import('/static/js/sha256.js');
+        return sha256Hex(document.getElementById('image').files[0], { native: false });
+    }""")
+    assert fallback == hashlib.sha256(photo.read_bytes()).hexdigest()
+
+
+def fresh_photo(folder: Path) -> Path:
+    """A photo no earlier test has sent to the session's server."""
+    rng = np.random.default_rng(uuid.uuid4().int)
+    path = folder / "fresh.png"
+    path.write_bytes(png_bytes(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)))
+    return path
+
+
+def test_a_photo_the_deployment_has_is_never_uploaded_again(open_app, tmp_path):
+    photo = fresh_photo(tmp_path)
+    first = open_app()
+    sent = Uploads(first)
+    upload(first, photo)
+    assert len(sent.files) == 1 and sent.by_id[0].endswith("/api/quantize")  # asked by hash, then uploaded
+    first.fill("#k", "7")
+    wait_for_result(first, 7)
+    assert len(sent.files) == 1
+
+    second = open_app()  # another tab, or the same photo chosen again tomorrow within CACHE_SECONDS
+    again = Uploads(second)
+    upload(second, photo)
+    second.fill("#k", "5")
+    wait_for_result(second, 5)
+    assert again.files == [] and len(again.by_id) >= 2
+
+
+def test_requests_that_meet_the_same_410_share_one_upload(open_app, tmp_path):
+    page = open_app()
+    sent = Uploads(page)
+    upload(page, fresh_photo(tmp_path))
+    assert len(sent.files) == 1
+    answers = page.evaluate("""async () => {
+        const { Photo } = await import('/static/js/api.js');
+        // A byte after the PNG's end: the same picture, but bytes the server has never seen.
+        const changed = new Blob([document.getElementById('image').files[0], new Uint8Array([0])]);
+        const photo = new Photo(changed, 'fresh-changed.png');
+        const asks = [3, 4, 5, 6].map((k) => photo.post('/api/quantize', { k, max_side: 64 }));
+        const answers = await Promise.all(asks);
+        return { ids: answers.map((a) => a.image_id), uploads: photo.uploadCount };
+    }""")
+    assert answers["uploads"] == 1 and len(set(answers["ids"])) == 1
+    assert len(sent.files) == 2  # the page's photo once, the changed one once
+
+
+@pytest.mark.parametrize("failure", ["502", "503 Retry-After: 1", "dropped"])
+def test_a_failed_preview_is_retried_once_and_shows_retrying_not_an_error(open_app, corpus, failure):
+    page = open_app()
+    upload(page, corpus / "kodim23.png")
+    page.evaluate("""() => {
+        window.__retrying = false;
+        new MutationObserver(() => {
+            if (document.documentElement.dataset.retrying === 'true') window.__retrying = true;
+        }).observe(document.documentElement, { attributes: true });
+    }""")
+    failed = []
+
+    def fail_once(route):
+        if failed or b"max_side" not in (route.request.post_data_buffer or b""):
+            return route.fallback()
+        failed.append(route.request.url)
+        if failure == "dropped":
+            return route.abort("connectionreset")
+        status, _, after = failure.partition(" Retry-After: ")
+        headers = {"Retry-After": after} if after else {}
+        route.fulfill(status=int(status), headers=headers, content_type="text/html", body="<h1>Bad Gateway</h1>")
+
+    page.route("**/api/quantize", fail_once)
+    page.fill("#k", "9")
+    wait_for_result(page, 9)
+    assert failed and page.evaluate("window.__retrying") and page.is_hidden("#error")
+    assert page.get_attribute("html", "data-retrying") is None
+
+
+def test_when_the_retry_fails_too_the_error_is_shown(open_app, corpus):
+    page = open_app()
+    upload(page, corpus / "kodim23.png")
+    failed = []
+
+    def always_502(route):
+        if b"max_side" not in (route.request.post_data_buffer or b""):
+            return route.fallback()
+        failed.append(route.request.url)
+        route.fulfill(status=502, content_type="text/html", body="<h1>Bad Gateway</h1>")
+
+    page.route("**/api/quantize", always_502)
+    page.fill("#k", "9")
+    error = page.locator("#error[role=alert]")
+    error.wait_for(state="visible")
+    assert len(failed) == 2  # the request and its one retry
+    assert error.text_content().strip() == "The server did not answer. Please try again."
+
+
+def test_an_expired_photo_is_uploaded_once_then_asked_by_hash(open_app, corpus):
+    page = open_app()
+    sent = Uploads(page)
+    upload(page, corpus / "kodim23.png")  # uploaded, or found by hash when an earlier test sent it
+    before = len(sent.files)
+    forgotten = []
+
+    def expire_once(route):
+        body = route.request.post_data_buffer or b""
+        if not forgotten and b"image_id=" in body and b"max_side" in body:  # a preview: never cancelled here
+            forgotten.append(route.request.url)
+            return route.fulfill(status=410, content_type="application/json",
+                                 body=json.dumps({"error": {"code": "image_expired", "message": "gone"}}))
+        route.fallback()
+
+    page.route("**/api/quantize", expire_once)
+    for k in (6, 7, 8):
+        page.fill("#k", str(k))
+        wait_for_result(page, k)
+    assert len(forgotten) == 1 and len(sent.files) == before + 1 and page.is_hidden("#error")
