@@ -22,7 +22,7 @@ FORM_ROOM_BYTES = 64 * 2**10  # multipart boundaries, part headers and the optio
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from app import admission, api, errors, explore, hooks, ladder, settings, web
+    from app import admission, api, errors, explore, hooks, ladder, paint, settings, web
     from app.cache import PhotoCache
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
@@ -50,5 +50,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(explore.bp)
     app.register_blueprint(ladder.bp)
+    app.register_blueprint(paint.bp)
     app.register_blueprint(web.bp)
     return app

@@ -73,7 +73,9 @@ def _form_choice(name: str, default: str) -> str:
 def expected_bytes(pixels: int, upload_bytes: int = 0) -> int:
     """What this request will take for a photo of this many pixels, with the options its form asks for."""
     return budget.request_bytes(pixels, dither=_form_choice("dither", "none"), method=_form_choice("method", "kmeans"),
-                                color_space=_form_choice("color_space", "rgb"), upload_bytes=upload_bytes)
+                                color_space=_form_choice("color_space", "rgb"), upload_bytes=upload_bytes,
+                                min_region=_form_choice("min_region", "0") not in ("", "0"),
+                                template=request.path == "/api/paint-by-number")
 
 
 def admit(pixels: int, upload_bytes: int = 0) -> None:

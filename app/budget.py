@@ -38,14 +38,24 @@ PLAIN_BYTES_PER_PIXEL = 10.0  # k-means without dithering: measured 9.3 to 9.8
 DITHER_BYTES_PER_PIXEL = 13.0  # Floyd-Steinberg: measured 11.4 to 13.0
 PILLOW_BYTES_PER_PIXEL = 17.0  # Pillow's median cut and octree: measured 16.0 to 17.2
 PERCEPTUAL_EXTRA_PER_PIXEL = 1.0  # lab and oklab: margin for the per-color CIELAB work on very colorful photos
+# min_region: labelling, border graph and the cleaned map on top of the plain job (measured 26 to 33 in all,
+# ru_maxrss, k = 16, 10 and 40 px, 9 and 12 MP).
+CLEAN_EXTRA_PER_PIXEL = 24.0
+# A paint-by-number template decodes the photo (plain), then recolors, cleans, traces and writes a working copy
+# of at most TEMPLATE_PIXELS, whatever the photo's size: measured 68 bytes a working pixel.
+TEMPLATE_PIXELS = 2400 * 2400
+TEMPLATE_BYTES_PER_WORKING_PIXEL = 72.0
 FIXED_REQUEST_BYTES = 24 * MB  # the 2**24-entry lookup table and small buffers, whatever the size
 # Kept back from the budget for what no ledger sees: the kernel's page cache, allocator slack, growth.
 HEADROOM_FRACTION = 0.1
 
 
 def request_bytes(pixels: int, dither: str = "none", method: str = "kmeans", color_space: str = "rgb",
-                  upload_bytes: int = 0) -> int:
-    """The expected peak memory of one request on a photo of this many pixels."""
+                  upload_bytes: int = 0, min_region: bool = False, template: bool = False) -> int:
+    """The expected peak memory of one request on a photo of this many pixels (cleaned, or made a template)."""
+    if template:  # the working copy is at most TEMPLATE_PIXELS, whatever the photo's size
+        working = TEMPLATE_BYTES_PER_WORKING_PIXEL * TEMPLATE_PIXELS
+        return int(PLAIN_BYTES_PER_PIXEL * pixels + working) + FIXED_REQUEST_BYTES + 2 * upload_bytes
     if method != "kmeans":
         per_pixel = PILLOW_BYTES_PER_PIXEL
     elif dither != "none":
@@ -54,6 +64,8 @@ def request_bytes(pixels: int, dither: str = "none", method: str = "kmeans", col
         per_pixel = PLAIN_BYTES_PER_PIXEL
     if color_space != "rgb":
         per_pixel += PERCEPTUAL_EXTRA_PER_PIXEL
+    if min_region:
+        per_pixel += CLEAN_EXTRA_PER_PIXEL
     return int(per_pixel * pixels) + FIXED_REQUEST_BYTES + 2 * upload_bytes
 
 

@@ -1,7 +1,8 @@
 """Command line: kmeans-filter PHOTO [PHOTO|FOLDER ...] -k 16 [24 ...] -o OUT (or python -m app ...).
 
 Instead of recoloring: --curve prints the error against k, --contact-sheet
-writes one grid of the photo at several k, --palette-format writes palettes.
+writes one grid of the photo at several k, --palette-format writes palettes,
+--paint-by-number writes paint-by-number templates.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from app import curve, imaging, options, palettes, pipeline, quantize, results, settings, sheet
+from app import curve, imaging, options, paint_by_number, palettes, pipeline, quantize, results, settings, sheet
+from app import template_png, template_svg
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 # An -o with one of these names a file, so it cannot take several outputs.
-FILE_SUFFIXES = IMAGE_SUFFIXES | {".json", ".css", ".gpl"}
+FILE_SUFFIXES = IMAGE_SUFFIXES | {".json", ".css", ".gpl", ".svg"}
 
 
 def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: options.Option,
@@ -64,6 +66,9 @@ def parse_args(argv: list[str] | None, prog: str = "python -m app") -> argparse.
                         help="output file (one photo, one k) or folder; default: the current folder")
     for option in options.COMMAND_LINE:
         add_option(parser, option, config)
+    # Not given means 0 (off) for images and the template's own default with --paint-by-number.
+    add_option(parser, options.MIN_REGION, config, f"With --paint-by-number: pixels of the working size, default "
+               f"{options.TEMPLATE_MIN_REGION.default_in(config)}.", default=None, metavar="N")
     parser.add_argument("--json", action="store_true", help="print palettes, figures and timings as JSON")
     parser.add_argument("--compare-png24", action="store_true",
                         help="also encode the photo as a plain 24-bit PNG to report its size beside the result's "
@@ -76,6 +81,9 @@ def parse_args(argv: list[str] | None, prog: str = "python -m app") -> argparse.
     add_option(extra, options.PALETTE_FORMAT, config, flags=("--palette-format",), default=None,
                help="write the palette for each k in this format instead of the image. "
                     + options.PALETTE_FORMAT.help)
+    extra.add_argument("--paint-by-number", type=Path, metavar="PATH",
+                       help="write a paint-by-number template for each k instead of the image: SVG, or PNG when "
+                            "PATH ends in .png (PATH is a folder for several photos or k)")
     add_option(parser, options.KS, config)
     args = parser.parse_args(argv)
     args.k_given = args.k is not None
@@ -89,6 +97,17 @@ def parse_args(argv: list[str] | None, prog: str = "python -m app") -> argparse.
     for k in args.k:
         if not low <= k <= high:
             parser.error(f"k must be between {low} and {high}, got {k}")
+    args.template_min_region = args.min_region
+    if args.min_region is not None:
+        try:
+            options.MIN_REGION.parse(str(args.min_region), config)
+        except options.OptionError as error:
+            parser.error(error.message)
+    args.min_region = args.min_region or 0
+    if args.paint_by_number is None:
+        problem = options.conflict(vars(args))
+        if problem:
+            parser.error(problem.replace("dither=none", "--dither none").replace("min_region=0", "--min-region 0"))
     return args
 
 
@@ -227,6 +246,9 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
             if not args.json:
                 print(f"{target}: {photo.name} at k = {', '.join(map(str, records[-1]['ks']))}")
             continue
+        if args.paint_by_number is not None:
+            records += paint(args, photo, prepared, len(photos))
+            continue
         for k in args.k:
             chosen = options.engine_options(vars(args), k=k)
             palette = palettes.palette_of(prepared, chosen)
@@ -237,6 +259,31 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
                             "colors": json.loads(palettes.to_json(palette))["colors"]})
             if not args.json:
                 print(f"{target}: {len(palette.colors)} colors of {photo.name} at k = {k}")
+    return records
+
+
+def paint(args: argparse.Namespace, photo: Path, prepared: pipeline.Prepared, photos: int) -> list[dict]:
+    """--paint-by-number: one template per k, PNG when the path ends in .png, else SVG."""
+    records = []
+    min_region = args.template_min_region
+    if min_region is None:
+        min_region = paint_by_number.DEFAULT_MIN_REGION
+    fmt = "png" if args.paint_by_number.suffix.lower() == ".png" else "svg"
+    for k in args.k:
+        target = extra_path(args.paint_by_number, photos * len(args.k), f"{photo.stem}-k{k}-paint-by-number.{fmt}")
+        template = paint_by_number.make_template(prepared, k, args.color_space, min_region)
+        if fmt == "svg":
+            title = f"{photo.stem}: paint by number, {len(template.result.palette)} colors"
+            data = template_svg.to_svg(template, title=title)
+        else:
+            data = template_png.to_png(template)
+        target.write_bytes(data)
+        records.append({"photo": str(photo), "output": str(target), "k": k, "colors": len(template.result.palette),
+                        "regions": template.regions.after, "min_region": min_region,
+                        "width": template.width, "height": template.height, "bytes": len(data)})
+        if not args.json:
+            print(f"{target}: {records[-1]['regions']:,} regions in {records[-1]['colors']} colors, "
+                  f"{template.width}x{template.height}, {len(data):,} bytes")
     return records
 
 
@@ -282,6 +329,8 @@ def record(photo: Path, target: Path, recolored: results.Recolored, png24: int |
 
 def summary_line(rec: dict) -> str:
     psnr = "identical" if rec["psnr"] is None else f"PSNR {rec['psnr']:.2f} dB"
+    if rec["regions"]:
+        psnr += f" (cleaned: {rec['regions']['before']:,} -> {rec['regions']['after']:,} regions)"
     png24 = f" (24-bit PNG {rec['png24_bytes']:,})" if "png24_bytes" in rec else ""
     return (
         f"{rec['output']}: {rec['original']['unique_colors']:,} colors -> {rec['colors']}, {psnr}, "
@@ -297,7 +346,8 @@ BROKEN_PIPE_STATUS = 141
 def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
     args = parse_args(argv, prog)
     try:
-        extra = args.curve or args.contact_sheet is not None or args.palette_format is not None
+        extra = (args.curve or args.contact_sheet is not None or args.palette_format is not None
+                 or args.paint_by_number is not None)
         records = run_extra(args) if extra else run(args)
         if args.json:
             print(json.dumps(records if len(records) > 1 else records[0], indent=2), flush=True)

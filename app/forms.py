@@ -31,4 +31,8 @@ def read(option: options.Option) -> Any:
 
 def read_all(endpoint: str) -> dict[str, Any]:
     """Every option the endpoint takes (options.ENDPOINTS), by name, in the table's order."""
-    return {option.name: read(option) for option in options.ENDPOINTS[endpoint]}
+    values = {option.name: read(option) for option in options.ENDPOINTS[endpoint]}
+    problem = options.conflict(values)
+    if problem:
+        raise bad_request(problem)
+    return values

@@ -299,3 +299,17 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def resize_long_side(decoded: Decoded, side: int) -> Decoded:
+    """The picture with its longer side at `side` pixels (Lanczos, up or down), transparency flattened on white."""
+    image = decoded.pil_rgb()
+    if decoded.alpha is not None:
+        paper = Image.new("RGB", image.size, (255, 255, 255))
+        paper.paste(image, mask=Image.fromarray(decoded.alpha))
+        image = paper
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return Decoded(pixels=_read_only(pillow_to_array(image, "BGRX", 4)), alpha=None, source_format=decoded.source_format)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from app import options
+from app.paint_by_number import WORKING_SIDE
 
 PHOTO_FIELDS = {
     "image": {"type": "string", "format": "binary", "description": "The photo: JPEG, PNG, WebP, GIF, BMP or TIFF."},
@@ -104,6 +105,24 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/paint-by-number": {
+                "post": {
+                    "summary": "A printable paint-by-number template: outlines, numbers and a legend",
+                    "description": f"Made at a working size of {WORKING_SIDE} px on the longer side: the photo is "
+                                   "resized, recolored and cleaned there as /api/quantize would. Each region "
+                                   "carries its palette number (1 = largest share) where it has the most room. "
+                                   "The SVG has a hidden 'colors' layer with the regions filled in.",
+                    "requestBody": _form("/api/paint-by-number", config),
+                    "responses": {
+                        "200": {"description": "The template, as an attachment named "
+                                               "<photo>-k<k>-paint-by-number.<format>; X-Colors and X-Regions "
+                                               "count its colors and regions.",
+                                "content": {"image/svg+xml": {"schema": {"type": "string"}},
+                                            "image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                        **_error_responses(400, 410, 413, 415, 422),
+                    },
+                }
+            },
             "/healthz": {"get": {"summary": "Health check", "responses": {"200": {"description": "Serving"}}}},
         },
         "components": {
@@ -157,7 +176,10 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     "psnr": {"type": ["number", "null"], "description": "dB; null when identical."},
                     "delta_e": {"type": "number", "description": "Mean CIEDE2000 against the original."},
                     "original": {"type": "object"}, "result": {"type": "object"},
-                    "options": {"type": "object"}, "timings": {"type": "object"}}},
+                    "options": {"type": "object"}, "timings": {"type": "object"},
+                    "regions": {"type": ["object", "null"], "description": "With min_region: 4-connected regions "
+                                "of one color before and after cleaning.", "properties": {
+                                    "before": {"type": "integer"}, "after": {"type": "integer"}}}}},
             }
         },
     }

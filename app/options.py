@@ -23,13 +23,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping, get_args
 
-from app import pipeline, quantize, sheet
+from app import cleaning, paint_by_number, pipeline, quantize, sheet
 
 ColorSpace = Literal["rgb", "oklab", "lab"]
 Dither = Literal["none", "floyd-steinberg"]
 Method = Literal["kmeans", "mediancut", "octree"]
 ImageFormat = Literal["png", "jpeg", "webp"]
 PaletteFormat = Literal["json", "css", "gpl", "png"]
+TemplateFormat = Literal["svg", "png"]
 Kind = Literal["integer", "choice", "integers"]
 
 
@@ -189,6 +190,17 @@ PALETTE_FORMAT = Option("format", "choice", "json: {k, colors: [{hex, share, rgb
                         "#aabbcc; } with shares as comments; gpl: GIMP palette; png: a 1024x128 strip, each swatch "
                         "8 px wide plus the rest of the width in proportion to its share.", default="json",
                         choices=get_args(PaletteFormat))
+MIN_REGION = Option("min_region", "integer", "Clean up specks: every 4-connected region of one color smaller than "
+                    "this many pixels (of the full-size image) merges into the neighbor nearest its own mean color, "
+                    "then the palette is refitted. 0 is off. Palette, shares, PSNR and delta_e then describe the "
+                    "cleaned image. Not with dither.", default=0, low=0, high=cleaning.MAX_MIN_REGION)
+TEMPLATE_MIN_REGION = dataclasses.replace(
+    MIN_REGION, default=paint_by_number.DEFAULT_MIN_REGION,
+    help=f"Smallest region, in pixels of the working size ({paint_by_number.WORKING_SIDE} px on the longer side).")
+TEMPLATE_FORMAT = Option("format", "choice", "svg: outlines, numbers and legend, with a hidden layer of the colors "
+                         "filled in; png: the same template rasterized for printing.", default="svg",
+                         choices=get_args(TemplateFormat))
+
 
 def check_ladder(ks: tuple[int, ...], max_k: int) -> None:
     """The ks of POST /api/palettes: 1 to LADDER_SIZE values, each from MIN_K to max_k, each once."""
@@ -215,14 +227,23 @@ BACKGROUND = Option("background", "choice", "1: work fetched ahead, which nobody
 # The options each endpoint reads, in the order they are checked (all before the photo is decoded).
 # The form parsing (app/forms.py) and the OpenAPI document follow this.
 ENDPOINTS: dict[str, tuple[Option, ...]] = {
-    "/api/quantize": (K, COLOR_SPACE, DITHER, METHOD, IMAGE_FORMAT, MAX_SIDE),
+    "/api/quantize": (K, COLOR_SPACE, DITHER, METHOD, IMAGE_FORMAT, MAX_SIDE, MIN_REGION),
     "/api/curve": (COLOR_SPACE,),
     "/api/contact-sheet": (KS, COLOR_SPACE, DITHER, METHOD, TILE_SIDE),
-    "/api/palette": (K, COLOR_SPACE, DITHER, METHOD, PALETTE_FORMAT),
+    "/api/palette": (K, COLOR_SPACE, DITHER, METHOD, PALETTE_FORMAT, MIN_REGION),
+    "/api/paint-by-number": (K, COLOR_SPACE, TEMPLATE_MIN_REGION, TEMPLATE_FORMAT),
     "/api/palettes": (LADDER_KS, COLOR_SPACE, BACKGROUND),
 }
 # The command line's --options for recoloring (besides -k, and --ks and --palette-format of its other modes).
 COMMAND_LINE: tuple[Option, ...] = (IMAGE_FORMAT, COLOR_SPACE, DITHER, METHOD)
+
+
+def conflict(values: Mapping[str, Any]) -> str | None:
+    """What is wrong with values that are each fine alone but not together, or None."""
+    if values.get("min_region") and values.get("dither", "none") != "none":
+        return ("min_region cleans flat regions and dither scatters pixels on purpose: "
+                "send dither=none with min_region, or min_region=0.")
+    return None
 
 
 def engine_options(values: Mapping[str, Any], **overrides: Any) -> pipeline.Options:

@@ -46,7 +46,7 @@ class Palette:
 def palette_of(prepared: pipeline.Prepared, options: pipeline.Options) -> Palette:
     """The palette /api/quantize reports for this photo and these options."""
     options = pipeline.Options(k=options.k, color_space=options.color_space, dither=options.dither,
-                               method=options.method, fmt="png", max_side=_PROBE_SIDE)
+                               method=options.method, fmt="png", max_side=_PROBE_SIDE, min_region=options.min_region)
     result, _ = pipeline.palette_and_indices(prepared, options)
     return Palette(np.asarray(result.palette, dtype=np.uint8), np.asarray(result.shares, dtype=np.float64), options.k)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from PIL import Image
 
-from app import imaging, quantize
+from app import cleaning, imaging, quantize
 from app.fits import FitCache
 
 METHODS = ("kmeans", "mediancut", "octree")
@@ -53,9 +53,14 @@ class Options:
     method: str = "kmeans"
     fmt: str = "png"
     max_side: int | None = None  # preview: shrink the result, never its palette or figures
+    min_region: int = 0  # pixels of the full image; regions under it merge into a neighbour (app/cleaning.py)
 
     def check(self) -> None:
         quantize.check_k(self.k)
+        cleaning.check_min_region(self.min_region)
+        if self.min_region and self.dither != "none":
+            raise ValueError("min_region cleans flat regions and dither scatters pixels on purpose: "
+                             "use one or the other (dither=none with min_region)")
         for name, value, allowed in (
             ("color_space", self.color_space, quantize.COLOR_SPACES),
             ("dither", self.dither, DITHERS),
@@ -69,6 +74,23 @@ class Options:
 
 
 @dataclass(frozen=True)
+class RegionCount:
+    """4-connected regions of one color before and after cleaning (visible pixels only)."""
+
+    before: int
+    after: int
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A palette and the index map it colors (shrunk already for a preview when that was cheaper)."""
+
+    result: quantize.PaletteFit
+    indices: np.ndarray
+    regions: RegionCount | None = None  # when min_region cleaned the map
+
+
+@dataclass(frozen=True)
 class Rendered:
     data: bytes
     mime_type: str
@@ -77,6 +99,7 @@ class Rendered:
     result: quantize.PaletteFit
     bit_depth: int | None
     timings: dict[str, float]
+    regions: RegionCount | None = None
 
 
 def _ms(start: float) -> float:
@@ -90,20 +113,27 @@ def prepare(data: bytes, max_pixels: int, known_hist: quantize.Histogram | None 
     decode_ms = _ms(start)
     if known_hist is not None:
         return Prepared(decoded, known_hist, len(data), {"decode_ms": decode_ms})
+    prepared = prepare_decoded(decoded, len(data))
+    return replace(prepared, timings={"decode_ms": decode_ms, **prepared.timings})
+
+
+def prepare_decoded(decoded: imaging.Decoded, source_bytes: int) -> Prepared:
+    """Count the colors of pixels already decoded (or made, such as a resized working copy)."""
     start = time.perf_counter()
     keys = decoded.keys
     visible = keys if decoded.alpha is None else keys[decoded.alpha.ravel() > 0]
     hist = quantize.histogram(visible)
     if hist.unique_colors == 0:
         raise imaging.ImageError("unusable_image", "Every pixel of this image is fully transparent: there are no colors to find.")
-    return Prepared(decoded, hist, len(data), {"decode_ms": decode_ms, "histogram_ms": _ms(start)})
+    return Prepared(decoded, hist, source_bytes, {"histogram_ms": _ms(start)})
 
 
 def render(prepared: Prepared, options: Options) -> Rendered:
     options.check()
     decoded = prepared.decoded
     start = time.perf_counter()
-    result, indices = palette_and_indices(prepared, options)
+    mapped = map_colors(prepared, options)
+    result, indices = mapped.result, mapped.indices
     quantize_ms = _ms(start)
     start = time.perf_counter()
     alpha = decoded.alpha
@@ -115,11 +145,32 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     data = imaging.encode(indices, result.palette, alpha, options.fmt, compress_level=1 if preview else 3)
     timings = {"quantize_ms": quantize_ms, "encode_ms": _ms(start)}
     bits = imaging.png_bit_depth(data)
-    return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings)
+    return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings,
+                    mapped.regions)
 
 
 def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
     """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
+    mapped = map_colors(prepared, options)
+    return mapped.result, mapped.indices
+
+
+def map_colors(prepared: Prepared, options: Options) -> Mapped:
+    """The palette and index map, cleaned when min_region asks (then at full size before any shrinking)."""
+    if not options.min_region:
+        return Mapped(*_palette_and_indices(prepared, options))
+    full = Options(k=options.k, color_space=options.color_space, method=options.method)
+    result, indices = _palette_and_indices(prepared, full)
+    decoded = prepared.decoded
+    cleaned = cleaning.clean(indices.reshape(decoded.height, decoded.width), result.palette, decoded.rgb,
+                             decoded.alpha, options.min_region, prepared.hist, prepared.keys, result.labels)
+    indices = cleaned.indices
+    if options.max_side:
+        indices = imaging.shrink_nearest(indices, options.max_side)
+    return Mapped(cleaned.result, indices, RegionCount(cleaned.regions_before, cleaned.regions_after))
+
+
+def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
     hist, keys = prepared.hist, prepared.keys
     shape = (prepared.decoded.height, prepared.decoded.width)
     result = palette_fit(prepared, options)

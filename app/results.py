@@ -49,7 +49,11 @@ class Recolored:
             },
             "result": {"bytes": len(rendered.data), "format": options.fmt, "bit_depth": rendered.bit_depth,
                        "full_resolution": (rendered.width, rendered.height) == (decoded.width, decoded.height)},
-            "options": {"color_space": options.color_space, "dither": options.dither, "method": options.method},
+            "options": {"color_space": options.color_space, "dither": options.dither, "method": options.method,
+                        "min_region": options.min_region},
+            # With min_region, palette, shares, PSNR and delta_e are those of the cleaned image.
+            "regions": None if rendered.regions is None else {"before": rendered.regions.before,
+                                                              "after": rendered.regions.after},
             # Decoding is counted only where it actually happened.
             "timings": {**(self.prepared.timings if self.decoded_here else {}), **rendered.timings},
         }

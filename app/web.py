@@ -11,7 +11,7 @@ import base64
 
 from flask import Blueprint, current_app, render_template, request
 
-from app import access_log, downloads, forms, imaging, options, results
+from app import access_log, downloads, forms, imaging, options, paint_by_number, results
 from app.errors import AppError
 from app.photos import count_fits, read_photo
 
@@ -19,6 +19,9 @@ bp = Blueprint("web", __name__)
 
 # Longest side of the original shown beside the result on the no-JS page.
 PREVIEW_SIDE = 1600
+# "Clean up specks" on the page: min_region in pixels of a PREVIEW_SIDE view. The script scales
+# them to the photo's full size, so a level looks alike on any photo; the no-JS form sends them as they are.
+SPECK_LEVELS = (("Off", 0), ("Light", 10), ("Medium", 40), ("Strong", 160))
 
 
 def page_settings() -> dict:
@@ -31,6 +34,10 @@ def page_settings() -> dict:
         "max_k": max_k,
         "default_ks": ",".join(map(str, options.KS.default_in(config))),
         "max_upload_mb": config["MAX_UPLOAD_MB"],
+        "preview_side": PREVIEW_SIDE,
+        "speck_levels": SPECK_LEVELS,
+        "template_side": paint_by_number.WORKING_SIDE,
+        "template_min_region": options.TEMPLATE_MIN_REGION.default_in(config),
     }
 
 
@@ -49,6 +56,7 @@ def render_page(answer: dict | None = None, error: AppError | None = None, statu
         "k": request.form.get("k", "") if request.method == "POST" else "",
         "color_space": request.form.get("color_space", options.COLOR_SPACE.default),
         "dither": request.form.get("dither", options.DITHER.default),
+        "min_region": request.form.get("min_region", "0"),
     }
     if answer:
         chosen = {"k": str(answer["k"]), **answer["options"]}

@@ -455,3 +455,37 @@ def test_real_server_healthz_and_error_shape(live_server):
     assert info.value.code == 415
     assert json.loads(info.value.read())["error"]["code"] == "unsupported_image"
     info.value.close()
+
+
+# --- min_region: cleaning up specks --------------------------------------------------------------
+
+
+def test_min_region_cleans_and_the_figures_describe_the_cleaned_image(client):
+    from scipy import ndimage
+
+    photo = image_bytes(shape=(60, 80), seed=3)
+    plain = post_json(client, image=photo, k="6").get_json()
+    cleaned = post_json(client, image=photo, k="6", min_region="25").get_json()
+    assert plain["regions"] is None and plain["options"]["min_region"] == 0
+    assert cleaned["options"]["min_region"] == 25
+    assert cleaned["regions"]["after"] < cleaned["regions"]["before"]
+    rgba = decoded(base64.b64decode(cleaned["image"].split(",", 1)[1]))
+    original = decoded(photo)[..., :3].astype(np.float64)
+    assert cleaned["psnr"] == pytest.approx(10 * np.log10(255**2 / ((original - rgba[..., :3]) ** 2).mean()), abs=1e-3)
+    assert cleaned["psnr"] < plain["psnr"]
+    for hex_code in colors_in(rgba):
+        mask = (rgba[..., :3] == [int(hex_code[i:i + 2], 16) for i in (1, 3, 5)]).all(axis=2)
+        labelled, count = ndimage.label(mask)
+        assert np.bincount(labelled.ravel())[1:].min() >= 25
+    assert [p["hex"] for p in cleaned["palette"]] == sorted(colors_in(rgba), key=lambda h: -(
+        (rgba[..., :3] == [int(h[i:i + 2], 16) for i in (1, 3, 5)]).all(axis=2).sum()))
+
+
+@pytest.mark.parametrize("value", ["-1", "1000001", "ten", "", "2.5"])
+def test_a_bad_min_region_is_a_400_naming_it(client, value):
+    assert_error(post(client, image=image_bytes(), k="4", min_region=value), 400, "bad_request", "min_region")
+
+
+def test_min_region_with_dither_is_a_400_saying_why(client):
+    response = post(client, image=image_bytes(), k="4", min_region="10", dither="floyd-steinberg")
+    assert_error(response, 400, "bad_request", "min_region", "dither")

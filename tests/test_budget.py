@@ -296,3 +296,17 @@ def test_a_request_waiting_in_one_worker_makes_another_workers_cache_give_way():
     busy_worker.reservation().grow_to(400 * MB, wait_seconds=5)  # its own cache is empty: it must wait
     assert time.monotonic() - started < 2 and relief.is_alive()
     assert cache.nbytes <= 400 * MB and cache.get("key3") == "photo 3", "least recently used photos went first"
+
+
+def test_cleaning_and_templates_reserve_what_they_were_measured_to_take():
+    plain = budget.request_bytes(12_000_000)
+    cleaned = budget.request_bytes(12_000_000, min_region=True)
+    # Measured peaks (ru_maxrss over the job, k = 16): 26 to 33 bytes a pixel with min_region.
+    assert 33 * 12_000_000 <= cleaned - budget.FIXED_REQUEST_BYTES <= 40 * 12_000_000
+    assert cleaned > plain
+    # A template: the photo decoded, then a working copy of at most 2400 x 2400, whatever the photo's size
+    # (measured 68 bytes a working pixel).
+    assert budget.request_bytes(0, template=True) >= 68 * 2400 * 2400
+    small, large = budget.request_bytes(400_000, template=True), budget.request_bytes(12_000_000, template=True)
+    assert small > budget.request_bytes(400_000, min_region=True)
+    assert large - small == int(budget.PLAIN_BYTES_PER_PIXEL * 11_600_000)

@@ -255,6 +255,47 @@ def test_an_output_folder_that_cannot_be_written_exits_with_one_line(tmp_path, m
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_min_region_cleans_and_reports_regions(tmp_path, monkeypatch, capsys):
+    from scipy import ndimage
+
+    source = photo(tmp_path / "p.png", seed=2)
+    code, out, _ = run_main(source, "-k", "5", "--min-region", "30", "-o", tmp_path / "c.png", "--json",
+                            cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code == 0
+    record = json.loads(out)
+    assert record["regions"]["after"] < record["regions"]["before"]
+    with Image.open(tmp_path / "c.png") as image:
+        indices = np.asarray(image)
+    for value in np.unique(indices):
+        labelled, _ = ndimage.label(indices == value)
+        assert np.bincount(labelled.ravel())[1:].min() >= 30
+
+
+@pytest.mark.parametrize("args, message", [(["--min-region", "-3"], "min_region must be between"),
+                                           (["--min-region", "9", "--dither", "floyd-steinberg"], "--dither")])
+def test_bad_min_region_is_refused_with_its_reason(tmp_path, monkeypatch, capsys, args, message):
+    code, _, err = run_main(photo(tmp_path / "p.png"), *args, cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code == 2 and message in err
+
+
+def test_paint_by_number_writes_an_svg_template_and_a_png(tmp_path, monkeypatch, capsys):
+    import xml.etree.ElementTree as ET
+
+    source = photo(tmp_path / "p.png", seed=1)
+    code, out, _ = run_main(source, "-k", "4", "--paint-by-number", tmp_path / "t.svg", cwd=tmp_path,
+                            mp=monkeypatch, cap=capsys)
+    assert code == 0 and "regions in" in out
+    root = ET.parse(tmp_path / "t.svg").getroot()
+    groups = [g.get("id") for g in root.findall("{http://www.w3.org/2000/svg}g")]
+    assert groups == ["colors", "outlines", "numbers", "legend"]
+    code, _, _ = run_main(source, "-k", "4", "--paint-by-number", tmp_path / "t.png", "--min-region", "800",
+                          cwd=tmp_path, mp=monkeypatch, cap=capsys)
+    assert code == 0
+    with Image.open(tmp_path / "t.png") as image:
+        assert image.format == "PNG" and max(image.size) >= 2400
+    assert not (tmp_path / "p-k4.png").exists(), "a template run writes no recolored image"
+
+
 def test_the_24_bit_png_is_encoded_only_when_asked_for(tmp_path, monkeypatch, capsys):
     from app import imaging
 

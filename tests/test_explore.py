@@ -298,7 +298,8 @@ def test_openapi_documents_the_three_endpoints(client):
     assert set(fields["/api/contact-sheet"]) == {"image", "image_id", "ks", "color_space", "dither", "method",
                                                  "max_side"}
     assert fields["/api/contact-sheet"]["ks"]["default"] == "2,5,10,15,24"
-    assert set(fields["/api/palette"]) == {"image", "image_id", "k", "color_space", "dither", "method", "format"}
+    assert set(fields["/api/palette"]) == {"image", "image_id", "k", "color_space", "dither", "method", "format",
+                                        "min_region"}
     assert fields["/api/palette"]["format"]["enum"] == ["json", "css", "gpl", "png"]
     curve_schema = document["components"]["schemas"]["Curve"]
     assert set(curve_schema["required"]) == {"points", "suggested_k", "image_id"}

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from app import cli, create_app, imaging, options, palettes, pipeline, quantize, settings
+from app import cleaning, cli, create_app, imaging, options, paint_by_number, palettes, pipeline, quantize, settings
 
 APP = Path(__file__).resolve().parents[1] / "app"
 CONFIG = settings.load({})
 TABLE = [options.K, options.COLOR_SPACE, options.DITHER, options.METHOD, options.IMAGE_FORMAT, options.MAX_SIDE,
-         options.KS, options.TILE_SIDE, options.PALETTE_FORMAT, options.LADDER_KS, options.BACKGROUND]
+         options.KS, options.TILE_SIDE, options.PALETTE_FORMAT, options.LADDER_KS, options.BACKGROUND,
+         options.MIN_REGION, options.TEMPLATE_MIN_REGION, options.TEMPLATE_FORMAT]
 
 
 def test_the_table_lists_every_option_of_every_endpoint():
@@ -35,6 +36,9 @@ def test_the_choices_are_those_the_engine_knows():
     assert options.METHOD.choices == pipeline.METHODS
     assert options.IMAGE_FORMAT.choices == imaging.FORMATS
     assert options.PALETTE_FORMAT.choices == palettes.FORMATS
+    assert options.TEMPLATE_FORMAT.choices == paint_by_number.FORMATS
+    assert options.MIN_REGION.bounds(CONFIG) == (0, cleaning.MAX_MIN_REGION)
+    assert options.TEMPLATE_MIN_REGION.default_in(CONFIG) == paint_by_number.DEFAULT_MIN_REGION
 
 
 def test_bounds_and_defaults_follow_the_live_settings():

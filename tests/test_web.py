@@ -228,3 +228,22 @@ def test_errors_are_json_where_asked_for_or_under_api(client, path, accept, mime
     assert response.status_code == 404 and response.mimetype == mimetype
     if mimetype == "application/json":
         assert response.get_json() == {"error": {"code": "not_found", "message": "There is nothing at this address."}}
+
+
+def test_form_post_cleans_specks_and_says_the_figures_are_of_the_cleaned_image(client, corpus):
+    from scipy import ndimage
+
+    page = soup_of(client.get("/"))
+    assert [o["value"] for o in page.select("select#min-region option")] == ["0", "10", "40", "160"]
+    assert page.select_one("#fig-cleaned").has_attr("hidden")
+    response = post_photo(client, corpus / "flower.jpg", k=6, min_region=40)
+    assert response.status_code == 200
+    page = soup_of(response)
+    assert page.select_one("#min-region option[selected]")["value"] == "40"
+    note = page.select_one("#fig-cleaned")
+    assert not note.has_attr("hidden") and note.text.startswith("Figures measured on the cleaned image:")
+    result = np.asarray(Image.open(io.BytesIO(data_url_bytes(page.select_one('img[alt^="Result"]')["src"],
+                                                             "image/png"))).convert("RGB"))
+    for color in np.unique(result.reshape(-1, 3), axis=0):
+        labelled, _ = ndimage.label((result == color).all(axis=2))
+        assert np.bincount(labelled.ravel())[1:].min() >= 40

@@ -3,6 +3,9 @@
 // The browser holds the photo, so it draws the result itself (preview.js) from a palette the
 // server found (ladder.js, POST /api/palettes). The server's full-resolution result is asked
 // for only for the download and for zooming to 100%, once the slider rests.
+// With "Clean up specks" on (min_region), a palette alone cannot say what the cleaned image
+// looks like: then the server draws the preview (POST /api/quantize with max_side and
+// min_region) and the canvas shows that image instead.
 
 import { ApiError, Photo, dataUrlToBlob, saveBlob } from "./api.js";
 import { Viewer } from "./viewer.js";
@@ -10,6 +13,8 @@ import { humanBytes, showFigures, showPalette, showStrip } from "./panel.js";
 import { Explore } from "./explore.js";
 import { Ladder } from "./ladder.js";
 import { Preview, sameView } from "./preview.js";
+import { PaintByNumber } from "./paint.js";
+import { Specks } from "./specks.js";
 
 const TYPE_DEBOUNCE_MS = 350;
 const DIM_AFTER_MS = 250; // a k whose palette is on its way: dim the previous result after this
@@ -24,6 +29,7 @@ const settings = {
   sliderMaxK: Number(root.dataset.sliderMaxK),
   maxK: Number(root.dataset.maxK),
   maxUploadMb: Number(root.dataset.maxUploadMb),
+  previewSide: Number(root.dataset.previewSide),
 };
 for (const element of document.querySelectorAll(".needs-js")) element.hidden = false;
 const els = {
@@ -56,6 +62,8 @@ class Session {
     this.previewing = null; // a promise: the photo handed to the preview worker
     this.full = null; // {view, blob, url, answer}: the server's full-resolution result
     this.fullJob = null; // {view, controller, promise}
+    this.cleaned = null; // {key, view, image}: the server's cleaned preview last received
+    this.cleanJob = null; // {key, controller}
     this.shownOnce = false;
     this.stem = photo.name.replace(/\.[^.]+$/, "") || "photo";
   }
@@ -63,6 +71,7 @@ class Session {
   close() {
     this.ladder.close();
     this.fullJob?.controller.abort();
+    this.cleanJob?.controller.abort();
     if (this.full) URL.revokeObjectURL(this.full.url);
   }
 }
@@ -85,6 +94,13 @@ const explore = new Explore({
   announce,
   showError,
   maxK: settings.maxK,
+});
+
+const specks = new Specks(root, () => { clearError(); update(); });
+const paint = new PaintByNumber({
+  getPhoto: () => session?.photo,
+  getParams: () => readParams(),
+  getStem: () => session?.stem || "photo",
 });
 
 function announce(text) {
@@ -111,13 +127,60 @@ function readParams() {
   els.kError.hidden = valid;
   els.kError.textContent = valid ? "" : `Choose a whole number of colors from 2 to ${settings.maxK}.`;
   if (!valid) return null;
-  return { k, color_space: els.colorSpace.value, dither: els.dither.value };
+  const params = { k, color_space: els.colorSpace.value, dither: els.dither.value };
+  const minRegion = specks.minRegion(params.dither);
+  return minRegion ? { ...params, min_region: minRegion } : params;
 }
 
-/** What the page should show now: the palette for the chosen k if it is here, else null. */
+// "k|color_space|dither", or "k|color_space|dither|min_region" when cleaning is on.
+const keyOf = (params) => `${params.k}|${params.color_space}|${params.dither}${params.min_region ? `|${params.min_region}` : ""}`;
+const viewKey = (view) => keyOf({ k: view.k, color_space: view.colorSpace, dither: view.dither, min_region: view.minRegion });
+
+/** What the page should show now: the palette for the chosen k (or the cleaned preview) if it is here, else null. */
 function wantedView(params) {
+  if (params.min_region) return session?.cleaned?.key === keyOf(params) ? session.cleaned.view : null;
   const entry = session?.ladder.get(params.k, params.color_space);
   return entry ? { ...entry, colorSpace: params.color_space, dither: params.dither } : null;
+}
+
+/** The preview size the server draws the cleaned result at: just big enough for this screen. */
+function previewSide() {
+  const rect = els.stage.getBoundingClientRect();
+  const wanted = Math.max(rect.width, rect.height, 320) * (window.devicePixelRatio || 1);
+  return Math.min(settings.previewSide, Math.ceil(wanted / 128) * 128);
+}
+
+/** Cleaning is on: ask the server for the cleaned preview of params (the latest ask replaces an older one). */
+function fetchCleaned(current, params) {
+  const key = keyOf(params);
+  if (current.cleaned?.key === key || current.cleanJob?.key === key) return;
+  current.cleanJob?.controller.abort();
+  const controller = new AbortController();
+  current.cleanJob = { key, controller };
+  const fields = { ...params, max_side: previewSide() };
+  current.photo.post("/api/quantize", fields, { signal: controller.signal }).then(async (answer) => {
+    const image = new Image();
+    image.src = answer.image;
+    await image.decode();
+    if (current.cleanJob?.key !== key) return;
+    current.cleanJob = null;
+    const view = {
+      k: answer.k, colorSpace: answer.options.color_space, dither: answer.options.dither,
+      minRegion: answer.options.min_region, colors: answer.colors, palette: answer.palette, psnr: answer.psnr,
+      delta_e: answer.delta_e, regions: answer.regions, answer,
+    };
+    current.cleaned = { key, view, image };
+    if (answer.result.full_resolution) {
+      // The preview is the whole result: it is the download too.
+      const blob = dataUrlToBlob(answer.image);
+      if (current.full) URL.revokeObjectURL(current.full.url);
+      current.full = { view, blob, url: URL.createObjectURL(blob), answer };
+    }
+    if (current === session) update();
+  }).catch((error) => {
+    if (current.cleanJob?.key === key) current.cleanJob = null;
+    if (error.name !== "AbortError") failed(current, error, true);
+  });
 }
 
 /** The one place that brings the screen in step with the controls. */
@@ -126,13 +189,22 @@ function update() {
   const params = readParams();
   if (!params) return;
   session.ladder.aim(params.k, params.color_space);
+  if (params.min_region) fetchCleaned(session, params);
+  else if (session.cleanJob) {
+    session.cleanJob.controller.abort();
+    session.cleanJob = null;
+  }
   const view = wantedView(params);
   const job = session.fullJob;
   if (job && !job.forDownload && !sameView(job.view, view)) {
     job.controller.abort(); // the slider moved on: the full-resolution result of the last k is not needed now
     session.fullJob = null;
   }
-  if (view && session.previewReady) preview.show(view);
+  if (view?.minRegion && (session.previewReady || session.cannotDecode)) {
+    session.standInWanted = null;
+    if (session.cannotDecode) viewer.setSize(view.answer.original.width, view.answer.original.height);
+    if (!preview.isShown(view)) preview.paintImage(session.cleaned.image, view);
+  } else if (view && session.previewReady) preview.show(view);
   else if (view && session.cannotDecode) standIn(session, view);
   const waiting = !view || !preview.isShown(view);
   waitingFor(waiting ? params : null);
@@ -186,19 +258,29 @@ function painted(view) {
   els.compare.hidden = false;
   els.toolbar.hidden = false;
   els.results.hidden = false;
-  els.caption.textContent = `${view.colors} colors`;
-  const info = session.ladder.info;
+  els.caption.textContent = view.minRegion ? `${view.colors} colors · specks cleaned` : `${view.colors} colors`;
+  const info = session.ladder.info || photoInfo(view.answer);
   const full = sameView(session.full?.view, view) ? session.full : null;
   showFigures(view, info, full);
   showPalette(els.palette, els.swatch, view.palette, announce);
   showStrip(els.strip, view.palette);
   updateDownload(view);
   showFull();
-  root.dataset.shownKey = `${view.k}|${view.colorSpace}|${view.dither}`;
+  root.dataset.shownKey = viewKey(view);
   explore.resultShown(view);
+  paint.resultShown();
+  const sized = info ? specks.resultShown({ width: info.width, height: info.height }, view.regions || null, view.dither) : false;
   const params = readParams();
   if (params && wantedView(params) && preview.isShown(wantedView(params))) waitingFor(null);
   rest.restart();
+  if (sized) update(); // the specks level now means another size: ask again
+}
+
+/** The photo's figures from a /api/quantize answer, while no palette of the ladder has come. */
+function photoInfo(answer) {
+  if (!answer) return null;
+  const { width, height, unique_colors, bytes } = answer.original;
+  return { width, height, unique_colors, bytes };
 }
 
 /** Once nothing has been painted for a while: say what is shown, and maybe fetch the full result. */
@@ -214,11 +296,11 @@ function rested() {
   const view = preview.shown;
   if (!session || !view) return;
   const params = readParams();
-  if (!params || params.k !== view.k || params.color_space !== view.colorSpace || params.dither !== view.dither) return;
+  if (!params || keyOf(params) !== viewKey(view)) return;
   const psnr = view.psnr == null ? "identical to the original" : `PSNR ${view.psnr.toFixed(1)} dB`;
   announce(`Result ready: ${view.colors} colors, ${psnr}, mean ΔE ${view.delta_e.toFixed(2)}.`);
   if (viewer.zoomed()) fetchFull(view).catch(() => {});
-  else if (session.ladder.complete(view.colorSpace)) {
+  else if (!view.minRegion && session.ladder.complete(view.colorSpace)) {
     const current = session;
     setTimeout(() => {
       if (session === current && sameView(preview.shown, view)) fetchFull(view).catch(() => {});
@@ -235,6 +317,7 @@ function fetchFull(view) {
   current.fullJob?.controller.abort();
   const controller = new AbortController();
   const fields = { k: view.k, color_space: view.colorSpace, dither: view.dither };
+  if (view.minRegion) fields.min_region = view.minRegion;
   const promise = current.photo.post("/api/quantize", fields, { signal: controller.signal }).then((answer) => {
     const blob = dataUrlToBlob(answer.image);
     if (current.full) URL.revokeObjectURL(current.full.url);
@@ -376,6 +459,8 @@ function loadFile(file) {
   });
   update();
   explore.photoChanged();
+  specks.photoChanged();
+  paint.photoChanged();
 }
 
 /** The browser cannot decode this format (TIFF, say): the server's previews stand in, one at a time. */
@@ -393,7 +478,7 @@ async function standIn(current, view) {
     while (current === session && current.standInWanted && !preview.isShown(current.standInWanted)) {
       const wanted = current.standInWanted;
       const side = Math.ceil(Math.max(els.stage.clientWidth, 320) * (window.devicePixelRatio || 1));
-      const fields = { k: wanted.k, color_space: wanted.colorSpace, dither: wanted.dither, max_side: Math.min(1600, side) };
+      const fields = { k: wanted.k, color_space: wanted.colorSpace, dither: wanted.dither, max_side: Math.min(settings.previewSide, side) };
       const answer = await current.photo.post("/api/quantize", fields);
       const image = new Image();
       image.src = answer.image;
@@ -469,6 +554,7 @@ els.colorSpace.addEventListener("change", () => {
 els.dither.addEventListener("change", () => {
   clearError();
   explore.ditherChanged();
+  specks.label(els.dither.value);
   update();
 });
 

@@ -13,10 +13,10 @@ export function previewSize(width, height, screenSide) {
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
-/** Two views show the same pixels. A view: {k, colorSpace, dither, palette: [{hex, share}], ...}. */
+/** Two views show the same pixels. A view: {k, colorSpace, dither, palette: [{hex, share}], minRegion?, ...}. */
 export function sameView(a, b) {
   return Boolean(a && b) && a.k === b.k && a.colorSpace === b.colorSpace && a.dither === b.dither
-    && a.palette === b.palette;
+    && (a.minRegion || 0) === (b.minRegion || 0) && a.palette === b.palette;
 }
 
 function paletteBytes(palette) {
@@ -46,6 +46,8 @@ export class Preview {
     this.shown = null;
     this.seq = 0;
     this.frame = 0;
+    this.pendingImage = null; // {image, view}: an image the server drew, waiting for its frame
+    this.imageFrame = 0;
   }
 
   /** Hand the photo over at preview size. source: an img (decoded) or any ImageBitmap source. */
@@ -81,6 +83,7 @@ export class Preview {
   /** Show this view as soon as the worker can draw it; a later call replaces an earlier one not yet drawn. */
   show(view) {
     this.wanted = view;
+    this.pendingImage = null;
     this.kick();
   }
 
@@ -119,6 +122,10 @@ export class Preview {
     this.finished = null;
     if (!finished) return;
     const { view, data } = finished;
+    if (this.canvas.width !== data.width || this.canvas.height !== data.height) {
+      this.canvas.width = data.width; // an image the server drew was shown at another size
+      this.canvas.height = data.height;
+    }
     this.context.putImageData(new ImageData(data.pixels, data.width, data.height), 0, 0);
     this.label(view);
     this.shown = view;
@@ -128,17 +135,27 @@ export class Preview {
     this.kick();
   }
 
-  /** Paint an image the server made for this view (a format the browser cannot decode): same frame rules. */
+  /**
+   * Paint an image the server made for this view (a format the browser cannot decode, or a result
+   * cleaned of specks): same frame rules. A render of the worker in flight is dropped; the photo it
+   * holds stays, so a later show() draws from it again.
+   */
   paintImage(image, view) {
-    this.photoId++;
-    this.ready = false;
-    requestAnimationFrame(() => {
-      this.canvas.width = image.naturalWidth;
-      this.canvas.height = image.naturalHeight;
-      this.context.drawImage(image, 0, 0);
-      this.label(view);
-      this.shown = view;
-      this.onPaint(view);
+    this.wanted = this.finished = null;
+    this.seq++;
+    this.pendingImage = { image, view };
+    if (this.imageFrame) return;
+    this.imageFrame = requestAnimationFrame(() => {
+      this.imageFrame = 0;
+      const pending = this.pendingImage;
+      this.pendingImage = null;
+      if (!pending) return;
+      this.canvas.width = pending.image.naturalWidth;
+      this.canvas.height = pending.image.naturalHeight;
+      this.context.drawImage(pending.image, 0, 0);
+      this.label(pending.view);
+      this.shown = pending.view;
+      this.onPaint(pending.view);
     });
   }
 
@@ -147,16 +164,20 @@ export class Preview {
     canvas.dataset.k = String(view.k);
     canvas.dataset.colorSpace = view.colorSpace;
     canvas.dataset.dither = view.dither;
-    canvas.setAttribute("aria-label", `Result with ${view.colors} colors (k = ${view.k})`);
+    const cleaned = view.minRegion ? `, specks under ${view.minRegion} px cleaned` : "";
+    if (view.minRegion) canvas.dataset.minRegion = String(view.minRegion);
+    else delete canvas.dataset.minRegion;
+    canvas.setAttribute("aria-label", `Result with ${view.colors} colors (k = ${view.k})${cleaned}`);
   }
 
   clear() {
     this.photoId++;
-    this.wanted = this.rendering = this.finished = this.shown = null;
+    this.wanted = this.rendering = this.finished = this.shown = this.pendingImage = null;
     this.ready = false;
     this.canvas.width = 0;
     this.canvas.height = 0;
     delete this.canvas.dataset.k;
+    delete this.canvas.dataset.minRegion;
     this.canvas.setAttribute("aria-label", "Result");
   }
 }

@@ -1,0 +1,224 @@
+"""Clean regions: ours against the classic facet reduction, on the same k-means result.
+
+    .venv/bin/python -m bench.bench_regions [--ks 8,16,32] [--thresholds 10,40] [--photos a.png,...]
+                                            [--no-camera] [--no-request] [--repeat 3]
+
+For every photo, k and threshold, both methods start from the same k-means
+index map (app.pipeline, k-means in RGB) and the figures of both are
+measured here, from their result pixels, by the same code:
+- regions: 4-connected regions of one color, before and after;
+- PSNR (RGB, every pixel) and mean CIEDE2000 (every pixel, exact);
+- time of the cleaning alone (ours: app.cleaning.clean, which also refits and
+  measures; the classic: bench/classic_facets.py, a Python heap).
+Then the request at 12 MP through the real server (gunicorn): POST
+/api/quantize with the photo, k=16, with and without min_region, best of N.
+
+Targets (issue 13): ours' PSNR >= the classic's on every photo at every
+threshold; at 40 px at least 10x fewer regions than without cleaning; the
+12 MP request with cleaning at most 3x the one without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from app import cleaning, colorspace, pipeline, quantize
+from app.regions import label_regions
+from bench.classic_facets import classic_clean
+from bench.report import table
+from testsupport.corpus import CORPUS
+from testsupport.servers import gunicorn
+
+CAMERA_PIXELS = 8_000_000
+
+
+def figures(rgb: np.ndarray, indices: np.ndarray, palette: np.ndarray) -> tuple[float, float, int]:
+    """PSNR, exact mean CIEDE2000 and region count of an index map, from its pixels."""
+    flat = rgb.reshape(-1, 3)
+    labels = indices.ravel()
+    counts = np.bincount(labels, minlength=len(palette)).astype(np.float64)
+    sums = np.stack([np.bincount(labels, weights=flat[:, c], minlength=len(palette)) for c in range(3)], axis=1)
+    squares = float(sum(np.dot(flat[:, c].astype(np.float64), flat[:, c]) for c in range(3)))
+    p = palette.astype(np.float64)
+    error = squares - float((2 * (p * sums).sum(axis=1) - counts * (p**2).sum(axis=1)).sum())
+    pairs, pair_counts = np.unique((quantize.pack(rgb).astype(np.uint64) << 8) | labels, return_counts=True)
+    pair_rgb = quantize.unpack((pairs >> 8).astype(np.uint32))
+    delta = colorspace.ciede2000_srgb(pair_rgb, palette[(pairs & 255).astype(np.intp)]).astype(np.float64)
+    return quantize.psnr(max(error, 0.0), labels.size), float(np.dot(delta, pair_counts) / labels.size), \
+        int(label_regions(indices).count)
+
+
+def compare(name: str, prepared: pipeline.Prepared, ks: list[int], thresholds: list[int]) -> list[dict]:
+    rows = []
+    rgb = prepared.decoded.rgb
+    for k in ks:
+        fit, indices = pipeline.palette_and_indices(prepared, pipeline.Options(k=k))
+        indices = indices.reshape(rgb.shape[:2])
+        base_psnr, base_de, base_regions = figures(rgb, indices, fit.palette)
+        for threshold in thresholds:
+            start = time.perf_counter()
+            ours = cleaning.clean(indices, fit.palette, rgb, None, threshold, prepared.hist, prepared.keys, fit.labels)
+            ours_s = time.perf_counter() - start
+            start = time.perf_counter()
+            classic = classic_clean(indices, fit.palette, threshold)
+            classic_s = time.perf_counter() - start
+            ours_psnr, ours_de, ours_regions = figures(rgb, ours.indices, ours.result.palette)
+            classic_psnr, classic_de, classic_regions = figures(rgb, classic, fit.palette)
+            if abs(ours_psnr - ours.result.psnr) > 1e-6 or abs(ours_de - ours.result.delta_e) > 1e-3:
+                raise SystemExit(f"{name} k={k}: the engine's own figures disagree with the pixels")
+            rows.append(dict(photo=name, k=k, threshold=threshold, before=base_regions, base_psnr=base_psnr,
+                             base_de=base_de, ours=ours_regions, ours_psnr=ours_psnr, ours_de=ours_de, ours_s=ours_s,
+                             classic=classic_regions, classic_psnr=classic_psnr, classic_de=classic_de,
+                             classic_s=classic_s))
+            print(f"  {name} k={k} {threshold}px: ours {ours_s:.2f}s, classic {classic_s:.2f}s", file=sys.stderr,
+                  flush=True)
+    return rows
+
+
+def detail_table(rows: list[dict]) -> str:
+    body = [[r["photo"], r["k"], r["threshold"], f"{r['before']:,}", f"{r['ours']:,}", f"{r['classic']:,}",
+             f"{r['before'] / r['ours']:.0f}x", f"{r['base_psnr']:.2f}", f"{r['ours_psnr']:.2f}",
+             f"{r['classic_psnr']:.2f}", f"{r['ours_psnr'] - r['classic_psnr']:+.3f}", f"{r['ours_de']:.2f}",
+             f"{r['classic_de']:.2f}", f"{r['ours_s']:.2f}", f"{r['classic_s']:.2f}"] for r in rows]
+    return table(["photo", "k", "px", "regions none", "ours", "classic", "fewer (ours)", "PSNR none", "ours",
+                  "classic", "ours-classic", "dE ours", "classic", "s ours", "s classic"], body)
+
+
+def summary_table(rows: list[dict]) -> tuple[str, list[str]]:
+    body, verdicts = [], []
+    for threshold in sorted({r["threshold"] for r in rows}):
+        for k in sorted({r["k"] for r in rows}):
+            group = [r for r in rows if r["threshold"] == threshold and r["k"] == k]
+            gains = [r["ours_psnr"] - r["classic_psnr"] for r in group]
+            cost_ours = [r["base_psnr"] - r["ours_psnr"] for r in group]
+            cost_classic = [r["base_psnr"] - r["classic_psnr"] for r in group]
+            fewer = [r["before"] / r["ours"] for r in group]
+            body.append([threshold, k, len(group), f"{statistics.median(cost_ours):.2f}",
+                         f"{statistics.median(cost_classic):.2f}", f"{min(gains):+.3f}", f"{statistics.median(gains):+.3f}",
+                         f"{min(fewer):.0f}x", f"{statistics.median(fewer):.0f}x",
+                         f"{statistics.median(r['classic_s'] / r['ours_s'] for r in group):.1f}x"])
+        at = [r for r in rows if r["threshold"] == threshold]
+        losses = ", ".join(f"{r['photo']} k={r['k']}" for r in at if r["ours_psnr"] < r["classic_psnr"])
+        verdicts.append(f"{threshold} px: PSNR ours >= classic on every photo and k: "
+                        + ("MET" if not losses else f"NOT MET ({losses})"))
+        if threshold >= 40:
+            short = ", ".join(f"{r['photo']} k={r['k']}" for r in at if r["before"] / r["ours"] < 10)
+            verdicts.append(f"{threshold} px: >= 10x fewer regions than no cleaning everywhere: "
+                            + ("MET" if not short else f"NOT MET ({short})"))
+    header = ["px", "k", "photos", "dB lost ours", "dB lost classic", "min ours-classic", "median", "min fewer",
+              "median fewer", "classic/ours time"]
+    return table(header, body), verdicts
+
+
+def post(base: str, data: bytes, fields: dict[str, str]) -> float:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
+                 "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(base + "/api/quantize", data=body, method="POST", headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}", "Accept": "application/json"})
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=300) as response:
+        response.read()
+    return time.perf_counter() - start
+
+
+def server_cpu_seconds(master: int) -> float:
+    """User and system CPU seconds used so far by gunicorn's workers (the master's children)."""
+    total = 0
+    for task in Path(f"/proc/{master}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def request_table(photos: list[Path], k: int, thresholds: list[int], repeat: int, log: Path) -> tuple[str, list[str]]:
+    """Wall time (best of N) and the server's CPU time (median of N) per request, with and without min_region.
+
+    On this shared machine wall times move with the load; the CPU the worker spends on a request moves far less.
+    """
+    body, verdicts = [], []
+    with gunicorn(log, LOG_LEVEL="warning", CACHE_MB="0") as (server, base):
+        for photo in photos:
+            data = photo.read_bytes()
+            post(base, data, {"k": str(k)})  # warm the worker
+            wall: dict[int, list[float]] = {0: [], **{t: [] for t in thresholds}}
+            cpu: dict[int, list[float]] = {0: [], **{t: [] for t in thresholds}}
+            for _ in range(repeat):  # alternate, so a burst of load hits both
+                for threshold in wall:
+                    before = server_cpu_seconds(server.pid)
+                    wall[threshold].append(post(base, data, {"k": str(k), "min_region": str(threshold)}))
+                    cpu[threshold].append(server_cpu_seconds(server.pid) - before)
+            for threshold in thresholds:
+                wall_ratio = min(wall[threshold]) / min(wall[0])
+                cpu_ratio = statistics.median(cpu[threshold]) / statistics.median(cpu[0])
+                body.append([photo.name, k, threshold, f"{min(wall[0]):.2f}", f"{min(wall[threshold]):.2f}",
+                             f"{wall_ratio:.2f}x", f"{statistics.median(cpu[0]):.2f}",
+                             f"{statistics.median(cpu[threshold]):.2f}", f"{cpu_ratio:.2f}x"])
+                for what, ratio in (("wall", wall_ratio), ("server CPU", cpu_ratio)):
+                    verdicts.append(f"{photo.name} {threshold} px: request with cleaning <= 3x without ({what}): "
+                                    f"{'MET' if ratio <= 3 else 'NOT MET'} ({ratio:.2f}x)")
+    header = ["photo", "k", "min_region", "wall s without", "with", "ratio", "CPU s without", "with", "ratio"]
+    return table(header, body), verdicts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ks", default="8,16,32")
+    parser.add_argument("--thresholds", default="10,40")
+    parser.add_argument("--photos", default="", help="comma-separated names in the corpus; default: all")
+    parser.add_argument("--no-camera", action="store_true", help="leave out the 9-12 MP photos from the comparison")
+    parser.add_argument("--no-request", action="store_true", help="leave out the 12 MP request timing")
+    parser.add_argument("--request-only", action="store_true", help="only the 12 MP request timing")
+    parser.add_argument("--repeat", type=int, default=3, help="requests per case for the 12 MP timing (best of N)")
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    args = parser.parse_args()
+    ks = [int(k) for k in args.ks.split(",")]
+    thresholds = [int(t) for t in args.thresholds.split(",")]
+    names = args.photos.split(",") if args.photos else sorted(
+        p.name for p in args.corpus.iterdir() if p.suffix.lower() in (".png", ".jpg"))
+    print(f"load average {Path('/proc/loadavg').read_text().split()[:3]}", file=sys.stderr)
+    rows, cameras = [], []
+    for name in names:
+        prepared = pipeline.prepare((args.corpus / name).read_bytes(), 100_000_000)
+        pixels = prepared.decoded.width * prepared.decoded.height
+        if pixels >= CAMERA_PIXELS:
+            cameras.append(args.corpus / name)
+            if args.no_camera:
+                continue
+        if not args.request_only:
+            rows += compare(name, prepared, ks, thresholds)
+    verdicts = []
+    if rows:
+        print("\n(1) Ours vs classic facet reduction on the same k-means map (RGB); figures from the result pixels\n")
+        print(detail_table(rows))
+        summary, verdicts = summary_table(rows)
+        print("\n(2) Per threshold and k: median PSNR lost to cleaning, ours minus classic (min and median over "
+              "photos),\n    how many times fewer regions than without cleaning, and how much longer the classic took\n")
+        print(summary)
+    if not args.no_request and cameras:
+        twelve = [p for p in cameras if "12mp" in p.name] or cameras
+        print(f"\n(3) The request at 12 MP through gunicorn: POST /api/quantize, JSON answer, photo uploaded each time; "
+              f"wall: best of {args.repeat}, server CPU: median of {args.repeat}\n")
+        text, more = request_table(twelve, 16, thresholds, args.repeat, Path("/tmp") / f"bench-regions-{uuid.uuid4().hex}.log")
+        print(text)
+        verdicts += more
+    print("\nTargets")
+    for line in verdicts:
+        print(f"  {line}")
+    print(f"load average {Path('/proc/loadavg').read_text().split()[:3]}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Region labelling and borders against plain oracles: scipy.ndimage.label per color, and pixel-by-pixel counting."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from app.regions import CLEAR, borders, label_regions
+
+
+def oracle_regions(values: np.ndarray) -> np.ndarray:
+    """Each pixel's region by ndimage.label, one color at a time, numbered by first pixel in raster order."""
+    out = np.full(values.shape, -1, dtype=np.int64)
+    offset = 0
+    for value in np.unique(values):
+        labelled, count = ndimage.label(values == value)  # default structure: 4-connectivity
+        out[labelled > 0] = labelled[labelled > 0] + offset - 1
+        offset += count
+    _, first = np.unique(out.ravel(), return_index=True)
+    return np.argsort(np.argsort(first))[out]  # each region's rank by first pixel
+
+
+def random_map(seed: int, shape=(37, 53), colors=5, blobs: bool = True) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if not blobs:
+        return rng.integers(0, colors, shape).astype(np.uint8)
+    coarse = rng.integers(0, colors, (shape[0] // 4 + 1, shape[1] // 4 + 1))
+    values = np.kron(coarse, np.ones((4, 4), dtype=np.int64))[: shape[0], : shape[1]]
+    specks = rng.random(shape) < 0.15
+    values[specks] = rng.integers(0, colors, specks.sum())
+    return values.astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("blobs", [True, False])
+def test_labels_match_ndimage_per_color(seed, blobs):
+    values = random_map(seed, blobs=blobs)
+    regions = label_regions(values)
+    expected = oracle_regions(values)
+    assert regions.count == expected.max() + 1
+    assert np.array_equal(regions.of_pixel, expected)
+    assert np.array_equal(regions.size, np.bincount(expected.ravel()))
+    assert np.array_equal(regions.index[regions.of_pixel], values)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2)])
+def test_labels_on_thin_images(shape):
+    values = random_map(3, shape=shape, colors=2, blobs=False)
+    assert np.array_equal(label_regions(values).of_pixel, oracle_regions(values))
+
+
+def test_diagonal_pixels_are_separate_regions():
+    values = np.array([[1, 0], [0, 1]], dtype=np.uint8)
+    assert label_regions(values).count == 4
+
+
+def test_transparent_pixels_form_clear_regions_whatever_their_index():
+    values = np.array([[1, 1, 2], [1, 1, 2]], dtype=np.uint8)
+    alpha = np.array([[255, 0, 255], [255, 0, 255]], dtype=np.uint8)
+    regions = label_regions(values, alpha)
+    assert regions.count == 3
+    assert sorted(regions.index.tolist()) == [1, 2, CLEAR]
+    assert regions.size[regions.index == CLEAR].tolist() == [2]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_border_lengths_count_every_pixel_edge_once_per_direction(seed):
+    values = random_map(seed, shape=(19, 23))
+    regions = label_regions(values)
+    keep = np.zeros(regions.count, dtype=bool)
+    keep[::3] = True
+    found = borders(regions, keep)
+    of = regions.of_pixel
+    expected = Counter()
+    for a, b in [(of[:, :-1], of[:, 1:]), (of[:-1], of[1:])]:
+        for x, y in zip(a.ravel().tolist(), b.ravel().tolist()):
+            if x != y and (keep[x] or keep[y]):
+                expected[(x, y)] += 1
+                expected[(y, x)] += 1
+    got = {(int(s), int(t)): int(n) for s, t, n in zip(found.source, found.target, found.length)}
+    assert got == dict(expected)
+    order = np.lexsort((found.target, found.source))
+    assert np.array_equal(order, np.arange(len(order))), "borders must come sorted by (source, target)"
+
+
+def test_no_border_touches_a_transparent_region():
+    values = np.zeros((4, 6), dtype=np.uint8)
+    values[:, 4:] = 1
+    alpha = np.full((4, 6), 255, dtype=np.uint8)
+    alpha[:, 2] = 0
+    regions = label_regions(values, alpha)
+    found = borders(regions, np.ones(regions.count, dtype=bool))
+    clear = np.flatnonzero(regions.index == CLEAR)
+    assert not np.isin(found.source, clear).any() and not np.isin(found.target, clear).any()
+    # Left of the clear column: index 0; right of it: index 0, then 1. Only those two touch.
+    assert len(found.source) == 2 and found.length.tolist() == [4, 4]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pixels_of_some_regions_read_from_the_runs_match_the_map(seed):
+    values = random_map(seed, shape=(23, 31))
+    regions = label_regions(values)
+    wanted = np.random.default_rng(seed).random(regions.count) < 0.3
+    positions, owners = regions.pixels_of(wanted)
+    assert np.array_equal(positions, np.flatnonzero(wanted[regions.of_pixel.ravel()]))
+    assert np.array_equal(owners, regions.of_pixel.ravel()[positions])
+    none, _ = regions.pixels_of(np.zeros(regions.count, dtype=bool))
+    assert len(none) == 0
