@@ -15,7 +15,7 @@ FORM_ROOM_BYTES = 64 * 2**10  # multipart boundaries, part headers and the optio
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask
 
-    from app import admission, api, errors, explore, hooks, paint, quantize, settings, web
+    from app import admission, api, errors, explore, hooks, ladder, paint, quantize, settings, web
     from app.cache import PhotoCache
     from app.uploads import InMemoryRequest
 
@@ -47,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     hooks.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(explore.bp)
+    app.register_blueprint(ladder.bp)
     app.register_blueprint(paint.bp)
     app.register_blueprint(web.bp)
     return app

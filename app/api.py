@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import access_log, downloads, forms, options, results
 from app.openapi import openapi_document
-from app.photos import read_photo
+from app.photos import count_fits, read_photo
 
 bp = Blueprint("api", __name__)
 
@@ -19,6 +19,7 @@ def recolor() -> Response:
     chosen = options.engine_options(values, fmt=values["format"])
     access_log.note(photo.pixels, chosen.k)
     recolored = results.recolor(photo.prepared, chosen, photo.stem, decoded_here=photo.uploaded)
+    count_fits(photo)
     rendered = recolored.rendered
     if request.accept_mimetypes.best_match([rendered.mime_type, "application/json"]) == "application/json":
         return jsonify(recolored.as_answer(photo.token))

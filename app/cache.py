@@ -94,6 +94,33 @@ class PhotoCache:
             self._items.move_to_end(token)
             return item[2]
 
+    def recount(self, token: str | None, nbytes: int) -> None:
+        """A kept value grew or shrank (a photo's palettes): count its new size, in the cache and in the
+        budget, making room by dropping other values; a value that no longer fits at all is dropped itself."""
+        if token is None:
+            return
+        with self._lock:
+            item = self._items.get(token)
+            if item is None:
+                return
+            grown = nbytes - item[1]
+            if grown < 0:
+                self._budget.release(-grown)
+            else:
+                while not self._budget.try_hold(grown):
+                    others = [t for t in self._items if t != token]
+                    if not others:
+                        self._drop(token)
+                        return
+                    self._drop(others[0])
+            self._bytes += grown
+            self._items[token] = (item[0], nbytes, item[2])
+            if nbytes > self.max_bytes:
+                self._drop(token)
+                return
+            while self._bytes > self.max_bytes:
+                self._drop(next(t for t in self._items if t != token))
+
     def _expire(self) -> None:
         deadline = self._clock() - self.ttl
         while self._items and next(iter(self._items.values()))[0] < deadline:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from app import access_log, curve, downloads, forms, options, palettes, sheet
-from app.photos import read_photo
+from app.photos import count_fits, read_photo
 
 bp = Blueprint("explore", __name__)
 
@@ -31,6 +31,7 @@ def contact_sheet() -> Response:
     access_log.note(photo.pixels, ",".join(map(str, values["ks"])))
     data = sheet.contact_sheet(photo.prepared, values["ks"], values["color_space"], values["dither"],
                                values["method"], tile_side=values["max_side"])
+    count_fits(photo)
     return downloads.attachment(data, "image/png", f"{photo.stem}-contact-sheet.png", photo.token)
 
 
@@ -42,5 +43,6 @@ def palette_file() -> Response:
     access_log.note(photo.pixels, chosen.k)
     fmt = values["format"]
     data = palettes.export(palettes.palette_of(photo.prepared, chosen), fmt, photo.stem)
+    count_fits(photo)
     return downloads.attachment(data, palettes.MIME_TYPES[fmt], f"{photo.stem}-k{chosen.k}-palette.{fmt}",
                                 photo.token)

@@ -90,6 +90,21 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/palettes": {
+                "post": {
+                    "summary": "The palettes of a photo for many k at once: the page's slider draws its preview from them",
+                    "description": "For each k, exactly the colors, palette, psnr and delta_e that /api/quantize "
+                                   "answers for the same photo, k and color_space with method kmeans and no "
+                                   "dithering. Palettes found once are kept with the photo, so asking again, or "
+                                   "asking /api/quantize by image_id, costs no clustering.",
+                    "requestBody": _form("/api/palettes", config),
+                    "responses": {
+                        "200": {"description": "The palettes.",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ladder"}}}},
+                        **_error_responses(400, 410, 413, 415, 422),
+                    },
+                }
+            },
             "/api/paint-by-number": {
                 "post": {
                     "summary": "A printable paint-by-number template: outlines, numbers and a legend",
@@ -126,6 +141,24 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                             "delta_e": {"type": "number", "description": "Mean CIEDE2000, estimated."}}}},
                     "suggested_k": {"type": "integer", "minimum": 2, "maximum": 32},
                     "image_id": {"type": ["string", "null"], "description": "Send it back instead of the image."}}},
+                "Ladder": {"type": "object", "required": ["image_id", "color_space", "width", "height", "palettes"],
+                           "properties": {
+                    "image_id": {"type": ["string", "null"], "description": "Send it back instead of the image."},
+                    "color_space": {"type": "string", "enum": ["rgb", "oklab", "lab"]},
+                    "width": {"type": "integer", "description": "The photo's width, upright."},
+                    "height": {"type": "integer"},
+                    "unique_colors": {"type": "integer"},
+                    "bytes": {"type": "integer", "description": "Size of the photo as uploaded."},
+                    "palettes": {"type": "array", "items": {"type": "object",
+                                 "required": ["k", "colors", "palette", "psnr", "delta_e"], "properties": {
+                        "k": {"type": "integer"}, "colors": {"type": "integer", "description": "At most k."},
+                        "palette": {"type": "array", "items": {"$ref": "#/components/schemas/Swatch"}},
+                        "psnr": {"type": ["number", "null"], "description": "dB; null when identical."},
+                        "delta_e": {"type": "number", "description": "Mean CIEDE2000 against the original."}}}},
+                    "unfinished": {"type": "array", "items": {"type": "integer"},
+                                   "description": "ks a background request left for later (empty otherwise)."},
+                    "timings": {"type": "object", "description": "quantize_ms; found: palettes clustered now; "
+                                                                 "cached: palettes kept from before."}}},
                 "PaletteFile": {"type": "object", "required": ["k", "colors"], "properties": {
                     "k": {"type": "integer"},
                     "colors": {"type": "array", "items": {"type": "object", "properties": {

@@ -75,6 +75,7 @@ class Option:
     aliases: Mapping[str, str] = field(default_factory=dict)  # choice: other spellings accepted
     max_items: int = 0  # integers: how many values at most
     check: Callable[[tuple[int, ...], int], None] | None = None  # integers: the rule for the whole list
+    ranges: bool = False  # integers: "2-64" stands for every value from 2 to 64
 
     def default_in(self, config: Mapping[str, Any]) -> Any:
         return _resolve(self.default, config)
@@ -85,7 +86,8 @@ class Option:
     def parse(self, raw: str | None, config: Mapping[str, Any]) -> Any:
         """The value of this option from the text a client sent (None when it sent nothing)."""
         if raw is None:
-            return self.default_in(config)
+            default = self.default_in(config)
+            return (default,) if self.kind == "integers" and isinstance(default, int) else default
         raw = raw.strip()
         if self.kind == "choice":
             return self._parse_choice(raw, config)
@@ -115,10 +117,17 @@ class Option:
         low, high = self.bounds(config)
         values = []
         for part in (part.strip() for part in raw.split(",")):
-            if not re.fullmatch(r"[0-9]{1,9}", part):
-                raise OptionError(self.name, f"Each value in {self.name} must be a whole number between {low} and "
+            bounds = re.fullmatch(r"([0-9]{1,9})(?:\s*-\s*([0-9]{1,9}))?" if self.ranges else r"([0-9]{1,9})()", part)
+            if not bounds:
+                kind = "a whole number or a range such as 2-64" if self.ranges else "a whole number"
+                raise OptionError(self.name, f"Each value in {self.name} must be {kind} between {low} and "
                                              f"{high}, got {part[:40]!r}.")
-            values.append(int(part))
+            first, last = int(bounds[1]), int(bounds[2] or bounds[1])
+            if last < first:
+                raise OptionError(self.name, f"A range in {self.name} must go upward, got {part!r}.")
+            if last - first >= 1000:  # checked below against max_items; no need to build a huge list first
+                raise OptionError(self.name, f"{self.name} holds at most {self.max_items} values.")
+            values += range(first, last + 1)
         if self.check is not None:
             try:
                 self.check(tuple(values), high)
@@ -134,6 +143,10 @@ class Option:
         elif self.kind == "integer":
             low, high = self.bounds(config)
             schema = {"type": "integer", "minimum": low, "maximum": high}
+        elif self.ranges:
+            item = "\\d+(\\s*-\\s*\\d+)?"
+            schema = {"type": "string", "pattern": f"^{item}(\\s*,\\s*{item})*$", "examples": ["2,3,4", "2-64"]}
+            default = None if default is None else str(default)
         else:
             schema = {"type": "string", "pattern": "^\\d+(\\s*,\\s*\\d+)*$"}
             default = None if default is None else ",".join(map(str, default))
@@ -188,6 +201,29 @@ TEMPLATE_FORMAT = Option("format", "choice", "svg: outlines, numbers and legend,
                          "filled in; png: the same template rasterized for printing.", default="svg",
                          choices=get_args(TemplateFormat))
 
+
+def check_ladder(ks: tuple[int, ...], max_k: int) -> None:
+    """The ks of POST /api/palettes: 1 to LADDER_SIZE values, each from MIN_K to max_k, each once."""
+    if len(ks) > LADDER_SIZE:
+        raise ValueError(f"ks holds at most {LADDER_SIZE} values, got {len(ks)}.")
+    for k in ks:
+        if not quantize.MIN_K <= k <= max_k:
+            raise ValueError(f"Each value in ks must be between {quantize.MIN_K} and {max_k}, got {k}.")
+    seen = set()
+    for k in ks:
+        if k in seen:
+            raise ValueError(f"ks lists {k} twice; give each value once.")
+        seen.add(k)
+
+
+LADDER_SIZE = 64  # palettes in one answer of POST /api/palettes: the whole slider, 2..64, at most
+LADDER_KS = Option("ks", "integers", "k values and ranges, such as 2,3,4 or 2-64; palettes follow this order.",
+                   default=FromSetting("DEFAULT_K"), low=quantize.MIN_K, high=FromSetting("MAX_K"), max_items=LADDER_SIZE, check=check_ladder,
+                   ranges=True)
+BACKGROUND = Option("background", "choice", "1: work fetched ahead, which nobody waits for. It stops between two k "
+                    "when another request for the same photo comes in; the ks not done are listed in unfinished.",
+                    default="0", choices=("0", "1"))
+
 # The options each endpoint reads, in the order they are checked (all before the photo is decoded).
 # The form parsing (app/forms.py) and the OpenAPI document follow this.
 ENDPOINTS: dict[str, tuple[Option, ...]] = {
@@ -196,6 +232,7 @@ ENDPOINTS: dict[str, tuple[Option, ...]] = {
     "/api/contact-sheet": (KS, COLOR_SPACE, DITHER, METHOD, TILE_SIDE),
     "/api/palette": (K, COLOR_SPACE, DITHER, METHOD, PALETTE_FORMAT, MIN_REGION),
     "/api/paint-by-number": (K, COLOR_SPACE, TEMPLATE_MIN_REGION, TEMPLATE_FORMAT),
+    "/api/palettes": (LADDER_KS, COLOR_SPACE, BACKGROUND),
 }
 # The command line's --options for recoloring (besides -k, and --ks and --palette-format of its other modes).
 COMMAND_LINE: tuple[Option, ...] = (IMAGE_FORMAT, COLOR_SPACE, DITHER, METHOD)

@@ -152,6 +152,8 @@ def read_photo() -> Photo:
     files = request.files.getlist("image")
     if len(files) > 1:
         raise bad_request(f"Send one image, not {len(files)}.")
+    if files and not files[0].filename and not files[0].stream.getbuffer().nbytes and field("image_id"):
+        files = []  # the page's form sent with no file chosen, but with the image_id of its last answer
     if files:
         data = files[0].read()
         if not data and not files[0].filename:  # a form sent with no file chosen
@@ -165,3 +167,8 @@ def read_photo() -> Photo:
     if image_id:
         return _from_caches(image_id)
     raise bad_request("Add the photo as a file in the 'image' field.")
+
+
+def count_fits(photo: Photo) -> None:
+    """The photo's cache entry grew by the palettes found for it: count them in its bytes and the budget."""
+    current_app.extensions["photo_cache"].recount(photo.token, photo.prepared.nbytes)

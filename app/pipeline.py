@@ -7,6 +7,7 @@ again and again on the same prepared photo.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from app import cleaning, imaging, quantize
+from app.fits import FitCache
 
 METHODS = ("kmeans", "mediancut", "octree")
 DITHERS = ("none", "floyd-steinberg")
@@ -28,6 +30,8 @@ class Prepared:
     hist: quantize.Histogram  # visible pixels only
     source_bytes: int
     timings: dict[str, float] = field(default_factory=dict)
+    # The k-means palettes found so far, by (k, color_space): kept with the photo in the cache.
+    fits: FitCache = field(default_factory=FitCache, compare=False, repr=False)
 
     @property
     def keys(self) -> np.ndarray:
@@ -36,8 +40,9 @@ class Prepared:
 
     @property
     def nbytes(self) -> int:
+        """Memory held, the palettes found so far included: the photo cache counts it again as they grow."""
         # Per distinct color: the histogram and what the engine keeps for the photo's next palettes.
-        return self.decoded.nbytes + self.hist.unique_colors * quantize.CACHED_BYTES_PER_COLOR
+        return self.decoded.nbytes + self.hist.unique_colors * quantize.CACHED_BYTES_PER_COLOR + self.fits.nbytes
 
 
 @dataclass(frozen=True)
@@ -181,8 +186,23 @@ def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize
 def palette_fit(prepared: Prepared, options: Options) -> quantize.PaletteFit:
     """The palette the chosen method finds in the whole photo, with its figures before any dithering."""
     if options.method == "kmeans":
-        return quantize.find_palette(prepared.hist, options.k, options.color_space)
+        return kmeans_fit(prepared, options.k, options.color_space)[0]
     return _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
+
+
+def kmeans_fit(prepared: Prepared, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
+    """The k-means palette for k and color_space, from the photo's fits when found before; and whether it was."""
+    return prepared.fits.get_or_make((k, color_space), lambda: quantize.find_palette(prepared.hist, k, color_space))
+
+
+def fit_summary(fit: quantize.PaletteFit) -> dict:
+    """colors, palette [{hex, share}] (largest share first), psnr (None when exact) and delta_e, as the API answers."""
+    return {
+        "colors": len(fit.palette),
+        "palette": [{"hex": h, "share": round(float(s), 6)} for h, s in zip(fit.hex_codes(), fit.shares)],
+        "psnr": None if math.isinf(fit.psnr) else round(fit.psnr, 3),
+        "delta_e": round(fit.delta_e, 4),
+    }
 
 
 def dithered(decoded: imaging.Decoded, hist: quantize.Histogram, palette: np.ndarray

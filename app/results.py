@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +38,7 @@ class Recolored:
             "width": rendered.width,
             "height": rendered.height,
             "k": options.k,
-            "colors": self.colors,
-            "palette": [{"hex": h, "share": round(float(s), 6)} for h, s in zip(result.hex_codes(), result.shares)],
-            "psnr": None if math.isinf(result.psnr) else round(result.psnr, 3),
-            "delta_e": round(result.delta_e, 4),
+            **pipeline.fit_summary(result),  # the shape POST /api/palettes answers too
             "original": {
                 "width": decoded.width,
                 "height": decoded.height,

@@ -11,14 +11,13 @@ import base64
 
 from flask import Blueprint, current_app, render_template, request
 
-from app import access_log, forms, imaging, options, paint_by_number, results
+from app import access_log, downloads, forms, imaging, options, paint_by_number, results
 from app.errors import AppError
-from app.photos import read_photo
+from app.photos import count_fits, read_photo
 
 bp = Blueprint("web", __name__)
 
-# Longest side of the original shown beside the result on the no-JS page, and the
-# largest preview the page's script asks for (it asks for less on small screens).
+# Longest side of the original shown beside the result on the no-JS page.
 PREVIEW_SIDE = 1600
 # "Clean up specks" on the page: min_region in pixels of a PREVIEW_SIDE view. The script scales
 # them to the photo's full size, so a level looks alike on any photo; the no-JS form sends them as they are.
@@ -84,6 +83,7 @@ def index_form():
         return render_page(error=error, status=error.status)
     recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
                                 decoded_here=photo.uploaded)
+    count_fits(photo)
     access_log.note(photo.pixels, recolored.options.k)
     answer = recolored.as_answer(photo.token)
     preview = imaging.shrink_nearest(photo.prepared.decoded.rgb, PREVIEW_SIDE)
@@ -91,3 +91,19 @@ def index_form():
     answer["original_image"] = "data:image/jpeg;base64," + base64.b64encode(original).decode("ascii")
     answer["total_ms"] = round(sum(answer["timings"].values()))
     return render_page(answer=answer)
+
+
+@bp.post("/download")
+def download_form():
+    """Without JavaScript: the full-resolution result of the page's last answer (its image_id), as an attachment."""
+    try:
+        values = forms.read_all("/api/quantize")
+        photo = read_photo()
+    except AppError as error:
+        return render_page(error=error, status=error.status)
+    recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
+                                decoded_here=photo.uploaded)
+    count_fits(photo)
+    access_log.note(photo.pixels, recolored.options.k)
+    rendered = recolored.rendered
+    return downloads.attachment(rendered.data, rendered.mime_type, recolored.filename, photo.token)

@@ -103,7 +103,7 @@ def test_a_photo_the_deployment_has_is_never_uploaded_again(open_app, tmp_path):
     first = open_app()
     sent = Uploads(first)
     upload(first, photo)
-    assert len(sent.files) == 1 and sent.by_id[0].endswith("/api/quantize")  # asked by hash, then uploaded
+    assert len(sent.files) == 1 and sent.by_id[0].endswith("/api/palettes")  # asked by hash, then uploaded
     first.fill("#k", "7")
     wait_for_result(first, 7)
     assert len(sent.files) == 1
@@ -146,8 +146,8 @@ def test_a_failed_preview_is_retried_once_and_shows_retrying_not_an_error(open_a
     }""")
     failed = []
 
-    def fail_once(route):
-        if failed or b"max_side" not in (route.request.post_data_buffer or b""):
+    def fail_once(route):  # the palette the page waits for; the ladder's background batches go through
+        if failed or b"ks=100" not in (route.request.post_data_buffer or b""):
             return route.fallback()
         failed.append(route.request.url)
         if failure == "dropped":
@@ -156,9 +156,9 @@ def test_a_failed_preview_is_retried_once_and_shows_retrying_not_an_error(open_a
         headers = {"Retry-After": after} if after else {}
         route.fulfill(status=int(status), headers=headers, content_type="text/html", body="<h1>Bad Gateway</h1>")
 
-    page.route("**/api/quantize", fail_once)
-    page.fill("#k", "9")
-    wait_for_result(page, 9)
+    page.route("**/api/palettes", fail_once)
+    page.fill("#k", "100")  # beyond the slider: never fetched ahead, so asked for now
+    wait_for_result(page, 100)
     assert failed and page.evaluate("window.__retrying") and page.is_hidden("#error")
     assert page.get_attribute("html", "data-retrying") is None
 
@@ -169,13 +169,13 @@ def test_when_the_retry_fails_too_the_error_is_shown(open_app, corpus):
     failed = []
 
     def always_502(route):
-        if b"max_side" not in (route.request.post_data_buffer or b""):
+        if b"ks=100" not in (route.request.post_data_buffer or b""):
             return route.fallback()
         failed.append(route.request.url)
         route.fulfill(status=502, content_type="text/html", body="<h1>Bad Gateway</h1>")
 
-    page.route("**/api/quantize", always_502)
-    page.fill("#k", "9")
+    page.route("**/api/palettes", always_502)
+    page.fill("#k", "100")
     error = page.locator("#error[role=alert]")
     error.wait_for(state="visible")
     assert len(failed) == 2  # the request and its one retry
@@ -191,14 +191,14 @@ def test_an_expired_photo_is_uploaded_once_then_asked_by_hash(open_app, corpus):
 
     def expire_once(route):
         body = route.request.post_data_buffer or b""
-        if not forgotten and b"image_id=" in body and b"max_side" in body:  # a preview: never cancelled here
+        if not forgotten and b"image_id=" in body and b"ks=100" in body:  # the palette the page waits for
             forgotten.append(route.request.url)
             return route.fulfill(status=410, content_type="application/json",
                                  body=json.dumps({"error": {"code": "image_expired", "message": "gone"}}))
         route.fallback()
 
-    page.route("**/api/quantize", expire_once)
-    for k in (6, 7, 8):
+    page.route("**/api/palettes", expire_once)
+    for k in (100, 101, 102):  # beyond the slider: each asked for as it is chosen
         page.fill("#k", str(k))
         wait_for_result(page, k)
     assert len(forgotten) == 1 and len(sent.files) == before + 1 and page.is_hidden("#error")

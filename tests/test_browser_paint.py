@@ -63,11 +63,23 @@ def test_cleaning_specks_cleans_the_preview_and_says_the_figures_are_of_the_clea
     assert page.is_visible("#fig-cleaned")
     assert page.text_content("#fig-cleaned").startswith("Figures measured on the cleaned image:")
     assert page.text_content("#fig-psnr") != plain_psnr
-    shown = np.asarray(shown_result(page).convert("RGB"))
+    result = shown_result(page)
+    assert result.info["data"]["k"] == "16" and result.info["data"]["space"] == "rgb"
+    assert result.info["data"]["dither"] == "none"
+    canvas = page.locator('#compare canvas[aria-label^="Result"]')
+    assert canvas.get_attribute("data-min-region") == "40"
+    assert "specks under 40 px cleaned" in canvas.get_attribute("aria-label")
+    shown = np.asarray(result.convert("RGB"))
     assert shown.shape[:2] == (512, 768), "at this size the preview is the full result"
     for color in np.unique(shown.reshape(-1, 3), axis=0):
         labelled, _ = ndimage.label((shown == color).all(axis=2))
         assert np.bincount(labelled.ravel())[1:].min() >= 40, "a speck survived in the preview"
+    page.locator("#specks").fill("0")  # off again: the page draws from the palette itself
+    wait_for_result(page, 16, "rgb|none")
+    assert canvas.get_attribute("data-min-region") is None and page.is_hidden("#fig-cleaned")
+    assert page.text_content("#fig-psnr") == plain_psnr
+    page.locator("#specks").fill("2")
+    wait_for_result(page, 16, "rgb|none|40")
     page.select_option("#dither", "floyd-steinberg")
     wait_for_result(page, 16, "rgb|floyd-steinberg")
     assert page.locator("#specks").is_disabled() and page.is_hidden("#fig-cleaned")

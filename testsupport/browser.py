@@ -44,9 +44,10 @@ class Guard:
 
 
 @dataclass
-class PreviewCounter:
-    """How many preview requests (those with max_side) were in flight at once, at most."""
+class RequestCounter:
+    """Requests to one API path: how many in all, and how many were in flight at once, at most."""
 
+    path: str = "/api/palettes"
     now: int = 0
     most: int = 0
     total: int = 0
@@ -57,12 +58,8 @@ class PreviewCounter:
         page.on("requestfinished", self._end)
         page.on("requestfailed", self._end)
 
-    @staticmethod
-    def is_preview(request) -> bool:
-        return request.url.endswith("/api/quantize") and b"max_side" in (request.post_data_buffer or b"")
-
     def _start(self, request) -> None:
-        if self.is_preview(request):
+        if request.url.endswith(self.path):
             self.requests.add(request)
             self.total += 1
             self.now += 1
@@ -97,7 +94,7 @@ def csp_violations(page) -> list[str]:
 
 
 def wait_for_result(page, k: int, options: str = "rgb|none") -> None:
-    """Until the result for k (and color space|dither) is on show and nothing is in flight."""
+    """Until the result for k (and color space|dither) is painted and nothing more is awaited."""
     page.wait_for_function(
         """key => document.getElementById('app').dataset.shownKey === key
                  && document.getElementById('app').dataset.busy === 'false'""",
@@ -110,12 +107,22 @@ def upload(page, path: Path, k: int = 16) -> None:
     wait_for_result(page, k)
 
 
+RESULT = '#compare canvas[aria-label^="Result"]'
+
+
 def shown_result(page) -> Image.Image:
-    """The result image on show, decoded from its data: URL."""
-    src = page.get_attribute("#result-img", "src")
+    """The pixels of the result on show, read back from its canvas, with the data-* that describe them."""
+    state = page.eval_on_selector(
+        RESULT, "c => ({url: c.toDataURL('image/png'), k: c.dataset.k, space: c.dataset.colorSpace, dither: c.dataset.dither})")
     prefix = "data:image/png;base64,"
-    assert src.startswith(prefix), src[:40]
-    return Image.open(io.BytesIO(base64.b64decode(src[len(prefix):])))
+    assert state["url"].startswith(prefix), state["url"][:40]
+    image = Image.open(io.BytesIO(base64.b64decode(state["url"][len(prefix):])))
+    image.info["data"] = state
+    return image
+
+
+def colors_of(image: Image.Image) -> set[str]:
+    return {"#%02x%02x%02x" % color[:3] for _, color in image.convert("RGB").getcolors(1 << 24)}
 
 
 def color_count(image: Image.Image) -> int:

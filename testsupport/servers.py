@@ -35,14 +35,14 @@ def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 30.0) ->
 
 
 @contextmanager
-def gunicorn(log: Path, port: int | None = None, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
-    """Run gunicorn as the project does, settings overridden by `env`; yields the process and base URL."""
+def gunicorn(log: Path, port: int | None = None, root: Path = ROOT, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Run gunicorn as the project does (from `root`), settings overridden by `env`; yields the process and base URL."""
     port = port or free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}",
                "app:create_app()"]
     environment = {**os.environ, "PORT": str(port), **env}
     with open(log, "wb") as output:  # the server's log, to read when something fails
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=root, env=environment, stdout=output, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(base + "/healthz", process)

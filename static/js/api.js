@@ -46,10 +46,25 @@ async function readError(response) {
   } catch {
     // Not JSON (a proxy page, say): fall back to words of our own.
   }
-  const error = new ApiError(response.status, code, message || FRIENDLY[response.status] || FRIENDLY[500]);
+  const error = new ApiError(response.status, code, forPeople(message) || FRIENDLY[response.status] || FRIENDLY[500]);
   const after = Number.parseFloat(response.headers.get("Retry-After") || "");
   if (Number.isFinite(after) && after >= 0) error.retryAfter = after;
   return error;
+}
+
+// The API names its fields; the page speaks of what a person sees.
+const PAGE_WORDS = [
+  [/Add the photo as a file in the 'image' field\./g, "Choose a photo first."],
+  [/the 'image' field/g, "the photo"],
+  [/\bimage_id\b/g, "photo"],
+  [/\bks\b/g, "the values of k"],
+  [/\bcolor_space\b/g, "the color space"],
+  [/\bdither\b/g, "dithering"],
+  [/\bmax_side\b/g, "the size"],
+];
+
+export function forPeople(message) {
+  return PAGE_WORDS.reduce((text, [pattern, words]) => text.replace(pattern, words), message);
 }
 
 /** Wait before the retry, saying so where the page shows progress; the signal cancels the wait. */

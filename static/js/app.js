@@ -1,20 +1,25 @@
-// The page: get a photo in, keep the result in step with the k slider,
-// compare, download. The photo travels once; slider moves send its image_id,
-// k and a preview size. At most one preview request is in flight: moves made
-// meanwhile are coalesced into the next request, and every answer carries a
-// sequence number so a stale one never replaces a newer one.
+// The page: get a photo in, keep the result in step with the k slider, compare, download.
+//
+// The browser holds the photo, so it draws the result itself (preview.js) from a palette the
+// server found (ladder.js, POST /api/palettes). The server's full-resolution result is asked
+// for only for the download and for zooming to 100%, once the slider rests.
+// With "Clean up specks" on (min_region), a palette alone cannot say what the cleaned image
+// looks like: then the server draws the preview (POST /api/quantize with max_side and
+// min_region) and the canvas shows that image instead.
 
 import { ApiError, Photo, dataUrlToBlob, saveBlob } from "./api.js";
 import { Viewer } from "./viewer.js";
-import { humanBytes, showFigures, showPalette, showResultSize, showStrip } from "./panel.js";
+import { humanBytes, showFigures, showPalette, showStrip } from "./panel.js";
 import { Explore } from "./explore.js";
+import { Ladder } from "./ladder.js";
+import { Preview, sameView } from "./preview.js";
 import { PaintByNumber } from "./paint.js";
 import { Specks } from "./specks.js";
 
-const SLIDE_DEBOUNCE_MS = 70;
-const TYPE_DEBOUNCE_MS = 400;
-const PROGRESS_AFTER_MS = 300;
-const FULL_AFTER_MS = 600;
+const TYPE_DEBOUNCE_MS = 350;
+const DIM_AFTER_MS = 250; // a k whose palette is on its way: dim the previous result after this
+const SETTLED_MS = 400; // no new paint for this long: the slider rests
+const IDLE_FULL_MS = 1500; // rested this long with every palette here: fetch the download in the background
 
 document.documentElement.classList.add("js");
 const $ = (id) => document.getElementById(id);
@@ -27,45 +32,75 @@ const settings = {
   previewSide: Number(root.dataset.previewSide),
 };
 for (const element of document.querySelectorAll(".needs-js")) element.hidden = false;
-
 const els = {
   form: $("upload-form"), file: $("image"), stage: $("stage"), dropzone: $("dropzone"), toolbar: $("toolbar"),
-  compare: $("compare"), original: $("original-img"), result: $("result-img"), caption: $("result-caption"),
-  slider: $("k-slider"), k: $("k"), kError: $("k-error"), colorSpace: $("color-space"), dither: $("dither"),
-  error: $("error"), status: $("status"), progress: $("progress"), results: $("results"), palette: $("palette"),
-  download: $("download"), downloadText: $("download-text"), downloadHelp: $("download-help"), photoName: $("photo-name"),
-  strip: $("palette-strip"), zoomFit: $("zoom-fit"), zoom100: $("zoom-100"), zoomLevel: $("zoom-level"),
+  compare: $("compare"), original: $("original-img"), canvas: $("result-canvas"), full: $("result-full"),
+  serverResult: $("result-img"), caption: $("result-caption"), paneStatus: $("pane-status"),
+  paneStatusText: $("pane-status-text"), slider: $("k-slider"), k: $("k"), kError: $("k-error"),
+  colorSpace: $("color-space"), dither: $("dither"), error: $("error"), status: $("status"),
+  progress: $("progress"), progressText: $("progress-text"), results: $("results"), palette: $("palette"),
+  swatch: $("swatch-template"), download: $("download"), downloadText: $("download-text"),
+  downloadHelp: $("download-help"), photoName: $("photo-name"), strip: $("palette-strip"),
+  zoomFit: $("zoom-fit"), zoom100: $("zoom-100"), zoomLevel: $("zoom-level"),
 };
 
-const state = {
-  photo: null, // the photo on show (a Photo)
-  loading: null, // a new photo on its first request
-  originalUrl: null,
-  seq: 0,
-  inflight: null, // {seq, controller, key}
-  shown: null, // {key, answer, ms, announced}
-  failedKey: null,
-  full: null, // {key, blob, url} full-resolution result of the shown key
-  fullJob: null, // {key, controller, promise}
-  timers: { debounce: 0, progress: 0, full: 0 },
-};
+/** The photo on show and everything fetched for it; replaced whole when another photo comes in. */
+let session = null;
 
+class Session {
+  constructor(photo) {
+    this.photo = photo;
+    this.ladder = new Ladder(photo, {
+      maxK: settings.sliderMaxK,
+      onArrive: (colorSpace) => {
+        // How much of the slider is here, for the curious and for the benchmark.
+        if (colorSpace === els.colorSpace.value) root.dataset.ladder = String(settings.sliderMaxK - 1 - this.ladder.missing(colorSpace).length);
+        update();
+      },
+      onError: (error, asked) => failed(this, error, asked),
+    });
+    this.previewing = null; // a promise: the photo handed to the preview worker
+    this.full = null; // {view, blob, url, answer}: the server's full-resolution result
+    this.fullJob = null; // {view, controller, promise}
+    this.cleaned = null; // {key, view, image}: the server's cleaned preview last received
+    this.cleanJob = null; // {key, controller}
+    this.shownOnce = false;
+    this.stem = photo.name.replace(/\.[^.]+$/, "") || "photo";
+  }
+
+  close() {
+    this.ladder.close();
+    this.fullJob?.controller.abort();
+    this.cleanJob?.controller.abort();
+    if (this.full) URL.revokeObjectURL(this.full.url);
+  }
+}
+
+const preview = new Preview(els.canvas, { onPaint: painted });
 const viewer = new Viewer(els.compare);
 viewer.onlabel = (text) => { els.zoomLevel.textContent = text; };
 viewer.onzoom = (scale) => {
   els.zoomFit.setAttribute("aria-pressed", String(scale === null));
   els.zoom100.setAttribute("aria-pressed", String(scale === 1));
-  if (scale !== null) fetchFull().catch(() => {});
-  showBestResult();
+  rest.restart();
+  showFull();
 };
 
 const explore = new Explore({
-  getPhoto: () => state.photo,
+  getPhoto: () => session?.photo,
   getParams: () => readParams(),
-  getStem: () => state.shown?.answer?.filename?.replace(/-k\d+\.\w+$/, "") || "photo",
-  setK: (k) => setK(k, 0),
+  getStem: () => session?.stem || "photo",
+  setK: (k) => setK(k),
   announce,
-  showError: (message) => showError(message),
+  showError,
+  maxK: settings.maxK,
+});
+
+const specks = new Specks(root, () => { clearError(); update(); });
+const paint = new PaintByNumber({
+  getPhoto: () => session?.photo,
+  getParams: () => readParams(),
+  getStem: () => session?.stem || "photo",
 });
 
 function announce(text) {
@@ -75,6 +110,7 @@ function announce(text) {
 function showError(message) {
   els.error.textContent = message;
   els.error.hidden = false;
+  els.error.scrollIntoView({ block: "nearest" });
 }
 
 function clearError() {
@@ -82,14 +118,7 @@ function clearError() {
   els.error.textContent = "";
 }
 
-/** k and the options, or null while the k field holds something we cannot send. */
-const specks = new Specks(root, () => schedule(SLIDE_DEBOUNCE_MS));
-const paint = new PaintByNumber({
-  getPhoto: () => state.photo,
-  getParams: () => readParams(),
-  getStem: () => state.shown?.answer?.filename?.replace(/-k\d+\.\w+$/, "") || "photo",
-});
-
+/** k and the options, or null while the k field holds something we cannot use. */
 function readParams() {
   const raw = els.k.value.trim();
   const k = Number(raw);
@@ -103,255 +132,374 @@ function readParams() {
   return minRegion ? { ...params, min_region: minRegion } : params;
 }
 
-// Cleaning adds its min_region to the key: "k|color_space|dither" or "k|color_space|dither|min_region".
+// "k|color_space|dither", or "k|color_space|dither|min_region" when cleaning is on.
 const keyOf = (params) => `${params.k}|${params.color_space}|${params.dither}${params.min_region ? `|${params.min_region}` : ""}`;
+const viewKey = (view) => keyOf({ k: view.k, color_space: view.colorSpace, dither: view.dither, min_region: view.minRegion });
 
-/** A preview just big enough for this screen: the palette and figures stay those of the full photo. */
+/** What the page should show now: the palette for the chosen k (or the cleaned preview) if it is here, else null. */
+function wantedView(params) {
+  if (params.min_region) return session?.cleaned?.key === keyOf(params) ? session.cleaned.view : null;
+  const entry = session?.ladder.get(params.k, params.color_space);
+  return entry ? { ...entry, colorSpace: params.color_space, dither: params.dither } : null;
+}
+
+/** The preview size the server draws the cleaned result at: just big enough for this screen. */
 function previewSide() {
-  const rect = els.stage.getBoundingClientRect(); // the comparison itself is hidden before the first result
+  const rect = els.stage.getBoundingClientRect();
   const wanted = Math.max(rect.width, rect.height, 320) * (window.devicePixelRatio || 1);
   return Math.min(settings.previewSide, Math.ceil(wanted / 128) * 128);
 }
 
-function setK(k, delay) {
-  els.k.value = String(k);
-  els.slider.value = String(Math.min(k, settings.sliderMaxK));
-  schedule(delay);
+/** Cleaning is on: ask the server for the cleaned preview of params (the latest ask replaces an older one). */
+function fetchCleaned(current, params) {
+  const key = keyOf(params);
+  if (current.cleaned?.key === key || current.cleanJob?.key === key) return;
+  current.cleanJob?.controller.abort();
+  const controller = new AbortController();
+  current.cleanJob = { key, controller };
+  const fields = { ...params, max_side: previewSide() };
+  current.photo.post("/api/quantize", fields, { signal: controller.signal }).then(async (answer) => {
+    const image = new Image();
+    image.src = answer.image;
+    await image.decode();
+    if (current.cleanJob?.key !== key) return;
+    current.cleanJob = null;
+    const view = {
+      k: answer.k, colorSpace: answer.options.color_space, dither: answer.options.dither,
+      minRegion: answer.options.min_region, colors: answer.colors, palette: answer.palette, psnr: answer.psnr,
+      delta_e: answer.delta_e, regions: answer.regions, answer,
+    };
+    current.cleaned = { key, view, image };
+    if (answer.result.full_resolution) {
+      // The preview is the whole result: it is the download too.
+      const blob = dataUrlToBlob(answer.image);
+      if (current.full) URL.revokeObjectURL(current.full.url);
+      current.full = { view, blob, url: URL.createObjectURL(blob), answer };
+    }
+    if (current === session) update();
+  }).catch((error) => {
+    if (current.cleanJob?.key === key) current.cleanJob = null;
+    if (error.name !== "AbortError") failed(current, error, true);
+  });
 }
 
-function schedule(delay) {
-  clearTimeout(state.timers.debounce);
-  state.timers.debounce = setTimeout(pump, delay);
-}
-
-function startProgress() {
-  if (state.timers.progress) return;
-  state.timers.progress = setTimeout(() => {
-    els.progress.hidden = false;
-    els.stage.setAttribute("aria-busy", "true");
-  }, PROGRESS_AFTER_MS);
-}
-
-function stopProgress() {
-  if (state.inflight) return;
-  clearTimeout(state.timers.progress);
-  state.timers.progress = 0;
-  els.progress.hidden = true;
-  els.stage.setAttribute("aria-busy", "false");
-}
-
-/** Send the next request if nothing is in flight and the shown result is not what is asked for. */
-function pump() {
-  root.dataset.busy = String(Boolean(state.inflight || state.loading));
-  if (!state.photo || state.inflight || state.loading) return;
+/** The one place that brings the screen in step with the controls. */
+function update() {
+  if (!session) return;
   const params = readParams();
   if (!params) return;
-  const key = keyOf(params);
-  if (state.shown?.key === key) return settle();
-  if (state.failedKey === key) return;
-  request(params, key);
-}
-
-async function request(params, key, photo = state.photo) {
-  const seq = ++state.seq;
-  const controller = new AbortController();
-  state.inflight = { seq, controller, key };
-  root.dataset.busy = "true";
-  cancelFull();
-  startProgress();
-  const started = performance.now();
-  try {
-    const answer = await photo.post("/api/quantize", { ...params, max_side: previewSide() }, { signal: controller.signal });
-    if (seq !== state.seq) return false;
-    if (photo === state.loading) commitPhoto(photo);
-    await show(answer, key, started, seq);
-    state.failedKey = null;
-    clearError();
-    return true;
-  } catch (error) {
-    if (error.name === "AbortError" || seq !== state.seq) return false;
-    state.failedKey = key;
-    showError(error instanceof ApiError ? error.message : "Something went wrong. Please try again.");
-    return false;
-  } finally {
-    if (state.inflight?.seq === seq) state.inflight = null;
-    if (state.loading === photo) state.loading = null;
-    pump();
-    stopProgress();
+  session.ladder.aim(params.k, params.color_space);
+  if (params.min_region) fetchCleaned(session, params);
+  else if (session.cleanJob) {
+    session.cleanJob.controller.abort();
+    session.cleanJob = null;
   }
+  const view = wantedView(params);
+  const job = session.fullJob;
+  if (job && !job.forDownload && !sameView(job.view, view)) {
+    job.controller.abort(); // the slider moved on: the full-resolution result of the last k is not needed now
+    session.fullJob = null;
+  }
+  if (view?.minRegion && (session.previewReady || session.cannotDecode)) {
+    session.standInWanted = null;
+    if (session.cannotDecode) viewer.setSize(view.answer.original.width, view.answer.original.height);
+    if (!preview.isShown(view)) preview.paintImage(session.cleaned.image, view);
+  } else if (view && session.previewReady) preview.show(view);
+  else if (view && session.cannotDecode) standIn(session, view);
+  const waiting = !view || !preview.isShown(view);
+  waitingFor(waiting ? params : null);
+  if (!waiting) rest.restart();
 }
 
-/** Stop whatever is in flight; its answer, if it still comes, is dropped by its sequence number. */
-function abortAll() {
-  state.seq++;
-  state.inflight?.controller.abort();
-  state.inflight = null;
-  cancelFull();
-}
-
-async function loadFile(file) {
-  if (!file) return;
-  if (file.size > settings.maxUploadMb * 2 ** 20) {
-    const size = humanBytes(file.size);
-    showError(`This file is ${size}, more than the limit of ${settings.maxUploadMb} MB. Choose a smaller photo.`);
+/** A k on its way: keep the last result, dimmed after a moment, with a word of what is coming. */
+const waitTimer = { id: 0 };
+function waitingFor(params) {
+  clearTimeout(waitTimer.id);
+  if (!params) {
+    els.compare.classList.remove("waiting");
+    els.paneStatus.hidden = true;
+    els.progress.hidden = true;
+    els.stage.setAttribute("aria-busy", "false");
+    root.dataset.busy = "false";
     return;
   }
-  clearError();
-  abortAll();
-  const photo = new Photo(file, file.name || "pasted-photo.png");
-  state.loading = photo;
-  state.failedKey = null;
-  els.photoName.textContent = `Opening ${photo.name}…`;
-  const params = readParams() || { k: settings.defaultK, color_space: els.colorSpace.value, dither: els.dither.value };
-  const ok = await request(params, keyOf(params), photo);
-  if (!ok && !state.loading && state.photo !== photo) {
-    els.photoName.textContent = state.photo ? state.photo.name : "No photo yet";
-  }
+  root.dataset.busy = "true";
+  const first = !session?.shownOnce;
+  const say = () => {
+    const text = first ? `Finding ${params.k} colors…` : `Finding ${params.k} colors… the result shown is still k = ${preview.shown?.k}`;
+    els.paneStatusText.textContent = first ? text : `k = ${params.k}…`;
+    els.progressText.textContent = text;
+    els.paneStatus.hidden = false;
+    els.progress.hidden = false;
+    els.compare.classList.add("waiting");
+    els.stage.setAttribute("aria-busy", "true");
+  };
+  if (first) say();
+  else waitTimer.id = setTimeout(say, DIM_AFTER_MS);
 }
 
-/** The new photo answered: it replaces the one on show. */
-function commitPhoto(photo) {
-  if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
-  state.photo = photo;
-  state.shown = null;
-  dropFull();
-  state.originalUrl = URL.createObjectURL(photo.file);
-  els.original.src = state.originalUrl;
-  els.original.alt = `Original photo, ${photo.name}`;
-  els.photoName.textContent = photo.name;
-  explore.photoChanged();
-  specks.photoChanged();
-  paint.photoChanged();
+function setK(k) {
+  els.k.value = String(k);
+  els.slider.value = String(Math.min(k, settings.sliderMaxK));
+  update();
 }
 
-async function show(answer, key, started, seq) {
-  const next = new Image();
-  next.src = answer.image;
-  try {
-    await next.decode(); // swap only a decoded image, so the old one stays until the new one can paint
-  } catch {
-    // Decoding errors show up as a broken image; the figures are still right.
+/** A painted frame: the figures, palette and strip follow the pixels. */
+function painted(view) {
+  if (!session) return;
+  session.shownOnce = true;
+  if (previous.session) {
+    previous.session.close();
+    previous.session = null;
   }
-  if (seq !== state.seq) return;
-  els.result.src = answer.image;
-  els.result.alt = `Result with ${answer.colors} colors (k = ${answer.k})`;
-  els.result.dataset.k = String(answer.k);
-  els.caption.textContent = `${answer.colors} colors`;
+  els.serverResult.hidden = true;
+  els.canvas.hidden = false;
   els.dropzone.hidden = true;
   els.compare.hidden = false;
   els.toolbar.hidden = false;
   els.results.hidden = false;
-  viewer.setSize(answer.original.width, answer.original.height);
-  const elapsed = performance.now() - started;
-  state.shown = { key, answer, ms: elapsed, announced: false };
-  dropFull();
-  if (answer.result.full_resolution) {
-    const blob = dataUrlToBlob(answer.image);
-    state.full = { key, blob, url: URL.createObjectURL(blob) };
-  }
-  showFigures(answer, { fullBytes: state.full ? state.full.blob.size : null, elapsedMs: elapsed });
-  showPalette(els.palette, answer.palette, announce);
-  showStrip(els.strip, answer.palette);
-  updateDownload();
-  root.dataset.shownKey = key;
-  performance.mark("kmeans:result-shown", { detail: { k: answer.k, key } });
-  explore.resultShown(answer);
-  paint.resultShown(answer);
-  if (specks.resultShown(answer)) schedule(0);
-  showBestResult();
+  els.caption.textContent = view.minRegion ? `${view.colors} colors · specks cleaned` : `${view.colors} colors`;
+  const info = session.ladder.info || photoInfo(view.answer);
+  const full = sameView(session.full?.view, view) ? session.full : null;
+  showFigures(view, info, full);
+  showPalette(els.palette, els.swatch, view.palette, announce);
+  showStrip(els.strip, view.palette);
+  updateDownload(view);
+  showFull();
+  root.dataset.shownKey = viewKey(view);
+  explore.resultShown(view);
+  paint.resultShown();
+  const sized = info ? specks.resultShown({ width: info.width, height: info.height }, view.regions || null, view.dither) : false;
+  const params = readParams();
+  if (params && wantedView(params) && preview.isShown(wantedView(params))) waitingFor(null);
+  rest.restart();
+  if (sized) update(); // the specks level now means another size: ask again
 }
 
-/** Nothing more to send: say what is shown, and fetch the full-resolution result in the background. */
-function settle() {
-  const shown = state.shown;
-  if (!shown?.answer) return;
-  if (!shown.announced) {
-    shown.announced = true;
-    const a = shown.answer;
-    const psnr = a.psnr == null ? "identical to the original" : `PSNR ${a.psnr.toFixed(1)} dB`;
-    announce(`Result ready: ${a.colors} colors, ${psnr}, mean ΔE ${a.delta_e.toFixed(2)}.`);
-  }
-  clearTimeout(state.timers.full);
-  if (!state.full) state.timers.full = setTimeout(() => fetchFull().catch(() => {}), viewer.zoomed() ? 0 : FULL_AFTER_MS);
+/** The photo's figures from a /api/quantize answer, while no palette of the ladder has come. */
+function photoInfo(answer) {
+  if (!answer) return null;
+  const { width, height, unique_colors, bytes } = answer.original;
+  return { width, height, unique_colors, bytes };
 }
 
-/** The full-resolution PNG of the shown result: for the download, the real file size and zooming to 100%. */
-function fetchFull() {
-  const shown = state.shown;
-  if (!shown?.answer || !state.photo) return Promise.reject(new Error("no result yet"));
-  if (state.full?.key === shown.key) return Promise.resolve(state.full);
-  if (state.fullJob?.key === shown.key) return state.fullJob.promise;
-  cancelFull();
+/** Once nothing has been painted for a while: say what is shown, and maybe fetch the full result. */
+const rest = {
+  id: 0,
+  restart() {
+    clearTimeout(this.id);
+    this.id = setTimeout(() => rested(), SETTLED_MS);
+  },
+};
+
+function rested() {
+  const view = preview.shown;
+  if (!session || !view) return;
+  const params = readParams();
+  if (!params || keyOf(params) !== viewKey(view)) return;
+  const psnr = view.psnr == null ? "identical to the original" : `PSNR ${view.psnr.toFixed(1)} dB`;
+  announce(`Result ready: ${view.colors} colors, ${psnr}, mean ΔE ${view.delta_e.toFixed(2)}.`);
+  if (viewer.zoomed()) fetchFull(view).catch(() => {});
+  else if (!view.minRegion && session.ladder.complete(view.colorSpace)) {
+    const current = session;
+    setTimeout(() => {
+      if (session === current && sameView(preview.shown, view)) fetchFull(view).catch(() => {});
+    }, IDLE_FULL_MS - SETTLED_MS);
+  }
+}
+
+/** The server's full-resolution result of a view: for the download, the file size and zooming to 100%. */
+function fetchFull(view) {
+  const current = session;
+  if (!current) return Promise.reject(new Error("no photo"));
+  if (sameView(current.full?.view, view)) return Promise.resolve(current.full);
+  if (sameView(current.fullJob?.view, view)) return current.fullJob.promise;
+  current.fullJob?.controller.abort();
   const controller = new AbortController();
-  const [k, color_space, dither, min_region = "0"] = shown.key.split("|");
-  const promise = state.photo
-    .post("/api/quantize", { k, color_space, dither, min_region }, { accept: "image/png", signal: controller.signal })
-    .then((blob) => {
-      if (state.shown !== shown) throw new DOMException("superseded", "AbortError");
-      state.full = { key: shown.key, blob, url: URL.createObjectURL(blob) };
-      showResultSize(blob.size, shown.answer.original.bytes);
-      updateDownload();
-      showBestResult();
-      return state.full;
-    })
-    .finally(() => {
-      if (state.fullJob?.promise === promise) state.fullJob = null;
-    });
-  state.fullJob = { key: shown.key, controller, promise };
+  const fields = { k: view.k, color_space: view.colorSpace, dither: view.dither };
+  if (view.minRegion) fields.min_region = view.minRegion;
+  const promise = current.photo.post("/api/quantize", fields, { signal: controller.signal }).then((answer) => {
+    const blob = dataUrlToBlob(answer.image);
+    if (current.full) URL.revokeObjectURL(current.full.url);
+    current.full = { view, blob, url: URL.createObjectURL(blob), answer };
+    if (sameView(preview.shown, view)) {
+      showFigures(view, current.ladder.info, current.full);
+      updateDownload(view);
+      showFull();
+    }
+    return current.full;
+  }).finally(() => {
+    if (current.fullJob?.promise === promise) current.fullJob = null;
+  });
+  current.fullJob = { view, controller, promise };
   return promise;
 }
 
-function cancelFull() {
-  clearTimeout(state.timers.full);
-  state.fullJob?.controller.abort();
-  state.fullJob = null;
+/** Zoomed in, the full-resolution result covers the preview, but only while it is the one shown. */
+function showFull() {
+  const full = session?.full;
+  const show = Boolean(viewer.zoomed() && full && sameView(full.view, preview.shown));
+  if (show && els.full.src !== full.url) {
+    els.full.src = full.url;
+    els.full.alt = `Result at full resolution with ${full.view.colors} colors (k = ${full.view.k})`;
+    els.full.dataset.k = String(full.view.k);
+  }
+  els.full.hidden = !show;
 }
 
-function dropFull() {
-  if (state.full?.url?.startsWith("blob:")) URL.revokeObjectURL(state.full.url);
-  state.full = null;
-}
-
-/** Zoomed in, show the full-resolution result when we have it; fitted, the preview is enough. */
-function showBestResult() {
-  const wanted = viewer.zoomed() && state.full ? state.full.url : state.shown?.answer?.image;
-  if (wanted && els.result.src !== wanted) els.result.src = wanted;
-}
-
-function updateDownload() {
-  const answer = state.shown?.answer;
-  if (!answer) return;
-  const name = answer.filename.replace(/\.\w+$/, ".png");
+function updateDownload(view) {
+  const name = `${session.stem}-k${view.k}.png`;
+  const full = sameView(session.full?.view, view) ? session.full : null;
   els.downloadText.textContent = "Download PNG";
   els.downloadHelp.textContent = `${name} · full resolution, paletted PNG`;
   els.download.download = name;
-  els.download.href = state.full ? state.full.url : "#";
+  els.download.href = full ? full.url : "#";
 }
 
 els.download.addEventListener("click", async (event) => {
-  if (!state.shown?.answer) return; // the no-JS answer's own data: link
-  if (state.full?.key === state.shown.key) return; // the link already holds the file
+  const view = preview.shown;
+  if (!session || !view) return; // the no-JS answer's own link
+  if (sameView(session.full?.view, view)) return; // the link already holds the file
   event.preventDefault();
   if (els.download.getAttribute("aria-busy") === "true") return;
   els.download.setAttribute("aria-busy", "true");
   els.downloadText.textContent = "Preparing full resolution…";
   try {
-    const full = await fetchFull();
+    const pending = fetchFull(view);
+    if (session.fullJob) session.fullJob.forDownload = true;
+    const full = await pending;
     saveBlob(full.blob, els.download.download);
   } catch (error) {
     if (error.name !== "AbortError") showError(error.message || "The download failed. Please try again.");
   } finally {
     els.download.removeAttribute("aria-busy");
-    updateDownload();
+    if (preview.shown) updateDownload(preview.shown);
   }
 });
+
+/** The first answer for a photo failed, or the k the user is on did. */
+function failed(failedSession, error, asked) {
+  if (failedSession !== session) return;
+  const message = error instanceof ApiError ? error.message : "Something went wrong. Please try again.";
+  if (!failedSession.shownOnce) {
+    failedSession.close();
+    session = previous.session;
+    previous.session = null;
+    restorePrevious();
+  }
+  waitingFor(null);
+  showError(message);
+  if (asked && session) session.ladder.focus = null; // do not ask again until the user moves
+}
+
+/** While a new photo is on its way, the one before stays ready to come back if the new one fails. */
+const previous = { session: null, originalUrl: null };
+
+function restorePrevious() {
+  if (!session) {
+    els.compare.hidden = true;
+    els.toolbar.hidden = true;
+    els.dropzone.hidden = false;
+    els.photoName.textContent = "No photo yet";
+    preview.clear();
+    return;
+  }
+  els.original.src = previous.originalUrl;
+  els.photoName.textContent = session.photo.name;
+  startPreview(session, els.original).then(() => update());
+}
+
+async function startPreview(target, source) {
+  try {
+    await source.decode();
+  } catch {
+    return false; // not an image this browser can show: the server's answer says what is wrong
+  }
+  performance.mark("kmeans:original-decoded");
+  if (target !== session) return false;
+  const rect = els.compare.hidden ? els.stage.getBoundingClientRect() : els.canvas.parentElement.getBoundingClientRect();
+  const screenSide = Math.max(rect.width, rect.height, 320) * (window.devicePixelRatio || 1);
+  const info = await preview.setPhoto(source, source.naturalWidth, source.naturalHeight, screenSide);
+  if (!info || target !== session) return false;
+  performance.mark("kmeans:preview-ready", { detail: info });
+  target.previewReady = true;
+  viewer.setSize(source.naturalWidth, source.naturalHeight);
+  return true;
+}
+
+function loadFile(file) {
+  if (!file) return;
+  if (file.size > settings.maxUploadMb * 2 ** 20) {
+    showError(`This file is ${humanBytes(file.size)}, more than the limit of ${settings.maxUploadMb} MB. Choose a smaller photo.`);
+    return;
+  }
+  clearError();
+  if (previous.session) previous.session.close();
+  previous.session = session;
+  previous.originalUrl = els.original.src;
+  const photo = new Photo(file, file.name || "pasted-photo.png");
+  root.dataset.ladder = "0";
+  session = new Session(photo);
+  preview.clear();
+  // The original at once, from the file the browser holds; the result follows when its palette comes.
+  els.original.src = URL.createObjectURL(file);
+  els.original.alt = `Original photo, ${photo.name}`;
+  $("original-caption").textContent = "Original";
+  els.photoName.textContent = photo.name;
+  els.dropzone.hidden = true;
+  els.compare.hidden = false;
+  els.toolbar.hidden = false;
+  els.canvas.hidden = true;
+  els.serverResult.hidden = true;
+  els.full.hidden = true;
+  const current = session;
+  startPreview(current, els.original).then((ok) => {
+    if (!ok && current === session && !current.previewReady) cannotShow(current);
+    update();
+  });
+  update();
+  explore.photoChanged();
+  specks.photoChanged();
+  paint.photoChanged();
+}
+
+/** The browser cannot decode this format (TIFF, say): the server's previews stand in, one at a time. */
+function cannotShow(current) {
+  current.cannotDecode = true;
+  els.original.alt = `Original photo, ${current.photo.name}, in a format this browser cannot show`;
+  $("original-caption").textContent = "Original (this browser cannot show its format)";
+}
+
+async function standIn(current, view) {
+  current.standInWanted = view;
+  if (current.standInBusy) return;
+  current.standInBusy = true;
+  try {
+    while (current === session && current.standInWanted && !preview.isShown(current.standInWanted)) {
+      const wanted = current.standInWanted;
+      const side = Math.ceil(Math.max(els.stage.clientWidth, 320) * (window.devicePixelRatio || 1));
+      const fields = { k: wanted.k, color_space: wanted.colorSpace, dither: wanted.dither, max_side: Math.min(settings.previewSide, side) };
+      const answer = await current.photo.post("/api/quantize", fields);
+      const image = new Image();
+      image.src = answer.image;
+      await image.decode();
+      if (current !== session) return;
+      viewer.setSize(answer.original.width, answer.original.height);
+      preview.paintImage(image, wanted);
+    }
+  } catch (error) {
+    if (current === session) showError(error.message || "Something went wrong. Please try again.");
+  } finally {
+    current.standInBusy = false;
+  }
+}
 
 // Getting a photo in: pick, drop or paste.
 els.file.addEventListener("change", () => loadFile(els.file.files[0]));
 els.form.addEventListener("submit", (event) => {
   event.preventDefault();
-  if (els.file.files[0] && !state.photo && !state.loading) loadFile(els.file.files[0]);
-  else schedule(0);
+  if (els.file.files[0] && !session) loadFile(els.file.files[0]);
+  else update();
 });
 let dragDepth = 0;
 document.addEventListener("dragenter", (event) => {
@@ -380,33 +528,35 @@ document.addEventListener("paste", (event) => {
   loadFile(new File([blob], blob.name || `pasted-photo.${blob.type.split("/")[1] || "png"}`, { type: blob.type }));
 });
 
-// A TIFF, say: the server reads it, but the browser cannot show it. Say so rather than show a broken image.
-els.original.addEventListener("error", () => {
-  if (!state.photo) return;
-  els.original.alt = `Original photo, ${state.photo.name}, in a format this browser cannot show`;
-  $("original-caption").textContent = "Original (this browser cannot show its format)";
-});
-els.original.addEventListener("load", () => { $("original-caption").textContent = "Original"; });
-
-// k and the options.
+// k and the options. A new choice clears an old message: it no longer applies.
+let typing = 0;
 els.slider.addEventListener("input", () => {
   els.k.value = els.slider.value;
-  readParams();
-  schedule(SLIDE_DEBOUNCE_MS);
+  clearError();
+  update();
 });
 els.k.addEventListener("input", () => {
+  clearError();
   const params = readParams();
   if (params) els.slider.value = String(Math.min(params.k, settings.sliderMaxK));
-  schedule(TYPE_DEBOUNCE_MS);
+  clearTimeout(typing);
+  typing = setTimeout(update, TYPE_DEBOUNCE_MS);
 });
-els.k.addEventListener("change", () => schedule(0));
-for (const select of [els.colorSpace, els.dither]) {
-  select.addEventListener("change", () => {
-    explore.optionsChanged();
-    specks.label(els.dither.value);
-    schedule(0);
-  });
-}
+els.k.addEventListener("change", () => {
+  clearTimeout(typing);
+  update();
+});
+els.colorSpace.addEventListener("change", () => {
+  clearError();
+  explore.colorSpaceChanged();
+  update();
+});
+els.dither.addEventListener("change", () => {
+  clearError();
+  explore.ditherChanged();
+  specks.label(els.dither.value);
+  update();
+});
 
 // The comparison.
 for (const radio of document.querySelectorAll('input[name="view"]')) {
@@ -418,10 +568,9 @@ els.zoom100.addEventListener("click", () => viewer.setScale(1));
 // A no-JS answer on the page (the form was sent before the script ran): carry on from it.
 if (root.dataset.imageId) {
   const name = els.photoName.textContent.trim();
-  state.photo = new Photo(null, name, root.dataset.imageId);
+  session = new Session(new Photo(null, name, root.dataset.imageId));
   els.original.alt = `Original photo, ${name}`;
-  const params = readParams();
-  if (params) state.shown = { key: keyOf(params), answer: null };
   viewer.setSize(Number(els.original.getAttribute("width")), Number(els.original.getAttribute("height")));
+  startPreview(session, els.original).then(() => update());
 }
 root.dataset.ready = "true";

@@ -31,7 +31,11 @@ export function drawCurve(container, points, suggestedK, onPick) {
   const suggested = points.find((p) => p.k === suggestedK);
   const label = `Mean ΔE falls from ${values[0].toFixed(1)} at k = ${kMin} to ${values.at(-1).toFixed(1)} at k = ${kMax}` +
     (suggested ? `; it flattens around k = ${suggestedK} (ΔE ${suggested.delta_e.toFixed(1)}).` : ".");
-  const svg = node("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", "aria-label": label });
+  // A slider to the keyboard: arrows, Home and End pick k, as a click does.
+  const svg = node("svg", {
+    viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "slider", tabindex: 0, "aria-label": `Pick k on the chart. ${label}`,
+    "aria-valuemin": kMin, "aria-valuemax": kMax, "aria-orientation": "horizontal",
+  });
   svg.append(node("title", {}, label));
 
   for (const tick of [bottom, (bottom + top) / 2, top]) {
@@ -54,18 +58,50 @@ export function drawCurve(container, points, suggestedK, onPick) {
     dot.append(node("title", {}, `k = ${p.k}: mean ΔE ${p.delta_e.toFixed(2)}, PSNR ${psnr}`));
     svg.append(dot);
   }
+  let suggestedLabel = null;
   if (suggested) {
     const cx = x(suggested.k);
     const cy = y(suggested.delta_e);
     svg.append(node("circle", { class: "suggested", cx, cy, r: 6, "data-suggested-k": suggested.k }));
-    const anchor = cx > WIDTH - 110 ? "end" : "start";
-    const at = { x: cx + (anchor === "start" ? 9 : -9), y: cy - 9, "text-anchor": anchor };
-    svg.append(node("text", { class: "label strong", ...at }, `k = ${suggested.k} suggested`));
+    suggestedLabel = node("text", { class: "label strong", "data-label": "suggested" });
+    suggestedLabel.append(node("tspan", {}, `k = ${suggested.k}`), node("tspan", { dy: 13 }, "suggested"));
+    svg.append(suggestedLabel);
   }
+  // The label sits beside its point, on a side the current-k line does not cross.
+  const LABEL_WIDTH = 64;
+  const placeLabel = (currentX) => {
+    if (!suggestedLabel) return;
+    const cx = x(suggested.k);
+    const width = (suggestedLabel.isConnected && suggestedLabel.getBBox().width) || LABEL_WIDTH;
+    const span = (anchor) => (anchor === "start" ? [cx + 8, cx + 10 + width] : [cx - 10 - width, cx - 8]);
+    const fits = (anchor) => { const [lo, hi] = span(anchor); return lo >= MARGIN.left && hi <= WIDTH; };
+    const clear = (anchor) => { const [lo, hi] = span(anchor); return currentX === null || currentX < lo - 3 || currentX > hi + 3; };
+    const sides = ["start", "end"].filter(fits);
+    const anchor = sides.find(clear) || sides[0] || "start";
+    const top = Math.max(MARGIN.top + 10, y(suggested.delta_e) - 16);
+    suggestedLabel.setAttribute("text-anchor", anchor);
+    suggestedLabel.setAttribute("y", top);
+    for (const tspan of suggestedLabel.children) tspan.setAttribute("x", cx + (anchor === "start" ? 9 : -9));
+    // No side is clear (the line runs just beside the point): the line starts below the label instead.
+    current.setAttribute("y1", clear(anchor) ? MARGIN.top : top + 19);
+  };
+  placeLabel(null);
 
   svg.addEventListener("click", (event) => {
     const point = new DOMPoint(event.clientX, event.clientY).matrixTransform(svg.getScreenCTM().inverse());
     const k = Math.round(kMin + ((point.x - MARGIN.left) / plotW) * (kMax - kMin));
+    onPick(Math.min(kMax, Math.max(kMin, k)));
+  });
+  let currentK = null;
+  svg.addEventListener("keydown", (event) => {
+    const from = currentK ?? suggestedK ?? kMin;
+    const steps = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -5, PageUp: 5 };
+    let k;
+    if (event.key in steps) k = from + steps[event.key];
+    else if (event.key === "Home") k = kMin;
+    else if (event.key === "End") k = kMax;
+    else return;
+    event.preventDefault();
     onPick(Math.min(kMax, Math.max(kMin, k)));
   });
   container.replaceChildren(svg);
@@ -73,9 +109,16 @@ export function drawCurve(container, points, suggestedK, onPick) {
   return {
     svg,
     setCurrent(k) {
+      currentK = k;
       const inside = k >= kMin && k <= kMax;
-      current.setAttribute("x1", inside ? x(k) : -10);
-      current.setAttribute("x2", inside ? x(k) : -10);
+      // Outside the chart's range (k above 32), no line: never one drawn beside the axis.
+      current.setAttribute("visibility", inside ? "visible" : "hidden");
+      current.setAttribute("x1", inside ? x(k) : MARGIN.left);
+      current.setAttribute("x2", inside ? x(k) : MARGIN.left);
+      const point = points.find((p) => p.k === k);
+      svg.setAttribute("aria-valuenow", String(Math.min(kMax, Math.max(kMin, k))));
+      svg.setAttribute("aria-valuetext", point ? `k = ${k}, mean ΔE ${point.delta_e.toFixed(1)}` : `k = ${k}`);
+      placeLabel(inside ? x(k) : null);
     },
   };
 }

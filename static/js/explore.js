@@ -14,8 +14,39 @@ function setStatus(element, text, failed = false) {
   element.classList.toggle("failed", failed);
 }
 
+const SPACE_WORDS = { rgb: "RGB", oklab: "OKLab", lab: "CIELAB" };
+
+function optionWords(params) {
+  return `${SPACE_WORDS[params.color_space]}, ${params.dither === "none" ? "no dithering" : "Floyd–Steinberg dithering"}`;
+}
+
+/** The values of k for the contact sheet, checked here so the message speaks of the page, not the API. */
+function checkKs(text, maxK) {
+  const parts = text.split(",").filter((part) => part !== "");
+  if (!parts.length) return "Give at least one value of k, such as 2, 8, 16.";
+  if (parts.length > 12) return `A contact sheet holds at most 12 values of k; this list has ${parts.length}.`;
+  const seen = new Set();
+  for (const part of parts) {
+    if (!/^\d+$/.test(part)) return `Values of k are whole numbers separated by commas; "${part}" is not one.`;
+    const k = Number(part);
+    if (k < 2 || k > maxK) return `Each value of k must be between 2 and ${maxK}; ${k} is not.`;
+    if (seen.has(k)) return `k = ${k} is listed twice; give each value once.`;
+    seen.add(k);
+  }
+  return null;
+}
+
+/** A small picture opened large, in a dialog that Escape or a click closes. */
+export function enlargeImage(src, alt) {
+  const dialog = document.getElementById("enlarged");
+  const image = dialog.querySelector("img");
+  image.src = src;
+  image.alt = alt;
+  dialog.showModal();
+}
+
 export class Explore {
-  /** host: {getPhoto, getParams, getStem, setK, announce, showError} */
+  /** host: {getPhoto, getParams, getStem, setK, announce, showError, maxK} */
   constructor(host) {
     this.host = host;
     this.curve = null;
@@ -32,6 +63,9 @@ export class Explore {
     this.els.curveUse.addEventListener("click", () => host.setK(Number(this.els.curveUse.dataset.k)));
     this.els.methodsRun.addEventListener("click", () => this.compareMethods());
     this.els.contactMake.addEventListener("click", () => this.contactSheet());
+    $("contact-enlarge").addEventListener("click", () => enlargeImage(this.els.contactImg.src, this.els.contactImg.alt));
+    const dialog = $("enlarged");
+    dialog.addEventListener("click", () => dialog.close());
     for (const button of this.els.exports.querySelectorAll("button[data-format]")) {
       button.addEventListener("click", () => this.exportPalette(button));
     }
@@ -51,14 +85,27 @@ export class Explore {
     this.els.contactMake.disabled = false;
   }
 
-  optionsChanged() {
-    this.curveWanted = true; // the curve depends on the color space
+  /** The curve and the comparison depend on the color space; the contact sheet on every option. */
+  colorSpaceChanged() {
+    this.curveWanted = true;
     this.els.methodsList.replaceChildren();
+    setStatus(this.els.methodsStatus, "");
+    this.contactStale();
   }
 
-  resultShown(answer) {
+  ditherChanged() {
+    this.contactStale();
+  }
+
+  contactStale() {
+    if (this.els.contactFigure.hidden) return;
+    const made = this.els.contactFigure.dataset.options;
+    setStatus(this.els.contactStatus, `This sheet was made with ${made}. Press Make for the current options.`);
+  }
+
+  resultShown(view) {
     if (this.curveWanted) this.loadCurve();
-    this.curve?.setCurrent(answer.k);
+    this.curve?.setCurrent(view.k);
   }
 
   async loadCurve() {
@@ -108,13 +155,19 @@ export class Explore {
         const image = document.createElement("img");
         image.src = answer.image;
         image.alt = `Result of ${name} with ${answer.colors} colors`;
+        const enlarge = document.createElement("button");
+        enlarge.type = "button";
+        enlarge.className = "enlarge";
+        enlarge.setAttribute("aria-label", `Enlarge the result of ${name}`);
+        enlarge.append(image);
+        enlarge.addEventListener("click", () => enlargeImage(image.src, image.alt));
         const title = document.createElement("span");
         title.className = "method-name";
         title.textContent = name;
         const figures = document.createElement("span");
         figures.className = "method-figures";
         figures.textContent = `PSNR ${psnrText(answer.psnr)} · ΔE ${answer.delta_e.toFixed(2)}`;
-        item.append(image, title, figures);
+        item.append(enlarge, title, figures);
         items.push(item);
         this.els.methodsList.append(item);
       }
@@ -135,6 +188,11 @@ export class Explore {
     const params = this.host.getParams();
     if (!photo || !params) return;
     const ks = this.els.contactKs.value.replace(/\s+/g, "");
+    const problem = checkKs(ks, this.host.maxK);
+    if (problem) {
+      setStatus(this.els.contactStatus, problem, true);
+      return;
+    }
     const button = this.els.contactMake;
     button.disabled = true;
     setStatus(this.els.contactStatus, "Making the contact sheet…");
@@ -149,6 +207,7 @@ export class Explore {
       this.els.contactDownload.href = this.contactUrl;
       this.els.contactDownload.download = name;
       this.els.contactFigure.hidden = false;
+      this.els.contactFigure.dataset.options = optionWords(params);
       setStatus(this.els.contactStatus, "");
       this.host.announce("Contact sheet ready.");
     } catch (error) {

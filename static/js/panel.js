@@ -18,46 +18,53 @@ export function psnrText(psnr) {
   return psnr == null ? "identical" : `${psnr.toFixed(1)} dB`;
 }
 
-/** Fill the figures list from a quantize answer. */
-export function showFigures(answer, { fullBytes, elapsedMs }) {
-  const original = answer.original;
-  const set = (id, text) => { document.getElementById(id).textContent = text; };
-  set("fig-colors", `${numbers.format(original.unique_colors)} → ${answer.colors}`);
-  const megapixels = (original.pixels / 1e6).toFixed(original.pixels < 1e6 ? 2 : 1);
-  set("fig-pixels", `${original.width} × ${original.height} · ${megapixels} MP`);
-  set("fig-psnr", psnrText(answer.psnr));
-  set("fig-delta-e", answer.delta_e.toFixed(2));
-  set("fig-size", `${humanBytes(original.bytes)} → ${humanBytes(fullBytes)}`);
-  const server = (answer.timings.quantize_ms || 0) + (answer.timings.encode_ms || 0);
-  set("fig-time", formatMs(elapsedMs));
-  document.getElementById("fig-time").title =
-    `Server: ${formatMs(server)} to recolor and encode; the rest is transfer and display.`;
+/** The share as the page writes it (templates/_swatch.html): one decimal, two below 0.1%. */
+export function percentText(share) {
+  return `${(share * 100).toFixed(share >= 0.001 ? 1 : 2)}%`;
 }
 
-export function showResultSize(bytes, original) {
-  document.getElementById("fig-size").textContent = `${humanBytes(original)} → ${humanBytes(bytes)}`;
+/**
+ * Fill the figures for a view on show. photo: the server's word on the photo (width, height,
+ * unique_colors, bytes). full: the server's full-resolution answer for this view, if fetched:
+ * it gives the file size and, with dithering, the figures (a dithered result has its own).
+ */
+export function showFigures(view, photo, full) {
+  const set = (id, text, title = "") => {
+    const element = document.getElementById(id);
+    element.textContent = text;
+    element.title = title;
+  };
+  const figures = view.dither === "none" ? view : full?.answer;
+  set("fig-colors", photo ? `${numbers.format(photo.unique_colors)} → ${view.colors}` : `${view.colors}`);
+  if (photo) {
+    const pixels = photo.width * photo.height;
+    set("fig-pixels", `${photo.width} × ${photo.height} · ${(pixels / 1e6).toFixed(pixels < 1e6 ? 2 : 1)} MP`);
+  }
+  const later = "Measured on the full-resolution dithered result, made for the download.";
+  set("fig-psnr", figures ? psnrText(figures.psnr) : "…", figures ? "" : later);
+  set("fig-delta-e", figures ? figures.delta_e.toFixed(2) : "…", figures ? "" : later);
+  const size = full ? humanBytes(full.blob.size) : "…";
+  set("fig-size", photo ? `${humanBytes(photo.bytes)} → ${size}` : size,
+    full ? "" : "The full-resolution PNG is made when you download it or zoom to 100%, or once you rest.");
+  const serverMs = full?.answer?.timings ? (full.answer.timings.quantize_ms || 0) + (full.answer.timings.encode_ms || 0) : null;
+  set("fig-time", serverMs == null ? "in the browser" : formatMs(serverMs),
+    "Moving k redraws the result in your browser from the palette the server found; "
+      + "the time is the server's to make the full-resolution PNG.");
 }
 
-/** Swatches sorted by share (the API already sorts them); a click copies the hex code. */
-export function showPalette(list, palette, announce) {
+/** Swatches sorted by share (the API already sorts them), cloned from the page's own markup; a click copies. */
+export function showPalette(list, template, palette, announce) {
   const items = palette.map(({ hex, share }) => {
-    const percent = `${(share * 100).toFixed(share >= 0.001 ? 1 : 2)}%`;
-    const item = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "swatch-button";
+    const item = template.content.firstElementChild.cloneNode(true);
+    const button = item.querySelector("button");
+    const percent = percentText(share);
     button.dataset.hex = hex;
+    button.dataset.share = String(share);
     button.setAttribute("aria-label", `${hex}, ${percent} of pixels. Copy`);
-    const chip = document.createElement("span");
-    chip.className = "chip";
-    chip.style.backgroundColor = hex;
-    const code = document.createElement("span");
-    code.className = "hex";
-    code.textContent = hex;
-    const shareText = document.createElement("span");
-    shareText.className = "share";
+    item.querySelector(".chip rect").setAttribute("fill", hex);
+    item.querySelector(".hex").textContent = hex;
+    const shareText = item.querySelector(".share");
     shareText.textContent = percent;
-    button.append(chip, code, shareText);
     button.addEventListener("click", async () => {
       const copied = await copyText(hex);
       announce(copied ? `Copied ${hex}` : `Could not copy; the color is ${hex}`);
@@ -68,10 +75,20 @@ export function showPalette(list, palette, announce) {
         button.classList.remove("copied");
       }, 1400);
     });
-    item.append(button);
     return item;
   });
   list.replaceChildren(...items);
+  // More colors than the box shows: fade its lower edge, and say so.
+  const more = list.scrollHeight > list.clientHeight + 1;
+  list.classList.toggle("scrolls", more);
+  const note = list.nextElementSibling?.classList.contains("palette-more") ? list.nextElementSibling : null;
+  if (more && !note) {
+    const hint = document.createElement("p");
+    hint.className = "palette-more";
+    list.after(hint);
+  }
+  if (more) list.nextElementSibling.textContent = `All ${palette.length} colors: scroll the list for the rest.`;
+  else note?.remove();
 }
 
 export async function copyText(text) {

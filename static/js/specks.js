@@ -43,16 +43,18 @@ export class Specks {
     this.els.range.setAttribute("aria-valuetext", this.els.value.textContent);
   }
 
-  /** An answer came: learn the photo's size and say that the figures are those of the cleaned image. */
-  resultShown(answer) {
+  /**
+   * A result is shown: learn the photo's size ({width, height}) and say whether the figures are
+   * those of the cleaned image (regions: {before, after} from the server, or null).
+   */
+  resultShown(size, regions, dither) {
     const known = this.size;
-    this.size = { width: answer.original.width, height: answer.original.height };
-    const regions = answer.regions;
+    this.size = { width: size.width, height: size.height };
     this.els.cleaned.hidden = !regions;
     this.els.cleaned.textContent = regions
       ? `Figures measured on the cleaned image: ${regions.before.toLocaleString("en")} → ${regions.after.toLocaleString("en")} regions.`
       : "";
-    if (!known) this.label(answer.options.dither);
+    if (!known) this.label(dither);
     return !known && Number(this.els.range.value) > 0; // the level now means another size: ask again
   }
 }

@@ -10,7 +10,7 @@ export class Viewer {
   constructor(compare) {
     this.compare = compare;
     this.viewports = [...compare.querySelectorAll(".viewport")];
-    this.images = [...compare.querySelectorAll(".viewport img")];
+    this.images = [...compare.querySelectorAll(".viewport img, .viewport canvas")];
     this.resultPane = compare.querySelector(".pane-result");
     this.divider = compare.querySelector(".divider");
     this.size = null; // logical size of the photo, {w, h}
@@ -94,7 +94,7 @@ export class Viewer {
     const gap = parseFloat(getComputedStyle(this.compare).columnGap) || 0;
     const paneWidth = (this.compare.clientWidth - gap * (columns - 1)) / columns;
     const stacked = columns === 1 && this.view === "side";
-    const tallest = stacked ? window.innerHeight * 0.45 : Math.min(Math.max(288, window.innerHeight - 150), 900);
+    const tallest = stacked ? window.innerHeight * 0.27 : Math.min(Math.max(288, window.innerHeight - 150), 900);
     const height = Math.max(160, Math.min(tallest, (paneWidth * this.size.h) / this.size.w));
     this.compare.style.setProperty("--stage-height", `${Math.round(height)}px`);
   }
@@ -106,7 +106,7 @@ export class Viewer {
       const box = this.box(viewport);
       if (!box) continue;
       first ??= box;
-      for (const image of viewport.querySelectorAll("img")) {
+      for (const image of viewport.querySelectorAll("img, canvas")) {
         image.style.width = `${this.size.w * box.s}px`;
         image.style.height = `${this.size.h * box.s}px`;
         image.style.transform = `translate(${box.tx}px, ${box.ty}px)`;

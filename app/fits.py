@@ -1,0 +1,98 @@
+"""The palettes already found for one photo, so a k is clustered once per color space.
+
+A photo's entry in the cache holds one FitCache. POST /api/palettes fills it
+k after k, and POST /api/quantize by image_id takes its palette from it, so
+the two can never disagree. It is bounded by a count and by bytes; the
+oldest fits go first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from app.quantize import PaletteFit
+
+# Room for the slider's whole ladder (k = 2..64) in all three color spaces.
+MAX_FITS = 3 * 63
+# A fit keeps one label byte per distinct color: at most 16.7 MB for a photo with every color.
+MAX_FIT_BYTES = 64 * 2**20
+
+FitKey = tuple[int, str]  # (k, color_space)
+
+
+def fit_nbytes(fit: PaletteFit) -> int:
+    return fit.labels.nbytes + fit.palette.nbytes + fit.shares.nbytes + 128
+
+
+class FitCache:
+    """k-means fits of one photo by (k, color_space), oldest dropped first."""
+
+    def __init__(self, max_fits: int = MAX_FITS, max_bytes: int = MAX_FIT_BYTES):
+        self.max_fits = max_fits
+        self.max_bytes = max_bytes
+        self._fits: OrderedDict[FitKey, PaletteFit] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._waiting = 0  # requests someone is watching for, now running on this photo
+        # One k-means at a time per photo: two at once only slow each other down (the GIL, two
+        # cores at most), and a request someone waits for then starts as soon as the k in hand is done.
+        self._work = threading.Lock()
+
+    @contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Mark a request someone waits for: background work on this photo yields to it (see wanted_now)."""
+        with self._lock:
+            self._waiting += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    @property
+    def wanted_now(self) -> bool:
+        """A foreground request for this photo is running: background work should stop at its next step."""
+        return self._waiting > 0
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._fits)
+
+    def get(self, key: FitKey) -> PaletteFit | None:
+        with self._lock:
+            fit = self._fits.get(key)
+            if fit is not None:
+                self._fits.move_to_end(key)
+            return fit
+
+    def put(self, key: FitKey, fit: PaletteFit) -> None:
+        size = fit_nbytes(fit)
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._fits:
+                return
+            while self._fits and (len(self._fits) >= self.max_fits or self._bytes + size > self.max_bytes):
+                _, dropped = self._fits.popitem(last=False)
+                self._bytes -= fit_nbytes(dropped)
+            self._fits[key] = fit
+            self._bytes += size
+
+    def get_or_make(self, key: FitKey, make: Callable[[], PaletteFit]) -> tuple[PaletteFit, bool]:
+        """The fit for key, made when missing (one at a time for this photo); and whether it was kept."""
+        fit = self.get(key)
+        if fit is not None:
+            return fit, True
+        with self._work:
+            fit = self.get(key)  # made by another request while this one waited
+            if fit is not None:
+                return fit, True
+            fit = make()
+            self.put(key, fit)
+        return fit, False

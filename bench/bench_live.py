@@ -1,0 +1,317 @@
+"""Does the k slider play like a video? The page in headless chromium against real gunicorn.
+
+Two designs side by side, in one run, on the same photos and the same moves:
+  live      this page: the browser draws the result from the photo it holds and the palettes of
+            POST /api/palettes (static/js/preview.js, ladder.js);
+  previous  the page before it (templates/ and static/ of PREVIOUS_DESIGN), served by the same
+            current app: every move asks POST /api/quantize for a screen-sized image (max_side).
+
+Options are switched after a rest of OPTION_PAUSE_MS on k = 16. Each visit gets a fresh gunicorn
+that has served one small other photo (warm_up), so the photo itself is new to it.
+"On screen" is read from the page, never the network: the performance mark each page sets in
+the frame that shows a result (live: "kmeans:painted", in the animation frame that paints the
+canvas; previous: "kmeans:result-shown", once the new image is decoded and swapped in).
+
+    .venv/bin/python -m bench.bench_live [--repeat 3] [photo ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import statistics
+import subprocess
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import requests
+
+from testsupport.browser import CHROMIUM, launch
+from testsupport.corpus import CORPUS
+from testsupport.images import gradient, png_bytes
+from testsupport.servers import ROOT, gunicorn
+
+PHOTOS = ["cam_olympus_ep3_12mp.jpg", "cam_xiaomi_mi9t_12mp_orient6.jpg", "kodim23.png"]
+PREVIOUS_DESIGN = "4b9aaae"  # main before the live preview: server-rendered previews per move
+PREVIOUS_PREVIEW_SIDE = 1600  # app/web.py's PREVIEW_SIDE then: the largest preview that page asked for
+# Every move is a new k, near and far from the last, most never visited before.
+KS = [17, 12, 24, 8, 32, 20, 6, 40, 14, 28, 10, 48, 22, 5, 36, 18, 9, 30, 64, 15]
+TIMEOUT_MS = 120_000
+# Before each option switch the page rests this long, as a hand does between the slider and a
+# select; the live page uses such rests to fetch the other color spaces' palette of the k shown.
+OPTION_PAUSE_MS = 1000
+VERBOSE = False
+
+# Seen before the page's own scripts: when the file was chosen, when work first showed, and a
+# promise for the mark of a given result.
+PROBE = """
+window.__bench = {chosen: null, progress: null, original: null};
+document.addEventListener('change', (e) => {
+  if (e.target.id === 'image') window.__bench.chosen = performance.now();
+}, true);
+document.addEventListener('DOMContentLoaded', () => {
+  const b = window.__bench;
+  const shown = (id) => { const el = document.getElementById(id); return el && !el.hidden; };
+  new MutationObserver(() => {
+    if (b.chosen !== null && b.progress === null && (shown('pane-status') || shown('progress'))) b.progress = performance.now();
+  }).observe(document.body, {attributes: true, subtree: true, attributeFilter: ['hidden']});
+  // On screen once decoded, not merely loaded: a 12 MP JPEG is decoded after its load event.
+  const original = document.getElementById('original-img');
+  original.addEventListener('load', () => {
+    if (b.chosen === null || b.original !== null) return;
+    original.decode().then(() => { if (b.original === null) b.original = performance.now(); }, () => {});
+  });
+});
+window.__shown = (name, want, since) => new Promise((resolve) => {
+  const matches = (m) => m.startTime >= since && Object.entries(want).every(([key, value]) => m.detail?.[key] === value);
+  const done = () => {
+    const found = performance.getEntriesByName(name).find(matches);
+    if (found) { observer.disconnect(); resolve(found.startTime); return true; }
+    return false;
+  };
+  const observer = new PerformanceObserver(done);
+  observer.observe({type: 'mark', buffered: false});
+  done();
+});
+"""
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    mark: str
+
+    def want(self, k: int, space: str = "rgb", dither: str = "none") -> dict:
+        if self.name == "live":
+            return {"k": k, "colorSpace": space, "dither": dither}
+        return {"key": f"{k}|{space}|{dither}"}
+
+
+LIVE = Design("live", "kmeans:painted")
+PREVIOUS = Design("previous", "kmeans:result-shown")
+
+
+@dataclass
+class Figures:
+    first: list[float] = field(default_factory=list)
+    original: list[float] = field(default_factory=list)
+    progress: list[float] = field(default_factory=list)
+    moves_cold: list[float] = field(default_factory=list)
+    moves_warm: list[float] = field(default_factory=list)
+    drag_painted: list[int] = field(default_factory=list)
+    drag_release: list[float] = field(default_factory=list)
+    dither: list[float] = field(default_factory=list)
+    space: list[float] = field(default_factory=list)
+    cpu_per_move_cold: list[float] = field(default_factory=list)
+    cpu_per_move_warm: list[float] = field(default_factory=list)
+    ladder_s: list[float] = field(default_factory=list)
+    ladder_cpu_s: list[float] = field(default_factory=list)
+
+
+def worker_cpu(server: subprocess.Popen) -> float:
+    """CPU seconds used so far by gunicorn's workers (the README's defaults run one)."""
+    workers = psutil.Process(server.pid).children()
+    return sum(w.cpu_times().user + w.cpu_times().system for w in workers)
+
+
+def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none") -> float:
+    """Set the slider to k as a hand does (one input event); ms until that result is on screen."""
+    return page.evaluate(
+        """async ([mark, want, k]) => {
+             const slider = document.getElementById('k-slider');
+             slider.value = String(k);
+             const since = performance.now();
+             slider.dispatchEvent(new Event('input', {bubbles: true}));
+             return (await window.__shown(mark, want, since)) - since;
+           }""",
+        [design.mark, design.want(k, space, dither), k],
+    )
+
+
+def select(page, design: Design, control: str, value: str, want: dict) -> float:
+    return page.evaluate(
+        """async ([control, value, mark, want]) => {
+             const select = document.getElementById(control);
+             select.value = value;
+             const since = performance.now();
+             select.dispatchEvent(new Event('change', {bubbles: true}));
+             return (await window.__shown(mark, want, since)) - since;
+           }""",
+        [control, value, design.mark, want],
+    )
+
+
+def drag(page, design: Design) -> tuple[int, float]:
+    """k from 2 to 64 with one input event per animation frame: values painted meanwhile, and release to 64 on screen."""
+    return page.evaluate(
+        """async ([mark, want64, live]) => {
+             const slider = document.getElementById('k-slider');
+             const since = performance.now();
+             for (let k = 2; k <= 64; k++) {
+               await new Promise(requestAnimationFrame);
+               slider.value = String(k);
+               slider.dispatchEvent(new Event('input', {bubbles: true}));
+             }
+             const released = performance.now();
+             const end = await window.__shown(mark, want64, since);
+             const painted = new Set(performance.getEntriesByName(mark)
+               .filter(m => m.startTime >= since && m.startTime <= released)
+               .map(m => live ? m.detail.k : m.detail.k));
+             return [painted.size, end - released];
+           }""",
+        [design.mark, design.want(64), design is LIVE],
+    )
+
+
+def session(browser, base: str, server: subprocess.Popen, design: Design, photo: Path, figures: Figures,
+            full: bool) -> None:
+    """One visit: choose the photo, then (when full) the moves, a drag and the options."""
+    step = (lambda text: print(f"  {design.name} {photo.name}: {text}", flush=True)) if VERBOSE else (lambda text: None)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.add_init_script(PROBE)
+    outside: list[str] = []
+    context.route("**/*", lambda route: route.fallback() if route.request.url.startswith(base)
+                  else (outside.append(route.request.url), route.abort()))
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(base + "/")
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'")
+    page.set_input_files("#image", str(photo))
+    shown = page.evaluate("([mark, want]) => window.__shown(mark, want, 0)", [design.mark, design.want(16)])
+    probe = page.evaluate("() => window.__bench")
+    figures.first.append(shown - probe["chosen"])
+    step(f"first result {shown - probe['chosen']:.0f} ms")
+    if probe["original"] is not None:
+        figures.original.append(probe["original"] - probe["chosen"])
+    if probe["progress"] is not None:
+        figures.progress.append(probe["progress"] - probe["chosen"])
+    if full:
+        ladder_started, cpu_started = time.perf_counter(), worker_cpu(server)
+        before = worker_cpu(server)
+        figures.moves_cold += [move(page, design, k) for k in KS]
+        step("moves right after the first result")
+        figures.cpu_per_move_cold.append((worker_cpu(server) - before) * 1000 / len(KS))
+        if design is LIVE:  # the whole ladder, then the same moves again
+            page.wait_for_function("() => document.getElementById('app').dataset.ladder === '63'")
+            figures.ladder_s.append(time.perf_counter() - ladder_started)
+            figures.ladder_cpu_s.append(worker_cpu(server) - cpu_started)
+        before = worker_cpu(server)
+        step("ladder complete")
+        move(page, design, 50)  # untimed: the first timed move must change k
+        figures.moves_warm += [move(page, design, k) for k in reversed(KS)]
+        step("moves again")
+        figures.cpu_per_move_warm.append((worker_cpu(server) - before) * 1000 / len(KS))
+        painted, release = drag(page, design)
+        step(f"drag: {painted} painted")
+        figures.drag_painted.append(painted)
+        figures.drag_release.append(release)
+        move(page, design, 16)
+        page.wait_for_timeout(OPTION_PAUSE_MS)  # a hand goes from the slider to a select
+        figures.dither.append(select(page, design, "dither", "floyd-steinberg", design.want(16, "rgb", "floyd-steinberg")))
+        select(page, design, "dither", "none", design.want(16))
+        page.wait_for_timeout(OPTION_PAUSE_MS)
+        figures.space.append(select(page, design, "color-space", "lab", design.want(16, "lab")))
+    context.close()
+    if outside:
+        raise SystemExit(f"requests left 127.0.0.1: {outside}")
+
+
+def warm_up(base: str) -> None:
+    """One small other photo first, in both spaces: the engine's first k-means in a new worker costs
+    over a second of one-time set-up, which is not what a user of a running server waits for."""
+    tiny = png_bytes(gradient(48, 32))
+    for color_space in ("rgb", "lab"):
+        requests.post(f"{base}/api/quantize", files={"image": ("warm.png", tiny)},
+                      data={"k": "4", "color_space": color_space}, timeout=120).raise_for_status()
+
+
+def previous_design_root(into: Path) -> Path:
+    """The current app with the page of PREVIOUS_DESIGN: the same engine and API, the old protocol."""
+    archive = subprocess.run(["git", "archive", PREVIOUS_DESIGN, "templates", "static"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    shutil.copytree(ROOT / "app", into / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "gunicorn.conf.py", into / "gunicorn.conf.py")
+    # The old page's one setting the current app no longer gives: the largest preview it asked for.
+    template = into / "templates" / "index.html"
+    template.write_text(template.read_text().replace("{{ settings.preview_side }}", str(PREVIOUS_PREVIEW_SIDE)))
+    return into
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def cell(values: list[float], unit: str) -> str:
+    """p50 / p95 of a figure (or its median alone for the one-per-photo figures in seconds)."""
+    if not values:
+        return "–"
+    if unit == "s":
+        return f"{statistics.median(values):.1f} s"
+    return f"{statistics.median(values):.0f} / {percentile(values, 0.95):.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photos", nargs="*", default=[str(CORPUS / name) for name in PHOTOS])
+    parser.add_argument("--repeat", type=int, default=3, help="visits per photo and design for the first result")
+    parser.add_argument("--verbose", action="store_true", help="say what each visit is doing")
+    args = parser.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
+    if not CHROMIUM.exists():
+        raise SystemExit(f"this benchmark drives Debian's chromium, missing at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    began = time.perf_counter()
+    results: dict[tuple[str, str], Figures] = {}
+    with tempfile.TemporaryDirectory() as temp, sync_playwright() as playwright:
+        temp = Path(temp)
+        previous_root = previous_design_root(temp / "previous")
+        browser = launch(playwright)
+        for name in args.photos:
+            photo = Path(name)
+            for visit in range(args.repeat):
+                # The designs take turns, visit by visit, so both see the same load on a shared machine.
+                for design, root in ((LIVE, ROOT), (PREVIOUS, previous_root)):
+                    figures = results.setdefault((photo.name, design.name), Figures())
+                    # A fresh server each visit: one that still holds the photo (its cache is keyed by
+                    # content) would make a "first" result that is not one.
+                    with gunicorn(temp / f"{design.name}.log", root=root, LOG_LEVEL="warning") as (server, base):
+                        warm_up(base)
+                        session(browser, base, server, design, photo, figures, full=visit == 0)
+        browser.close()
+
+    rows = [
+        ("first result", "first", "ms"), ("original on screen", "original", "ms"),
+        ("visible progress", "progress", "ms"), ("move, right after", "moves_cold", "ms"),
+        ("move, ladder done", "moves_warm", "ms"), ("drag: k painted of 63", "drag_painted", "n"),
+        ("drag: release to 64", "drag_release", "ms"), ("dithering on", "dither", "ms"),
+        ("color space to lab", "space", "ms"), ("server CPU/move, right after", "cpu_per_move_cold", "ms"),
+        ("server CPU/move, ladder done", "cpu_per_move_warm", "ms"),
+        ("ladder 2..64 complete", "ladder_s", "s"), ("ladder CPU", "ladder_cpu_s", "s"),
+    ]
+    for photo in dict.fromkeys(p for p, _ in results):
+        live, previous = results[(photo, "live")], results[(photo, "previous")]
+        print(f"\n{photo}   (p50 / p95, ms unless noted; ratio = previous p50 / live p50)")
+        print(f"{'':<30} {'live':>14} {'previous':>14} {'ratio':>7}")
+        for label, attribute, unit in rows:
+            a, b = getattr(live, attribute), getattr(previous, attribute)
+            ratio = ""
+            if unit != "n" and a and b and statistics.median(a) > 0:
+                ratio = f"{statistics.median(b) / statistics.median(a):.1f}x"
+            print(f"{label:<30} {cell(a, unit):>14} {cell(b, unit):>14} {ratio:>7}")
+    print(f"\nmoves: {len(KS)} right after the first result, the same {len(KS)} again once the live ladder is complete;"
+          f"\nfirst result, original and progress: {args.repeat} visits per photo and design, each to a fresh gunicorn"
+          f"\n(README defaults: one worker, 4 threads). {time.perf_counter() - began:.0f} s in all.")
+
+
+if __name__ == "__main__":
+    main()

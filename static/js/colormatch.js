@@ -1,0 +1,276 @@
+// Which palette entry each color takes, exactly as the server assigns it (app/quantize.py):
+//   rgb:         the entry at the smallest squared RGB distance;
+//   oklab, lab:  among the 3 entries nearest in CIELAB, the one with the smallest CIEDE2000
+//                (nearest_perceptual), CIELAB values rounded to float32 as the server keeps them.
+//                Up to LATTICE_FEW_MAX_K entries the server finds those 3 on its CIELAB lattice
+//                (app/lattice.py: coordinates times 64, rounded half to even), and so does this.
+// Ties go to the entry listed first (the larger share). Pure functions on typed arrays: no DOM,
+// so the preview worker and the tests can both use them.
+
+const SRGB_TO_LINEAR = new Float64Array(256);
+for (let v = 0; v < 256; v++) {
+  const c = v / 255;
+  SRGB_TO_LINEAR[v] = c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+}
+// sRGB (D65) to XYZ, IEC 61966-2-1, each row divided by the white point, as app/colorspace.py does.
+const M = [
+  [0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041],
+];
+const WHITE = M.map((row) => row[0] + row[1] + row[2]);
+const EPSILON = (6 / 29) ** 3;
+
+function f(t) {
+  return t > EPSILON ? Math.cbrt(t) : t / (3 * (6 / 29) ** 2) + 4 / 29;
+}
+
+/** CIELAB of packed 0xRRGGBB keys, as float32 triples (app/colorspace.srgb_to_lab, then float32). */
+export function labOfKeys(keys) {
+  const lab = new Float32Array(keys.length * 3);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const r = SRGB_TO_LINEAR[(key >>> 16) & 255];
+    const g = SRGB_TO_LINEAR[(key >>> 8) & 255];
+    const b = SRGB_TO_LINEAR[key & 255];
+    const fx = f((M[0][0] * r + M[0][1] * g + M[0][2] * b) / WHITE[0]);
+    const fy = f((M[1][0] * r + M[1][1] * g + M[1][2] * b) / WHITE[1]);
+    const fz = f((M[2][0] * r + M[2][1] * g + M[2][2] * b) / WHITE[2]);
+    lab[3 * i] = 116 * fy - 16;
+    lab[3 * i + 1] = 500 * (fx - fy);
+    lab[3 * i + 2] = 200 * (fy - fz);
+  }
+  return lab;
+}
+
+const DEG = 180 / Math.PI;
+const RAD = Math.PI / 180;
+const POW25_7 = 25 ** 7;
+const COS30 = Math.cos(30 * RAD);
+const SIN30 = Math.sin(30 * RAD);
+const COS6 = Math.cos(6 * RAD);
+const SIN6 = Math.sin(6 * RAD);
+const COS63 = Math.cos(63 * RAD);
+const SIN63 = Math.sin(63 * RAD);
+
+/**
+ * CIEDE2000 between two CIELAB colors (Sharma et al. 2005), as app/colorspace.ciede2000.
+ * The four cosines of the mean hue come from one cosine and one sine by the multiple-angle
+ * formulas: the same value to float64 rounding, at a third of the cost.
+ */
+export function ciede2000(L1, a1, b1, L2, a2, b2) {
+  const cMean = (Math.sqrt(a1 * a1 + b1 * b1) + Math.sqrt(a2 * a2 + b2 * b2)) / 2;
+  const cMean2 = cMean * cMean;
+  const c7 = cMean2 * cMean2 * cMean2 * cMean;
+  const g = 0.5 * (1 - Math.sqrt(c7 / (c7 + POW25_7)));
+  const a1p = (1 + g) * a1;
+  const a2p = (1 + g) * a2;
+  const c1p = Math.sqrt(a1p * a1p + b1 * b1);
+  const c2p = Math.sqrt(a2p * a2p + b2 * b2);
+  let h1p = Math.atan2(b1, a1p) * DEG;
+  if (h1p < 0) h1p += 360;
+  let h2p = Math.atan2(b2, a2p) * DEG;
+  if (h2p < 0) h2p += 360;
+  const dLp = L2 - L1;
+  const dCp = c2p - c1p;
+  const product = c1p * c2p;
+  let dh = h2p - h1p;
+  if (dh > 180) dh -= 360;
+  else if (dh < -180) dh += 360;
+  if (product === 0) dh = 0;
+  const dHp = 2 * Math.sqrt(product) * Math.sin(dh * (RAD / 2));
+  const LpMean = (L1 + L2) / 2;
+  const CpMean = (c1p + c2p) / 2;
+  const hSum = h1p + h2p;
+  let hpMean;
+  if (product === 0) hpMean = hSum;
+  else if (Math.abs(h1p - h2p) <= 180) hpMean = hSum / 2;
+  else hpMean = hSum < 360 ? (hSum + 360) / 2 : (hSum - 360) / 2;
+  const cosH = Math.cos(hpMean * RAD);
+  const sinH = Math.sin(hpMean * RAD);
+  const cos2H = 2 * cosH * cosH - 1;
+  const sin2H = 2 * sinH * cosH;
+  const cos3H = cosH * (4 * cosH * cosH - 3);
+  const sin3H = sinH * (3 - 4 * sinH * sinH);
+  const cos4H = 2 * cos2H * cos2H - 1;
+  const sin4H = 2 * sin2H * cos2H;
+  const t = 1 - 0.17 * (cosH * COS30 + sinH * SIN30) + 0.24 * cos2H
+    + 0.32 * (cos3H * COS6 - sin3H * SIN6) - 0.2 * (cos4H * COS63 + sin4H * SIN63);
+  const q = (hpMean - 275) / 25;
+  const dTheta = 30 * Math.exp(-q * q);
+  const cp2 = CpMean * CpMean;
+  const cp7 = cp2 * cp2 * cp2 * CpMean;
+  const rC = 2 * Math.sqrt(cp7 / (cp7 + POW25_7));
+  const lm = (LpMean - 50) * (LpMean - 50);
+  const sL = 1 + (0.015 * lm) / Math.sqrt(20 + lm);
+  const sC = 1 + 0.045 * CpMean;
+  const sH = 1 + 0.015 * CpMean * t;
+  const rT = -Math.sin(2 * dTheta * RAD) * rC;
+  const x = dLp / sL;
+  const y = dCp / sC;
+  const z = dHp / sH;
+  return Math.sqrt(x * x + y * y + z * z + rT * y * z);
+}
+
+/** Palette entries [r, g, b] ordered along one axis, for a search that stops early and stays exact. */
+class AxisIndex {
+  constructor(points, dims) {
+    const count = points.length / dims;
+    this.dims = dims;
+    this.order = Int32Array.from({ length: count }, (_, i) => i)
+      .sort((a, b) => points[a * dims] - points[b * dims] || a - b);
+    this.points = new Float64Array(points.length);
+    this.order.forEach((entry, i) => {
+      for (let d = 0; d < dims; d++) this.points[i * dims + d] = points[entry * dims + d];
+    });
+    this.axis = Float64Array.from(this.order, (_, i) => this.points[i * dims]);
+  }
+
+  /** First position whose axis value is >= value. */
+  start(value) {
+    let low = 0;
+    let high = this.axis.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.axis[mid] < value) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+}
+
+/**
+ * The nearest of `count` entries to (x, y, z) by squared distance, walking out from x along the
+ * sorted axis; an entry further along the axis than the worst kept cannot be nearer. Fills
+ * bestIdx/bestDist (ascending distance, ties to the lower entry index) and returns how many.
+ */
+function nearestEntries(index, x, y, z, count, bestIdx, bestDist) {
+  const { points, order, axis } = index;
+  const n = axis.length;
+  let kept = 0;
+  let limit = Infinity;
+  let up = index.start(x);
+  let down = up - 1;
+  for (;;) {
+    const upGap = up < n ? (axis[up] - x) * (axis[up] - x) : Infinity;
+    const downGap = down >= 0 ? (x - axis[down]) * (x - axis[down]) : Infinity;
+    if (upGap > limit && downGap > limit) break;
+    if (upGap === Infinity && downGap === Infinity) break;
+    const pos = upGap <= downGap ? up++ : down--;
+    const dx = points[3 * pos] - x;
+    const dy = points[3 * pos + 1] - y;
+    const dz = points[3 * pos + 2] - z;
+    const dist = dx * dx + dy * dy + dz * dz;
+    const entry = order[pos];
+    if (kept === count && (dist > limit || (dist === limit && entry > bestIdx[kept - 1]))) continue;
+    let at = kept < count ? kept++ : count - 1;
+    while (at > 0 && (bestDist[at - 1] > dist || (bestDist[at - 1] === dist && bestIdx[at - 1] > entry))) {
+      bestDist[at] = bestDist[at - 1];
+      bestIdx[at] = bestIdx[at - 1];
+      at--;
+    }
+    bestDist[at] = dist;
+    bestIdx[at] = entry;
+    if (kept === count) limit = bestDist[count - 1];
+  }
+  return kept;
+}
+
+const LATTICE_FEW_MAX_K = 64; // app/quantize.py
+const LAB_LATTICE_SCALE = 64; // app/quantize.py LATTICE_SCALES["lab"]
+
+/** numpy's rint: to the nearest integer, halves to even. */
+function rint(value) {
+  const rounded = Math.round(value);
+  return rounded - value === 0.5 && rounded % 2 !== 0 ? rounded - 1 : rounded;
+}
+
+function onLattice(points) {
+  return Float64Array.from(points, (value) => rint(value * LAB_LATTICE_SCALE));
+}
+
+/** The palette (flat [r, g, b, ...] bytes) as points to search: RGB as is, or CIELAB rounded to float32. */
+export function paletteIndex(palette, colorSpace) {
+  if (colorSpace === "rgb") return { index: new AxisIndex(palette, 3), lab: null };
+  const keys = new Uint32Array(palette.length / 3);
+  for (let i = 0; i < keys.length; i++) keys[i] = (palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2];
+  const lab = labOfKeys(keys);
+  const lattice = keys.length <= LATTICE_FEW_MAX_K;
+  return { index: new AxisIndex(lattice ? onLattice(lab) : lab, 3), lab, lattice };
+}
+
+/**
+ * The palette entry of every color: keys are packed 0xRRGGBB, keysLab their CIELAB (perceptual only).
+ * Returns a Uint8Array of entry indices.
+ */
+export function assign(keys, keysLab, palette, colorSpace) {
+  const labels = new Uint8Array(keys.length);
+  const { index, lab, lattice } = paletteIndex(palette, colorSpace);
+  const bestIdx = new Int32Array(3);
+  const bestDist = new Float64Array(3);
+  if (!lab) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      nearestEntries(index, (key >>> 16) & 255, (key >>> 8) & 255, key & 255, 1, bestIdx, bestDist);
+      labels[i] = bestIdx[0];
+    }
+    return labels;
+  }
+  const candidates = Math.min(3, palette.length / 3);
+  for (let i = 0; i < keys.length; i++) {
+    const L = keysLab[3 * i];
+    const a = keysLab[3 * i + 1];
+    const b = keysLab[3 * i + 2];
+    const found = lattice
+      ? nearestEntries(index, rint(L * LAB_LATTICE_SCALE), rint(a * LAB_LATTICE_SCALE), rint(b * LAB_LATTICE_SCALE),
+        candidates, bestIdx, bestDist)
+      : nearestEntries(index, L, a, b, candidates, bestIdx, bestDist);
+    let best = bestIdx[0];
+    let smallest = Infinity;
+    for (let c = 0; c < found; c++) {
+      const e = bestIdx[c];
+      const difference = ciede2000(L, a, b, lab[3 * e], lab[3 * e + 1], lab[3 * e + 2]);
+      if (difference < smallest) {
+        smallest = difference;
+        best = e;
+      }
+    }
+    labels[i] = best;
+  }
+  return labels;
+}
+
+/**
+ * Floyd–Steinberg error diffusion of RGBA pixels onto the palette, each pixel taking the entry
+ * nearest in RGB to its color plus the error carried to it. Writes palette colors into out (RGBA).
+ */
+export function ditherOnto(rgba, width, height, palette, out) {
+  const index = new AxisIndex(palette, 3);
+  const bestIdx = new Int32Array(1);
+  const bestDist = new Float64Array(1);
+  let current = new Float32Array((width + 2) * 3);
+  let next = new Float32Array((width + 2) * 3);
+  for (let y = 0; y < height; y++) {
+    next.fill(0);
+    for (let x = 0; x < width; x++) {
+      const p = (y * width + x) * 4;
+      const e = (x + 1) * 3;
+      const r = Math.min(255, Math.max(0, rgba[p] + current[e]));
+      const g = Math.min(255, Math.max(0, rgba[p + 1] + current[e + 1]));
+      const b = Math.min(255, Math.max(0, rgba[p + 2] + current[e + 2]));
+      nearestEntries(index, r, g, b, 1, bestIdx, bestDist);
+      const entry = bestIdx[0] * 3;
+      const errors = [r - palette[entry], g - palette[entry + 1], b - palette[entry + 2]];
+      out[p] = palette[entry];
+      out[p + 1] = palette[entry + 1];
+      out[p + 2] = palette[entry + 2];
+      out[p + 3] = rgba[p + 3];
+      for (let c = 0; c < 3; c++) {
+        const error = errors[c];
+        current[e + 3 + c] += (error * 7) / 16;
+        next[e - 3 + c] += (error * 3) / 16;
+        next[e + c] += (error * 5) / 16;
+        next[e + 3 + c] += error / 16;
+      }
+    }
+    [current, next] = [next, current];
+  }
+}

@@ -1,0 +1,87 @@
+// The preview's heavy work, off the main thread so the slider never waits for it.
+// It holds the photo at preview size: its pixels, their distinct colors and, for each
+// pixel, which distinct color it is. A render assigns each distinct color its palette
+// entry (colormatch.js) and then every pixel through that table; dithering diffuses
+// the error pixel by pixel.
+
+import { assign, ditherOnto, labOfKeys } from "./colormatch.js";
+
+let photo = null;
+
+/** Distinct colors of RGBA pixels by open addressing: keys (0xRRGGBB) and each pixel's slot among them. */
+function distinctColors(rgba) {
+  const pixels = rgba.length / 4;
+  const words = new Uint32Array(rgba.buffer, rgba.byteOffset, pixels);
+  let size = 1 << 12;
+  while (size < pixels * 2) size <<= 1;
+  const shift = 32 - Math.log2(size);
+  const table = new Int32Array(size).fill(-1);
+  const keys = new Uint32Array(pixels);
+  const inverse = new Uint32Array(pixels);
+  let count = 0;
+  for (let i = 0; i < pixels; i++) {
+    const w = words[i]; // little-endian RGBA: 0xAABBGGRR
+    const key = ((w & 0xff) << 16) | (w & 0xff00) | ((w >>> 16) & 0xff);
+    let slot = Math.imul(key, 0x9e3779b1) >>> shift;
+    for (;;) {
+      const at = table[slot];
+      if (at === -1) {
+        table[slot] = count;
+        keys[count] = key;
+        inverse[i] = count++;
+        break;
+      }
+      if (keys[at] === key) {
+        inverse[i] = at;
+        break;
+      }
+      slot = (slot + 1) & (size - 1);
+    }
+  }
+  return { keys: keys.slice(0, count), inverse };
+}
+
+function takePhoto({ bitmap, id }) {
+  const started = performance.now();
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  photo = { id, width: canvas.width, height: canvas.height, rgba, lab: null, ...distinctColors(rgba) };
+  self.postMessage({ type: "photo", id, width: photo.width, height: photo.height, distinct: photo.keys.length,
+    ms: performance.now() - started });
+}
+
+function render({ id, seq, palette, colorSpace, dither }) {
+  if (!photo || photo.id !== id) {
+    self.postMessage({ type: "render", id, seq, skipped: true });
+    return;
+  }
+  const started = performance.now();
+  const { width, height, rgba } = photo;
+  const out = new Uint8ClampedArray(width * height * 4);
+  if (dither === "floyd-steinberg") {
+    ditherOnto(rgba, width, height, palette, out);
+  } else {
+    if (colorSpace !== "rgb" && !photo.lab) photo.lab = labOfKeys(photo.keys);
+    const labels = assign(photo.keys, photo.lab, palette, colorSpace);
+    const entries = new Uint32Array(palette.length / 3);
+    for (let e = 0; e < entries.length; e++) {
+      entries[e] = (palette[3 * e + 2] << 16) | (palette[3 * e + 1] << 8) | palette[3 * e];
+    }
+    const source = new Uint32Array(rgba.buffer, rgba.byteOffset, width * height);
+    const target = new Uint32Array(out.buffer);
+    const { inverse } = photo;
+    for (let i = 0; i < target.length; i++) {
+      target[i] = (entries[labels[inverse[i]]] | (source[i] & 0xff000000)) >>> 0;
+    }
+  }
+  self.postMessage({ type: "render", id, seq, pixels: out, width, height, ms: performance.now() - started },
+    [out.buffer]);
+}
+
+self.onmessage = ({ data }) => {
+  if (data.type === "photo") takePhoto(data);
+  else if (data.type === "render") render(data);
+};

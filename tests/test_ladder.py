@@ -1,0 +1,162 @@
+"""POST /api/palettes: the slider's ladder of palettes, and the per-photo fit cache behind it."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
+from app import create_app, pipeline, quantize
+from app.cache import PhotoCache
+from app.fits import FitCache, fit_nbytes
+
+
+def photo_bytes(shape=(40, 60), seed=0) -> bytes:
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def post(client, path: str, image: bytes | None, fields: dict, **headers):
+    """multipart built in memory: the test client would spool a big body to a temp file it never closes."""
+    form = MultiDict()
+    for key, value in fields.items():
+        for one in value if isinstance(value, list) else [value]:
+            form.add(key, one)
+    if image is not None:
+        form.add("image", FileStorage(io.BytesIO(image), "photo.png"))
+    boundary, body = encode_multipart(form)
+    return client.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}", headers=headers)
+
+
+def ladder(client, image: bytes | None = None, **fields):
+    return post(client, "/api/palettes", image, fields)
+
+
+def quantize_json(client, image: bytes | None = None, **fields):
+    return post(client, "/api/quantize", image, fields, Accept="application/json")
+
+
+def error_of(response, status: int) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    return response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "color_space", "ks"),
+    [("kodim23.png", "rgb", (2, 3, 16, 64)), ("flower.jpg", "oklab", (2, 9, 33)), ("china.jpg", "lab", (4, 24)),
+     ("cam_xiaomi_mi9t_12mp_orient6.jpg", "rgb", (5, 40))],
+)
+def test_each_palette_is_exactly_what_quantize_answers(corpus, name, color_space, ks):
+    data = (corpus / name).read_bytes()
+    # Two apps: the quantize answers are found afresh, never read from the ladder's cache.
+    ladder_client = create_app({"TESTING": True}).test_client()
+    quantize_client = create_app({"TESTING": True}).test_client()
+    answer = ladder(ladder_client, data, ks=",".join(map(str, ks)), color_space=color_space).get_json()
+    assert [p["k"] for p in answer["palettes"]] == list(ks)
+    with Image.open(corpus / name) as image:
+        upright = image.size if image.getexif().get(0x0112, 1) < 5 else image.size[::-1]
+    assert (answer["width"], answer["height"]) == upright
+    for entry in answer["palettes"]:
+        direct = quantize_json(quantize_client, data, k=str(entry["k"]), color_space=color_space,
+                               dither="none", method="kmeans", max_side="64").get_json()
+        expected = {key: direct[key] for key in ("colors", "palette", "psnr", "delta_e")}
+        assert {key: entry[key] for key in expected} == expected, f"k = {entry['k']}"
+
+
+def test_quantize_by_image_id_takes_the_palette_the_ladder_found(app, client):
+    answer = ladder(client, photo_bytes(), ks="2-6", color_space="lab").get_json()
+    assert answer["timings"]["found"] == 5 and answer["timings"]["cached"] == 0
+    prepared = app.extensions["photo_cache"].get(answer["image_id"]).prepared
+    fit = prepared.fits.get((4, "lab"))
+    assert fit is not None
+    direct = quantize_json(client, image_id=answer["image_id"], k="4", color_space="lab").get_json()
+    assert direct["palette"] == answer["palettes"][2]["palette"] == pipeline.fit_summary(fit)["palette"]
+    again = ladder(client, image_id=answer["image_id"], ks="4,5,7", color_space="lab").get_json()
+    assert again["timings"] == {**again["timings"], "found": 1, "cached": 2}
+    assert again["palettes"][:2] == answer["palettes"][2:4]
+
+
+def test_the_cache_counts_the_fits_in_the_photos_bytes(app, client):
+    cache = app.extensions["photo_cache"]
+    token = ladder(client, photo_bytes(seed=1), ks="2").get_json()["image_id"]
+    prepared = cache.get(token).prepared
+    before, fits_before = cache.nbytes, prepared.fits.nbytes
+    ladder(client, image_id=token, ks="3-40")
+    assert len(prepared.fits) == 39 and prepared.fits.nbytes > fits_before
+    assert cache.nbytes == before + prepared.fits.nbytes - fits_before == prepared.nbytes
+
+
+def test_without_ks_the_palette_of_the_default_k(client):
+    answer = ladder(client, photo_bytes()).get_json()
+    assert [p["k"] for p in answer["palettes"]] == [16]
+
+
+def test_ks_takes_lists_and_ranges_of_at_most_64(client):
+    answer = ladder(client, photo_bytes(), ks="2-4, 10,12-13").get_json()
+    assert [p["k"] for p in answer["palettes"]] == [2, 3, 4, 10, 12, 13]
+    assert ladder(client, photo_bytes(), ks="2-65").status_code == 200  # 64 values
+    assert "at most 64" in error_of(ladder(client, photo_bytes(), ks="2-66"), 400)
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [({"ks": ""}, "ks"), ({"ks": "1"}, "between 2 and 256"), ({"ks": "2,300"}, "got 300"),
+     ({"ks": "9-3"}, "upward"), ({"ks": "2,x"}, "'x'"), ({"ks": "3,2-4"}, "3 twice"),
+     ({"ks": "2", "color_space": "hsv"}, "color_space"), ({"ks": ["2", "3"]}, "ks once")],
+)
+def test_bad_fields_are_400s_naming_them_before_any_decoding(client, fields, named):
+    # Not an image: a field checked after decoding would answer 415 instead.
+    response = ladder(client, b"not an image at all", **fields)
+    assert named in error_of(response, 400)
+
+
+def test_an_unknown_image_id_is_410(client):
+    assert error_of(ladder(client, image_id="nope", ks="2"), 410)
+
+
+def test_fit_cache_is_bounded_by_count_and_bytes():
+    hist = quantize.histogram(quantize.pack(np.random.default_rng(2).integers(0, 256, (50, 50, 3), dtype=np.uint8)))
+    fits = [quantize.find_palette(hist, k) for k in (2, 3, 4)]
+    by_count = FitCache(max_fits=2)
+    for k, fit in zip((2, 3, 4), fits):
+        by_count.put((k, "rgb"), fit)
+    assert len(by_count) == 2 and by_count.get((2, "rgb")) is None and by_count.get((4, "rgb")) is fits[2]
+    by_bytes = FitCache(max_bytes=fit_nbytes(fits[0]) + fit_nbytes(fits[1]))
+    for k, fit in zip((2, 3, 4), fits):
+        by_bytes.put((k, "rgb"), fit)
+    assert by_bytes.nbytes <= by_bytes.max_bytes and by_bytes.get((4, "rgb")) is fits[2]
+    made = []
+    fit, cached = by_bytes.get_or_make((9, "lab"), lambda: made.append(1) or fits[0])
+    assert fit is fits[0] and not cached and made == [1]
+    assert by_bytes.get_or_make((9, "lab"), lambda: made.append(1) or fits[0]) == (fits[0], True) and made == [1]
+
+
+def test_photo_cache_recount_makes_room_or_drops_what_no_longer_fits():
+    cache = PhotoCache(100, 60)
+    old, grows = cache.put("old", 40), cache.put("grows", 40)
+    cache.recount(grows, 70)
+    assert cache.get(old) is None and cache.get(grows) == "grows" and cache.nbytes == 70
+    cache.recount(grows, 101)
+    assert cache.get(grows) is None and cache.nbytes == 0
+    cache.recount(None, 5)  # the cache was off for that photo: nothing to count
+    cache.recount("gone", 5)
+    assert cache.nbytes == 0
+
+
+def test_a_background_batch_yields_to_a_request_someone_waits_for(app, client):
+    token = ladder(client, photo_bytes(seed=3), ks="2").get_json()["image_id"]
+    prepared = app.extensions["photo_cache"].get(token).prepared
+    with prepared.fits.foreground():  # as a foreground request running on another thread would
+        answer = ladder(client, image_id=token, ks="3-6", background="1").get_json()
+        assert [p["k"] for p in answer["palettes"]] == [3] and answer["unfinished"] == [4, 5, 6]
+        waited_for = ladder(client, image_id=token, ks="3-6").get_json()
+    assert [p["k"] for p in waited_for["palettes"]] == [3, 4, 5, 6] and waited_for["unfinished"] == []
+    assert not prepared.fits.wanted_now
+    assert "background" in error_of(ladder(client, image_id=token, ks="2", background="yes"), 400)
