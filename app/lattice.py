@@ -14,6 +14,7 @@ several times faster than an argmin along short rows, or a k-d tree.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,6 +70,16 @@ def _encode(centers: np.ndarray, count: int) -> np.ndarray:
     return encoded
 
 
+def _blocks(coordinates: np.ndarray, first: int, last: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Points first..last in blocks of BLOCK, each as the (4, n) rows [x, 1] (one buffer, reused)."""
+    block = np.ones((4, BLOCK))
+    for start in range(first, last, BLOCK):
+        stop = min(start + BLOCK, last)
+        points = block[:, : stop - start]
+        points[:3] = coordinates[:, start:stop]
+        yield start, stop, points
+
+
 def nearest(lattice: Lattice, centers: np.ndarray) -> Nearest:
     """The nearest of the centers (already on the lattice) for every point, exactly."""
     encoded = _encode(centers, 1)
@@ -78,11 +89,7 @@ def nearest(lattice: Lattice, centers: np.ndarray) -> Nearest:
     squared = np.empty(n)
 
     def part(first: int, last: int) -> None:
-        block = np.ones((4, BLOCK))
-        for start in range(first, last, BLOCK):
-            stop = min(start + BLOCK, last)
-            points = block[:, : stop - start]
-            points[:3] = coordinates[:, start:stop]
+        for start, stop, points in _blocks(coordinates, first, last):
             best = np.min(encoded @ points, axis=0)
             above = np.floor(best * (1.0 / 256.0))
             labels[start:stop] = best - 256.0 * above
@@ -105,11 +112,7 @@ def nearest_few(lattice: Lattice, centers: np.ndarray, count: int) -> np.ndarray
     found = np.empty((n, count), dtype=np.intp)
 
     def part(first: int, last: int) -> None:
-        block = np.ones((4, BLOCK))
-        for start in range(first, last, BLOCK):
-            stop = min(start + BLOCK, last)
-            points = block[:, : stop - start]
-            points[:3] = coordinates[:, start:stop]
+        for start, stop, points in _blocks(coordinates, first, last):
             values = encoded @ points
             for rank in range(count):
                 best = values.min(axis=0)

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from app import access_log, downloads, forms, imaging, options, paint_by_number, results
 from app.errors import AppError
-from app.photos import count_fits, read_photo
+from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("web", __name__)
 
@@ -68,6 +68,17 @@ def render_page(answer: dict | None = None, error: AppError | None = None, statu
     return page, status
 
 
+def _recolor_form() -> tuple[Photo, results.Recolored]:
+    """The form's photo and its result, as POST /api/quantize would make them."""
+    values = forms.read_all("/api/quantize")
+    photo = read_photo()
+    recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
+                                decoded_here=photo.uploaded)
+    count_fits(photo)
+    access_log.note(photo.pixels, recolored.options.k)
+    return photo, recolored
+
+
 @bp.get("/")
 def index():
     return render_page()
@@ -77,14 +88,9 @@ def index():
 def index_form():
     """Without JavaScript: recolor the posted photo and show original and result."""
     try:
-        values = forms.read_all("/api/quantize")
-        photo = read_photo()
+        photo, recolored = _recolor_form()
     except AppError as error:
         return render_page(error=error, status=error.status)
-    recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
-                                decoded_here=photo.uploaded)
-    count_fits(photo)
-    access_log.note(photo.pixels, recolored.options.k)
     answer = recolored.as_answer(photo.token)
     preview = imaging.shrink_nearest(photo.prepared.decoded.rgb, PREVIEW_SIDE)
     original = imaging.encode_jpeg(preview)
@@ -97,13 +103,8 @@ def index_form():
 def download_form():
     """Without JavaScript: the full-resolution result of the page's last answer (its image_id), as an attachment."""
     try:
-        values = forms.read_all("/api/quantize")
-        photo = read_photo()
+        photo, recolored = _recolor_form()
     except AppError as error:
         return render_page(error=error, status=error.status)
-    recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
-                                decoded_here=photo.uploaded)
-    count_fits(photo)
-    access_log.note(photo.pixels, recolored.options.k)
     rendered = recolored.rendered
     return downloads.attachment(rendered.data, rendered.mime_type, recolored.filename, photo.token)

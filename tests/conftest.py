@@ -5,6 +5,7 @@ import pytest
 
 from app import create_app
 from testsupport.corpus import CORPUS
+from testsupport.browser import CHROMIUM, launch
 from testsupport.servers import gunicorn
 
 IN_CI = os.environ.get("CI") == "true"
@@ -39,3 +40,18 @@ def live_server(tmp_path_factory):
     """The real thing: gunicorn with the project's config, on 127.0.0.1. Yields its base URL."""
     with gunicorn(tmp_path_factory.mktemp("gunicorn") / "server.log") as (_, base):
         yield base
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless, for every browser test; they fail in CI without it and skip elsewhere."""
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail(f"chromium is missing at {CHROMIUM}; CI must run the browser tests")
+        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()

@@ -19,25 +19,11 @@ from PIL import Image
 import requests
 
 from testsupport.browser import (
-    CHROMIUM, RESULT, RequestCounter, color_count, colors_of, csp_violations, in_ci, launch, open_page, shown_result,
+    RESULT, RequestCounter, color_count, colors_of, csp_violations, open_page, shown_result,
     take_screenshot,
     upload, wait_for_result,
 )
 
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if in_ci():
-            pytest.fail(f"chromium is missing at {CHROMIUM}; CI must run the browser tests")
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -14,22 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from testsupport.browser import CHROMIUM, csp_violations, in_ci, launch, open_page, upload, wait_for_result
+from testsupport.browser import csp_violations, open_page, upload, wait_for_result
 from testsupport.images import png_bytes
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if in_ci():
-            pytest.fail(f"chromium is missing at {CHROMIUM}; CI must run the browser tests")
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

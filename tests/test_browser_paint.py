@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from testsupport.browser import CHROMIUM, csp_violations, in_ci, launch, open_page, shown_result, upload, wait_for_result
+from testsupport.browser import csp_violations, open_page, shown_result, upload, wait_for_result
 
 # How much of the picture is colored (not white, not the gray of lines and numbers), drawn by chromium itself.
 COLORED_SHARE = """img => {
@@ -26,20 +26,6 @@ COLORED_SHARE = """img => {
   }
   return colored / (data.length / 4);
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if in_ci():
-            pytest.fail(f"chromium is missing at {CHROMIUM}; CI must run the browser tests")
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
