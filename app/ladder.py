@@ -5,6 +5,8 @@ palette: a palette is a few hundred bytes where a preview image is hundreds
 of kilobytes. Each palette is exactly the one POST /api/quantize gives for
 the same photo, k and color_space (method kmeans, no dithering): both take
 it from the photo's FitCache (app/fits.py), or find it with the same call.
+Palettes need the photo's histogram only, never its pixels: a photo another
+worker uploaded (known here from the shared cache) is not decoded for them.
 """
 
 from __future__ import annotations
@@ -28,25 +30,25 @@ def palettes() -> Response:
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
     answers, found = [], 0
-    fits = photo.prepared.fits
+    fits = photo.fits  # the photo's cache entry's: a photo known by its histogram alone is not decoded
     # A background batch (the page fetching ahead) stops between two k when someone waits for
     # another answer on this photo; the page asks again for the rest later.
     with nullcontext() if background else fits.foreground():
         for k in ks:
             if background and answers and fits.wanted_now:
                 break
-            fit, kept = pipeline.kmeans_fit(photo.prepared, k, color_space)
+            fit, kept = pipeline.kmeans_fit(photo.hist, fits, k, color_space)
             found += not kept
             answers.append({"k": k, **pipeline.fit_summary(fit)})
     count_fits(photo)
-    decoded = photo.prepared.decoded
+    facts = photo.facts
     return jsonify({
         "image_id": photo.token,
         "color_space": color_space,
-        "width": decoded.width,
-        "height": decoded.height,
-        "unique_colors": photo.prepared.hist.unique_colors,
-        "bytes": photo.prepared.source_bytes,
+        "width": facts.width,
+        "height": facts.height,
+        "unique_colors": photo.hist.unique_colors,
+        "bytes": facts.source_bytes,
         "palettes": answers,
         "unfinished": list(ks[len(answers):]),
         "timings": {"quantize_ms": round((time.perf_counter() - start) * 1000, 1), "found": found,

@@ -22,6 +22,7 @@ from flask import current_app, request
 from app import admission, filenames, imaging, pipeline, quantize
 from app.cache import PhotoCache, content_id
 from app.errors import AppError, bad_request
+from app.fits import FitCache
 from app.forms import field
 from app.imaging import ImageError
 from app.shared_cache import PhotoFacts, SharedCache, SharedPhoto
@@ -36,18 +37,29 @@ def expired() -> AppError:
 
 @dataclass(frozen=True)
 class CachedPhoto:
-    """What the first level keeps per image_id: the decoded photo, or only what palettes need."""
+    """What the first level keeps per image_id: the decoded photo, or only what palettes need.
+
+    fits, the palettes found for the photo, belong to the entry, not to its decoded pixels: the entry
+    made when the photo is decoded here hands them on to its Prepared, so palettes found before the
+    decode serve after it, and /api/quantize takes the very palette /api/palettes answered.
+    """
 
     facts: PhotoFacts
     hist: quantize.Histogram
     prepared: pipeline.Prepared | None  # None: taken from the shared cache, not decoded here yet
+    fits: FitCache  # the palettes found for the photo (app/fits.py)
+
+    def __post_init__(self) -> None:
+        if self.prepared is not None and self.prepared.fits is not self.fits:
+            raise ValueError("a cached photo's Prepared must hold the entry's own FitCache")
 
     @property
     def nbytes(self) -> int:
+        """Memory held, the palettes found so far included (the cache counts it again as they grow)."""
         if self.prepared is not None:
-            return self.prepared.nbytes
+            return self.prepared.nbytes  # its fits are the entry's
         # key, count, and the RGB and CIELAB copies the engine caches per color
-        return self.hist.unique_colors * (4 + 8 + 3 + 3 * 4)
+        return self.hist.unique_colors * (4 + 8 + 3 + 3 * 4) + self.fits.nbytes
 
 
 class Photo:
@@ -70,6 +82,15 @@ class Photo:
     @property
     def pixels(self) -> int:
         return self.facts.width * self.facts.height
+
+    @property
+    def fits(self) -> FitCache:
+        """The palettes found for this photo: no decoding needed to read or add to them."""
+        return self._cached.fits
+
+    @property
+    def nbytes(self) -> int:
+        return self._cached.nbytes
 
     @property
     def prepared(self) -> pipeline.Prepared:
@@ -99,10 +120,11 @@ def _decode_shared(image_id: str | None, cached: CachedPhoto) -> CachedPhoto:
         raise expired()
     admission.admit(cached.facts.width * cached.facts.height, upload_bytes=len(source))
     try:
-        prepared = pipeline.prepare(source, current_app.config["MAX_PIXELS"], known_hist=cached.hist)
+        prepared = pipeline.prepare(source, current_app.config["MAX_PIXELS"], known_hist=cached.hist,
+                                    fits=cached.fits)
     except ImageError as error:  # it was decoded once already; only a changed MAX_PIXELS gets here
         raise AppError.from_image_error(error) from None
-    decoded = CachedPhoto(cached.facts, cached.hist, prepared)
+    decoded = CachedPhoto(cached.facts, cached.hist, prepared, cached.fits)
     _keep(image_id, decoded)
     return decoded
 
@@ -118,13 +140,14 @@ def _from_upload(data: bytes, filename: str | None) -> Photo:
     try:
         width, height = imaging.open_image(data, max_pixels).size  # the header only, before admission
         admission.admit(width * height, upload_bytes=len(data))
-        # Its histogram may be here already, from the shared cache: then it is not counted again.
-        prepared = pipeline.prepare(data, max_pixels, known_hist=None if cached is None else cached.hist)
+        # Its histogram and palettes may be here already, from the shared cache: then they are not found again.
+        prepared = pipeline.prepare(data, max_pixels, known_hist=None if cached is None else cached.hist,
+                                    fits=None if cached is None else cached.fits)
     except ImageError as error:
         raise AppError.from_image_error(error) from None
     decoded = prepared.decoded
     facts = PhotoFacts(stem, decoded.width, decoded.height, len(data), decoded.source_format)
-    cached = CachedPhoto(facts, prepared.hist, prepared)
+    cached = CachedPhoto(facts, prepared.hist, prepared, prepared.fits)
     kept = _keep(image_id, cached)
     shared = _second_level()
     if shared is not None and shared.put(image_id, SharedPhoto(facts, prepared.hist), data):
@@ -139,7 +162,7 @@ def _from_caches(image_id: str) -> Photo:
         found = shared.photo(image_id) if shared is not None and IMAGE_ID.fullmatch(image_id) else None
         if found is None:
             raise expired()
-        cached = CachedPhoto(found.facts, found.hist, None)
+        cached = CachedPhoto(found.facts, found.hist, None, FitCache())
         _keep(image_id, cached)
     admission.admit(cached.facts.width * cached.facts.height)
     return Photo(cached, image_id, uploaded=False)
@@ -170,5 +193,7 @@ def read_photo() -> Photo:
 
 
 def count_fits(photo: Photo) -> None:
-    """The photo's cache entry grew by the palettes found for it: count them in its bytes and the budget."""
-    current_app.extensions["photo_cache"].recount(photo.token, photo.prepared.nbytes)
+    """The photo's cache entry grew by the palettes found for it: count them in its bytes and the budget.
+
+    Reads the entry as it is: a photo known by its histogram alone is not decoded for this."""
+    current_app.extensions["photo_cache"].recount(photo.token, photo.nbytes)

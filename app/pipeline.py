@@ -30,7 +30,8 @@ class Prepared:
     hist: quantize.Histogram  # visible pixels only
     source_bytes: int
     timings: dict[str, float] = field(default_factory=dict)
-    # The k-means palettes found so far, by (k, color_space): kept with the photo in the cache.
+    # The k-means palettes found so far, by (k, color_space): the photo's cache entry's own (app/photos.py),
+    # shared with it, so palettes found before the decode serve after it.
     fits: FitCache = field(default_factory=FitCache, compare=False, repr=False)
 
     @property
@@ -106,15 +107,18 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def prepare(data: bytes, max_pixels: int, known_hist: quantize.Histogram | None = None) -> Prepared:
-    """Decode a photo and count its colors; known_hist: its histogram, counted before from the same bytes."""
+def prepare(data: bytes, max_pixels: int, known_hist: quantize.Histogram | None = None,
+            fits: FitCache | None = None) -> Prepared:
+    """Decode a photo and count its colors; known_hist: its histogram, counted before from the same bytes;
+    fits: the palettes found before for the same bytes (the photo's cache entry holds them), kept on."""
     start = time.perf_counter()
     decoded = imaging.decode(data, max_pixels)
     decode_ms = _ms(start)
+    fits = FitCache() if fits is None else fits
     if known_hist is not None:
-        return Prepared(decoded, known_hist, len(data), {"decode_ms": decode_ms})
+        return Prepared(decoded, known_hist, len(data), {"decode_ms": decode_ms}, fits)
     prepared = prepare_decoded(decoded, len(data))
-    return replace(prepared, timings={"decode_ms": decode_ms, **prepared.timings})
+    return replace(prepared, timings={"decode_ms": decode_ms, **prepared.timings}, fits=fits)
 
 
 def prepare_decoded(decoded: imaging.Decoded, source_bytes: int) -> Prepared:
@@ -186,13 +190,14 @@ def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize
 def palette_fit(prepared: Prepared, options: Options) -> quantize.PaletteFit:
     """The palette the chosen method finds in the whole photo, with its figures before any dithering."""
     if options.method == "kmeans":
-        return kmeans_fit(prepared, options.k, options.color_space)[0]
+        return kmeans_fit(prepared.hist, prepared.fits, options.k, options.color_space)[0]
     return _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
 
 
-def kmeans_fit(prepared: Prepared, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
-    """The k-means palette for k and color_space, from the photo's fits when found before; and whether it was."""
-    return prepared.fits.get_or_make((k, color_space), lambda: quantize.find_palette(prepared.hist, k, color_space))
+def kmeans_fit(hist: quantize.Histogram, fits: FitCache, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
+    """The k-means palette of a photo's histogram for k and color_space, from its fits when found before;
+    and whether it was. Needs no pixels: a photo known by its histogram alone gets its palettes undecoded."""
+    return fits.get_or_make((k, color_space), lambda: quantize.find_palette(hist, k, color_space))
 
 
 def fit_summary(fit: quantize.PaletteFit) -> dict:

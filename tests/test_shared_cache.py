@@ -123,6 +123,35 @@ def test_the_curve_from_another_worker_needs_the_histogram_only(redis_url, monke
     assert curve.status_code == 200 and curve.get_json() == reference
 
 
+def test_palettes_from_another_worker_need_no_decoding_and_outlive_it(redis_url, monkeypatch):
+    first, second = worker(redis_url), worker(redis_url)
+    data = photo_bytes(8)
+    reference = ask(first, "/api/palettes", image=data, ks="2-6", color_space="lab").get_json()
+    image_id = reference["image_id"]
+    real_decode = imaging.decode
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("palettes need the histogram only")
+
+    monkeypatch.setattr(imaging, "decode", no_decoding)
+    served = ask(second, "/api/palettes", image_id=image_id, ks="2-6", color_space="lab")
+    assert served.status_code == 200, served.get_data(as_text=True)
+    body = served.get_json()
+    assert body["palettes"] == reference["palettes"] and body["timings"]["found"] == 5
+    assert {key: body[key] for key in ("width", "height", "bytes", "unique_colors", "image_id")} == \
+        {key: reference[key] for key in ("width", "height", "bytes", "unique_colors", "image_id")}
+    photo_cache = second.application.extensions["photo_cache"]
+    entry = photo_cache.get(image_id)  # the histogram alone, its palettes counted in its bytes
+    assert entry.prepared is None and len(entry.fits) == 5 and photo_cache.nbytes == entry.nbytes > entry.fits.nbytes
+
+    monkeypatch.setattr(imaging, "decode", real_decode)
+    quantized = ask(second, image_id=image_id, k=4, color_space="lab")  # needs pixels: decoded now, once
+    assert quantized.status_code == 200 and quantized.get_json()["palette"] == reference["palettes"][2]["palette"]
+    again = ask(second, "/api/palettes", image_id=image_id, ks="2-7", color_space="lab").get_json()
+    assert again["timings"] == {**again["timings"], "found": 1, "cached": 5}  # kept through the decode
+    assert again["palettes"][:5] == reference["palettes"]
+
+
 def test_the_same_photo_sent_twice_is_one_entry(redis_url):
     first, second = worker(redis_url), worker(redis_url)
     data = photo_bytes(2)
@@ -226,6 +255,29 @@ def test_real_servers_share_photos_through_redis_and_survive_it_going(redis_url,
         assert "Traceback" not in text, text[-2000:]
     assert "cannot be used" in (tmp_path / "a.log").read_text() + (tmp_path / "b.log").read_text()
 
+
+def test_real_servers_answer_palettes_of_a_photo_the_other_took_and_keep_them_through_its_decode(
+        redis_url, tmp_path, corpus):
+    data = (corpus / "cam_xiaomi_mi9t_12mp_orient6.jpg").read_bytes()  # 12 MP, turned by its EXIF
+    env = {"REDIS_URL": redis_url.url, "WEB_CONCURRENCY": "1", "LOG_LEVEL": "warning"}
+    with gunicorn(tmp_path / "a.log", **env) as (_, a), gunicorn(tmp_path / "b.log", **env) as (_, b):
+        status, uploaded = post(a, "/api/palettes", ("ks", "6,8"), ("image", ("phone.jpg", data)))
+        assert status == 200
+        image_id = uploaded["image_id"]
+        status, served = post(b, "/api/palettes", ("ks", "6,8"), ("image_id", image_id))
+        assert status == 200 and served["palettes"] == uploaded["palettes"]
+        assert served["timings"]["found"] == 2  # b found them from the histogram Redis holds
+        for key in ("width", "height", "bytes", "unique_colors"):
+            assert served[key] == uploaded[key], key
+        assert served["height"] > served["width"]  # upright, as a's decode saw it
+
+        status, quantized = post(b, "/api/quantize", ("k", "8"), ("image_id", image_id), ("max_side", "64"))
+        assert status == 200 and quantized["palette"] == uploaded["palettes"][1]["palette"]
+        status, again = post(b, "/api/palettes", ("ks", "6,8"), ("image_id", image_id))
+        assert status == 200 and again["timings"]["cached"] == 2 and again["palettes"] == uploaded["palettes"]
+    for log in ("a.log", "b.log"):
+        text = (tmp_path / log).read_text()
+        assert "Traceback" not in text, text[-2000:]
 
 
 def test_a_redis_url_without_its_scheme_is_refused_by_name():
