@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from app import access_log, downloads, forms, options, results
+from app import downloads
 from app.openapi import openapi_document
-from app.photos import count_fits, read_photo
+from app.photos import recolor_request
 
 bp = Blueprint("api", __name__)
 
@@ -14,12 +14,7 @@ bp = Blueprint("api", __name__)
 @bp.post("/api/quantize")
 def recolor() -> Response:
     """The photo in k colors: the image file, or its figures as JSON when the client asks for JSON."""
-    values = forms.read_all("/api/quantize")  # fields first: a bad one costs no decoding
-    photo = read_photo()
-    chosen = options.engine_options(values, fmt=values["format"])
-    access_log.note(photo.pixels, chosen.k)
-    recolored = results.recolor(photo.prepared, chosen, photo.stem, decoded_here=photo.uploaded)
-    count_fits(photo)
+    photo, recolored = recolor_request()
     rendered = recolored.rendered
     if request.accept_mimetypes.best_match([rendered.mime_type, "application/json"]) == "application/json":
         return jsonify(recolored.as_answer(photo.token))

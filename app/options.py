@@ -240,10 +240,7 @@ COMMAND_LINE: tuple[Option, ...] = (IMAGE_FORMAT, COLOR_SPACE, DITHER, METHOD)
 
 def conflict(values: Mapping[str, Any]) -> str | None:
     """What is wrong with values that are each fine alone but not together, or None."""
-    if values.get("min_region") and values.get("dither", "none") != "none":
-        return ("min_region cleans flat regions and dither scatters pixels on purpose: "
-                "send dither=none with min_region, or min_region=0.")
-    return None
+    return pipeline.conflict(values.get("min_region") or 0, values.get("dither", "none"))
 
 
 def engine_options(values: Mapping[str, Any], **overrides: Any) -> pipeline.Options:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app import cleaning, imaging, pipeline, quantize, tracing
-from app.regions import label_regions
+from app.regions import Regions, label_regions
 
 WORKING_SIDE = 2400
 DEFAULT_MIN_REGION = 1500  # working pixels; see the README for how many numbers come out small
@@ -89,16 +89,20 @@ def make_template(prepared: pipeline.Prepared, k: int, color_space: str = "rgb",
     working = working_prepared(prepared)
     mapped = pipeline.map_colors(working, pipeline.Options(k=k, color_space=color_space, min_region=min_region))
     indices = mapped.indices
-    regions = mapped.regions or pipeline.RegionCount(*([label_regions(indices).count] * 2))
+    labelled = label_regions(indices)
+    regions = mapped.regions or pipeline.RegionCount(labelled.count, labelled.count)
     return Template(indices=indices, result=mapped.result, borders=tracing.trace(indices),
-                    labels=place_labels(indices), regions=regions, min_region=min_region)
+                    labels=place_labels(indices, labelled), regions=regions, min_region=min_region)
 
 
-def place_labels(indices: np.ndarray) -> list[Label]:
-    """One label per region, at its point farthest from the border, in the largest font that fits there."""
+def place_labels(indices: np.ndarray, regions: Regions | None = None) -> list[Label]:
+    """One label per region, at its point farthest from the border, in the largest font that fits there.
+
+    `regions` are the regions of `indices` when the caller has labelled them already.
+    """
     from scipy import ndimage  # on first use: scipy's import is a good part of a command's start-up
 
-    regions = label_regions(indices)
+    regions = label_regions(indices) if regions is None else regions
     height, width = indices.shape
     # Border pixels touch another region (4-neighbours) or the image edge.
     border = np.ones((height + 2, width + 2), dtype=bool)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 
-from app import admission, filenames, imaging, pipeline, quantize
+from app import access_log, admission, filenames, forms, imaging, options, pipeline, quantize, results
 from app.cache import PhotoCache, content_id
 from app.errors import AppError, bad_request
 from app.fits import FitCache
@@ -197,3 +197,14 @@ def count_fits(photo: Photo) -> None:
 
     Reads the entry as it is: a photo known by its histogram alone is not decoded for this."""
     current_app.extensions["photo_cache"].recount(photo.token, photo.nbytes)
+
+
+def recolor_request() -> tuple[Photo, results.Recolored]:
+    """The photo of a POST /api/quantize form (or the page's no-JS form) and its result."""
+    values = forms.read_all("/api/quantize")  # fields first: a bad one costs no decoding
+    photo = read_photo()
+    chosen = options.engine_options(values, fmt=values["format"])
+    access_log.note(photo.pixels, chosen.k)
+    recolored = results.recolor(photo.prepared, chosen, photo.stem, decoded_here=photo.uploaded)
+    count_fits(photo)
+    return photo, recolored

@@ -46,6 +46,14 @@ class Prepared:
         return self.decoded.nbytes + self.hist.unique_colors * quantize.CACHED_BYTES_PER_COLOR + self.fits.nbytes
 
 
+def conflict(min_region: int, dither: str) -> str | None:
+    """What is wrong with options that are each fine alone but not together, or None."""
+    if min_region and dither != "none":
+        return ("min_region cleans flat regions and dither scatters pixels on purpose: "
+                "send dither=none with min_region, or min_region=0.")
+    return None
+
+
 @dataclass(frozen=True)
 class Options:
     k: int = 16
@@ -59,9 +67,9 @@ class Options:
     def check(self) -> None:
         quantize.check_k(self.k)
         cleaning.check_min_region(self.min_region)
-        if self.min_region and self.dither != "none":
-            raise ValueError("min_region cleans flat regions and dither scatters pixels on purpose: "
-                             "use one or the other (dither=none with min_region)")
+        problem = conflict(self.min_region, self.dither)
+        if problem:
+            raise ValueError(problem)
         for name, value, allowed in (
             ("color_space", self.color_space, quantize.COLOR_SPACES),
             ("dither", self.dither, DITHERS),

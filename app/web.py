@@ -11,9 +11,9 @@ import base64
 
 from flask import Blueprint, current_app, render_template, request
 
-from app import access_log, downloads, forms, imaging, options, paint_by_number, results
+from app import downloads, imaging, options, paint_by_number
 from app.errors import AppError
-from app.photos import Photo, count_fits, read_photo
+from app.photos import recolor_request
 
 bp = Blueprint("web", __name__)
 
@@ -68,17 +68,6 @@ def render_page(answer: dict | None = None, error: AppError | None = None, statu
     return page, status
 
 
-def _recolor_form() -> tuple[Photo, results.Recolored]:
-    """The form's photo and its result, as POST /api/quantize would make them."""
-    values = forms.read_all("/api/quantize")
-    photo = read_photo()
-    recolored = results.recolor(photo.prepared, options.engine_options(values, fmt=values["format"]), photo.stem,
-                                decoded_here=photo.uploaded)
-    count_fits(photo)
-    access_log.note(photo.pixels, recolored.options.k)
-    return photo, recolored
-
-
 @bp.get("/")
 def index():
     return render_page()
@@ -88,7 +77,7 @@ def index():
 def index_form():
     """Without JavaScript: recolor the posted photo and show original and result."""
     try:
-        photo, recolored = _recolor_form()
+        photo, recolored = recolor_request()
     except AppError as error:
         return render_page(error=error, status=error.status)
     answer = recolored.as_answer(photo.token)
@@ -103,7 +92,7 @@ def index_form():
 def download_form():
     """Without JavaScript: the full-resolution result of the page's last answer (its image_id), as an attachment."""
     try:
-        photo, recolored = _recolor_form()
+        photo, recolored = recolor_request()
     except AppError as error:
         return render_page(error=error, status=error.status)
     rendered = recolored.rendered

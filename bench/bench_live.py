@@ -149,7 +149,7 @@ def select(page, design: Design, control: str, value: str, want: dict) -> float:
 def drag(page, design: Design) -> tuple[int, float]:
     """k from 2 to 64 with one input event per animation frame: values painted meanwhile, and release to 64 on screen."""
     return page.evaluate(
-        """async ([mark, want64, live]) => {
+        """async ([mark, want64]) => {
              const slider = document.getElementById('k-slider');
              const since = performance.now();
              for (let k = 2; k <= 64; k++) {
@@ -161,10 +161,10 @@ def drag(page, design: Design) -> tuple[int, float]:
              const end = await window.__shown(mark, want64, since);
              const painted = new Set(performance.getEntriesByName(mark)
                .filter(m => m.startTime >= since && m.startTime <= released)
-               .map(m => live ? m.detail.k : m.detail.k));
+               .map(m => m.detail.k));
              return [painted.size, end - released];
            }""",
-        [design.mark, design.want(64), design is LIVE],
+        [design.mark, design.want(64)],
     )
 
 
@@ -191,8 +191,8 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
     if probe["progress"] is not None:
         figures.progress.append(probe["progress"] - probe["chosen"])
     if full:
-        ladder_started, cpu_started = time.perf_counter(), worker_cpu(server)
-        before = worker_cpu(server)
+        ladder_started = time.perf_counter()
+        before = cpu_started = worker_cpu(server)
         figures.moves_cold += [move(page, design, k) for k in KS]
         step("moves right after the first result")
         figures.cpu_per_move_cold.append((worker_cpu(server) - before) * 1000 / len(KS))

@@ -1,15 +1,12 @@
-import os
 from pathlib import Path
 
 import pytest
 
 from app import create_app
 from testsupport.corpus import CORPUS
+from testsupport.needs import require
 from testsupport.browser import CHROMIUM, launch
 from testsupport.servers import gunicorn
-
-IN_CI = os.environ.get("CI") == "true"
-
 
 @pytest.fixture
 def app():
@@ -28,10 +25,7 @@ def runner(app):
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    if not CORPUS.is_dir():
-        if IN_CI:
-            pytest.fail(f"the photo corpus is missing at {CORPUS}")
-        pytest.skip(f"the photo corpus is missing at {CORPUS}")
+    require(CORPUS.is_dir(), f"the photo corpus is missing at {CORPUS}", "../shared/corpus beside the project")
     return CORPUS
 
 
@@ -45,10 +39,7 @@ def live_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium, headless, for every browser test; they fail in CI without it and skip elsewhere."""
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(f"chromium is missing at {CHROMIUM}; CI must run the browser tests")
-        pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    require(CHROMIUM.exists(), f"Debian's chromium is missing at {CHROMIUM}", "apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

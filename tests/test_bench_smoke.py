@@ -13,6 +13,7 @@ from PIL import Image
 
 from app import quantize
 from bench import bench_quantize, jobs, peers, report, runs
+from testsupport.needs import require
 
 K = 4
 
@@ -30,8 +31,8 @@ def photo() -> peers.Photo:
 
 @pytest.mark.parametrize("method", peers.METHODS, ids=lambda m: m.name)
 def test_every_method_gives_at_most_k_colors_and_a_psnr(method, photo):
-    if not method.available():
-        pytest.skip(f"{method.binary or method.module} is not installed")
+    require(method.available(), f"{method.binary or method.module} is not installed",
+            "apt-get install -y imagemagick pngquant; pip install -r requirements-dev.txt")
     outcome = method.run(photo, K, 30.0)
     assert outcome.approx.shape == photo.rgb.shape
     assert outcome.approx.dtype == np.uint8
@@ -86,8 +87,8 @@ def test_budget_skips_instead_of_running(photo, tmp_path):
 def test_issue_10_benchmarks_run_their_peers_on_a_tiny_photo(photo):
     from bench import bench_api, bench_per_k
 
-    if not peers.BY_NAME["libimagequant"].available():
-        pytest.skip("imagequant is not installed")
+    require(peers.BY_NAME["libimagequant"].available(), "imagequant is not installed",
+            "pip install -r requirements-dev.txt")
     png = peers.png_of(photo.rgb)
     job = bench_api.libimagequant_job(png, K)
     assert Image.open(io.BytesIO(job)).mode == "P"

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import IN_CI
+from testsupport.needs import require
 from testsupport.corpus import CORPUS
 from testsupport.servers import free_port
 
@@ -47,10 +47,8 @@ def docker(*args: str, timeout: float = 120, check: bool = True, env: dict | Non
 
 @pytest.fixture(scope="module")
 def engine() -> None:
-    if not os.environ.get("DOCKER_HOST"):
-        if IN_CI:
-            pytest.fail("DOCKER_HOST is not set: .ci/run starts a Docker engine for this stage")
-        pytest.skip("no Docker engine: run `bash .ci/deploy` (it starts one and builds the stand-in base)")
+    require(bool(os.environ.get("DOCKER_HOST")), "no Docker engine (DOCKER_HOST is not set)",
+            "`bash .ci/deploy` starts one and builds the stand-in base")
     docker("version")
 
 

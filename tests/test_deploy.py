@@ -11,7 +11,6 @@ their own with the real image in a real Docker engine (tests/test_container.py).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -29,9 +28,10 @@ from pathlib import Path, PurePosixPath
 
 import psutil
 import pytest
-from PIL import Image
 
 from app import settings
+from testsupport.forms import multipart
+from testsupport.images import png_bytes
 from testsupport.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,26 +204,8 @@ def container_env(parsed, venv: Path, home: Path, **overrides: str) -> dict[str,
 
 # --- a small request ---------------------------------------------------------------------
 
-def png_bytes(width: int = 48, height: int = 32) -> bytes:
-    image = Image.new("RGB", (width, height))
-    image.putdata([(x * 5 % 256, y * 8 % 256, (x * y) % 256) for y in range(height) for x in range(width)])
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def multipart(fields: dict[str, str], filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = "kmeans-filter-test-boundary"
-    body = b""
-    for name, value in fields.items():
-        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-    body += (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
-             "Content-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def post_quantize(base: str, k: int) -> dict:
-    body, content_type = multipart({"k": str(k)}, SECRET_NAME, png_bytes())
+    body, content_type = multipart(("k", str(k)), ("image", (SECRET_NAME, png_bytes())))
     request = urllib.request.Request(base + "/api/quantize", data=body, method="POST",
                                      headers={"Content-Type": content_type, "Accept": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
@@ -398,7 +380,7 @@ def wait_until_a_worker_holds(master_pid: int, client_port: int, seconds: float 
 
 def test_sigterm_finishes_the_request_in_flight_then_exits_cleanly(server):
     """Graceful shutdown: an upload half sent when SIGTERM arrives still gets its answer."""
-    body, content_type = multipart({"k": "3"}, SECRET_NAME, png_bytes())
+    body, content_type = multipart(("k", "3"), ("image", (SECRET_NAME, png_bytes())))
     head = (f"POST /api/quantize HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\nAccept: application/json\r\nConnection: close\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import IN_CI
+from testsupport.needs import require
 from testsupport import nginx as testsupport_nginx
 from testsupport.images import png_bytes
 from testsupport.servers import gunicorn
@@ -31,10 +31,7 @@ STALLED_UPLOAD_MB = 10
 
 def nginx_binary() -> str:
     found = testsupport_nginx.nginx_binary()
-    if not found:
-        if IN_CI:
-            pytest.fail("nginx is missing: .ci/run installs Debian's nginx")
-        pytest.skip("nginx is not installed (apt-get install -y nginx)")
+    require(bool(found), "nginx is missing", "apt-get install -y nginx")
     return found
 
 

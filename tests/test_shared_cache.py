@@ -23,17 +23,14 @@ from app.cache import content_id
 from app.shared_cache import PhotoFacts, SharedCache, SharedPhoto, pack_histogram, unpack_histogram
 from testsupport.forms import client_multipart, multipart
 from testsupport.images import gradient, png_bytes
+from testsupport.needs import require
 from testsupport.servers import REDIS_SERVER, gunicorn, redis_server
 
-IN_CI = os.environ.get("CI") == "true"
 
 
 @pytest.fixture
 def redis_url(tmp_path):
-    if not REDIS_SERVER.exists():
-        if IN_CI:
-            pytest.fail("redis-server is missing: .ci/run installs Debian's redis-server")
-        pytest.skip("redis-server is missing (apt-get install redis-server)")
+    require(REDIS_SERVER.exists(), "redis-server is missing", "apt-get install redis-server")
     with redis_server(tmp_path) as server:
         yield server
 

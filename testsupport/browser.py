@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,10 +127,6 @@ def colors_of(image: Image.Image) -> set[str]:
 def color_count(image: Image.Image) -> int:
     colors = image.convert("RGB").getcolors(1 << 24)
     return len(colors)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI") == "true"
 
 
 def take_screenshot(page, photo: Path, target: Path, k: int = 12) -> None:

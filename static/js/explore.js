@@ -3,16 +3,11 @@
 
 import { saveBlob } from "./api.js";
 import { drawCurve } from "./chart.js";
-import { psnrText } from "./panel.js";
+import { psnrText, setStatus } from "./panel.js";
 
 const $ = (id) => document.getElementById(id);
 const METHODS = [["kmeans", "k-means"], ["mediancut", "Median cut"], ["octree", "Octree"]];
 const METHOD_SIDE = 480;
-
-function setStatus(element, text, failed = false) {
-  element.textContent = text;
-  element.classList.toggle("failed", failed);
-}
 
 const SPACE_WORDS = { rgb: "RGB", oklab: "OKLab", lab: "CIELAB" };
 

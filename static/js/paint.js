@@ -4,13 +4,9 @@
 // same file with its hidden "colors" layer displayed.
 
 import { saveBlob } from "./api.js";
+import { setStatus } from "./panel.js";
 
 const $ = (id) => document.getElementById(id);
-
-function setStatus(element, text, failed = false) {
-  element.textContent = text;
-  element.classList.toggle("failed", failed);
-}
 
 export class PaintByNumber {
   /** host: {getPhoto, getParams, getStem} */

@@ -2,6 +2,12 @@
 
 const numbers = new Intl.NumberFormat("en");
 
+/** A card's one line of status; `failed` shows it as an error. */
+export function setStatus(element, text, failed = false) {
+  element.textContent = text;
+  element.classList.toggle("failed", failed);
+}
+
 export function humanBytes(count) {
   if (count == null) return "…";
   for (const [unit, size] of [["MB", 2 ** 20], ["KB", 2 ** 10]]) {
