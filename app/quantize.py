@@ -44,12 +44,19 @@ FINE_STEPS_LARGE_K = 3
 EXACT_STEPS = 1
 MBK_BATCH = 4096
 MBK_ITER = 20
-# Up to SMALL_K colors, where one unlucky start costs most, SMALL_K_STARTS k-means++
-# starts compete; MiniBatchKMeans competes with them up to MBK_MAX_K, where it wins on some
-# photos (above it, k-means++ won every corpus photo at k = 128 and 256).
-SMALL_K = 32
-SMALL_K_STARTS = 3
-MBK_MAX_K = 64
+# k-means++ starts that compete, by k: (up to k, starts); one above. Measured on the corpus
+# (every photo, k = 2..64, 128, 256; final PSNR of each start): at small k a start is cheap and
+# one unlucky start costs most; above 64 one start is within 0.01 dB of three.
+STARTS = ((8, 5), (16, 4), (32, 3), (64, 2))
+# Trials a k-means++ step (scikit-learn uses 2 + log k): fixed, so that a chain of seeds serves every k.
+SEED_TRIALS = 6
+# MiniBatchKMeans (from its own k-means++ seeds, MBK_EPOCHS passes over the coarse points) competes
+# for k in MBK_KS, where it is the better one: on the corpus it wins cam_xiaomi at k = 24, which the
+# k-means++ starts alone leave 0.005 dB behind libimagequant. Elsewhere one more k-means++ start
+# bought as much for a third of its time. After its passes it goes on with COARSE_STEPS Lloyd
+# steps like the others: 5 passes instead of 20 changed its result by under 0.01%.
+MBK_KS = (17, 32)
+MBK_EPOCHS = 5
 # The perceptual spaces cluster, choose and refine up to this many colors themselves (their
 # smooth photos lose most to binning); above, on at least PERCEPTUAL_BINS coarse bins, and
 # PERCEPTUAL_BINS_PER_CENTER a palette entry (at large k the choice needs finer bins).
@@ -317,7 +324,9 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: 
     # line's import of scikit-learn (which _cluster may wait for) overlaps them.
     fine = _fine(hist, color_space) if hist.unique_colors > exact_limit else None
     exact_grid = hist.lattice(color_space)
-    centers = _cluster(coarse_points, coarse_weights, coarse_grid, k, seed)
+    coarse_key = (color_space, _coarse_bits(hist, SEED_BINS_PER_CENTER * k, exact_limit))
+    centers = _cluster(coarse_points, coarse_weights, coarse_grid, k, seed,
+                       lambda key, make: hist.reuse((coarse_key, key), make))
     if fine is not None:
         fine_points, fine_weights, fine_grid = fine
         steps = FINE_STEPS_LARGE_K if k > FINE_STEPS_FEWER_ABOVE_K else FINE_STEPS
@@ -377,12 +386,17 @@ def _coarse(
 
     Up to `exact_limit` colors, the colors themselves.
     """
-    bits = None
-    if hist.unique_colors > exact_limit:
-        bits = next((b for b in range(COARSE_BITS, 8) if _coarse_bins(hist, b)[1] >= min_bins), None)
+    bits = _coarse_bits(hist, min_bins, exact_limit)
     if bits is None:
         return hist.points(color_space).astype(np.float32), hist.weights, hist.lattice(color_space)
     return _bins(hist, color_space, bits)
+
+
+def _coarse_bits(hist: Histogram, min_bins: int, exact_limit: int) -> int | None:
+    """The bits per channel of the coarse bins _coarse takes; None for the colors themselves."""
+    if hist.unique_colors <= exact_limit:
+        return None
+    return next((b for b in range(COARSE_BITS, 8) if _coarse_bins(hist, b)[1] >= min_bins), None)
 
 
 def _bins(hist: Histogram, color_space: str, bits: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
@@ -459,34 +473,81 @@ def coarsen(colors, points, weights, min_bins: int = 0, exact_limit: int = EXACT
     return points, weights
 
 
-def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int) -> np.ndarray:
+def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int,
+             reuse=lambda key, make: make()) -> np.ndarray:
     """Weighted k-means on (coarse) points: the best of several starts, each refined by Lloyd steps.
 
     k-means++ seeding (weighted) is the main start: at large k it lands far
-    better than MiniBatchKMeans's, which seeds on a sample. Up to SMALL_K a
-    few seeds compete, since one unlucky start costs most there, and
-    MiniBatchKMeans competes too: on some photos and k it is the one that
-    wins. The lowest weighted squared error on these points is kept.
+    better than MiniBatchKMeans's, which seeds on a sample. starts(k) seeds
+    compete, more at small k where one unlucky start costs most, and
+    MiniBatchKMeans competes where it wins (MBK_KS). The lowest weighted
+    squared error on these points is kept. Seeds come from chains kept for
+    the photo under `reuse` (see _seeds).
     """
     n_clusters = min(k, len(points))
     candidates = []
-    for start in range(SMALL_K_STARTS if k <= SMALL_K else 1):
-        seeds = kmeans_plusplus(points, n_clusters, weights, seed + start)
+    for start in range(starts(k)):
+        seeds = _seeds(points, weights, n_clusters, seed, start, reuse)
         candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS))
-    if k <= MBK_MAX_K:
+    if MBK_KS[0] <= k <= MBK_KS[1]:
         mbk = sklearn_cluster().MiniBatchKMeans(
             n_clusters=n_clusters,
+            # It seeds itself on a sample when there are more points than its sample.
+            init=_seeds(points, weights, n_clusters, seed, 0, reuse, minibatch=True)
+            if len(points) <= 3 * MBK_BATCH else "k-means++",
+            n_init=1,
             batch_size=MBK_BATCH,
-            max_iter=MBK_ITER,
+            max_iter=MBK_EPOCHS,
             max_no_improvement=5,
+            compute_labels=False,
             random_state=seed,
         ).fit(points, sample_weight=weights)
         candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS))
+    if len(candidates) == 1:
+        return candidates[0]
     errors = [_squared_error(grid, weights, c) for c in candidates]
     return candidates[int(np.argmin(errors))]
 
 
-def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray, seed: int) -> np.ndarray:
+def starts(k: int) -> int:
+    """How many k-means++ seeds compete at k."""
+    return next((count for up_to_k, count in STARTS if k <= up_to_k), 1)
+
+
+def _seeds(points: np.ndarray, weights: np.ndarray, n_clusters: int, seed: int, start: int, reuse,
+           minibatch: bool = False) -> np.ndarray:
+    """The first n_clusters k-means++ seeds of start number `start`, from a chain drawn once per photo and set of points.
+
+    With a fixed number of trials a step, the seeds for k are the first k of
+    the seeds for any larger k: the chain is drawn once, as long as the
+    largest k that uses it, and each k takes its head. minibatch: the seeds
+    MiniBatchKMeans(random_state=seed) draws for itself (_minibatch_random).
+    """
+    longest = MBK_KS[1] if minibatch else max((up_to_k for up_to_k, count in STARTS if count > start), default=0)
+    longest = min(longest, len(points))
+    if n_clusters > longest:
+        return kmeans_plusplus(points, n_clusters, weights, seed + start)
+    random = (lambda: _minibatch_random(seed, len(points))) if minibatch else (lambda: np.random.RandomState(seed + start))
+    chain = reuse(("seeds", minibatch, seed + start, longest),
+                  lambda: kmeans_plusplus(points, longest, weights, random(), SEED_TRIALS))
+    return chain[:n_clusters]
+
+
+def _minibatch_random(seed: int, n_points: int) -> np.random.RandomState:
+    """The random stream with which MiniBatchKMeans(random_state=seed) draws its k-means++ seeds.
+
+    Its own k-means++ goes through scikit-learn's general-purpose distance
+    routine at every step, half of its fit at k = 32; the seeds are drawn
+    here and handed to it. With at most 3 * MBK_BATCH points it first draws
+    a validation sample of them all, then the seeds.
+    """
+    random = np.random.RandomState(seed)
+    random.randint(0, n_points, n_points)  # its validation sample: every point, as there are few
+    return random
+
+
+def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray,
+                    seed: int | np.random.RandomState, trials: int | None = None) -> np.ndarray:
     """Weighted greedy k-means++ seeds: scikit-learn's algorithm and random stream, without its overhead.
 
     Each new center is the best of 2 + log(k) candidates drawn in proportion
@@ -497,8 +558,8 @@ def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray, se
     """
     points = np.asarray(points, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    random = np.random.RandomState(seed)
-    trials = 2 + int(np.log(n_clusters))
+    random = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
+    trials = trials or 2 + int(np.log(n_clusters))
     norms = np.einsum("ij,ij->i", points, points)
     first = random.choice(len(points), p=weights / weights.sum())
     centers = np.empty((n_clusters, points.shape[1]))
