@@ -14,12 +14,13 @@ then mapped to its palette entry through a 2**24-entry lookup table.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from app import colorspace, lattice, parallel
 
@@ -74,10 +75,11 @@ CLASSIC_EXACT_STEPS = 2
 LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 # What a photo's Histogram holds per distinct color once palettes have been found in every
 # space, for cache accounting: key, count, RGB, CIELAB, float weight, three bin numbers, the
-# lattices of three spaces, OKLab points, and allowances for the bins' means, weights and
+# lattices of three spaces, OKLab points, the weighted rows of RGB's exact Lloyd step (32 bytes:
+# the slider's every palette takes that step), and allowances for the bins' means, weights and
 # lattices (32 bytes a bin and space: photos have about three or more colors a fine bin,
 # 12 MP ones ten, and a coarse bin holds several fine ones).
-CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 3 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 11 + 3 * 4
+CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 3 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 11 + 3 * 4 + 32
 # measure_map sums the error over blocks of about this many pixels.
 MEASURE_BLOCK_PIXELS = 1 << 20
 
@@ -109,6 +111,24 @@ def sklearn_cluster():
     import sklearn.cluster
 
     return sklearn.cluster
+
+
+_threadpools: tuple[tuple[bool, ...], ThreadpoolController] | None = None
+
+
+def single_threaded():
+    """A context in which BLAS and OpenMP run on one thread: small fits lose more to their threads than they gain.
+
+    threadpoolctl finds the loaded libraries by reading the process's maps,
+    about 1 ms a call: the controller is made once, and again when
+    scikit-learn or scipy (which bring their own libraries) have been
+    imported since.
+    """
+    global _threadpools
+    loaded = tuple(name in sys.modules for name in ("sklearn.cluster", "scipy.spatial"))
+    if _threadpools is None or _threadpools[0] != loaded:
+        _threadpools = (loaded, ThreadpoolController())
+    return _threadpools[1].limit(limits=1)
 
 
 def _kd_tree(points: np.ndarray):
@@ -268,7 +288,7 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
     colors = hist.colors
     if hist.unique_colors <= k:
         return summarize(hist, colors, np.arange(hist.unique_colors))
-    with threadpool_limits(1):  # small fits: OpenMP and BLAS threads cost more than they give
+    with single_threaded():  # small fits: OpenMP and BLAS threads cost more than they give
         if color_space == "rgb":
             palette = _palette(hist, k, "rgb", seed)
             found = lattice.nearest(hist.lattice("rgb"), palette)
@@ -331,7 +351,9 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: 
         fine_points, fine_weights, fine_grid = fine
         steps = FINE_STEPS_LARGE_K if k > FINE_STEPS_FEWER_ABOVE_K else FINE_STEPS
         centers = lloyd(fine_grid, fine_points, fine_weights, centers, steps)
-    return space.to_srgb(lloyd(exact_grid, hist.points(color_space), hist.weights, centers, EXACT_STEPS))
+    # The RGB slider's palettes all take this step: its sums' weights are kept for the photo.
+    rows = hist.reuse(("rows", "rgb"), lambda: weighted_rows(hist.colors, hist.weights)) if color_space == "rgb" else None
+    return space.to_srgb(lloyd(exact_grid, hist.points(color_space), hist.weights, centers, EXACT_STEPS, rows))
 
 
 def _classic_palette(hist: Histogram, k: int, color_space: str, seed: int) -> np.ndarray:
@@ -359,16 +381,33 @@ def _classic_palette(hist: Histogram, k: int, color_space: str, seed: int) -> np
     return colorspace.SPACES[color_space].to_srgb(centers)
 
 
-def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int) -> np.ndarray:
-    """Up to `steps` weighted Lloyd steps, each point taking its nearest center on the lattice; stops when no label changes."""
+def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """Up to `steps` weighted Lloyd steps, each point taking its nearest center on the lattice; stops when no label changes.
+
+    rows: weighted_rows(points, weights), when the caller keeps them.
+    """
+    if rows is None:
+        rows = weighted_rows(points, weights)
     labels = None
     for _ in range(steps):
         new_labels = lattice.nearest(grid, grid.snap(centers)).labels
         if labels is not None and np.array_equal(new_labels, labels):
             break
         labels = new_labels
-        centers = weighted_means(points, weights, labels, centers)
+        total = np.bincount(labels, weights=rows[0], minlength=len(centers))
+        sums = np.stack([np.bincount(labels, weights=row, minlength=len(centers)) for row in rows[1:]], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / total[:, None]
+        centers = np.where((total > 0)[:, None], means, centers)  # a center left without points stays put
     return centers
+
+
+def weighted_rows(points, weights) -> np.ndarray:
+    """[w, w x_0, w x_1, w x_2] as the rows of one float64 array: what each Lloyd update sums by label."""
+    rows = np.empty((points.shape[1] + 1, len(points)))
+    rows[0] = weights
+    np.multiply(np.asarray(points).T, weights, out=rows[1:])
+    return rows
 
 
 def _squared_error(grid: lattice.Lattice, weights: np.ndarray, centers: np.ndarray) -> float:
@@ -485,10 +524,11 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
     the photo under `reuse` (see _seeds).
     """
     n_clusters = min(k, len(points))
+    rows = weighted_rows(points, weights)
     candidates = []
     for start in range(starts(k)):
         seeds = _seeds(points, weights, n_clusters, seed, start, reuse)
-        candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS))
+        candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
     if MBK_KS[0] <= k <= MBK_KS[1]:
         mbk = sklearn_cluster().MiniBatchKMeans(
             n_clusters=n_clusters,
@@ -502,7 +542,7 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
             compute_labels=False,
             random_state=seed,
         ).fit(points, sample_weight=weights)
-        candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS))
+        candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
     if len(candidates) == 1:
         return candidates[0]
     errors = [_squared_error(grid, weights, c) for c in candidates]
