@@ -51,5 +51,8 @@ def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
     if parts == 1:
         return [work(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
-    futures = [_executor().submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    return [future.result() for future in futures]
+    # The calling thread does the first part itself: one hand-over fewer, and on a busy machine
+    # it does not wait for a core to come free before any work starts.
+    futures = [_executor().submit(work, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    first = work(bounds[0], bounds[1])
+    return [first] + [future.result() for future in futures]
