@@ -68,15 +68,16 @@ def _foreground_fit(photo: Photo, k: int, color_space: str) -> tuple[quantize.Pa
     fit = photo.fits.get((k, color_space))
     if fit is not None:
         return fit, True  # no k-means: nothing to interrupt for
-    with photo.fits.foreground():
+    with photo.fits.foreground((k, color_space)):
         return pipeline.kmeans_fit(photo.hist, photo.fits, k, color_space)
 
 
 def _background_fit(photo: Photo, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
-    """pipeline.kmeans_fit's palette, abandoned (quantize.Cancelled) once a request someone waits for
-    comes for this photo: it then gets the photo's k-means lock within a step, not after a whole k."""
-    fits = photo.fits
+    """pipeline.kmeans_fit's palette, abandoned (quantize.Cancelled) once someone waits for another palette
+    of this photo: that request then gets the photo's k-means lock within a step, not after a whole k.
+    Someone waiting for this very palette lets it finish, and the batch stops after it."""
+    fits, key = photo.fits, (k, color_space)
     if fits.wanted_now:
         raise quantize.Cancelled()
-    return fits.get_or_make((k, color_space), lambda: quantize.find_palette(
-        photo.hist, k, color_space, cancelled=lambda: fits.wanted_now))
+    return fits.get_or_make(key, lambda: quantize.find_palette(
+        photo.hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key)))

@@ -296,6 +296,7 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
             palette = _palette(hist, k, "rgb", seed)
             _check_cancelled()
             found = lattice.nearest(hist.lattice("rgb"), palette)
+            _check_cancelled()
             return summarize(hist, palette, found.labels, squared_error=float(np.dot(found.squared_distances, hist.weights)))
         # Perceptual: cluster in that space, and keep whichever palette (that
         # one or the RGB one) gives the lower mean CIEDE2000 once every color
@@ -314,7 +315,9 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         scored = [_perceptual_steps(coarse_lab, coarse_weights, p) for p in palettes]
         palette = min(scored, key=lambda pair: pair[1])[0]
         _check_cancelled()
-        return summarize(hist, palette, *nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab")))
+        labels, differences = nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab"))
+        _check_cancelled()
+        return summarize(hist, palette, labels, differences)
 
 
 def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, float]:
@@ -327,6 +330,7 @@ def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray)
     labels, differences = nearest_perceptual(lab, palette)
     score = float(np.dot(differences, weights))
     for _ in range(PERCEPTUAL_STEPS):
+        _check_cancelled()
         means = weighted_means(lab, weights, labels, colorspace.srgb_to_lab(palette))
         moved = np.unique(colorspace.lab_to_srgb(means), axis=0)
         moved_labels, moved_differences = nearest_perceptual(lab, moved)
@@ -371,6 +375,7 @@ def _classic_palette(hist: Histogram, k: int, color_space: str, seed: int) -> np
     cluster = sklearn_cluster()
     best = None
     for start in range(CLASSIC_STARTS if k <= CLASSIC_STARTS_UP_TO_K else 1):
+        _check_cancelled()
         mbk = cluster.MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER, max_no_improvement=5,
                               random_state=seed + start).fit(points, sample_weight=weights)
         fit = cluster.KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=CLASSIC_LLOYD_ITER,
