@@ -105,6 +105,27 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     return out
 
 
+def ciede2000_to_entries(lab_colors: np.ndarray, lab_palette: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """CIEDE2000 of each color to its palette entry: ciede2000(lab_colors, lab_palette[labels]).
+
+    The entries are looked up a block at a time, on each core for its own
+    part, rather than gathered into a full-size array first.
+    """
+    lab_colors, lab_palette = np.asarray(lab_colors), np.asarray(lab_palette)
+    dtype = np.result_type(lab_colors.dtype, lab_palette.dtype, np.float32)
+    lab_palette = lab_palette.astype(dtype, copy=False)
+    out = np.empty(len(lab_colors), dtype=dtype)
+
+    def part(first: int, last: int) -> None:
+        for start in range(first, last, _CIEDE2000_BLOCK):
+            stop = min(start + _CIEDE2000_BLOCK, last)
+            out[start:stop] = _ciede2000_block(lab_colors[start:stop].astype(dtype, copy=False),
+                                               lab_palette[labels[start:stop]])
+
+    parallel.for_ranges(len(lab_colors), part)
+    return out
+
+
 def _pow7(x: np.ndarray) -> np.ndarray:
     x2 = x * x
     return x2 * x2 * x2 * x

@@ -526,7 +526,9 @@ def nearest_perceptual(
     if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
         near = lattice.nearest_few(grid, grid.snap(lab_palette), count)
     else:
-        _, near = _kd_tree(lab_palette).query(lab_colors, k=count, workers=parallel.workers())
+        # scipy starts its threads afresh on every query: below a part's worth of colors one is quicker.
+        workers = parallel.workers() if len(lab_colors) >= 2 * parallel.MIN_PART else 1
+        _, near = _kd_tree(lab_palette).query(lab_colors, k=count, workers=workers)
         near = near.reshape(len(lab_colors), count)
     differences = np.stack(
         [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
@@ -727,17 +729,17 @@ def summarize(
     colors, counts = hist.colors, hist.counts
     # Merge entries that rounded to the same 8-bit color, keep only used ones.
     entry_keys = pack(np.asarray(palette, dtype=np.uint8))
-    present = np.flatnonzero(np.bincount(labels, minlength=len(entry_keys)))
+    entry_totals = np.bincount(labels, weights=hist.weights, minlength=len(entry_keys))
+    present = np.flatnonzero(entry_totals)  # every color counts at least one pixel
     used, merged = np.unique(entry_keys[present], return_inverse=True)
     remap = np.zeros(len(entry_keys), dtype=np.intp)
     remap[present] = merged
-    labels = remap[labels]
-    totals = np.bincount(labels, weights=counts, minlength=len(used))
+    totals = np.bincount(remap[present], weights=entry_totals[present], minlength=len(used))
     order, rank = _by_share(used, totals)
     palette = unpack(used[order])
-    labels = rank[labels]
+    labels = rank[remap][labels]  # one look-up per color: old entry -> merged -> rank
     if differences is None:
-        differences = colorspace.ciede2000(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32)[labels])
+        differences = colorspace.ciede2000_to_entries(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32), labels)
     if squared_error is None:
         squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
     return PaletteFit(
