@@ -85,21 +85,32 @@ def _blocks(coordinates: np.ndarray, first: int, last: int, centers: int) -> Ite
 
 def nearest(lattice: Lattice, centers: np.ndarray) -> Nearest:
     """The nearest of the centers (already on the lattice) for every point, exactly."""
+    labels, squared = _nearest(lattice, centers, with_distances=True)
+    return Nearest(labels, squared)
+
+
+def nearest_labels(lattice: Lattice, centers: np.ndarray) -> np.ndarray:
+    """nearest(lattice, centers).labels, without working out the distances (what a Lloyd step needs)."""
+    return _nearest(lattice, centers, with_distances=False)[0]
+
+
+def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
     encoded = _encode(centers, 1)
     coordinates = lattice.coordinates
     n = coordinates.shape[1]
     labels = np.empty(n, dtype=np.intp)
-    squared = np.empty(n)
+    squared = np.empty(n) if with_distances else None
 
     def part(first: int, last: int) -> None:
         for start, stop, points in _blocks(coordinates, first, last, len(encoded)):
             best = np.min(encoded @ points, axis=0)
             above = np.floor(best * (1.0 / 256.0))
             labels[start:stop] = best - 256.0 * above
-            squared[start:stop] = above + np.einsum("ij,ij->j", points[:3], points[:3])
+            if squared is not None:
+                squared[start:stop] = above + np.einsum("ij,ij->j", points[:3], points[:3])
 
     parallel.for_ranges(n, part)
-    return Nearest(labels, squared)
+    return labels, squared
 
 
 def nearest_few(lattice: Lattice, centers: np.ndarray, count: int) -> np.ndarray:

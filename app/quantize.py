@@ -435,7 +435,7 @@ def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: in
     labels = None
     for _ in range(steps):
         _check_cancelled()
-        new_labels = lattice.nearest(grid, grid.snap(centers)).labels
+        new_labels = lattice.nearest_labels(grid, grid.snap(centers))
         if labels is not None and np.array_equal(new_labels, labels):
             break
         labels = new_labels
