@@ -569,7 +569,7 @@ def nearest_perceptual(
         _, near = _kd_tree(lab_palette).query(lab_colors, k=count, workers=workers)
         near = near.reshape(len(lab_colors), count)
     differences = np.stack(
-        [colorspace.ciede2000(lab_colors, lab_palette[near[:, i]]) for i in range(count)], axis=1
+        [colorspace.ciede2000_to_entries(lab_colors, lab_palette, near[:, i]) for i in range(count)], axis=1
     )
     best = np.argmin(differences, axis=1)
     rows = np.arange(len(lab_colors))
