@@ -333,9 +333,15 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         if color_space == "rgb":
             palette = _palette(hist, k, "rgb", seed)
             _check_cancelled()
-            found = lattice.nearest(hist.lattice("rgb"), palette)
+            # Each core measures the CIEDE2000 of its part of the colors as soon as it has their
+            # entries: one pass over the colors instead of two. (summarize only merges and
+            # reorders entries of the same color, so the differences stay what they are.)
+            differences = np.empty(hist.unique_colors, dtype=np.float32)
+            measure = colorspace.differences_to_entries(hist.lab, colorspace.srgb_to_lab(palette), differences)
+            found = lattice.nearest(hist.lattice("rgb"), palette, then=measure)
             _check_cancelled()
-            return summarize(hist, palette, found.labels, squared_error=float(np.dot(found.squared_distances, hist.weights)))
+            return summarize(hist, palette, found.labels, differences,
+                             squared_error=float(np.dot(found.squared_distances, hist.weights)))
         # Perceptual: cluster in that space, and keep whichever palette (that
         # one or the RGB one) gives the lower mean CIEDE2000 once every color
         # takes its perceptually nearest entry. At small k the RGB centers
