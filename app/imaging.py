@@ -113,6 +113,9 @@ def decode(data: bytes, max_pixels: int) -> Decoded:
     """Decode the first frame of an image to upright sRGB pixels and alpha."""
     image = open_image(data, max_pixels)
     source_format = image.format or "unknown"
+    # The whole file to the decoder in one call (Pillow's default hands it over 64 KB at a time): one
+    # release of the GIL instead of dozens, each of which another busy thread could hold up.
+    image.decodermaxblock = max(image.decodermaxblock, len(data))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
