@@ -47,8 +47,8 @@ TEMPLATE_PIXELS = 2400 * 2400
 TEMPLATE_BYTES_PER_WORKING_PIXEL = 72.0
 FIXED_REQUEST_BYTES = 24 * MB  # the 2**24-entry lookup table and small buffers, whatever the size
 # A request on a photo already counted that needs only its histogram (palettes, the curve): the engine's work
-# per distinct color, its per-photo caches included. Measured 150-275 bytes a color (tracemalloc peak over
-# k = 2-256 in rgb and lab, and the curve, on the Olympus photo's 355k colors and kodim23's 72k).
+# per distinct color, its per-photo caches included. bench/memory.py measures 82-150 bytes a color on the
+# 12 MP photo (palettes 2-64 in rgb and lab, the curve); 150-275 in all over k = 2-256 and on kodim23's 72k.
 HISTOGRAM_BYTES_PER_COLOR = 320
 HISTOGRAM_FIXED_BYTES = 16 * MB
 # Kept back from the budget for what no ledger sees: the kernel's page cache, allocator slack, growth.

@@ -91,8 +91,11 @@ def test_rows_are_asked_for_a_band_at_a_time_and_never_whole():
 def test_the_same_bytes_whatever_the_number_of_threads(monkeypatch):
     indices, palette = indices_and_palette(16, (3 * png.BAND_BYTES // 300, 600))
     on_every_core = png.paletted(indices, palette)
-    with ThreadPoolExecutor(1) as one:
-        monkeypatch.setattr(png, "_executor", lambda: one)
+    monkeypatch.setattr(png.parallel, "workers", lambda: 1)
+    assert png.paletted(indices, palette) == on_every_core
+    monkeypatch.setattr(png.parallel, "workers", lambda: 3)
+    with ThreadPoolExecutor(2) as two:
+        monkeypatch.setattr(png, "_executor", lambda threads: two)
         assert png.paletted(indices, palette) == on_every_core
 
 
