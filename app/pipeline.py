@@ -152,7 +152,8 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     if options.max_side:  # no-op on an index map _mapped() already shrank
         indices = imaging.shrink_nearest(indices, options.max_side)
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
-    # A shrunk preview is shown once and thrown away: the fastest zlib level does.
+    # A shrunk preview is shown once and thrown away: the fastest zlib level does (for an RGBA PNG;
+    # a paletted one always takes app/png.py's single fast level).
     preview = indices.shape != (decoded.height, decoded.width)
     # A looked-up map is made band by band as the PNG is written (on every core), never whole.
     data = imaging.encode(indices, result.palette, alpha, options.fmt, compress_level=1 if preview else 3)
