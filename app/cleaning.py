@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app import colorspace, quantize
-from app.regions import CLEAR, Borders, Regions, borders, label_regions, merge_borders
+from app.regions import CLEAR, Borders, Regions, borders, group_borders, label_regions
 
 MAX_MIN_REGION = 1_000_000
 # Rounds merged in the exact smallest-first order before long chains switch to halving.
@@ -87,7 +87,7 @@ def clean(
     sums = np.zeros((regions.count, 3))
     for channel in range(3):
         sums[:, channel] = np.bincount(small_region_of, weights=small_pixels[:, channel], minlength=regions.count)
-    merged = merge_small_regions(regions, sums, borders(regions, small), palette, min_region)
+    merged = merge_small_regions(regions, sums, borders(regions, small, both_ways=False), palette, min_region)
     final_index = np.where(regions.visible, merged.index_of_region, 0)
 
     # One Lloyd step with the labels fixed: each entry becomes the mean of its pixels.
@@ -149,6 +149,10 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
                         min_region: int) -> Merged:
     """The palette index every region ends with once no region under min_region has a neighbour left.
 
+    `graph` holds the borders of every region under min_region, from its
+    side (borders(regions, small, both_ways=False)): a region over it never
+    moves, and what it touches is seen from the small side.
+
     In a round, every small region that no smaller small region touches
     merges into its chosen neighbour. That is the order of the classic
     one-at-a-time merge, smallest first: a region's turn comes once the
@@ -169,23 +173,23 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     palette = np.asarray(palette, dtype=np.float64)
     count = regions.count
     size, index, sums = regions.size.copy(), regions.index.copy(), sums.copy()
-    parent = np.arange(count)
-    current = np.arange(count)  # the region each border end now belongs to (exact for the ends in the graph)
-    local = np.zeros(count, dtype=np.intp)  # scratch: a region's number among those a round touches
+    numbers = np.arange(count, dtype=np.int32)
+    parent = numbers.copy()
+    current = numbers.copy()  # the group each border end now belongs to
+    local = np.zeros(count, dtype=np.int32)  # scratch: a region's number among those a round touches
+    involved = np.zeros(count, dtype=bool)  # scratch, all False between rounds
     source, target, length = graph.source, graph.target, graph.length
     rounds = 0
-    while len(source):
-        wanting = size[source] < min_region  # transparent regions have no borders
-        if not wanting.any():
-            break
-        chooser, choice = _choose(source[wanting], target[wanting], length[wanting], size, index, sums, palette)
+    while len(source):  # every source is a group under min_region
+        runs = _Runs.of(source)
+        chooser = source[runs.starts]
+        choice = _choose(chooser, runs, target, length, size, index, sums, palette)
         if rounds < EXACT_ROUNDS:
-            # A small region merges once no smaller small region touches it.
-            s, t = source[wanting], target[wanting]
-            smaller = (size[t] < min_region) & ((size[t] < size[s]) | ((size[t] == size[s]) & (t < s)))
-            waits = np.zeros(count, dtype=bool)
-            waits[s[smaller]] = True
-            ready = ~waits[chooser]
+            # A small region merges once no smaller small region touches it (smaller: by size, then number).
+            order = size * count + numbers
+            target_order = order[target]
+            smaller = (target_order < order[source]) & (target_order < min_region * count)
+            ready = ~np.logical_or.reduceat(smaller, runs.starts)
         else:
             ready = _odd_depth(chooser, choice, size, min_region)
         merging, into = chooser[ready], choice[ready]
@@ -194,13 +198,13 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         current[merging] = into
         a, b = current[source], current[target]
         together = (a != b) & (index[a] == index[b])
-        # One region per group: a merge, and same-index neighbours it brought together.
+        # One group per merge, with the same-index neighbours it brought together.
         first, second = np.concatenate([merging, a[together]]), np.concatenate([into, b[together]])
-        involved = np.zeros(count, dtype=bool)
         involved[first] = True
         involved[second] = True
-        nodes = np.flatnonzero(involved)
-        local[nodes] = np.arange(len(nodes))
+        nodes = np.flatnonzero(involved).astype(np.int32)
+        involved[nodes] = False
+        local[nodes] = np.arange(len(nodes), dtype=np.int32)
         links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
         _, group = connected_components(links, directed=False)
         # Groups are numbered in the order of their first node, which is their lowest number: it stands for them.
@@ -208,21 +212,39 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         new_group[1:] = group[1:] > np.maximum.accumulate(group)[:-1]
         rep = nodes[np.flatnonzero(new_group)][group]
         moved = nodes != rep
-        np.add.at(size, rep[moved], size[nodes[moved]])
-        np.add.at(sums, rep[moved], sums[nodes[moved]])
-        parent[nodes[moved]] = rep[moved]
+        gone, taker = nodes[moved], rep[moved]
+        np.add.at(size, taker, size[gone])
+        for channel in range(3):
+            np.add.at(sums[:, channel], taker, sums[gone, channel])
+        parent[gone] = taker
         current[nodes] = rep
-        # Borders now run between groups; those with no small side never matter again.
-        half = source < target
-        a, b = current[source[half]], current[target[half]]
-        keep = (a != b) & ((size[a] < min_region) | (size[b] < min_region))
-        graph = merge_borders(a[keep], b[keep], length[half][keep], count)
+        # Borders now run between groups; only those from a group still under min_region matter.
+        a, b = current[source], current[target]
+        keep = (a != b) & (size[a] < min_region)
+        graph = group_borders(a[keep], b[keep], length[keep], count)
         source, target, length = graph.source, graph.target, graph.length
     root = parent
     while not np.array_equal(root[root], root):
         root = root[root]
     alive = (root == np.arange(count)) & (index != CLEAR)
     return Merged(index_of_region=index[root], regions=int(alive.sum()))
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The borders of each source, a run of consecutive entries in a list sorted by source."""
+
+    starts: np.ndarray  # (sources,) where each run begins
+    of_entry: np.ndarray  # (entries,) the run each entry belongs to
+
+    @classmethod
+    def of(cls, source: np.ndarray) -> _Runs:
+        begins = np.empty(len(source), dtype=bool)
+        begins[:1] = True
+        np.not_equal(source[1:], source[:-1], out=begins[1:])
+        of_entry = np.cumsum(begins, dtype=np.int32)
+        of_entry -= 1
+        return cls(starts=np.flatnonzero(begins), of_entry=of_entry)
 
 
 def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, min_region: int) -> np.ndarray:
@@ -235,24 +257,43 @@ def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, min_re
     return upward & (_depth(tree)[np.searchsorted(nodes, chooser)] % 2 == 1)
 
 
-def _choose(source, target, length, size, index, sums, palette) -> tuple[np.ndarray, np.ndarray]:
+def _choose(chooser, runs: _Runs, target, length, size, index, sums, palette) -> np.ndarray:
     """Each small region's neighbour: nearest palette color to its mean, then longest border, then lowest number.
 
     The borders come sorted by (source, target), so each source's candidates
-    form one run and the ties resolve within it without sorting.
+    form one run and the ties resolve within it without sorting. Neighbours
+    of one index end in one group whichever of them is chosen (the others
+    join it as neighbours of one index), so only ties between different
+    colors, equally far, need the border lengths.
     """
-    starts = np.flatnonzero(np.concatenate([[True], source[1:] != source[:-1]]))
-    run = np.repeat(np.arange(len(starts)), np.diff(starts, append=len(source)))
-    sources = source[starts]
-    mean = (sums[sources] / size[sources, None])[run]
-    cost = ((mean - palette[index[target]]) ** 2).sum(axis=1)
+    run, starts = runs.of_entry, runs.starts
+    entry = index[target]
+    mean = sums[chooser] / size[chooser, None]
+    cost = np.zeros(len(target))
+    for channel in range(3):  # one channel at a time: no (borders, 3) copies
+        difference = np.ascontiguousarray(mean[:, channel])[run]
+        difference -= np.ascontiguousarray(palette[:, channel])[entry]
+        difference *= difference
+        cost += difference
     best = cost == np.minimum.reduceat(cost, starts)[run]
-    longest = np.where(best, length, -1)
-    best &= longest == np.maximum.reduceat(longest, starts)[run]
-    # Lowest target among the remaining ties: the first in the run.
-    first = np.flatnonzero(best)
-    first = first[np.concatenate([[True], run[first][1:] != run[first][:-1]])]
-    return source[first], target[first]
+    candidates = np.flatnonzero(best)
+    chosen = candidates[_first_of_each(run[candidates])]
+    other_color = best & (entry != entry[chosen][run])
+    if other_color.any():  # rare: equally far colors; the longest border wins, then the lowest number
+        tied = np.zeros(len(starts), dtype=bool)
+        tied[run[other_color]] = True
+        candidates = np.flatnonzero(best & tied[run])
+        ranked = candidates[np.lexsort((candidates, -length[candidates], run[candidates]))]
+        chosen[run[ranked[_first_of_each(run[ranked])]]] = ranked[_first_of_each(run[ranked])]
+    return target[chosen]
+
+
+def _first_of_each(ascending: np.ndarray) -> np.ndarray:
+    """Where each value of a non-decreasing array first appears."""
+    begins = np.empty(len(ascending), dtype=bool)
+    begins[:1] = True
+    np.not_equal(ascending[1:], ascending[:-1], out=begins[1:])
+    return np.flatnonzero(begins)
 
 
 def _depth(parent: np.ndarray) -> np.ndarray:
