@@ -83,10 +83,11 @@ def clean(
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs.
     in_small, small_region_of = regions.pixels_of(small)
-    small_pixels = quantize.unpack(keys[in_small])  # rgb may be a strided view: never copy it whole
+    small_keys = keys[in_small]  # rgb may be a strided view: never copy it whole
     sums = np.zeros((regions.count, 3))
-    for channel in range(3):
-        sums[:, channel] = np.bincount(small_region_of, weights=small_pixels[:, channel], minlength=regions.count)
+    for channel, shift in enumerate((16, 8, 0)):
+        sums[:, channel] = np.bincount(small_region_of, weights=(small_keys >> shift) & 255, minlength=regions.count)
+    del in_small
     merged = merge_small_regions(regions, sums, borders(regions, small, both_ways=False), palette, min_region)
     final_index = np.where(regions.visible, merged.index_of_region, 0)
 
@@ -111,13 +112,16 @@ def clean(
     new_of_old = np.zeros(entries, dtype=np.intp)
     new_of_old[used] = rank[joined]
     final_palette = quantize.unpack(refit_keys[order])
-    # Every pixel keeps its entry (renumbered) but those of merged regions.
+    # Every region takes its final entry, renumbered: the map is made from the runs.
+    renumber = new_of_old.astype(np.uint8)
+    cleaned = np.repeat(renumber[final_index[regions.run_region]], regions.run_lengths).reshape(indices.shape)
+    if not regions.visible.all():  # transparent pixels keep their own entry, renumbered
+        clear = alpha == 0
+        cleaned[clear] = renumber[indices[clear]]
     moved_region = np.zeros(regions.count, dtype=bool)
     moved_region[moved] = True
     moving = moved_region[small_region_of]
-    moved_pixels = in_small[moving]
-    cleaned = new_of_old.astype(np.uint8)[indices]
-    cleaned.ravel()[moved_pixels] = new_of_old[final_index[small_region_of[moving]]]
+    moved_keys, moved_entries = small_keys[moving], renumber[final_index[small_region_of[moving]]]
 
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
@@ -126,8 +130,7 @@ def clean(
         shares=totals[order] / totals.sum(),
         labels=np.zeros(0, np.uint8),
         psnr=_psnr(hist, final_palette, sorted_sums, totals[order]),
-        delta_e=_mean_delta_e(hist, new_of_old[color_labels], keys[moved_pixels], cleaned.ravel()[moved_pixels],
-                              final_palette),
+        delta_e=_mean_delta_e(hist, new_of_old[color_labels], moved_keys, moved_entries, final_palette),
     )
     after = merged.regions
     if len(refit_keys) < len(used):  # two refitted entries became one color: their neighbours joined
@@ -165,7 +168,9 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     rounds end.
 
     Regions keep their numbers: a merged one points at the region that took
-    it, so a round costs only what its borders and merges touch.
+    it, so a round costs only what its borders and merges touch. Rows are
+    picked by lists of positions, not by masks, which numpy does several
+    times faster.
     """
     from scipy.sparse import coo_matrix  # on first use, as in app/regions.py
     from scipy.sparse.csgraph import connected_components
@@ -173,37 +178,42 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     palette = np.asarray(palette, dtype=np.float64)
     count = regions.count
     size, index, sums = regions.size.copy(), regions.index.copy(), sums.copy()
-    numbers = np.arange(count, dtype=np.int32)
-    parent = numbers.copy()
-    current = numbers.copy()  # the group each border end now belongs to
+    parent = np.arange(count, dtype=np.int32)
+    current = parent.copy()  # the group each border end now belongs to
     local = np.zeros(count, dtype=np.int32)  # scratch: a region's number among those a round touches
-    involved = np.zeros(count, dtype=bool)  # scratch, all False between rounds
+    flag = np.zeros(count, dtype=bool)  # scratch, all False between uses
     source, target, length = graph.source, graph.target, graph.length
     rounds = 0
     while len(source):  # every source is a group under min_region
         runs = _Runs.of(source)
         chooser = source[runs.starts]
-        choice = _choose(chooser, runs, target, length, size, index, sums, palette)
         if rounds < EXACT_ROUNDS:
             # A small region merges once no smaller small region touches it (smaller: by size, then number).
-            order = size * count + numbers
-            target_order = order[target]
-            smaller = (target_order < order[source]) & (target_order < min_region * count)
-            ready = ~np.logical_or.reduceat(smaller, runs.starts)
+            size_s, size_t = size[source], size[target]
+            smaller = (size_t < size_s) | ((size_t == size_s) & (target < source))
+            smaller &= size_t < min_region
+            ready = np.flatnonzero(~np.logical_or.reduceat(smaller, runs.starts))
+            merging, into = chooser[ready], _choose(chooser, runs, ready, target, length, size, index, sums, palette)
         else:
-            ready = _odd_depth(chooser, choice, size, min_region)
-        merging, into = chooser[ready], choice[ready]
+            every = np.arange(len(chooser))
+            choice = _choose(chooser, runs, every, target, length, size, index, sums, palette)
+            ready = np.flatnonzero(_odd_depth(chooser, choice, size, min_region))
+            merging, into = chooser[ready], choice[ready]
         rounds += 1
         index[merging] = index[into]
         current[merging] = into
-        a, b = current[source], current[target]
-        together = (a != b) & (index[a] == index[b])
+        # Neighbours of one index that a merge brought together: only borders from or to a merged region.
+        flag[merging] = True
+        touched = np.flatnonzero(flag[source] | flag[target])
+        flag[merging] = False
+        a, b = current[source[touched]], current[target[touched]]
+        together = np.flatnonzero((a != b) & (index[a] == index[b]))
         # One group per merge, with the same-index neighbours it brought together.
         first, second = np.concatenate([merging, a[together]]), np.concatenate([into, b[together]])
-        involved[first] = True
-        involved[second] = True
-        nodes = np.flatnonzero(involved).astype(np.int32)
-        involved[nodes] = False
+        flag[first] = True
+        flag[second] = True
+        nodes = np.flatnonzero(flag).astype(np.int32)
+        flag[nodes] = False
         local[nodes] = np.arange(len(nodes), dtype=np.int32)
         links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
         _, group = connected_components(links, directed=False)
@@ -211,7 +221,7 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         new_group = np.ones(len(group), dtype=bool)
         new_group[1:] = group[1:] > np.maximum.accumulate(group)[:-1]
         rep = nodes[np.flatnonzero(new_group)][group]
-        moved = nodes != rep
+        moved = np.flatnonzero(nodes != rep)
         gone, taker = nodes[moved], rep[moved]
         np.add.at(size, taker, size[gone])
         for channel in range(3):
@@ -220,8 +230,8 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         current[nodes] = rep
         # Borders now run between groups; only those from a group still under min_region matter.
         a, b = current[source], current[target]
-        keep = (a != b) & (size[a] < min_region)
-        graph = group_borders(a[keep], b[keep], length[keep], count)
+        kept = np.flatnonzero((a != b) & (size[a] < min_region))
+        graph = group_borders(a[kept], b[kept], length[kept], count, distinct=True)
         source, target, length = graph.source, graph.target, graph.length
     root = parent
     while not np.array_equal(root[root], root):
@@ -235,16 +245,20 @@ class _Runs:
     """The borders of each source, a run of consecutive entries in a list sorted by source."""
 
     starts: np.ndarray  # (sources,) where each run begins
-    of_entry: np.ndarray  # (entries,) the run each entry belongs to
+    lengths: np.ndarray  # (sources,) its entries
 
     @classmethod
     def of(cls, source: np.ndarray) -> _Runs:
-        begins = np.empty(len(source), dtype=bool)
-        begins[:1] = True
-        np.not_equal(source[1:], source[:-1], out=begins[1:])
-        of_entry = np.cumsum(begins, dtype=np.int32)
-        of_entry -= 1
-        return cls(starts=np.flatnonzero(begins), of_entry=of_entry)
+        starts = _first_of_each(source)
+        return cls(starts=starts, lengths=np.diff(starts, append=len(source)))
+
+    def entries(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The entries of these runs, in order; for each, its place in `runs`; where each run begins among them."""
+        lengths = self.lengths[runs]
+        ends = np.cumsum(lengths)
+        begins = ends - lengths
+        which = np.repeat(np.arange(len(runs), dtype=np.int32), lengths)
+        return np.arange(ends[-1] if len(ends) else 0) + (self.starts[runs] - begins)[which], which, begins
 
 
 def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, min_region: int) -> np.ndarray:
@@ -257,8 +271,9 @@ def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, min_re
     return upward & (_depth(tree)[np.searchsorted(nodes, chooser)] % 2 == 1)
 
 
-def _choose(chooser, runs: _Runs, target, length, size, index, sums, palette) -> np.ndarray:
-    """Each small region's neighbour: nearest palette color to its mean, then longest border, then lowest number.
+def _choose(chooser, runs: _Runs, which: np.ndarray, target, length, size, index, sums, palette) -> np.ndarray:
+    """The neighbour each of the sources runs[which] joins: nearest palette color to the source's mean, then
+    longest border, then lowest number.
 
     The borders come sorted by (source, target), so each source's candidates
     form one run and the ties resolve within it without sorting. Neighbours
@@ -266,7 +281,11 @@ def _choose(chooser, runs: _Runs, target, length, size, index, sums, palette) ->
     join it as neighbours of one index), so only ties between different
     colors, equally far, need the border lengths.
     """
-    run, starts = runs.of_entry, runs.starts
+    if len(which) == 0:
+        return np.zeros(0, dtype=target.dtype)
+    positions, run, starts = runs.entries(which)
+    target = target[positions]
+    chooser = chooser[which]
     entry = index[target]
     mean = sums[chooser] / size[chooser, None]
     cost = np.zeros(len(target))
@@ -279,12 +298,13 @@ def _choose(chooser, runs: _Runs, target, length, size, index, sums, palette) ->
     candidates = np.flatnonzero(best)
     chosen = candidates[_first_of_each(run[candidates])]
     other_color = best & (entry != entry[chosen][run])
-    if other_color.any():  # rare: equally far colors; the longest border wins, then the lowest number
+    if other_color.any():  # equally far colors: the longest border wins, then the lowest number
         tied = np.zeros(len(starts), dtype=bool)
         tied[run[other_color]] = True
         candidates = np.flatnonzero(best & tied[run])
-        ranked = candidates[np.lexsort((candidates, -length[candidates], run[candidates]))]
-        chosen[run[ranked[_first_of_each(run[ranked])]]] = ranked[_first_of_each(run[ranked])]
+        ranked = candidates[np.lexsort((candidates, -length[positions[candidates]], run[candidates]))]
+        firsts = ranked[_first_of_each(run[ranked])]
+        chosen[run[firsts]] = firsts
     return target[chosen]
 
 
@@ -324,7 +344,11 @@ def _mean_delta_e(hist, usual_entry, moved_keys, moved_entries, palette) -> floa
     those of merged regions: each color counts once at its usual entry, and
     the merged pixels as (color, entry) pairs of their own.
     """
-    pairs, pair_counts = np.unique((moved_keys.astype(np.uint64) << 8) | moved_entries, return_counts=True)
+    pairs = (moved_keys.astype(np.uint64) << 8) | moved_entries
+    pairs.sort()
+    starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]])) if len(pairs) else np.zeros(0, np.intp)
+    pair_counts = np.diff(starts, append=len(pairs))
+    pairs = pairs[starts]
     pair_colors = np.searchsorted(hist.keys, (pairs >> 8).astype(np.uint32))
     moved_per_color = np.bincount(pair_colors, weights=pair_counts, minlength=hist.unique_colors)
     palette_lab = colorspace.srgb_to_lab(palette).astype(np.float32)
