@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app import colorspace, quantize
+from app import colorspace, parallel, quantize
 from app.regions import CLEAR, Borders, Regions, borders, group_borders, label_regions
 
 MAX_MIN_REGION = 1_000_000
@@ -81,15 +81,13 @@ def clean(
     regions = label_regions(indices, alpha)
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
-    # and the corrections the refit needs.
-    in_small, small_region_of = regions.pixels_of(small)
-    small_keys = keys[in_small]  # rgb may be a strided view: never copy it whole
-    sums = np.zeros((regions.count, 3))
-    for channel, shift in enumerate((16, 8, 0)):
-        sums[:, channel] = np.bincount(small_region_of, weights=(small_keys >> shift) & 255, minlength=regions.count)
-    del in_small
-    merged = merge_small_regions(regions, sums, borders(regions, small, both_ways=False), palette, min_region)
+    # and the corrections the refit needs. They are read while the borders are found.
+    small_pixels, graph = parallel.side_by_side(lambda: _small_pixels(regions, small, keys),
+                                                lambda: borders(regions, small, both_ways=False))
+    merged = merge_small_regions(regions, small_pixels.sums, graph, palette, min_region)
+    del graph
     final_index = np.where(regions.visible, merged.index_of_region, 0)
+    sums = small_pixels.sums
 
     # One Lloyd step with the labels fixed: each entry becomes the mean of its pixels.
     entries = len(palette)
@@ -120,8 +118,9 @@ def clean(
         cleaned[clear] = renumber[indices[clear]]
     moved_region = np.zeros(regions.count, dtype=bool)
     moved_region[moved] = True
-    moving = moved_region[small_region_of]
-    moved_keys, moved_entries = small_keys[moving], renumber[final_index[small_region_of[moving]]]
+    moving = np.flatnonzero(moved_region[small_pixels.region])
+    moved_keys, moved_entries = small_pixels.keys[moving], renumber[final_index[small_pixels.region[moving]]]
+    del small_pixels, moving
 
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
@@ -136,6 +135,25 @@ def clean(
     if len(refit_keys) < len(used):  # two refitted entries became one color: their neighbours joined
         after = int(label_regions(cleaned, alpha).visible.sum())
     return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)
+
+
+@dataclass(frozen=True)
+class _SmallPixels:
+    keys: np.ndarray  # (n,) packed colors of the pixels of small regions, in raster order
+    region: np.ndarray  # (n,) their regions
+    sums: np.ndarray  # (regions, 3) float64 sums of the colors of each small region's pixels (R, G, B)
+
+
+def _small_pixels(regions: Regions, small: np.ndarray, keys: np.ndarray) -> _SmallPixels:
+    positions, region = regions.pixels_of(small)
+    small_keys = keys[positions]  # rgb may be a strided view: never copy it whole
+    del positions
+    # A packed key is 0x00RRGGBB: little-endian, its bytes are B, G, R, 0.
+    channels = small_keys.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
+    sums = np.zeros((regions.count, 3))
+    for channel, byte in enumerate((2, 1, 0)):
+        sums[:, channel] = np.bincount(region, weights=channels[:, byte], minlength=regions.count)
+    return _SmallPixels(keys=small_keys, region=region, sums=sums)
 
 
 def _labels_of_colors(hist, keys, visible, indices) -> np.ndarray:
