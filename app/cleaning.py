@@ -110,27 +110,34 @@ def clean(
     new_of_old = np.zeros(entries, dtype=np.intp)
     new_of_old[used] = rank[joined]
     final_palette = quantize.unpack(refit_keys[order])
-    # Every region takes its final entry, renumbered: the map is made from the runs.
+    # Every region takes its final entry, renumbered: the map is made from the runs (while the figures are
+    # measured), and the moved pixels are those of the regions whose entry changed.
     renumber = new_of_old.astype(np.uint8)
-    cleaned = np.repeat(renumber[final_index[regions.run_region]], regions.run_lengths).reshape(indices.shape)
-    if not regions.visible.all():  # transparent pixels keep their own entry, renumbered
-        clear = alpha == 0
-        cleaned[clear] = renumber[indices[clear]]
     moved_region = np.zeros(regions.count, dtype=bool)
     moved_region[moved] = True
     moving = np.flatnonzero(moved_region[small_pixels.region])
     moved_keys, moved_entries = small_pixels.keys[moving], renumber[final_index[small_pixels.region[moving]]]
     del small_pixels, moving
-
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
-    fit = quantize.PaletteFit(
-        palette=final_palette,
-        shares=totals[order] / totals.sum(),
-        labels=np.zeros(0, np.uint8),
-        psnr=_psnr(hist, final_palette, sorted_sums, totals[order]),
-        delta_e=_mean_delta_e(hist, new_of_old[color_labels], moved_keys, moved_entries, final_palette),
-    )
+
+    def figures() -> quantize.PaletteFit:
+        return quantize.PaletteFit(
+            palette=final_palette,
+            shares=totals[order] / totals.sum(),
+            labels=np.zeros(0, np.uint8),
+            psnr=_psnr(hist, final_palette, sorted_sums, totals[order]),
+            delta_e=_mean_delta_e(hist, new_of_old[color_labels], moved_keys, moved_entries, final_palette),
+        )
+
+    def cleaned_map() -> np.ndarray:
+        cleaned = np.repeat(renumber[final_index[regions.run_region]], regions.run_lengths).reshape(indices.shape)
+        if not regions.visible.all():  # transparent pixels keep their own entry, renumbered
+            clear = alpha == 0
+            cleaned[clear] = renumber[indices[clear]]
+        return cleaned
+
+    fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures first: CIEDE2000 uses the pool itself
     after = merged.regions
     if len(refit_keys) < len(used):  # two refitted entries became one color: their neighbours joined
         after = int(label_regions(cleaned, alpha).visible.sum())

@@ -22,6 +22,8 @@ from functools import cached_property
 
 import numpy as np
 
+from app import parallel
+
 # Index given to transparent pixels while labelling: they form regions that never merge.
 CLEAR = 256
 
@@ -85,38 +87,77 @@ def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regio
         values = np.where(alpha == 0, CLEAR, indices.astype(np.uint16))
     height, width = values.shape
     pixels = height * width
+    number_type = np.int32 if pixels < 2**31 else np.int64
     starts = np.ones(values.shape, dtype=bool)
     np.not_equal(values[:, 1:], values[:, :-1], out=starts[:, 1:])
-    flat_starts, flat = starts.ravel(), values.ravel()
-    run_first = np.flatnonzero(flat_starts)
-    run_count = len(run_first)
-    position_type = np.int32 if pixels < 2**31 else np.int64
-    if height > 1:
-        stretches = np.flatnonzero(starts[1:] | starts[:-1])
-        below = stretches + width
-        upper = np.cumsum(flat_starts[stretches], dtype=position_type) - 1
-        lower = np.cumsum(flat_starts[below], dtype=position_type) + (int(starts[0].sum()) - 1)
-        joined = flat[stretches] == flat[below]
-        lengths = np.diff(stretches, append=(height - 1) * width).astype(position_type)
-        # Positions, not masks: picking by a list of positions is several times faster than by a mask.
-        across = np.flatnonzero(~joined)
-        upper_run, lower_run, stacked_length = upper[across], lower[across], lengths[across]
-        joined = np.flatnonzero(joined)
-        upper, lower = upper[joined], lower[joined]
+    runs_before_row = np.zeros(height + 1, dtype=number_type)
+    np.cumsum(starts.sum(axis=1), out=runs_before_row[1:])
+    # Two bands of rows side by side, one per core.
+    if pixels >= 2 * _BAND_PIXELS and height >= 2:
+        middle = height // 2
+        bands = parallel.side_by_side(lambda: _Band.of(values, starts, runs_before_row, 0, middle, number_type),
+                                      lambda: _Band.of(values, starts, runs_before_row, middle, height, number_type))
     else:
-        upper = lower = upper_run = lower_run = stacked_length = np.zeros(0, dtype=position_type)
+        bands = [_Band.of(values, starts, runs_before_row, 0, height, number_type)]
+    run_first, upper, lower, upper_run, lower_run, stacked_length = (
+        np.concatenate([getattr(band, field) for band in bands]) for field in _Band.FIELDS)
+    run_count = len(run_first)
     # Linked runs, row by row: `upper` ascends, so the links come in row order of a sparse matrix.
-    row_starts = np.zeros(run_count + 1, dtype=position_type)
+    row_starts = np.zeros(run_count + 1, dtype=number_type)
     np.cumsum(np.bincount(upper, minlength=run_count), out=row_starts[1:])
     links = csr_matrix((np.ones(len(upper), np.int8), lower, row_starts), shape=(run_count, run_count))
     # Components are numbered from their lowest run: by first pixel in raster order.
     count, region_of_run = connected_components(links, directed=False)
     region_of_run = region_of_run.astype(np.int32)
     index = np.zeros(count, dtype=np.int32)
-    index[region_of_run] = flat[run_first]
+    index[region_of_run] = values.ravel()[run_first]
     size = np.bincount(region_of_run, weights=np.diff(run_first, append=pixels), minlength=count).astype(np.int64)
     return Regions(shape=(height, width), count=count, index=index, size=size, run_first=run_first,
                    run_region=region_of_run, upper_run=upper_run, lower_run=lower_run, stacked_length=stacked_length)
+
+
+# Below this many pixels a map is labelled in one band: a thread costs more than it saves.
+_BAND_PIXELS = 1 << 18
+
+
+@dataclass(frozen=True)
+class _Band:
+    """The runs that begin in some rows, and the stretches between each of those rows and the next."""
+
+    FIELDS = ("run_first", "upper", "lower", "upper_run", "lower_run", "stacked_length")
+    run_first: np.ndarray  # flat positions where runs begin
+    upper: np.ndarray  # runs one above the other with one index: linked
+    lower: np.ndarray
+    upper_run: np.ndarray  # runs one above the other with different indices, and the pixel edges they share
+    lower_run: np.ndarray
+    stacked_length: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray, starts: np.ndarray, runs_before_row: np.ndarray, first: int, last: int,
+           number_type) -> _Band:
+        """Rows first..last-1 of the map (the last row has no stretch below it)."""
+        width = values.shape[1]
+        flat_starts, flat = starts.ravel(), values.ravel()
+        offset = first * width
+        run_first = np.flatnonzero(flat_starts[offset:last * width])
+        run_first += offset
+        stop = min(last, values.shape[0] - 1)  # rows with a row below them
+        if stop <= first:
+            empty = np.zeros(0, dtype=number_type)
+            return cls(run_first, empty, empty, empty, empty, empty)
+        stretches = np.flatnonzero(starts[first + 1:stop + 1] | starts[first:stop])
+        stretches += offset
+        below = stretches + width
+        upper = np.cumsum(flat_starts[stretches], dtype=number_type)
+        upper += runs_before_row[first] - 1
+        lower = np.cumsum(flat_starts[below], dtype=number_type)
+        lower += runs_before_row[first + 1] - 1
+        joined = flat[stretches] == flat[below]
+        lengths = np.diff(stretches, append=stop * width).astype(number_type)
+        # Positions, not masks: picking by a list of positions is several times faster than by a mask.
+        across = np.flatnonzero(~joined)
+        joined = np.flatnonzero(joined)
+        return cls(run_first, upper[joined], lower[joined], upper[across], lower[across], lengths[across])
 
 
 def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borders:
