@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 from scipy import ndimage
 
-from app import cleaning, colorspace, pipeline, quantize
+from app import cleaning, colorspace, merging, pipeline, quantize
 
 PROPERTY = settings(max_examples=150, deadline=None, database=None, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -217,12 +217,12 @@ def test_the_pipeline_cleans_at_full_size_then_shrinks_the_preview():
 @given(pixels=images(), k=st.integers(2, 12), min_region=st.integers(0, 450))
 def test_the_chain_halving_rounds_keep_the_guarantee_too(pixels, k, min_region):
     fit, indices, hist = kmeans_map(pixels, k)
-    exact_rounds = cleaning.EXACT_ROUNDS
-    cleaning.EXACT_ROUNDS = 0  # every round by pointer trees, as after a long chain
+    exact_rounds = merging.EXACT_ROUNDS
+    merging.EXACT_ROUNDS = 0  # every round by pointer trees, as after a long chain
     try:
         cleaned = cleaning.clean(indices, fit.palette, pixels, None, min_region)
     finally:
-        cleaning.EXACT_ROUNDS = exact_rounds
+        merging.EXACT_ROUNDS = exact_rounds
     sizes = np.concatenate(region_sizes(cleaned.indices))
     assert len(sizes) == 1 if pixels.shape[0] * pixels.shape[1] < min_region else sizes.min() >= min_region
     assert cleaned.regions_after == len(sizes)
