@@ -22,7 +22,8 @@ import numpy as np
 
 from app import colorspace, parallel, quantize
 from app.merging import merge_small_regions
-from app.regions import Regions, borders, label_regions
+from app.regions import borders, label_regions, pixels_of_regions
+from app.thin_regions import merge_thin_regions
 
 MAX_MIN_REGION = 1_000_000
 
@@ -53,11 +54,14 @@ def clean(
     hist: quantize.Histogram | None = None,
     keys: np.ndarray | None = None,
     color_labels: np.ndarray | None = None,
+    min_depth: float = 0.0,
 ) -> Cleaned:
     """Merge every region under min_region pixels into a neighbour, then refit the palette.
 
     A region stays smaller only when it has no visible neighbour: the whole
-    image (or a patch walled in by transparent pixels) is smaller.
+    image (or a patch walled in by transparent pixels) is smaller. With
+    min_depth, regions with no pixel that far from their border (too thin
+    for a paint-by-number's number) merge too (app/thin_regions.py).
     `hist` and `keys` are the photo's histogram and packed pixels, computed
     when not given. `color_labels`, the entry of each histogram color, may be
     given when `indices` maps every color to one entry (k-means without
@@ -75,11 +79,18 @@ def clean(
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs. They are read while the borders are found.
-    small_pixels, graph = parallel.side_by_side(lambda: _small_pixels(regions, small, keys),
+    small_pixels, graph = parallel.side_by_side(lambda: pixels_of_regions(regions, small, keys),
                                                 lambda: borders(regions, small, both_ways=False))
     merged = merge_small_regions(regions, small_pixels.sums, graph, palette, min_region)
     del graph
-    final_index = np.where(regions.visible, merged.index_of_region, 0)
+    index_of_region, after = merged.index_of_region, merged.regions
+    if min_depth:
+        index_of_region = merge_thin_regions(regions, index_of_region, keys, palette, min_region, min_depth)
+        after = None
+    final_index = np.where(regions.visible, index_of_region, 0)
+    moved_region = regions.visible & (final_index != regions.index)
+    if min_depth and (moved_region & ~small).any():  # thin regions of any size moved: read their pixels too
+        small_pixels = pixels_of_regions(regions, moved_region, keys)
     sums = small_pixels.sums
 
     # One Lloyd step with the labels fixed: each entry becomes the mean of its pixels.
@@ -87,7 +98,7 @@ def clean(
     counts = np.bincount(color_labels, weights=hist.counts, minlength=entries)
     entry_sums = np.stack([np.bincount(color_labels, weights=hist.counts * hist.colors[:, c], minlength=entries)
                            for c in range(3)], axis=1)
-    moved = np.flatnonzero(small & (final_index != regions.index))
+    moved = np.flatnonzero(moved_region)
     for sign, entry in ((-1, regions.index[moved]), (1, final_index[moved])):
         counts += sign * np.bincount(entry, weights=regions.size[moved], minlength=entries)
         for c in range(3):
@@ -106,8 +117,6 @@ def clean(
     # Every region takes its final entry, renumbered: the map is made from the runs (while the figures are
     # measured), and the moved pixels are those of the regions whose entry changed.
     renumber = new_of_old.astype(np.uint8)
-    moved_region = np.zeros(regions.count, dtype=bool)
-    moved_region[moved] = True
     moving = np.flatnonzero(moved_region[small_pixels.region])
     moved_keys, moved_entries = small_pixels.keys[moving], renumber[final_index[small_pixels.region[moving]]]
     del small_pixels, moving
@@ -131,29 +140,9 @@ def clean(
         return cleaned
 
     fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures first: CIEDE2000 uses the pool itself
-    after = merged.regions
-    if len(refit_keys) < len(used):  # two refitted entries became one color: their neighbours joined
+    if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
     return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)
-
-
-@dataclass(frozen=True)
-class _SmallPixels:
-    keys: np.ndarray  # (n,) packed colors of the pixels of small regions, in raster order
-    region: np.ndarray  # (n,) their regions
-    sums: np.ndarray  # (regions, 3) float64 sums of the colors of each small region's pixels (R, G, B)
-
-
-def _small_pixels(regions: Regions, small: np.ndarray, keys: np.ndarray) -> _SmallPixels:
-    positions, region = regions.pixels_of(small)
-    small_keys = keys[positions]  # rgb may be a strided view: never copy it whole
-    del positions
-    # A packed key is 0x00RRGGBB: little-endian, its bytes are B, G, R, 0.
-    channels = small_keys.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
-    sums = np.zeros((regions.count, 3))
-    for channel, byte in enumerate((2, 1, 0)):
-        sums[:, channel] = np.bincount(region, weights=channels[:, byte], minlength=regions.count)
-    return _SmallPixels(keys=small_keys, region=region, sums=sums)
 
 
 def _labels_of_colors(hist, keys, visible, indices) -> np.ndarray:

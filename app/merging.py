@@ -23,12 +23,16 @@ class Merged:
 
 
 def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, palette: np.ndarray,
-                        min_region: int) -> Merged:
+                        min_region: int, wanting: np.ndarray | None = None) -> Merged:
     """The palette index every region ends with once no region under min_region has a neighbour left.
 
-    `graph` holds the borders of every region under min_region, from its
-    side (borders(regions, small, both_ways=False)): a region over it never
-    moves, and what it touches is seen from the small side.
+    "Small" regions are those under min_region pixels, and those `wanting`
+    says must merge whatever their size (too thin, say): once such a region
+    has merged, its group is small only by its size. `graph` holds the
+    borders of every small region, from its side (borders(regions, small,
+    both_ways=False)): a region that is not small never moves, and what it
+    touches is seen from the small side. `sums` are the sums of the colors
+    of every small region's pixels.
 
     In a round, every small region that no smaller small region touches
     merges into its chosen neighbour. That is the order of the classic
@@ -56,6 +60,7 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     current = parent.copy()  # the group each border end now belongs to
     local = np.zeros(count, dtype=np.int32)  # scratch: a region's number among those a round touches
     flag = np.zeros(count, dtype=bool)  # scratch, all False between uses
+    wanting = np.zeros(count, dtype=bool) if wanting is None else wanting.copy()
     source, target, length = graph.source, graph.target, graph.length
     rounds = 0
     while len(source):  # every source is a group under min_region
@@ -65,13 +70,13 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
             # A small region merges once no smaller small region touches it (smaller: by size, then number).
             size_s, size_t = size[source], size[target]
             smaller = (size_t < size_s) | ((size_t == size_s) & (target < source))
-            smaller &= size_t < min_region
+            smaller &= (size_t < min_region) | wanting[target]
             ready = np.flatnonzero(~np.logical_or.reduceat(smaller, runs.starts))
             merging, into = chooser[ready], _choose(chooser, runs, ready, target, length, size, index, sums, palette)
         else:
             every = np.arange(len(chooser))
             choice = _choose(chooser, runs, every, target, length, size, index, sums, palette)
-            ready = np.flatnonzero(_odd_depth(chooser, choice, size, min_region))
+            ready = np.flatnonzero(_odd_depth(chooser, choice, size, (size < min_region) | wanting))
             merging, into = chooser[ready], choice[ready]
         rounds += 1
         index[merging] = index[into]
@@ -102,9 +107,15 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
             np.add.at(sums[:, channel], taker, sums[gone, channel])
         parent[gone] = taker
         current[nodes] = rep
+        # A group still wants to merge when one of its members does and has not merged yet.
+        flag[merging] = True
+        still = np.flatnonzero(wanting[nodes] & ~flag[nodes])
+        flag[merging] = False
+        wanting[nodes] = False
+        wanting[rep[still]] = True
         # Borders now run between groups; only those from a group still under min_region matter.
         a, b = current[source], current[target]
-        kept = np.flatnonzero((a != b) & (size[a] < min_region))
+        kept = np.flatnonzero((a != b) & ((size[a] < min_region) | wanting[a]))
         graph = group_borders(a[kept], b[kept], length[kept], count, distinct=True)
         source, target, length = graph.source, graph.target, graph.length
     root = parent
@@ -135,9 +146,9 @@ class _Runs:
         return np.arange(ends[-1] if len(ends) else 0) + (self.starts[runs] - begins)[which], which, begins
 
 
-def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, min_region: int) -> np.ndarray:
+def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, small: np.ndarray) -> np.ndarray:
     """Which choosers merge: pointing only at larger regions, those at odd depth of the pointer trees."""
-    upward = (size[choice] >= min_region) | (size[chooser] < size[choice]) | (
+    upward = ~small[choice] | (size[chooser] < size[choice]) | (
         (size[chooser] == size[choice]) & (chooser < choice))
     nodes = np.unique(np.concatenate([chooser, choice]))
     tree = np.arange(len(nodes))

@@ -69,6 +69,28 @@ class Regions:
 
 
 @dataclass(frozen=True)
+class Pixels:
+    """The pixels of some regions, in raster order, and the sums of their colors per region."""
+
+    keys: np.ndarray  # (n,) packed colors (0xRRGGBB)
+    region: np.ndarray  # (n,) their regions
+    sums: np.ndarray  # (regions, 3) float64 sums of R, G and B over each wanted region; zero for the others
+
+
+def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> Pixels:
+    """The packed colors (`keys`, one per pixel) of the pixels of the regions where `wanted` holds."""
+    positions, region = regions.pixels_of(wanted)
+    chosen = keys[positions]  # the photo's pixels may be a strided view: never copy them whole
+    del positions
+    # A packed key is 0x00RRGGBB: little-endian, its bytes are B, G, R, 0.
+    channels = chosen.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
+    sums = np.zeros((regions.count, 3))
+    for channel, byte in enumerate((2, 1, 0)):
+        sums[:, channel] = np.bincount(region, weights=channels[:, byte], minlength=regions.count)
+    return Pixels(keys=chosen, region=region, sums=sums)
+
+
+@dataclass(frozen=True)
 class Borders:
     """Shared borders between regions, sorted by (source, target), each pair at most once."""
 

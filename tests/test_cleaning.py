@@ -226,3 +226,35 @@ def test_the_chain_halving_rounds_keep_the_guarantee_too(pixels, k, min_region):
     sizes = np.concatenate(region_sizes(cleaned.indices))
     assert len(sizes) == 1 if pixels.shape[0] * pixels.shape[1] < min_region else sizes.min() >= min_region
     assert cleaned.regions_after == len(sizes)
+
+
+def region_depths(indices: np.ndarray) -> list[float]:
+    """Each region's largest distance from a pixel to its border (image edge included), one region at a time."""
+    depths = []
+    for value in np.unique(indices):
+        labelled, count = ndimage.label(indices == value)
+        for number in range(1, count + 1):
+            mask = np.pad(labelled == number, 1)
+            inner = mask.copy()
+            inner[1:-1, 1:-1] &= mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+            inner[[0, 1, -2, -1], :] = False
+            inner[:, [0, 1, -2, -1]] = False
+            depths.append(float(ndimage.distance_transform_edt(inner).max()))
+    return depths
+
+
+@settings(max_examples=60, deadline=None, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+@given(pixels=images(), k=st.integers(2, 8), min_region=st.integers(0, 30), min_depth=st.sampled_from([1.0, 1.5, 2.0, 3.0]))
+def test_with_min_depth_no_region_is_thinner_unless_it_is_the_whole_image(pixels, k, min_region, min_depth):
+    fit, indices, hist = kmeans_map(pixels, k)
+    cleaned = cleaning.clean(indices, fit.palette, pixels, None, min_region, min_depth=min_depth)
+    depths = region_depths(cleaned.indices)
+    assert len(depths) == 1 or min(depths) >= min_depth, f"a region {min(depths)} deep survived min_depth={min_depth}"
+    sizes = np.concatenate(region_sizes(cleaned.indices))
+    assert len(sizes) == 1 or sizes.min() >= min_region
+    assert cleaned.regions_after == len(sizes)
+    shown = cleaned.result.palette[cleaned.indices]
+    mse = ((pixels.astype(np.float64) - shown) ** 2).mean()
+    assert cleaned.result.psnr == pytest.approx(np.inf if mse == 0 else 10 * np.log10(255**2 / mse), abs=1e-9)
+    again = cleaning.clean(indices.copy(), fit.palette, pixels.copy(), None, min_region, min_depth=min_depth)
+    assert np.array_equal(again.indices, cleaned.indices) and again.result.delta_e == cleaned.result.delta_e
