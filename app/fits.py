@@ -9,7 +9,7 @@ oldest fits go first.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -36,26 +36,35 @@ class FitCache:
         self._fits: OrderedDict[FitKey, PaletteFit] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._waiting = 0  # requests someone is watching for, now running on this photo
+        self._waiting: Counter[FitKey] = Counter()  # fits someone is waiting for on this photo, not found yet
         # One k-means at a time per photo: two at once only slow each other down (the GIL, two
         # cores at most), and a request someone waits for then starts as soon as the k in hand is done.
         self._work = threading.Lock()
 
     @contextmanager
-    def foreground(self) -> Iterator[None]:
-        """Mark a request someone waits for: background work on this photo yields to it (see wanted_now)."""
+    def foreground(self, key: FitKey) -> Iterator[None]:
+        """Mark the fit of key as waited for: background work on this photo yields to it (see wanted_now)."""
         with self._lock:
-            self._waiting += 1
+            self._waiting[key] += 1
         try:
             yield
         finally:
             with self._lock:
-                self._waiting -= 1
+                self._waiting[key] -= 1
+                if not self._waiting[key]:
+                    del self._waiting[key]
 
     @property
     def wanted_now(self) -> bool:
-        """A foreground request for this photo is running: background work should stop at its next step."""
-        return self._waiting > 0
+        """Someone waits for a fit of this photo: background work should not start another."""
+        return bool(self._waiting)
+
+    def wanted_instead_of(self, key: FitKey) -> bool:
+        """Someone waits for a fit other than key: background work on key should stop at its next step.
+
+        One waiting for key itself is better served by letting that work finish."""
+        with self._lock:
+            return any(waited != key for waited in self._waiting)
 
     @property
     def nbytes(self) -> int:

@@ -7,17 +7,21 @@ the same photo, k and color_space (method kmeans, no dithering): both take
 it from the photo's FitCache (app/fits.py), or find it with the same call.
 Palettes need the photo's histogram only, never its pixels: a photo another
 worker uploaded (known here from the shared cache) is not decoded for them.
+
+One k-means runs at a time per photo (app/fits.py). The page's background
+batches (background=1) give way to any palette someone waits for: a k-means
+in the background is abandoned between two of its steps (quantize.Cancelled)
+as soon as such a request comes, and the batch answers what it has.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 
 from flask import Blueprint, Response, jsonify
 
-from app import access_log, forms, pipeline
-from app.photos import count_fits, read_photo
+from app import access_log, forms, pipeline, quantize
+from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("ladder", __name__)
 
@@ -30,18 +34,22 @@ def palettes() -> Response:
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
     answers, found = [], 0
-    fits = photo.fits  # the photo's cache entry's: a photo known by its histogram alone is not decoded
-    # A background batch (the page fetching ahead) stops between two k when someone waits for
-    # another answer on this photo; the page asks again for the rest later.
-    with nullcontext() if background else fits.foreground():
-        for k in ks:
-            if background and answers and fits.wanted_now:
-                break
-            fit, kept = pipeline.kmeans_fit(photo.hist, fits, k, color_space)
-            found += not kept
-            answers.append({"k": k, **pipeline.fit_summary(fit)})
-    count_fits(photo)
+    # A background batch (the page fetching ahead) gives way as soon as someone waits for a palette
+    # not found yet on this photo, even in the middle of a k; the page asks again for the rest later.
+    for k in ks:
+        try:
+            fit, kept = (_background_fit if background else _foreground_fit)(photo, k, color_space)
+        except quantize.Cancelled:
+            break
+        found += not kept
+        answers.append({"k": k, **pipeline.fit_summary(fit)})
+    if found:
+        count_fits(photo)
     facts = photo.facts
+    timings = {"quantize_ms": round((time.perf_counter() - start) * 1000, 1), "found": found,
+               "cached": len(answers) - found}
+    if photo.uploaded:  # decoded and counted by this request: how long that took, for the page's first wait
+        timings.update(photo.prepared.timings)
     return jsonify({
         "image_id": photo.token,
         "color_space": color_space,
@@ -51,6 +59,25 @@ def palettes() -> Response:
         "bytes": facts.source_bytes,
         "palettes": answers,
         "unfinished": list(ks[len(answers):]),
-        "timings": {"quantize_ms": round((time.perf_counter() - start) * 1000, 1), "found": found,
-                    "cached": len(answers) - found},
+        "timings": timings,
     })
+
+
+def _foreground_fit(photo: Photo, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
+    """pipeline.kmeans_fit's palette, for someone waiting: a palette to find makes background work give way."""
+    fit = photo.fits.get((k, color_space))
+    if fit is not None:
+        return fit, True  # no k-means: nothing to interrupt for
+    with photo.fits.foreground((k, color_space)):
+        return pipeline.kmeans_fit(photo.hist, photo.fits, k, color_space)
+
+
+def _background_fit(photo: Photo, k: int, color_space: str) -> tuple[quantize.PaletteFit, bool]:
+    """pipeline.kmeans_fit's palette, abandoned (quantize.Cancelled) once someone waits for another palette
+    of this photo: that request then gets the photo's k-means lock within a step, not after a whole k.
+    Someone waiting for this very palette lets it finish, and the batch stops after it."""
+    fits, key = photo.fits, (k, color_space)
+    if fits.wanted_now:
+        raise quantize.Cancelled()
+    return fits.get_or_make(key, lambda: quantize.find_palette(
+        photo.hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key)))

@@ -206,23 +206,10 @@ TEMPLATE_FORMAT = Option("format", "choice", "svg: outlines, numbers and legend,
                          choices=get_args(TemplateFormat))
 
 
-def check_ladder(ks: tuple[int, ...], max_k: int) -> None:
-    """The ks of POST /api/palettes: 1 to LADDER_SIZE values, each from MIN_K to max_k, each once."""
-    if len(ks) > LADDER_SIZE:
-        raise ValueError(f"ks holds at most {LADDER_SIZE} values, got {len(ks)}.")
-    for k in ks:
-        if not quantize.MIN_K <= k <= max_k:
-            raise ValueError(f"Each value in ks must be between {quantize.MIN_K} and {max_k}, got {k}.")
-    seen = set()
-    for k in ks:
-        if k in seen:
-            raise ValueError(f"ks lists {k} twice; give each value once.")
-        seen.add(k)
-
-
 LADDER_SIZE = 64  # palettes in one answer of POST /api/palettes: the whole slider, 2..64, at most
 LADDER_KS = Option("ks", "integers", "k values and ranges, such as 2,3,4 or 2-64; palettes follow this order.",
-                   default=FromSetting("DEFAULT_K"), low=quantize.MIN_K, high=FromSetting("MAX_K"), max_items=LADDER_SIZE, check=check_ladder,
+                   default=FromSetting("DEFAULT_K"), low=quantize.MIN_K, high=FromSetting("MAX_K"), max_items=LADDER_SIZE,
+                   check=lambda ks, max_k: sheet.check_ks(ks, max_k, LADDER_SIZE),
                    ranges=True)
 BACKGROUND = Option("background", "choice", "1: work fetched ahead, which nobody waits for. It stops between two k "
                     "when another request for the same photo comes in; the ks not done are listed in unfinished.",

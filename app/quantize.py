@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Callable, Iterator
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -93,6 +95,31 @@ def preload_in_background() -> None:
     if _preloading is None:
         _preloading = threading.Thread(target=preload, name="preload", daemon=True)
         _preloading.start()
+
+
+class Cancelled(Exception):
+    """find_palette stopped early: its caller's cancelled() said the palette is no longer wanted."""
+
+
+# The cancelled() of the find_palette running on this thread, checked between steps (Lloyd steps,
+# starts, candidate palettes). A thread-local rather than an argument of every helper.
+_cancel_check = threading.local()
+
+
+@contextmanager
+def _cancellable(cancelled: Callable[[], bool] | None) -> Iterator[None]:
+    outer = getattr(_cancel_check, "cancelled", None)
+    _cancel_check.cancelled = cancelled
+    try:
+        yield
+    finally:
+        _cancel_check.cancelled = outer
+
+
+def _check_cancelled() -> None:
+    cancelled = getattr(_cancel_check, "cancelled", None)
+    if cancelled is not None and cancelled():
+        raise Cancelled()
 
 
 def sklearn_cluster():
@@ -247,11 +274,13 @@ def check_k(k: int) -> None:
         raise ValueError(f"k must be an integer between {MIN_K} and {MAX_K}, got {k!r}")
 
 
-def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0) -> PaletteFit:
+def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0,
+                 cancelled: Callable[[], bool] | None = None) -> PaletteFit:
     """Find at most k colors that best represent the histogram, by k-means.
 
     With k or fewer distinct colors present, the image is returned unchanged:
-    the palette is its own colors.
+    the palette is its own colors. cancelled, when given, is asked between
+    steps: once it answers True, Cancelled is raised (a palette no one waits for).
     """
     check_k(k)
     if color_space not in COLOR_SPACES:
@@ -261,10 +290,13 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
     colors = hist.colors
     if hist.unique_colors <= k:
         return summarize(hist, colors, np.arange(hist.unique_colors))
-    with threadpool_limits(1):  # small fits: OpenMP and BLAS threads cost more than they give
+    with threadpool_limits(1), _cancellable(cancelled):  # small fits: OpenMP and BLAS threads cost more than they give
+        _check_cancelled()
         if color_space == "rgb":
             palette = _palette(hist, k, "rgb", seed)
+            _check_cancelled()
             found = lattice.nearest(hist.lattice("rgb"), palette)
+            _check_cancelled()
             return summarize(hist, palette, found.labels, squared_error=float(np.dot(found.squared_distances, hist.weights)))
         # Perceptual: cluster in that space, and keep whichever palette (that
         # one or the RGB one) gives the lower mean CIEDE2000 once every color
@@ -282,7 +314,10 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         ]
         scored = [_perceptual_steps(coarse_lab, coarse_weights, p) for p in palettes]
         palette = min(scored, key=lambda pair: pair[1])[0]
-        return summarize(hist, palette, *nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab")))
+        _check_cancelled()
+        labels, differences = nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab"))
+        _check_cancelled()
+        return summarize(hist, palette, labels, differences)
 
 
 def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray) -> tuple[np.ndarray, float]:
@@ -295,6 +330,7 @@ def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray)
     labels, differences = nearest_perceptual(lab, palette)
     score = float(np.dot(differences, weights))
     for _ in range(PERCEPTUAL_STEPS):
+        _check_cancelled()
         means = weighted_means(lab, weights, labels, colorspace.srgb_to_lab(palette))
         moved = np.unique(colorspace.lab_to_srgb(means), axis=0)
         moved_labels, moved_differences = nearest_perceptual(lab, moved)
@@ -339,6 +375,7 @@ def _classic_palette(hist: Histogram, k: int, color_space: str, seed: int) -> np
     cluster = sklearn_cluster()
     best = None
     for start in range(CLASSIC_STARTS if k <= CLASSIC_STARTS_UP_TO_K else 1):
+        _check_cancelled()
         mbk = cluster.MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER, max_no_improvement=5,
                               random_state=seed + start).fit(points, sample_weight=weights)
         fit = cluster.KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=CLASSIC_LLOYD_ITER,
@@ -354,6 +391,7 @@ def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: in
     """Up to `steps` weighted Lloyd steps, each point taking its nearest center on the lattice; stops when no label changes."""
     labels = None
     for _ in range(steps):
+        _check_cancelled()
         new_labels = lattice.nearest(grid, grid.snap(centers)).labels
         if labels is not None and np.array_equal(new_labels, labels):
             break

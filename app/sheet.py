@@ -33,10 +33,11 @@ class Tile:
     label: str
 
 
-def check_ks(ks: tuple[int, ...] | list[int], max_k: int = quantize.MAX_K) -> None:
-    """The one rule for a sheet's k values (the API and the CLI parse their text, then call this)."""
-    if not 1 <= len(ks) <= MAX_TILES:
-        raise ValueError(f"ks must hold 1 to {MAX_TILES} values, got {len(ks)}.")
+def check_ks(ks: tuple[int, ...] | list[int], max_k: int = quantize.MAX_K, max_items: int = MAX_TILES) -> None:
+    """The one rule for a list of k values, a sheet's or the slider's ladder's: 1 to max_items
+    whole numbers from MIN_K to max_k, each once (the API and the CLI parse their text, then call this)."""
+    if not 1 <= len(ks) <= max_items:
+        raise ValueError(f"ks must hold 1 to {max_items} values, got {len(ks)}.")
     seen = set()
     for k in ks:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not quantize.MIN_K <= k <= max_k:

@@ -6,7 +6,10 @@ Two designs side by side, in one run, on the same photos and the same moves:
   previous  the page before it (templates/ and static/ of PREVIOUS_DESIGN), served by the same
             current app: every move asks POST /api/quantize for a screen-sized image (max_side).
 
-Options are switched after a rest of OPTION_PAUSE_MS on k = 16. Each visit gets a fresh gunicorn
+The color space is switched to lab and back the moment the first result (k = 16) is on screen, and
+options again after a rest of OPTION_PAUSE_MS on k = 16; between the two come the moves. The second round of moves repeats the first
+on the live page, its ladder complete; the previous page, which has no ladder, moves to k values it has
+not visited (the server would answer visited ones from its palette cache). Each visit gets a fresh gunicorn
 that has served one small other photo (warm_up), so the photo itself is new to it.
 "On screen" is read from the page, never the network: the performance mark each page sets in
 the frame that shows a result (live: "kmeans:painted", in the animation frame that paints the
@@ -41,6 +44,9 @@ PREVIOUS_DESIGN = "4b9aaae"  # main before the live preview: server-rendered pre
 PREVIOUS_PREVIEW_SIDE = 1600  # app/web.py's PREVIEW_SIDE then: the largest preview that page asked for
 # Every move is a new k, near and far from the last, most never visited before.
 KS = [17, 12, 24, 8, 32, 20, 6, 40, 14, 28, 10, 48, 22, 5, 36, 18, 9, 30, 64, 15]
+# The previous design has no ladder: its second round of moves goes to k values it has not
+# visited either, or the server's cache of palettes (which that design never had) would answer them.
+KS_UNVISITED = [33, 7, 26, 13, 44, 3, 21, 56, 11, 38, 19, 29, 4, 52, 25, 35, 23, 60, 27, 42]
 TIMEOUT_MS = 120_000
 # Before each option switch the page rests this long, as a hand does between the slider and a
 # select; the live page uses such rests to fetch the other color spaces' palette of the k shown.
@@ -101,12 +107,16 @@ class Figures:
     first: list[float] = field(default_factory=list)
     original: list[float] = field(default_factory=list)
     progress: list[float] = field(default_factory=list)
+    first_server: list[float] = field(default_factory=list)
+    first_page_ready: list[float] = field(default_factory=list)
     moves_cold: list[float] = field(default_factory=list)
+    moves_cold_palette: list[float] = field(default_factory=list)
     moves_warm: list[float] = field(default_factory=list)
     drag_painted: list[int] = field(default_factory=list)
     drag_release: list[float] = field(default_factory=list)
     dither: list[float] = field(default_factory=list)
     space: list[float] = field(default_factory=list)
+    space_no_rest: list[float] = field(default_factory=list)
     cpu_per_move_cold: list[float] = field(default_factory=list)
     cpu_per_move_warm: list[float] = field(default_factory=list)
     ladder_s: list[float] = field(default_factory=list)
@@ -119,18 +129,27 @@ def worker_cpu(server: subprocess.Popen) -> float:
     return sum(w.cpu_times().user + w.cpu_times().system for w in workers)
 
 
-def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none") -> float:
-    """Set the slider to k as a hand does (one input event); ms until that result is on screen."""
-    return page.evaluate(
-        """async ([mark, want, k]) => {
+def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none", arrivals: list | None = None) -> float:
+    """Set the slider to k as a hand does (one input event); ms until that result is on screen.
+
+    arrivals (live page only): gets the ms until the palette of k came from the server, when it had to be asked for.
+    """
+    shown, arrived = page.evaluate(
+        """async ([mark, want, k, space]) => {
              const slider = document.getElementById('k-slider');
              slider.value = String(k);
              const since = performance.now();
              slider.dispatchEvent(new Event('input', {bubbles: true}));
-             return (await window.__shown(mark, want, since)) - since;
+             const shown = await window.__shown(mark, want, since);
+             const palette = performance.getEntriesByName('kmeans:palettes').find((m) => m.startTime >= since
+               && m.detail.colorSpace === space && m.detail.ks.includes(k));
+             return [shown - since, palette ? palette.startTime - since : null];
            }""",
-        [design.mark, design.want(k, space, dither), k],
+        [design.mark, design.want(k, space, dither), k, space],
     )
+    if arrivals is not None and arrived is not None:
+        arrivals.append(arrived)
+    return shown
 
 
 def select(page, design: Design, control: str, value: str, want: dict) -> float:
@@ -190,10 +209,25 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         figures.original.append(probe["original"] - probe["chosen"])
     if probe["progress"] is not None:
         figures.progress.append(probe["progress"] - probe["chosen"])
+    if design is LIVE:
+        first = page.evaluate("""() => {
+            const palette = performance.getEntriesByName('kmeans:palettes')[0];
+            const ready = performance.getEntriesByName('kmeans:preview-ready')[0];
+            return {server: palette?.detail.timings, ready: ready?.startTime};
+        }""")
+        if first["server"]:
+            figures.first_server.append(sum(first["server"].get(key, 0) for key in ("decode_ms", "histogram_ms", "quantize_ms")))
+        if first["ready"] is not None:
+            figures.first_page_ready.append(first["ready"] - probe["chosen"])
     if full:
         ladder_started = time.perf_counter()
-        before = cpu_started = worker_cpu(server)
-        figures.moves_cold += [move(page, design, k) for k in KS]
+        cpu_started = worker_cpu(server)
+        figures.space_no_rest.append(select(page, design, "color-space", "lab", design.want(16, "lab")))
+        select(page, design, "color-space", "rgb", design.want(16))
+        step("color space with no rest")
+        before = worker_cpu(server)
+        arrivals = figures.moves_cold_palette if design is LIVE else None
+        figures.moves_cold += [move(page, design, k, arrivals=arrivals) for k in KS]
         step("moves right after the first result")
         figures.cpu_per_move_cold.append((worker_cpu(server) - before) * 1000 / len(KS))
         if design is LIVE:  # the whole ladder, then the same moves again
@@ -203,7 +237,7 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         before = worker_cpu(server)
         step("ladder complete")
         move(page, design, 50)  # untimed: the first timed move must change k
-        figures.moves_warm += [move(page, design, k) for k in reversed(KS)]
+        figures.moves_warm += [move(page, design, k) for k in (reversed(KS) if design is LIVE else KS_UNVISITED)]
         step("moves again")
         figures.cpu_per_move_warm.append((worker_cpu(server) - before) * 1000 / len(KS))
         painted, release = drag(page, design)
@@ -290,11 +324,14 @@ def main() -> None:
         browser.close()
 
     rows = [
-        ("first result", "first", "ms"), ("original on screen", "original", "ms"),
+        ("first result", "first", "ms"), ("  server: decode+count+k-means", "first_server", "ms"),
+        ("  page ready to draw", "first_page_ready", "ms"), ("original on screen", "original", "ms"),
         ("visible progress", "progress", "ms"), ("move, right after", "moves_cold", "ms"),
+        ("  palette came (when asked)", "moves_cold_palette", "ms"),
         ("move, ladder done", "moves_warm", "ms"), ("drag: k painted of 63", "drag_painted", "n"),
         ("drag: release to 64", "drag_release", "ms"), ("dithering on", "dither", "ms"),
-        ("color space to lab", "space", "ms"), ("server CPU/move, right after", "cpu_per_move_cold", "ms"),
+        ("color space to lab, no rest", "space_no_rest", "ms"), ("color space to lab, 1 s rest", "space", "ms"),
+        ("server CPU/move, right after", "cpu_per_move_cold", "ms"),
         ("server CPU/move, ladder done", "cpu_per_move_warm", "ms"),
         ("ladder 2..64 complete", "ladder_s", "s"), ("ladder CPU", "ladder_cpu_s", "s"),
     ]
@@ -308,7 +345,9 @@ def main() -> None:
             if unit != "n" and a and b and statistics.median(a) > 0:
                 ratio = f"{statistics.median(b) / statistics.median(a):.1f}x"
             print(f"{label:<30} {cell(a, unit):>14} {cell(b, unit):>14} {ratio:>7}")
-    print(f"\nmoves: {len(KS)} right after the first result, the same {len(KS)} again once the live ladder is complete;"
+    print(f"\nmoves: {len(KS)} right after the first result, the same {len(KS)} again once the live ladder is complete"
+          f"\n(previous: {len(KS)} other k values it had not visited); color space with no rest: the select changed"
+          f"\nthe moment the first result is on screen, then back to rgb before the moves;"
           f"\nfirst result, original and progress: {args.repeat} visits per photo and design, each to a fresh gunicorn"
           f"\n(README defaults: one worker, 4 threads). {time.perf_counter() - began:.0f} s in all.")
 

@@ -115,6 +115,49 @@ def test_slider_moves_change_the_result_without_piling_up(page, corpus):
     assert counter.most <= 2
 
 
+def palette_asks(page) -> list[dict]:
+    """Every POST /api/palettes the page sends, as its form fields, in order."""
+    asks = []
+
+    def seen(request):
+        if request.url.endswith("/api/palettes") and b"image_id=" in (request.post_data_buffer or b""):
+            fields = parse_qs((request.post_data_buffer or b"").decode())
+            asks.append({key: values[0] for key, values in fields.items()})
+
+    page.on("request", seen)
+    return asks
+
+
+def test_after_the_first_result_the_other_spaces_of_its_k_come_first(page, corpus):
+    asks = palette_asks(page)
+    upload(page, corpus / "kodim23.png")
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.ladder) >= 3")
+    background = [(a["ks"], a["color_space"]) for a in asks if a["background"] == "1"]
+    assert background[:2] == [("16", "lab"), ("16", "oklab")], background[:4]
+    assert all(space == "rgb" for _, space in background[2:])
+    page.select_option("#color-space", "lab")  # its palette is here: no request for it, on screen at once
+    wait_for_result(page, 16, "lab|none")
+    assert not any(a["color_space"] == "lab" and a["background"] == "0" for a in asks)
+
+
+def test_the_curve_waits_until_the_slider_rests(page, corpus):
+    curve_requests = RequestCounter("/api/curve")
+    curve_requests.attach(page)
+    upload(page, corpus / "kodim23.png")
+    page.evaluate("""() => new Promise((done) => {  // a hand that moves on at once and keeps moving
+        const slider = document.getElementById('k-slider');
+        let step = 0;
+        const timer = setInterval(() => {
+            slider.value = String(20 + (step % 2));
+            slider.dispatchEvent(new Event('input', {bubbles: true}));
+            if (++step === 12) { clearInterval(timer); done(); }
+        }, 100);
+    })""")
+    assert curve_requests.total == 0, "measuring the curve would keep the server from the palettes asked for"
+    page.locator("#curve-chart svg circle.suggested").wait_for()
+    assert curve_requests.total == 1
+
+
 def test_slow_work_dims_the_old_result_and_says_what_is_coming(page, corpus):
     upload(page, corpus / "kodim23.png")
     page.evaluate("""() => {
@@ -679,10 +722,10 @@ def test_old_messages_do_not_linger(page, corpus, tmp_path):
     page.wait_for_timeout(500)
     assert curve_requests.total == asked, "dithering does not change the curve: it is not measured again"
     assert "made with RGB, no dithering" in page.text_content("#contact-status")
-    page.select_option("#color-space", "oklab")
-    wait_for_result(page, 16, "oklab|floyd-steinberg")
-    assert page.text_content("#methods-status") == "" and page.locator("#methods-list li").count() == 0
-    page.locator("#curve-chart svg").wait_for()
+    with page.expect_response(lambda response: response.url.endswith("/api/curve")):  # once the slider rests
+        page.select_option("#color-space", "oklab")
+        wait_for_result(page, 16, "oklab|floyd-steinberg")
+        assert page.text_content("#methods-status") == "" and page.locator("#methods-list li").count() == 0
     assert curve_requests.total == asked + 1
     notes = tmp_path / "notes.txt"
     notes.write_text("not a photo")

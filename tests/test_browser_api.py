@@ -1,4 +1,4 @@
-"""static/js/api.js and sha256.js in headless chromium against gunicorn: hash first, one upload, retries.
+"""static/js/api.js and sha256.js in headless chromium against gunicorn: upload at once, by hash after, retries.
 
 Outside CI these tests skip when /usr/bin/chromium is missing; in CI (CI=true) they must run.
 """
@@ -84,22 +84,39 @@ def fresh_photo(folder: Path) -> Path:
     return path
 
 
-def test_a_photo_the_deployment_has_is_never_uploaded_again(open_app, tmp_path):
+def test_a_photo_is_uploaded_at_once_and_then_asked_for_by_hash(open_app, tmp_path):
     photo = fresh_photo(tmp_path)
-    first = open_app()
-    sent = Uploads(first)
-    upload(first, photo)
-    assert len(sent.files) == 1 and sent.by_id[0].endswith("/api/palettes")  # asked by hash, then uploaded
-    first.fill("#k", "7")
-    wait_for_result(first, 7)
-    assert len(sent.files) == 1
+    page = open_app()
+    sent = Uploads(page)
+    upload(page, photo)
+    assert sent.files == [sent.files[0]] and sent.files[0].endswith("/api/palettes")  # no hash round trip first
+    page.fill("#k", "7")
+    wait_for_result(page, 7)
+    assert len(sent.files) == 1 and any(url.endswith("/api/palettes") for url in sent.by_id)
 
-    second = open_app()  # another tab, or the same photo chosen again tomorrow within CACHE_SECONDS
-    again = Uploads(second)
-    upload(second, photo)
-    second.fill("#k", "5")
-    wait_for_result(second, 5)
-    assert again.files == [] and len(again.by_id) >= 2
+
+def test_a_slow_upload_of_a_photo_the_deployment_has_is_aborted(open_app, tmp_path):
+    photo = fresh_photo(tmp_path)
+    upload(open_app(), photo)  # the deployment has it now
+
+    page = open_app()  # another tab, or the same photo chosen again within CACHE_SECONDS, over a slow link
+    sent, held, aborted = Uploads(page), [], []
+    page.on("requestfailed", lambda request: aborted.append(request.url)
+            if b'filename="fresh.png"' in (request.post_data_buffer or b"") else None)
+
+    def hold_uploads(route):  # the upload never gets through: only the ask by hash can answer
+        if b'filename="fresh.png"' in (route.request.post_data_buffer or b""):
+            held.append(route)
+        else:
+            route.fallback()
+
+    page.route("**/api/palettes", hold_uploads)
+    upload(page, photo)
+    page.fill("#k", "5")
+    wait_for_result(page, 5)
+    assert len(sent.files) == len(held) == 1 and len(sent.by_id) >= 2
+    page.wait_for_function("() => true")  # let the abort reach the network layer
+    assert aborted == sent.files
 
 
 def test_requests_that_meet_the_same_410_share_one_upload(open_app, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import numpy as np
 import pytest
@@ -102,7 +103,7 @@ def test_ks_takes_lists_and_ranges_of_at_most_64(client):
     answer = ladder(client, photo_bytes(), ks="2-4, 10,12-13").get_json()
     assert [p["k"] for p in answer["palettes"]] == [2, 3, 4, 10, 12, 13]
     assert ladder(client, photo_bytes(), ks="2-65").status_code == 200  # 64 values
-    assert "at most 64" in error_of(ladder(client, photo_bytes(), ks="2-66"), 400)
+    assert "1 to 64 values, got 65" in error_of(ladder(client, photo_bytes(), ks="2-66"), 400)
 
 
 @pytest.mark.parametrize(
@@ -153,10 +154,72 @@ def test_photo_cache_recount_makes_room_or_drops_what_no_longer_fits():
 def test_a_background_batch_yields_to_a_request_someone_waits_for(app, client):
     token = ladder(client, photo_bytes(seed=3), ks="2").get_json()["image_id"]
     prepared = app.extensions["photo_cache"].get(token).prepared
-    with prepared.fits.foreground():  # as a foreground request running on another thread would
-        answer = ladder(client, image_id=token, ks="3-6", background="1").get_json()
-        assert [p["k"] for p in answer["palettes"]] == [3] and answer["unfinished"] == [4, 5, 6]
+    with prepared.fits.foreground((9, "rgb")):  # as a foreground request running on another thread would
+        answer = ladder(client, image_id=token, ks="2-6", background="1").get_json()
+        assert [p["k"] for p in answer["palettes"]] == [] and answer["unfinished"] == [2, 3, 4, 5, 6]
         waited_for = ladder(client, image_id=token, ks="3-6").get_json()
     assert [p["k"] for p in waited_for["palettes"]] == [3, 4, 5, 6] and waited_for["unfinished"] == []
     assert not prepared.fits.wanted_now
     assert "background" in error_of(ladder(client, image_id=token, ks="2", background="yes"), 400)
+
+
+def test_a_background_k_in_progress_is_abandoned_when_someone_waits(app, client, monkeypatch):
+    token = ladder(client, photo_bytes(seed=4), ks="2").get_json()["image_id"]
+    fits = app.extensions["photo_cache"].get(token).prepared.fits
+    started, go_on = threading.Event(), threading.Event()
+    real = quantize.find_palette
+
+    def find_palette_after_a_pause(*args, **kwargs):
+        started.set()  # the background k-means has begun and holds the photo's lock...
+        go_on.wait(10)  # ...when a request someone waits for arrives
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quantize, "find_palette", find_palette_after_a_pause)
+    answers = []
+    batch = threading.Thread(target=lambda: answers.append(
+        ladder(app.test_client(), image_id=token, ks="3-9", background="1").get_json()))
+    batch.start()
+    assert started.wait(10)
+    with fits.foreground((12, "rgb")):
+        go_on.set()
+        batch.join(10)
+    assert answers[0]["palettes"] == [] and answers[0]["unfinished"] == list(range(3, 10))
+    assert fits.get((3, "rgb")) is None  # abandoned, not kept half-made
+    monkeypatch.setattr(quantize, "find_palette", real)
+    assert [p["k"] for p in ladder(client, image_id=token, ks="3-4", background="1").get_json()["palettes"]] == [3, 4]
+
+
+def test_someone_waiting_for_the_background_k_in_progress_lets_it_finish(app, client, monkeypatch):
+    token = ladder(client, photo_bytes(seed=6), ks="2").get_json()["image_id"]
+    fits = app.extensions["photo_cache"].get(token).prepared.fits
+    started, go_on = threading.Event(), threading.Event()
+    real = quantize.find_palette
+
+    def find_palette_after_a_pause(*args, **kwargs):
+        started.set()
+        go_on.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(quantize, "find_palette", find_palette_after_a_pause)
+    answers = []
+    batch = threading.Thread(target=lambda: answers.append(
+        ladder(app.test_client(), image_id=token, ks="3-9", color_space="oklab", background="1").get_json()))
+    batch.start()
+    assert started.wait(10)
+    with fits.foreground((3, "oklab")):  # the very palette the batch is finding: not thrown away
+        go_on.set()
+        batch.join(10)
+    assert [p["k"] for p in answers[0]["palettes"]] == [3] and answers[0]["unfinished"] == list(range(4, 10))
+    assert fits.get((3, "oklab")) is not None
+
+
+def test_a_palette_already_found_does_not_interrupt_the_background(app, client, monkeypatch):
+    token = ladder(client, photo_bytes(seed=5), ks="2-3").get_json()["image_id"]
+    fits = app.extensions["photo_cache"].get(token).prepared.fits
+    marked = []
+    foreground = fits.foreground
+    monkeypatch.setattr(fits, "foreground", lambda key: marked.append(key) or foreground(key))
+    assert ladder(client, image_id=token, ks="2-3").get_json()["timings"]["cached"] == 2
+    assert marked == []  # answered from the cache: no background k-means was asked to stop
+    ladder(client, image_id=token, ks="4")
+    assert marked == [(4, "rgb")]

@@ -375,3 +375,23 @@ def test_the_engine_and_command_line_import_without_scikit_learn_or_flask_and_th
         "assert 'sklearn.cluster' in sys.modules, 'a first request would pay for the import'\n"
     )
     subprocess.run([sys.executable, "-c", check], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab"])
+def test_a_find_palette_never_cancelled_is_the_same_palette(space):
+    hist = hist_of(noisy_image(seed=7))
+    plain, asked = quantize.find_palette(hist, 9, space), []
+    hooked = quantize.find_palette(hist, 9, space, cancelled=lambda: asked.append(1) and False)
+    assert len(asked) > 3  # asked between steps, not only once
+    assert np.array_equal(plain.palette, hooked.palette) and np.array_equal(plain.labels, hooked.labels)
+
+
+@pytest.mark.parametrize("space", ["rgb", "oklab"])
+def test_find_palette_stops_between_steps_once_cancelled(space):
+    hist = hist_of(noisy_image(seed=8))
+    asked = []
+    with pytest.raises(quantize.Cancelled):
+        quantize.find_palette(hist, 9, space, cancelled=lambda: asked.append(1) or len(asked) >= 3)
+    assert len(asked) == 3
+    # The hook belongs to that call only: the next one on this thread runs to the end.
+    assert len(quantize.find_palette(hist, 9, space).palette) == 9

@@ -1,8 +1,12 @@
-// Talking to the API. A photo's image_id is the SHA-256 of its bytes, which the page
-// computes itself: it asks by that hash first and uploads the photo only when the
-// server answers 410 image_expired (it never had it, or forgot it). So one deployment
-// gets each photo once, whichever worker or replica answers (with REDIS_URL, they
-// share it). Several requests that meet the same 410 share one upload.
+// Talking to the API. A photo's image_id is the SHA-256 of its bytes, the same the server
+// computes. A photo just chosen is uploaded at once: the first result is waited for, and
+// hashing first would put tens of milliseconds and a round trip before the upload. Its
+// hash is computed meanwhile; when it is ready before the upload has its answer, the page
+// asks by hash too, and if the server has the photo already (another tab, another
+// replica with REDIS_URL), it takes that answer and aborts the upload: over a slow link a
+// deployment gets each photo about once. Later requests ask by image_id, and a 410
+// image_expired (the server forgot it) uploads it again; several requests that meet the
+// same 410 share one upload.
 // A 502, 503 or 504, or a dropped connection, is tried once more, after Retry-After
 // where given: meanwhile the page says "Retrying…", not an error. The app's own
 // 503 busy (no memory free for the photo right now) is tried up to BUSY_RETRIES times,
@@ -141,6 +145,10 @@ export class Photo {
   }
 
   async postOnce(path, fields, { signal, accept = "application/json" } = {}) {
+    if (this.file && !this.imageId && this.byHash && !this.hashing && !this.upload) {
+      return this.firstUpload(path, fields, signal, accept);
+    }
+    if (this.upload) await this.upload.catch(() => {}); // the photo is on its way: ask by its id once there
     const imageId = await this.id();
     if (imageId) {
       const uploadsBefore = this.uploadCount;
@@ -167,6 +175,40 @@ export class Photo {
       return await this.finish(await upload, accept, true);
     } finally {
       if (this.upload === upload) this.upload = null;
+    }
+  }
+
+  /**
+   * The first request for a photo just chosen: the upload leaves at once. The hash, computed
+   * meanwhile, asks too if the upload has no answer yet; a server that already has the photo
+   * answers that ask, and the upload is aborted.
+   */
+  async firstUpload(path, fields, signal, accept) {
+    const uploading = new AbortController();
+    const abortUpload = () => uploading.abort();
+    signal?.addEventListener("abort", abortUpload);
+    let answered = false;
+    const upload = send(path, fields, this.file, accept, uploading.signal, this.name).then((response) => {
+      answered = true;
+      if (response.ok) this.uploadCount++;
+      return response;
+    });
+    this.upload = upload;
+    this.hashing = sha256Hex(this.file).catch(() => null);
+    const byHash = this.hashing.then(async (hash) => {
+      if (!hash || answered) return null;
+      const response = await send(path, { ...fields, image_id: hash }, null, accept, signal);
+      return response.ok ? response : null; // 410: not there yet, the upload brings it
+    }).catch(() => null);
+    try {
+      const first = await Promise.race([upload.then((response) => ({ response, uploaded: true })),
+        byHash.then((response) => (response ? { response, uploaded: false } : upload.then((r) => ({ response: r, uploaded: true }))))]);
+      if (!first.uploaded) abortUpload();
+      return await this.finish(first.response, accept, first.uploaded);
+    } finally {
+      signal?.removeEventListener("abort", abortUpload);
+      if (this.upload === upload) this.upload = null;
+      upload.catch(() => {}); // aborted once the server answered by hash
     }
   }
 

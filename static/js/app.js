@@ -297,6 +297,7 @@ function rested() {
   if (!session || !view) return;
   const params = readParams();
   if (!params || keyOf(params) !== viewKey(view)) return;
+  explore.rested();
   const psnr = view.psnr == null ? "identical to the original" : `PSNR ${view.psnr.toFixed(1)} dB`;
   announce(`Result ready: ${view.colors} colors, ${psnr}, mean ΔE ${view.delta_e.toFixed(2)}.`);
   if (viewer.zoomed()) fetchFull(view).catch(() => {});

@@ -99,8 +99,15 @@ export class Explore {
   }
 
   resultShown(view) {
-    if (this.curveWanted) this.loadCurve();
     this.curve?.setCurrent(view.k);
+  }
+
+  /**
+   * The slider rests on a result: now the curve may be measured. It keeps the server busy for
+   * up to a second or two on a 12 MP photo, time a k the user jumps to would otherwise wait for.
+   */
+  rested() {
+    if (this.curveWanted) this.loadCurve();
   }
 
   async loadCurve() {

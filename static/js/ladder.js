@@ -1,11 +1,17 @@
 // The palettes of one photo, per color space and k, fetched from POST /api/palettes.
-// The k the user is on comes first (a priority request of its own); in the background the
-// rest of the slider's ladder follows in small batches, nearest k first, one batch at a time,
-// so the server never has more than two requests of ours to work on. The background waits
-// while the user keeps landing on k values not here yet: each of those then has the server
-// to itself, and the ladder goes on as soon as the hand rests for a moment.
+// The k the user is on comes first (a priority request of its own). In the background, one
+// batch at a time, so the server never has more than two requests of ours to work on:
+//   1. the first k shown, in the other color spaces, so that switching the space right after
+//      the first result is quick too;
+//   2. the rest of the slider's ladder in the space shown, nearest k first;
+//   3. with the ladder complete, the k shown in the other color spaces.
+// The server abandons a background batch's k-means within a step when a priority request
+// needs one (app/ladder.py); the batch answers what it has, and the rest is asked again once
+// the user has had no priority answer for QUIET_MS.
 
-const SPACES = ["rgb", "oklab", "lab"];
+// The order other color spaces are fetched ahead in. The page cannot know which one the user will
+// pick; CIELAB first, the one the benchmark switches to (bench/bench_live.py).
+const SPACES = ["rgb", "lab", "oklab"];
 const QUIET_MS = 300; // the background resumes this long after the last priority answer
 const BATCH_TARGET_MS = 250; // a batch takes about this long on the server, whatever its photo
 
@@ -20,6 +26,7 @@ export class Ladder {
     this.palettes = new Map(); // color space -> Map(k -> entry)
     this.info = null; // the photo as the server read it: width, height, unique_colors, bytes
     this.focus = null; // {k, colorSpace}
+    this.start = null; // {k, colorSpace} of the first result
     this.priority = null; // {k, colorSpace}
     this.batch = null; // {ks, colorSpace}
     this.msPerK = 250;
@@ -48,13 +55,9 @@ export class Ladder {
   /** The user is at k: ask for it now if it is missing, and keep the background ladder near it. */
   aim(k, colorSpace) {
     this.focus = { k, colorSpace };
-    if (!this.get(k, colorSpace) && !this.asking(k, colorSpace)) this.ask(k, colorSpace);
+    this.start ||= { k, colorSpace };
+    if (!this.get(k, colorSpace) && !this.asked(k, colorSpace)) this.ask(k, colorSpace);
     this.prefetch();
-  }
-
-  asking(k, colorSpace) {
-    return (this.priority?.k === k && this.priority.colorSpace === colorSpace)
-      || (this.batch?.colorSpace === colorSpace && this.batch.ks.includes(k));
   }
 
   async ask(k, colorSpace) {
@@ -67,9 +70,9 @@ export class Ladder {
       return;
     } finally {
       this.priority = null;
-      this.quietFrom = performance.now() + QUIET_MS;
-      clearTimeout(this.resume);
-      this.resume = setTimeout(() => this.prefetch(), QUIET_MS);
+      // After the first result the background starts at once (the user looks at it); after a move,
+      // it waits for the hand to rest, so that the next move finds the server free.
+      if (k !== this.start.k || colorSpace !== this.start.colorSpace) this.pause();
     }
     this.followFocus();
   }
@@ -77,51 +80,76 @@ export class Ladder {
   followFocus() {
     if (this.closed || !this.focus) return;
     const { k, colorSpace } = this.focus;
-    if (!this.get(k, colorSpace) && !this.asking(k, colorSpace)) this.ask(k, colorSpace);
+    if (!this.get(k, colorSpace) && !this.asked(k, colorSpace)) this.ask(k, colorSpace);
     this.prefetch();
   }
 
-  /**
-   * The next few k of the ladder, nearest the focus first, once the photo has an image_id. With the
-   * ladder complete, the focus k in the other color spaces, so that switching is instant too.
-   */
+  /** The next background batch, in the order above, once the photo has an image_id and the first result is here. */
   async prefetch() {
     if (this.closed || this.batch || !this.focus || !this.photo.imageId || this.failures > 2) return;
     if (this.priority || performance.now() < this.quietFrom) return; // the user is waiting on the server
-    let { k: focusK, colorSpace } = this.focus;
-    if (this.complete(colorSpace)) {
-      colorSpace = SPACES.find((space) => space !== colorSpace && !this.get(focusK, space)) ?? colorSpace;
-      if (focusK > this.maxK) focusK = this.maxK;
-    }
-    const size = Math.max(1, Math.min(8, Math.round(BATCH_TARGET_MS / this.msPerK)));
-    const ks = (colorSpace === this.focus.colorSpace ? this.missing(colorSpace) : [focusK].filter((k) => !this.get(k, colorSpace)))
-      .filter((k) => !(this.priority?.k === k && this.priority.colorSpace === colorSpace))
-      .sort((a, b) => Math.abs(a - focusK) - Math.abs(b - focusK) || a - b)
-      .slice(0, size)
-      .sort((a, b) => a - b);
-    if (!ks.length) return;
-    this.batch = { ks, colorSpace };
+    const next = this.nextBatch();
+    if (!next) return;
+    this.batch = next;
+    let found = 0;
     try {
-      await this.fetch(ks, colorSpace, true);
+      found = await this.fetch(next.ks, next.colorSpace, true);
       this.failures = 0;
     } catch {
       this.failures++; // the priority request reports errors; the ladder quietly tries again later
     } finally {
       this.batch = null;
     }
+    if (!found) this.pause(); // given way to someone's priority request, or failed: not again at once
     this.followFocus();
   }
 
+  /** {ks, colorSpace} of the next background batch, or null when there is nothing to fetch ahead. */
+  nextBatch() {
+    const { k: focusK, colorSpace } = this.focus;
+    const start = this.start;
+    if (!this.get(start.k, start.colorSpace)) return null; // the first result comes first
+    const otherSpace = (k, shown) => SPACES.find((space) => space !== shown && !this.get(k, space) && !this.asked(k, space));
+    const early = otherSpace(start.k, start.colorSpace);
+    if (early) return { ks: [start.k], colorSpace: early };
+    if (this.complete(colorSpace)) {
+      const k = Math.min(focusK, this.maxK);
+      const space = otherSpace(k, colorSpace);
+      return space ? { ks: [k], colorSpace: space } : null;
+    }
+    const size = Math.max(1, Math.min(8, Math.round(BATCH_TARGET_MS / this.msPerK)));
+    const ks = this.missing(colorSpace)
+      .filter((k) => !this.asked(k, colorSpace))
+      .sort((a, b) => Math.abs(a - focusK) - Math.abs(b - focusK) || a - b)
+      .slice(0, size)
+      .sort((a, b) => a - b);
+    return ks.length ? { ks, colorSpace } : null;
+  }
+
+  asked(k, colorSpace) {
+    return this.priority?.k === k && this.priority.colorSpace === colorSpace;
+  }
+
+  /** No background batch for QUIET_MS. */
+  pause() {
+    this.quietFrom = performance.now() + QUIET_MS;
+    clearTimeout(this.resume);
+    this.resume = setTimeout(() => this.prefetch(), QUIET_MS);
+  }
+
+  /** Ask for these palettes; resolves to how many came (a background batch may give way before the end). */
   async fetch(ks, colorSpace, background = false) {
     const fields = { ks: ks.join(","), color_space: colorSpace, background: background ? 1 : 0 };
     const answer = await this.photo.post("/api/palettes", fields);
-    if (this.closed) return;
+    if (this.closed) return 0;
     const { palettes, timings, unfinished, ...info } = answer;
     this.info = info;
-    if (timings.found) this.msPerK = Math.max(20, timings.quantize_ms / timings.found);
+    if (timings.found && !unfinished.length) this.msPerK = Math.max(20, timings.quantize_ms / timings.found);
     if (!this.palettes.has(colorSpace)) this.palettes.set(colorSpace, new Map());
     for (const entry of palettes) this.palettes.get(colorSpace).set(entry.k, { ...entry, colorSpace });
-    this.onArrive(colorSpace, ks);
+    performance.mark("kmeans:palettes", { detail: { ks: palettes.map((p) => p.k), colorSpace, background, timings } });
+    if (palettes.length) this.onArrive(colorSpace, ks);
+    return palettes.length;
   }
 
   close() {
