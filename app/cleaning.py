@@ -117,8 +117,9 @@ def clean(
     # Every region takes its final entry, renumbered: the map is made from the runs (while the figures are
     # measured), and the moved pixels are those of the regions whose entry changed.
     renumber = new_of_old.astype(np.uint8)
-    moving = np.flatnonzero(moved_region[small_pixels.region])
-    moved_keys, moved_entries = small_pixels.keys[moving], renumber[final_index[small_pixels.region[moving]]]
+    moving = moved_region[small_pixels.region]
+    moved_keys = np.compress(moving, small_pixels.keys)
+    moved_entries = renumber[final_index[np.compress(moving, small_pixels.region)]]
     del small_pixels, moving
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
@@ -171,12 +172,13 @@ def _mean_delta_e(hist, usual_entry, moved_keys, moved_entries, palette) -> floa
     those of merged regions: each color counts once at its usual entry, and
     the merged pixels as (color, entry) pairs of their own.
     """
-    pairs = (moved_keys.astype(np.uint64) << 8) | moved_entries
+    pairs = moved_keys.astype(np.uint32) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
+    pairs |= moved_entries
     pairs.sort()
     starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]])) if len(pairs) else np.zeros(0, np.intp)
     pair_counts = np.diff(starts, append=len(pairs))
     pairs = pairs[starts]
-    pair_colors = np.searchsorted(hist.keys, (pairs >> 8).astype(np.uint32))
+    pair_colors = np.searchsorted(hist.keys, pairs >> 8)
     moved_per_color = np.bincount(pair_colors, weights=pair_counts, minlength=hist.unique_colors)
     palette_lab = colorspace.srgb_to_lab(palette).astype(np.float32)
     usual_delta = colorspace.ciede2000(hist.lab, palette_lab[usual_entry])

@@ -60,7 +60,10 @@ class Regions:
         runs = np.flatnonzero(wanted[self.run_region])
         lengths = self.run_lengths[runs]
         ends = np.cumsum(lengths)
-        positions = np.arange(ends[-1] if len(ends) else 0) + np.repeat(self.run_first[runs] - (ends - lengths), lengths)
+        # 32-bit positions when they fit: at a strong setting most of a photo's pixels are listed.
+        position_type = np.int32 if self.shape[0] * self.shape[1] < 2**31 else np.int64
+        positions = np.arange(ends[-1] if len(ends) else 0, dtype=position_type)
+        positions += np.repeat((self.run_first[runs] - (ends - lengths)).astype(position_type), lengths)
         return positions, np.repeat(self.run_region[runs], lengths)
 
     @property
