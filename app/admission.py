@@ -70,11 +70,15 @@ def _form_choice(name: str, default: str) -> str:
     return values[0].strip().lower() if len(values) == 1 else default
 
 
+def _whole_number(text: str) -> int:
+    return int(text) if text.isdigit() else 0  # a bad value never gets this far: the fields are checked first
+
+
 def expected_bytes(pixels: int, upload_bytes: int = 0) -> int:
     """What this request will take for a photo of this many pixels, with the options its form asks for."""
     return budget.request_bytes(pixels, dither=_form_choice("dither", "none"), method=_form_choice("method", "kmeans"),
                                 color_space=_form_choice("color_space", "rgb"), upload_bytes=upload_bytes,
-                                min_region=_form_choice("min_region", "0") not in ("", "0"),
+                                min_region=_whole_number(_form_choice("min_region", "0")),
                                 template=request.path == "/api/paint-by-number")
 
 
