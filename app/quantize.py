@@ -332,7 +332,6 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         _check_cancelled()
         if color_space == "rgb":
             palette = _palette(hist, k, "rgb", seed)
-            _check_cancelled()
             found = lattice.nearest(hist.lattice("rgb"), palette)
             _check_cancelled()
             return summarize(hist, palette, found.labels, squared_error=float(np.dot(found.squared_distances, hist.weights)))
