@@ -57,3 +57,14 @@ def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
     futures = [_executor().submit(work, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
     first = work(bounds[0], bounds[1])
     return [first] + [future.result() for future in futures]
+
+
+def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
+    """first() on this thread while the others run in the pool; their results in order.
+
+    For independent steps of one job. The others must not wait on the pool themselves.
+    """
+    if _workers() == 1:
+        return [first()] + [other() for other in others]
+    futures = [_executor().submit(other) for other in others]
+    return [first()] + [future.result() for future in futures]
