@@ -713,8 +713,10 @@ def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray,
     centers[0] = points[first]
 
     def squared_distances(chosen: np.ndarray) -> np.ndarray:
-        candidates = points[chosen]
-        found = norms[chosen][:, None] - 2.0 * (candidates @ points.T) + norms[None, :]
+        # |c|^2 - 2 c.x + |x|^2, in place: scaling by -2 first is exact, so the sums are the same.
+        found = (-2.0 * points[chosen]) @ points.T
+        found += norms[chosen][:, None]
+        found += norms
         return np.maximum(found, 0.0, out=found)
 
     closest = squared_distances(np.array([first]))[0]
@@ -723,7 +725,8 @@ def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray,
         draws = random.uniform(size=trials) * potential
         chosen = np.searchsorted(np.cumsum(weights * closest), draws)
         np.clip(chosen, None, len(points) - 1, out=chosen)
-        distances = np.minimum(closest, squared_distances(chosen))
+        distances = squared_distances(chosen)
+        np.minimum(distances, closest, out=distances)
         potentials = distances @ weights
         best = int(np.argmin(potentials))
         potential, closest = potentials[best], distances[best]
