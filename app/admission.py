@@ -41,7 +41,7 @@ class Work:
 
     def bytes_for(self, pixels: int, upload_bytes: int = 0) -> int:
         return budget.request_bytes(pixels, dither=self.dither, method=self.method, color_space=self.color_space,
-                                    upload_bytes=upload_bytes, min_region=bool(self.min_region),
+                                    upload_bytes=upload_bytes, min_region=self.min_region,
                                     template=self.template)
 
 RETRY_AFTER_SECONDS = 5

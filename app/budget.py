@@ -38,9 +38,13 @@ PLAIN_BYTES_PER_PIXEL = 10.0  # k-means without dithering: measured 9.3 to 9.8
 DITHER_BYTES_PER_PIXEL = 13.0  # Floyd-Steinberg: measured 11.4 to 13.0
 PILLOW_BYTES_PER_PIXEL = 17.0  # Pillow's median cut and octree: measured 16.0 to 17.2
 PERCEPTUAL_EXTRA_PER_PIXEL = 1.0  # lab and oklab: margin for the per-color CIELAB work on very colorful photos
-# min_region: labelling, border graph and the cleaned map on top of the plain job (measured 26 to 33 in all,
-# ru_maxrss, k = 16, 10 and 40 px, 9 and 12 MP).
-CLEAN_EXTRA_PER_PIXEL = 24.0
+# min_region: labelling, border graph, merging and the cleaned map on top of the plain job. What it takes
+# grows with the share of the pixels in regions under the threshold: through the app at 12 MP, k = 16
+# (python -m bench.bench_regions, table 4), 31-32 bytes a pixel in all at 40 px and 38 at 1,000 px (the page's
+# strongest level, 160 px of a 1600 px view, is a 16,000th of the photo's pixels), and 60-64 at 1,000,000.
+CLEAN_EXTRA_PER_PIXEL = 30.0  # min_region up to a 10,000th of the pixels
+STRONG_CLEAN_EXTRA_PER_PIXEL = 56.0  # above: most of the photo may be in regions under it
+STRONG_CLEAN_SHARE = 1 / 10_000
 # A paint-by-number template decodes the photo (plain), then recolors, cleans, traces and writes a working copy
 # of at most TEMPLATE_PIXELS, whatever the photo's size: measured 68 bytes a working pixel.
 TEMPLATE_PIXELS = 2400 * 2400
@@ -56,7 +60,7 @@ HEADROOM_FRACTION = 0.1
 
 
 def request_bytes(pixels: int, dither: str = "none", method: str = "kmeans", color_space: str = "rgb",
-                  upload_bytes: int = 0, min_region: bool = False, template: bool = False) -> int:
+                  upload_bytes: int = 0, min_region: int = 0, template: bool = False) -> int:
     """The expected peak memory of one request on a photo of this many pixels (cleaned, or made a template)."""
     if template:  # the working copy is at most TEMPLATE_PIXELS, whatever the photo's size
         working = TEMPLATE_BYTES_PER_WORKING_PIXEL * TEMPLATE_PIXELS
@@ -70,7 +74,7 @@ def request_bytes(pixels: int, dither: str = "none", method: str = "kmeans", col
     if color_space != "rgb":
         per_pixel += PERCEPTUAL_EXTRA_PER_PIXEL
     if min_region:
-        per_pixel += CLEAN_EXTRA_PER_PIXEL
+        per_pixel += CLEAN_EXTRA_PER_PIXEL if min_region <= STRONG_CLEAN_SHARE * pixels else STRONG_CLEAN_EXTRA_PER_PIXEL
     return int(per_pixel * pixels) + FIXED_REQUEST_BYTES + 2 * upload_bytes
 
 

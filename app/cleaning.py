@@ -11,7 +11,7 @@ of the classic facet reduction of paint-by-number generators
 (bench/bench_regions.py).
 
 Merging runs in vectorized rounds on the graph of regions (app/regions.py),
-never pixel by pixel; see merge_small_regions().
+never pixel by pixel; see app/merging.py.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app import colorspace, quantize
-from app.regions import CLEAR, Borders, Regions, borders, label_regions, merge_borders
+from app import colorspace, parallel, quantize
+from app.merging import merge_small_regions
+from app.regions import borders, label_regions, pixels_of_regions
+from app.thin_regions import merge_thin_regions
 
 MAX_MIN_REGION = 1_000_000
-# Rounds merged in the exact smallest-first order before long chains switch to halving.
-EXACT_ROUNDS = 48
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,6 @@ class Cleaned:
     result: quantize.PaletteFit  # labels is empty: colors no longer map to one entry
     regions_before: int
     regions_after: int
-
-
-@dataclass(frozen=True)
-class Merged:
-    index_of_region: np.ndarray  # (regions,) the palette index each region ends with
-    regions: int  # visible regions left; neighbours never share an index
 
 
 def check_min_region(min_region: int) -> None:
@@ -60,11 +54,14 @@ def clean(
     hist: quantize.Histogram | None = None,
     keys: np.ndarray | None = None,
     color_labels: np.ndarray | None = None,
+    min_depth: float = 0.0,
 ) -> Cleaned:
     """Merge every region under min_region pixels into a neighbour, then refit the palette.
 
     A region stays smaller only when it has no visible neighbour: the whole
-    image (or a patch walled in by transparent pixels) is smaller.
+    image (or a patch walled in by transparent pixels) is smaller. With
+    min_depth, regions with no pixel that far from their border (too thin
+    for a paint-by-number's number) merge too (app/thin_regions.py).
     `hist` and `keys` are the photo's histogram and packed pixels, computed
     when not given. `color_labels`, the entry of each histogram color, may be
     given when `indices` maps every color to one entry (k-means without
@@ -81,21 +78,27 @@ def clean(
     regions = label_regions(indices, alpha)
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
-    # and the corrections the refit needs.
-    in_small, small_region_of = regions.pixels_of(small)
-    small_pixels = quantize.unpack(keys[in_small])  # rgb may be a strided view: never copy it whole
-    sums = np.zeros((regions.count, 3))
-    for channel in range(3):
-        sums[:, channel] = np.bincount(small_region_of, weights=small_pixels[:, channel], minlength=regions.count)
-    merged = merge_small_regions(regions, sums, borders(regions, small), palette, min_region)
-    final_index = np.where(regions.visible, merged.index_of_region, 0)
+    # and the corrections the refit needs. They are read while the borders are found.
+    small_pixels, graph = parallel.side_by_side(lambda: pixels_of_regions(regions, small, keys),
+                                                lambda: borders(regions, small, both_ways=False))
+    merged = merge_small_regions(regions, small_pixels.sums, graph, palette, min_region)
+    del graph
+    index_of_region, after = merged.index_of_region, merged.regions
+    if min_depth:
+        index_of_region = merge_thin_regions(regions, index_of_region, keys, palette, min_region, min_depth)
+        after = None
+    final_index = np.where(regions.visible, index_of_region, 0)
+    moved_region = regions.visible & (final_index != regions.index)
+    if min_depth and (moved_region & ~small).any():  # thin regions of any size moved: read their pixels too
+        small_pixels = pixels_of_regions(regions, moved_region, keys)
+    sums = small_pixels.sums
 
     # One Lloyd step with the labels fixed: each entry becomes the mean of its pixels.
     entries = len(palette)
     counts = np.bincount(color_labels, weights=hist.counts, minlength=entries)
     entry_sums = np.stack([np.bincount(color_labels, weights=hist.counts * hist.colors[:, c], minlength=entries)
                            for c in range(3)], axis=1)
-    moved = np.flatnonzero(small & (final_index != regions.index))
+    moved = np.flatnonzero(moved_region)
     for sign, entry in ((-1, regions.index[moved]), (1, final_index[moved])):
         counts += sign * np.bincount(entry, weights=regions.size[moved], minlength=entries)
         for c in range(3):
@@ -111,26 +114,34 @@ def clean(
     new_of_old = np.zeros(entries, dtype=np.intp)
     new_of_old[used] = rank[joined]
     final_palette = quantize.unpack(refit_keys[order])
-    # Every pixel keeps its entry (renumbered) but those of merged regions.
-    moved_region = np.zeros(regions.count, dtype=bool)
-    moved_region[moved] = True
-    moving = moved_region[small_region_of]
-    moved_pixels = in_small[moving]
-    cleaned = new_of_old.astype(np.uint8)[indices]
-    cleaned.ravel()[moved_pixels] = new_of_old[final_index[small_region_of[moving]]]
-
+    # Every region takes its final entry, renumbered: the map is made from the runs (while the figures are
+    # measured), and the moved pixels are those of the regions whose entry changed.
+    renumber = new_of_old.astype(np.uint8)
+    moving = moved_region[small_pixels.region]
+    moved_keys = np.compress(moving, small_pixels.keys)
+    moved_entries = renumber[final_index[np.compress(moving, small_pixels.region)]]
+    del small_pixels, moving
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
-    fit = quantize.PaletteFit(
-        palette=final_palette,
-        shares=totals[order] / totals.sum(),
-        labels=np.zeros(0, np.uint8),
-        psnr=_psnr(hist, final_palette, sorted_sums, totals[order]),
-        delta_e=_mean_delta_e(hist, new_of_old[color_labels], keys[moved_pixels], cleaned.ravel()[moved_pixels],
-                              final_palette),
-    )
-    after = merged.regions
-    if len(refit_keys) < len(used):  # two refitted entries became one color: their neighbours joined
+
+    def figures() -> quantize.PaletteFit:
+        return quantize.PaletteFit(
+            palette=final_palette,
+            shares=totals[order] / totals.sum(),
+            labels=np.zeros(0, np.uint8),
+            psnr=_psnr(hist, final_palette, sorted_sums, totals[order]),
+            delta_e=_mean_delta_e(hist, new_of_old[color_labels], moved_keys, moved_entries, final_palette),
+        )
+
+    def cleaned_map() -> np.ndarray:
+        cleaned = np.repeat(renumber[final_index[regions.run_region]], regions.run_lengths).reshape(indices.shape)
+        if not regions.visible.all():  # transparent pixels keep their own entry, renumbered
+            clear = alpha == 0
+            cleaned[clear] = renumber[indices[clear]]
+        return cleaned
+
+    fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures first: CIEDE2000 uses the pool itself
+    if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
     return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)
 
@@ -143,128 +154,6 @@ def _labels_of_colors(hist, keys, visible, indices) -> np.ndarray:
     if not np.array_equal(lut[keys] if visible is None else lut[keys[visible]], flat if visible is None else flat[visible]):
         raise ValueError("this index map gives one color several entries (dithered?): cleaning needs one entry per color")
     return lut[hist.keys]
-
-
-def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, palette: np.ndarray,
-                        min_region: int) -> Merged:
-    """The palette index every region ends with once no region under min_region has a neighbour left.
-
-    In a round, every small region that no smaller small region touches
-    merges into its chosen neighbour. That is the order of the classic
-    one-at-a-time merge, smallest first: a region's turn comes once the
-    smaller ones around it have merged (or grown past the threshold), and
-    what happens farther away does not change its choice. A chain of ever
-    larger small regions would take one round per link; after EXACT_ROUNDS
-    the rest merge by pointer trees, which halves every chain per round.
-    Neighbours of one index that a merge brings together become one region.
-    Each round the smallest small region with a neighbour merges, so the
-    rounds end.
-
-    Regions keep their numbers: a merged one points at the region that took
-    it, so a round costs only what its borders and merges touch.
-    """
-    from scipy.sparse import coo_matrix  # on first use, as in app/regions.py
-    from scipy.sparse.csgraph import connected_components
-
-    palette = np.asarray(palette, dtype=np.float64)
-    count = regions.count
-    size, index, sums = regions.size.copy(), regions.index.copy(), sums.copy()
-    parent = np.arange(count)
-    current = np.arange(count)  # the region each border end now belongs to (exact for the ends in the graph)
-    local = np.zeros(count, dtype=np.intp)  # scratch: a region's number among those a round touches
-    source, target, length = graph.source, graph.target, graph.length
-    rounds = 0
-    while len(source):
-        wanting = size[source] < min_region  # transparent regions have no borders
-        if not wanting.any():
-            break
-        chooser, choice = _choose(source[wanting], target[wanting], length[wanting], size, index, sums, palette)
-        if rounds < EXACT_ROUNDS:
-            # A small region merges once no smaller small region touches it.
-            s, t = source[wanting], target[wanting]
-            smaller = (size[t] < min_region) & ((size[t] < size[s]) | ((size[t] == size[s]) & (t < s)))
-            waits = np.zeros(count, dtype=bool)
-            waits[s[smaller]] = True
-            ready = ~waits[chooser]
-        else:
-            ready = _odd_depth(chooser, choice, size, min_region)
-        merging, into = chooser[ready], choice[ready]
-        rounds += 1
-        index[merging] = index[into]
-        current[merging] = into
-        a, b = current[source], current[target]
-        together = (a != b) & (index[a] == index[b])
-        # One region per group: a merge, and same-index neighbours it brought together.
-        first, second = np.concatenate([merging, a[together]]), np.concatenate([into, b[together]])
-        involved = np.zeros(count, dtype=bool)
-        involved[first] = True
-        involved[second] = True
-        nodes = np.flatnonzero(involved)
-        local[nodes] = np.arange(len(nodes))
-        links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
-        _, group = connected_components(links, directed=False)
-        # Groups are numbered in the order of their first node, which is their lowest number: it stands for them.
-        new_group = np.ones(len(group), dtype=bool)
-        new_group[1:] = group[1:] > np.maximum.accumulate(group)[:-1]
-        rep = nodes[np.flatnonzero(new_group)][group]
-        moved = nodes != rep
-        np.add.at(size, rep[moved], size[nodes[moved]])
-        np.add.at(sums, rep[moved], sums[nodes[moved]])
-        parent[nodes[moved]] = rep[moved]
-        current[nodes] = rep
-        # Borders now run between groups; those with no small side never matter again.
-        half = source < target
-        a, b = current[source[half]], current[target[half]]
-        keep = (a != b) & ((size[a] < min_region) | (size[b] < min_region))
-        graph = merge_borders(a[keep], b[keep], length[half][keep], count)
-        source, target, length = graph.source, graph.target, graph.length
-    root = parent
-    while not np.array_equal(root[root], root):
-        root = root[root]
-    alive = (root == np.arange(count)) & (index != CLEAR)
-    return Merged(index_of_region=index[root], regions=int(alive.sum()))
-
-
-def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, min_region: int) -> np.ndarray:
-    """Which choosers merge: pointing only at larger regions, those at odd depth of the pointer trees."""
-    upward = (size[choice] >= min_region) | (size[chooser] < size[choice]) | (
-        (size[chooser] == size[choice]) & (chooser < choice))
-    nodes = np.unique(np.concatenate([chooser, choice]))
-    tree = np.arange(len(nodes))
-    tree[np.searchsorted(nodes, chooser[upward])] = np.searchsorted(nodes, choice[upward])
-    return upward & (_depth(tree)[np.searchsorted(nodes, chooser)] % 2 == 1)
-
-
-def _choose(source, target, length, size, index, sums, palette) -> tuple[np.ndarray, np.ndarray]:
-    """Each small region's neighbour: nearest palette color to its mean, then longest border, then lowest number.
-
-    The borders come sorted by (source, target), so each source's candidates
-    form one run and the ties resolve within it without sorting.
-    """
-    starts = np.flatnonzero(np.concatenate([[True], source[1:] != source[:-1]]))
-    run = np.repeat(np.arange(len(starts)), np.diff(starts, append=len(source)))
-    sources = source[starts]
-    mean = (sums[sources] / size[sources, None])[run]
-    cost = ((mean - palette[index[target]]) ** 2).sum(axis=1)
-    best = cost == np.minimum.reduceat(cost, starts)[run]
-    longest = np.where(best, length, -1)
-    best &= longest == np.maximum.reduceat(longest, starts)[run]
-    # Lowest target among the remaining ties: the first in the run.
-    first = np.flatnonzero(best)
-    first = first[np.concatenate([[True], run[first][1:] != run[first][:-1]])]
-    return source[first], target[first]
-
-
-def _depth(parent: np.ndarray) -> np.ndarray:
-    """Distance of every node to the root of its tree, by pointer doubling."""
-    depth = (parent != np.arange(len(parent))).astype(np.int64)
-    ancestor = parent
-    while True:
-        next_ancestor = ancestor[ancestor]
-        if np.array_equal(next_ancestor, ancestor):
-            return depth
-        depth = depth + depth[ancestor]
-        ancestor = next_ancestor
 
 
 def _psnr(hist: quantize.Histogram, palette: np.ndarray, entry_sums: np.ndarray, entry_counts: np.ndarray) -> float:
@@ -283,8 +172,13 @@ def _mean_delta_e(hist, usual_entry, moved_keys, moved_entries, palette) -> floa
     those of merged regions: each color counts once at its usual entry, and
     the merged pixels as (color, entry) pairs of their own.
     """
-    pairs, pair_counts = np.unique((moved_keys.astype(np.uint64) << 8) | moved_entries, return_counts=True)
-    pair_colors = np.searchsorted(hist.keys, (pairs >> 8).astype(np.uint32))
+    pairs = moved_keys.astype(np.uint32) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
+    pairs |= moved_entries
+    pairs.sort()
+    starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]])) if len(pairs) else np.zeros(0, np.intp)
+    pair_counts = np.diff(starts, append=len(pairs))
+    pairs = pairs[starts]
+    pair_colors = np.searchsorted(hist.keys, pairs >> 8)
     moved_per_color = np.bincount(pair_colors, weights=pair_counts, minlength=hist.unique_colors)
     palette_lab = colorspace.srgb_to_lab(palette).astype(np.float32)
     usual_delta = colorspace.ciede2000(hist.lab, palette_lab[usual_entry])

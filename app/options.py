@@ -197,6 +197,10 @@ MIN_REGION = Option("min_region", "integer", "Clean up specks: every 4-connected
 TEMPLATE_MIN_REGION = dataclasses.replace(
     MIN_REGION, default=paint_by_number.DEFAULT_MIN_REGION,
     help=f"Smallest region, in pixels of the working size ({paint_by_number.WORKING_SIDE} px on the longer side).")
+TEMPLATE_MIN_FONT = Option("min_font", "integer", "Smallest font, in pixels of the working size, that every "
+                           "region's number must have room for: regions too thin for it merge into a neighbor, as "
+                           "small ones do. 0 leaves it to min_region alone.", default=paint_by_number.READABLE_FONT,
+                           low=0, high=int(paint_by_number.MAX_FONT))
 TEMPLATE_FORMAT = Option("format", "choice", "svg: outlines, numbers and legend, with a hidden layer of the colors "
                          "filled in; png: the same template rasterized for printing.", default="svg",
                          choices=get_args(TemplateFormat))
@@ -218,7 +222,7 @@ ENDPOINTS: dict[str, tuple[Option, ...]] = {
     "/api/curve": (COLOR_SPACE,),
     "/api/contact-sheet": (KS, COLOR_SPACE, DITHER, METHOD, TILE_SIDE),
     "/api/palette": (K, COLOR_SPACE, DITHER, METHOD, PALETTE_FORMAT, MIN_REGION),
-    "/api/paint-by-number": (K, COLOR_SPACE, TEMPLATE_MIN_REGION, TEMPLATE_FORMAT),
+    "/api/paint-by-number": (K, COLOR_SPACE, TEMPLATE_MIN_REGION, TEMPLATE_MIN_FONT, TEMPLATE_FORMAT),
     "/api/palettes": (LADDER_KS, COLOR_SPACE, BACKGROUND),
 }
 # The command line's --options for recoloring (besides -k, and --ks and --palette-format of its other modes).

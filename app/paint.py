@@ -21,7 +21,8 @@ def paint_by_number_template() -> Response:
     values = forms.read_all("/api/paint-by-number")  # fields first: a bad one costs no decoding
     photo = read_photo()
     access_log.note(photo.pixels, values["k"])
-    template = paint_by_number.make_template(photo.prepared, values["k"], values["color_space"], values["min_region"])
+    template = paint_by_number.make_template(photo.prepared, values["k"], values["color_space"], values["min_region"],
+                                             values["min_font"])
     fmt = values["format"]
     if fmt == "svg":
         title = f"{photo.stem}: paint by number, {len(template.result.palette)} colors"

@@ -3,14 +3,15 @@
 The template is made at a working size, WORKING_SIDE pixels on the longer
 side (up or down from the photo, Lanczos): big enough to print at A3 with
 room for numbers, the same for every photo. At that size the photo is
-recolored and cleaned exactly as POST /api/quantize does (k-means, then
-min_region, default DEFAULT_MIN_REGION working pixels).
+recolored and cleaned as POST /api/quantize does (k-means, then min_region,
+default DEFAULT_MIN_REGION working pixels), and then regions too thin to
+hold their number in a font of min_font px (default READABLE_FONT) merge
+too: area alone cannot promise width (app/thin_regions.py).
 
 Each region's number (1 = the color with the largest share) sits at the
 point farthest from the region's border (Euclidean distance transform),
 in the largest font, up to MAX_FONT, whose box fits in the circle free of
-border there. A region too thin for a readable font gets a smaller one:
-area alone (min_region) cannot promise width.
+border there: at least min_font, since that circle is deep enough.
 
 The SVG (app/template_svg.py) and the PNG (app/template_png.py) draw the
 same Template.
@@ -27,10 +28,10 @@ from app import cleaning, imaging, pipeline, quantize, tracing
 from app.regions import Regions, label_regions
 
 WORKING_SIDE = 2400
-DEFAULT_MIN_REGION = 1500  # working pixels; see the README for how many numbers come out small
+DEFAULT_MIN_REGION = 1500  # working pixels: room for a two-digit number at 20 px in a compact region
 FORMATS = ("svg", "png")
 MAX_FONT = 40.0
-READABLE_FONT = 8.0  # below this a number is hard to read when printed at A3
+READABLE_FONT = 8  # px at the working size; below this a number is hard to read when printed at A3
 # Box of a run of digits, in em, with a margin around the ink of DejaVu Sans and Verdana (the
 # widest common sans digits, 0.64 em each, 0.73-0.76 em tall, a hair below the baseline) and of
 # Pillow's own Aileron; the baseline sits BASELINE below the centre.
@@ -67,6 +68,7 @@ class Template:
     labels: list[Label]
     regions: pipeline.RegionCount
     min_region: int
+    min_font: int
 
     @property
     def width(self) -> int:
@@ -83,16 +85,45 @@ def working_prepared(prepared: pipeline.Prepared) -> pipeline.Prepared:
 
 
 def make_template(prepared: pipeline.Prepared, k: int, color_space: str = "rgb",
-                  min_region: int = DEFAULT_MIN_REGION) -> Template:
-    """Recolor and clean the photo at working size, trace its borders and place the numbers."""
+                  min_region: int = DEFAULT_MIN_REGION, min_font: int = READABLE_FONT) -> Template:
+    """Recolor and clean the photo at working size, trace its borders and place the numbers.
+
+    Every region's number gets a font of at least min_font px (0: area alone decides).
+    """
     cleaning.check_min_region(min_region)
+    check_min_font(min_font)
     working = working_prepared(prepared)
-    mapped = pipeline.map_colors(working, pipeline.Options(k=k, color_space=color_space, min_region=min_region))
-    indices = mapped.indices
+    result, indices = pipeline.palette_and_indices(working, pipeline.Options(k=k, color_space=color_space))
+    decoded = working.decoded
+    indices = indices.reshape(decoded.height, decoded.width)
+    regions = None
+    if min_region or min_font:
+        cleaned = cleaning.clean(indices, result.palette, decoded.rgb, decoded.alpha, min_region, working.hist,
+                                 working.keys, result.labels, min_depth=depth_for(min_font, len(result.palette)))
+        result, indices = cleaned.result, cleaned.indices
+        regions = pipeline.RegionCount(cleaned.regions_before, cleaned.regions_after)
     labelled = label_regions(indices)
-    regions = mapped.regions or pipeline.RegionCount(labelled.count, labelled.count)
-    return Template(indices=indices, result=mapped.result, borders=tracing.trace(indices),
-                    labels=place_labels(indices, labelled), regions=regions, min_region=min_region)
+    regions = regions or pipeline.RegionCount(labelled.count, labelled.count)
+    return Template(indices=indices, result=result, borders=tracing.trace(indices),
+                    labels=place_labels(indices, labelled), regions=regions, min_region=min_region, min_font=min_font)
+
+
+def check_min_font(min_font: int) -> None:
+    if isinstance(min_font, bool) or not isinstance(min_font, (int, np.integer)) or not 0 <= min_font <= MAX_FONT:
+        raise ValueError(f"min_font must be a whole number of pixels from 0 to {MAX_FONT:.0f}, got {min_font!r}")
+
+
+def depth_for(font_size: float, colors: int) -> float:
+    """How far from its border a region's deepest pixel must lie for its number to get this font size.
+
+    place_labels() gives a number the font whose box fits in the circle free
+    of border at the deepest pixel, less _PIXEL_REACH; numbers run up to
+    `colors`, so they have at most that many digits. 0 for no font.
+    """
+    if not font_size:
+        return 0.0
+    digits = len(str(colors))
+    return font_size * math.hypot(DIGIT_WIDTH * digits / 2, DIGIT_HEIGHT / 2) + _PIXEL_REACH + 1e-6
 
 
 def place_labels(indices: np.ndarray, regions: Regions | None = None) -> list[Label]:

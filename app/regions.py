@@ -1,14 +1,18 @@
-"""Regions of an index map: 4-connected labelling and the graph of small regions.
+"""Regions of an index map: 4-connected labelling and the borders between regions.
 
 Pure numpy and scipy. label_regions() numbers every 4-connected patch of one
-palette index; region_graph() gathers, for the regions a cleaning has to
-touch, their sizes, the sums of their original pixels and the borders they
-share. app/cleaning.py merges on that graph.
+palette index; borders() lists the borders that touch the regions a
+cleaning has to move, with their lengths. app/cleaning.py merges on them.
 
 Why runs: a 12 MP map has a few hundred thousand regions but only a couple
-of million horizontal runs of one index. Linking the runs that touch
-vertically and taking connected components of that small graph labels every
-color at once, instead of one scipy.ndimage.label pass per color.
+of million horizontal runs of one index, numbered in raster order. Two runs
+one above the other share pixel edges along a "stretch": between two
+consecutive places where a run starts in either row. Every run of the upper
+row and of the lower row starts at a stretch, so counting run starts along
+the stretches numbers both runs of every stretch without a per-pixel map.
+Linking the stretches whose two runs have one index and taking connected
+components of that small graph labels every color at once; the stretches
+whose runs differ, with the runs side by side in a row, are all the borders.
 """
 
 from __future__ import annotations
@@ -18,33 +22,35 @@ from functools import cached_property
 
 import numpy as np
 
+from app import parallel
+
 # Index given to transparent pixels while labelling: they form regions that never merge.
 CLEAR = 256
 
 
 @dataclass(frozen=True)
 class Regions:
-    """Every pixel's region, numbered in the order of their first pixel (raster order)."""
+    """Every run's region, regions numbered in the order of their first pixel (raster order)."""
 
-    runs: np.ndarray  # (H, W) int32, each pixel's horizontal run of one index, numbered in raster order
+    shape: tuple[int, int]
     count: int
-    index: np.ndarray  # (count,) palette index of each region; CLEAR for transparent ones
+    index: np.ndarray  # (count,) int32 palette index of each region; CLEAR for transparent ones
     size: np.ndarray  # (count,) int64 pixels
-    run_starts: np.ndarray  # (H, W) bool, True where a horizontal run of one index begins
-    # Flat positions (in rows 0..H-2) where a run starts in that row or the next: along the stretch
-    # from one to the next, the pair of pixels one above the other stays in the same two runs.
-    stretch_starts: np.ndarray
-    run_first: np.ndarray  # (runs,) flat position where each run begins, in raster order
+    run_first: np.ndarray  # (runs,) flat position where each horizontal run of one index begins, ascending
     run_region: np.ndarray  # (runs,) int32 region of each run
+    # Runs one above the other with different indices, and the pixel edges each pair shares (int32).
+    upper_run: np.ndarray
+    lower_run: np.ndarray
+    stacked_length: np.ndarray
+
+    @property
+    def run_lengths(self) -> np.ndarray:
+        return np.diff(self.run_first, append=self.shape[0] * self.shape[1])
 
     @cached_property
     def of_pixel(self) -> np.ndarray:
         """(H, W) int32 region of every pixel (made on first use: cleaning reads regions from the runs)."""
-        return self.run_region[self.runs]
-
-    def at(self, positions: np.ndarray) -> np.ndarray:
-        """The regions of the pixels at these flat positions."""
-        return self.run_region[self.runs.ravel()[positions]]
+        return np.repeat(self.run_region, self.run_lengths).reshape(self.shape)
 
     def pixels_of(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Flat positions (ascending) of the pixels of the regions where `wanted` holds, and their regions.
@@ -52,9 +58,12 @@ class Regions:
         Read from the runs, so the cost follows those pixels, not the image.
         """
         runs = np.flatnonzero(wanted[self.run_region])
-        lengths = np.diff(self.run_first, append=self.runs.size)[runs]
+        lengths = self.run_lengths[runs]
         ends = np.cumsum(lengths)
-        positions = np.arange(ends[-1] if len(ends) else 0) + np.repeat(self.run_first[runs] - (ends - lengths), lengths)
+        # 32-bit positions when they fit: at a strong setting most of a photo's pixels are listed.
+        position_type = np.int32 if self.shape[0] * self.shape[1] < 2**31 else np.int64
+        positions = np.arange(ends[-1] if len(ends) else 0, dtype=position_type)
+        positions += np.repeat((self.run_first[runs] - (ends - lengths)).astype(position_type), lengths)
         return positions, np.repeat(self.run_region[runs], lengths)
 
     @property
@@ -63,93 +72,187 @@ class Regions:
 
 
 @dataclass(frozen=True)
-class Borders:
-    """Shared borders between regions, each pair listed in both directions, sorted by (source, target)."""
+class Pixels:
+    """The pixels of some regions, in raster order, and the sums of their colors per region."""
 
-    source: np.ndarray  # (e,) int64 region
-    target: np.ndarray  # (e,) int64 region
+    keys: np.ndarray  # (n,) packed colors (0xRRGGBB)
+    region: np.ndarray  # (n,) their regions
+    sums: np.ndarray  # (regions, 3) float64 sums of R, G and B over each wanted region; zero for the others
+
+
+def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> Pixels:
+    """The packed colors (`keys`, one per pixel) of the pixels of the regions where `wanted` holds."""
+    positions, region = regions.pixels_of(wanted)
+    chosen = keys[positions]  # the photo's pixels may be a strided view: never copy them whole
+    del positions
+    # A packed key is 0x00RRGGBB: little-endian, its bytes are B, G, R, 0.
+    channels = chosen.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
+    sums = np.zeros((regions.count, 3))
+    for channel, byte in enumerate((2, 1, 0)):
+        sums[:, channel] = np.bincount(region, weights=channels[:, byte], minlength=regions.count)
+    return Pixels(keys=chosen, region=region, sums=sums)
+
+
+@dataclass(frozen=True)
+class Borders:
+    """Shared borders between regions, sorted by (source, target), each pair at most once."""
+
+    source: np.ndarray  # (e,) int32 region
+    target: np.ndarray  # (e,) int32 region
     length: np.ndarray  # (e,) int64 pixel edges the two regions share
 
 
 def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regions:
     """Number the 4-connected regions of one index; fully transparent pixels form regions of CLEAR."""
-    from scipy.sparse import coo_matrix  # on first use: scipy's import is a good part of a command's start-up
+    from scipy.sparse import csr_matrix  # on first use: scipy's import is a good part of a command's start-up
     from scipy.sparse.csgraph import connected_components
 
-    values = indices if alpha is None or not (alpha == 0).any() else np.where(alpha == 0, CLEAR, indices.astype(np.int32))
+    values = indices
+    if alpha is not None and (alpha == 0).any():
+        values = np.where(alpha == 0, CLEAR, indices.astype(np.uint16))
     height, width = values.shape
+    pixels = height * width
+    number_type = np.int32 if pixels < 2**31 else np.int64
     starts = np.ones(values.shape, dtype=bool)
     np.not_equal(values[:, 1:], values[:, :-1], out=starts[:, 1:])
-    first_pixels = np.flatnonzero(starts)
-    run_lengths = np.diff(first_pixels, append=starts.size)
-    run_count = len(first_pixels)
-    runs = np.repeat(np.arange(run_count, dtype=np.int32), run_lengths)  # several times faster than a cumsum
-    # Two runs in neighbouring rows join where they overlap with one index; every
-    # overlap begins a stretch, so the stretch starts suffice.
-    stretches = np.flatnonzero(starts[1:] | starts[:-1])
-    flat = values.ravel()
-    joined = stretches[flat[stretches] == flat[stretches + width]]
-    upper, lower = runs[joined], runs[joined + width]
-    graph = coo_matrix((np.ones(len(upper), np.int8), (upper, lower)), shape=(run_count, run_count))
-    count, region_of_run = connected_components(graph, directed=False)
+    runs_before_row = np.zeros(height + 1, dtype=number_type)
+    np.cumsum(starts.sum(axis=1), out=runs_before_row[1:])
+    # Two bands of rows side by side, one per core.
+    if pixels >= 2 * _BAND_PIXELS and height >= 2:
+        middle = height // 2
+        bands = parallel.side_by_side(lambda: _Band.of(values, starts, runs_before_row, 0, middle, number_type),
+                                      lambda: _Band.of(values, starts, runs_before_row, middle, height, number_type))
+    else:
+        bands = [_Band.of(values, starts, runs_before_row, 0, height, number_type)]
+    run_first, upper, lower, upper_run, lower_run, stacked_length = (
+        np.concatenate([getattr(band, field) for band in bands]) for field in _Band.FIELDS)
+    run_count = len(run_first)
+    # Linked runs, row by row: `upper` ascends, so the links come in row order of a sparse matrix.
+    row_starts = np.zeros(run_count + 1, dtype=number_type)
+    np.cumsum(np.bincount(upper, minlength=run_count), out=row_starts[1:])
+    links = csr_matrix((np.ones(len(upper), np.int8), lower, row_starts), shape=(run_count, run_count))
+    # Components are numbered from their lowest run: by first pixel in raster order.
+    count, region_of_run = connected_components(links, directed=False)
     region_of_run = region_of_run.astype(np.int32)
     index = np.zeros(count, dtype=np.int32)
-    index[region_of_run] = flat[first_pixels]
-    size = np.bincount(region_of_run, weights=run_lengths, minlength=count).astype(np.int64)
-    return Regions(runs=runs.reshape(height, width), count=count, index=index, size=size,
-                   run_starts=starts, stretch_starts=stretches, run_first=first_pixels, run_region=region_of_run)
+    index[region_of_run] = values.ravel()[run_first]
+    size = np.bincount(region_of_run, weights=np.diff(run_first, append=pixels), minlength=count).astype(np.int64)
+    return Regions(shape=(height, width), count=count, index=index, size=size, run_first=run_first,
+                   run_region=region_of_run, upper_run=upper_run, lower_run=lower_run, stacked_length=stacked_length)
 
 
-def borders(regions: Regions, keep: np.ndarray) -> Borders:
+# Below this many pixels a map is labelled in one band: a thread costs more than it saves.
+_BAND_PIXELS = 1 << 18
+
+
+@dataclass(frozen=True)
+class _Band:
+    """The runs that begin in some rows, and the stretches between each of those rows and the next."""
+
+    FIELDS = ("run_first", "upper", "lower", "upper_run", "lower_run", "stacked_length")
+    run_first: np.ndarray  # flat positions where runs begin
+    upper: np.ndarray  # runs one above the other with one index: linked
+    lower: np.ndarray
+    upper_run: np.ndarray  # runs one above the other with different indices, and the pixel edges they share
+    lower_run: np.ndarray
+    stacked_length: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray, starts: np.ndarray, runs_before_row: np.ndarray, first: int, last: int,
+           number_type) -> _Band:
+        """Rows first..last-1 of the map (the last row has no stretch below it)."""
+        width = values.shape[1]
+        flat_starts, flat = starts.ravel(), values.ravel()
+        offset = first * width
+        run_first = np.flatnonzero(flat_starts[offset:last * width])
+        run_first += offset
+        stop = min(last, values.shape[0] - 1)  # rows with a row below them
+        if stop <= first:
+            empty = np.zeros(0, dtype=number_type)
+            return cls(run_first, empty, empty, empty, empty, empty)
+        stretches = np.flatnonzero(starts[first + 1:stop + 1] | starts[first:stop])
+        stretches += offset
+        below = stretches + width
+        upper = np.cumsum(flat_starts[stretches], dtype=number_type)
+        upper += runs_before_row[first] - 1
+        lower = np.cumsum(flat_starts[below], dtype=number_type)
+        lower += runs_before_row[first + 1] - 1
+        joined = flat[stretches] == flat[below]
+        lengths = np.diff(stretches, append=stop * width).astype(number_type)
+        # Positions, not masks: picking by a list of positions is several times faster than by a mask.
+        across = np.flatnonzero(~joined)
+        joined = np.flatnonzero(joined)
+        return cls(run_first, upper[joined], lower[joined], upper[across], lower[across], lengths[across])
+
+
+def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borders:
     """The borders between different regions, for pairs where `keep` holds for at least one side.
 
+    Each pair comes in both directions; with both_ways=False only from the
+    side(s) where `keep` holds, which is all that merging those regions needs.
     Transparent regions share no borders: nothing merges into or out of them.
     """
-    starts = regions.run_starts
-    width = starts.shape[1]
-    # Vertical borders: one pixel edge between columns c-1 and c wherever a run starts.
-    inner = np.flatnonzero(regions.run_first % width)
-    left, right = regions.run_region[inner - 1], regions.run_region[inner]
-    # Horizontal borders: one per stretch whose two rows lie in different regions, as long as the stretch.
-    stretches = regions.stretch_starts
-    lengths = np.diff(stretches, append=(starts.shape[0] - 1) * width)
-    top, bottom = regions.at(stretches), regions.at(stretches + width)
-    across = top != bottom
-    first = np.concatenate([left, top[across]])
-    second = np.concatenate([right, bottom[across]])
-    length = np.concatenate([np.ones(len(left), dtype=np.int32), lengths[across].astype(np.int32)])
-    wanted = keep[first] | keep[second]
+    width = regions.shape[1]
+    # Runs side by side: a run that does not start a row borders the run before it, over one pixel edge.
+    beside = np.flatnonzero(regions.run_first % width).astype(np.int32)
+    run_region = regions.run_region
+    first = np.concatenate([run_region[beside - 1], run_region[regions.upper_run]])
+    second = np.concatenate([run_region[beside], run_region[regions.lower_run]])
+    length = np.concatenate([np.ones(len(beside), dtype=regions.stacked_length.dtype), regions.stacked_length])
+    keep_first, keep_second = keep[first], keep[second]
     if not regions.visible.all():
-        wanted &= regions.visible[first] & regions.visible[second]
-    return merge_borders(first[wanted], second[wanted], length[wanted], regions.count)
+        shown = regions.visible[first] & regions.visible[second]
+        keep_first &= shown
+        keep_second &= shown
+    if both_ways:
+        keep_first |= keep_second
+        keep_second = keep_first
+    from_first, from_second = np.flatnonzero(keep_first), np.flatnonzero(keep_second)
+    return group_borders(np.concatenate([first[from_first], second[from_second]]),
+                         np.concatenate([second[from_first], first[from_second]]),
+                         np.concatenate([length[from_first], length[from_second]]), regions.count, distinct=True)
 
 
-def merge_borders(first: np.ndarray, second: np.ndarray, length: np.ndarray, count: int) -> Borders:
-    """Both directions of every pair, duplicates summed, self-pairs dropped, sorted by (source, target).
+def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: int,
+                  distinct: bool = False) -> Borders:
+    """Each (source, target) pair once with its lengths summed, self-pairs dropped, sorted by (source, target).
 
-    Many pairs group in linear time in a sparse matrix, where sorting their
-    keys costs several times more: each pair once (lower number first) to sum
-    its duplicates, then both directions of the distinct pairs. A few pairs
-    sort faster than a matrix of `count` rows is made.
+    Each pair and its length pack into one 64-bit key, (source, target,
+    length) from the high bits down: one sort of plain integers (vectorized
+    in numpy) brings a pair's entries together, and the lengths are summed
+    from the low bits. Keys too wide for 64 bits go through a sparse matrix.
+    `distinct` says that no pair joins a region to itself.
     """
-    from scipy.sparse import coo_matrix
+    if not distinct:
+        apart = np.flatnonzero(source != target)
+        source, target, length = source[apart], target[apart], length[apart]
+    number_bits = max(int(count - 1).bit_length(), 1)
+    length_bits = max(int(length.max()).bit_length() if len(length) else 1, 1)
+    if 2 * number_bits + length_bits > 63:
+        return _group_in_matrix(source, target, length, count)
+    keys = source.astype(np.int64) << (number_bits + length_bits)
+    keys |= target.astype(np.int64) << length_bits
+    keys |= length
+    keys.sort()
+    pairs = keys >> length_bits
+    begins = np.empty(len(pairs), dtype=bool)
+    begins[:1] = True
+    np.not_equal(pairs[1:], pairs[:-1], out=begins[1:])
+    starts = np.flatnonzero(begins)
+    # Sums over each pair's entries, from a running total of the lengths.
+    keys &= (1 << length_bits) - 1
+    running = np.cumsum(keys)
+    ends = running[np.append(starts[1:], len(keys)) - 1] if len(keys) else running
+    summed = np.diff(ends, prepend=0)
+    pairs = pairs[starts]
+    return Borders(source=(pairs >> number_bits).astype(np.int32), target=(pairs & ((1 << number_bits) - 1)).astype(np.int32),
+                   length=summed)
 
-    # 32-bit numbers and lengths: a 12 MP photo's borders are millions of pairs, and this halves them.
-    distinct = first != second
-    low = np.minimum(first[distinct], second[distinct]).astype(np.int32)
-    high = np.maximum(first[distinct], second[distinct]).astype(np.int32)
-    length = length[distinct].astype(np.int32)
-    if 8 * len(low) < count:
-        directed = np.concatenate([low.astype(np.int64) * count + high, high.astype(np.int64) * count + low])
-        keys, inverse = np.unique(directed, return_inverse=True)
-        summed = np.bincount(inverse, weights=np.concatenate([length, length]), minlength=len(keys)).astype(np.int64)
-        return Borders(source=keys // count, target=keys % count, length=summed)
-    pairs = coo_matrix((length, (low, high)), shape=(count, count)).tocsr()
-    pairs.sum_duplicates()
-    low = np.repeat(np.arange(count, dtype=np.int32), np.diff(pairs.indptr))
-    high, length = pairs.indices, pairs.data
-    both = coo_matrix((np.concatenate([length, length]), (np.concatenate([low, high]), np.concatenate([high, low]))),
-                      shape=(count, count)).tocsr()
-    both.sort_indices()  # the pairs are distinct now: nothing to sum
-    source = np.repeat(np.arange(count, dtype=np.int64), np.diff(both.indptr))
-    return Borders(source=source, target=both.indices.astype(np.int64), length=both.data.astype(np.int64))
+
+def _group_in_matrix(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: int) -> Borders:
+    from scipy.sparse import csr_matrix  # on first use: scipy's import is a good part of a command's start-up
+
+    pairs = csr_matrix((length.astype(np.int64), (source, target)), shape=(count, count))
+    pairs.sum_duplicates()  # sorts each row's targets too
+    rows = np.repeat(np.arange(count, dtype=np.int32), np.diff(pairs.indptr))
+    return Borders(source=rows, target=pairs.indices.astype(np.int32), length=pairs.data.astype(np.int64))

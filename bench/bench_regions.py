@@ -1,7 +1,8 @@
 """Clean regions: ours against the classic facet reduction, on the same k-means result.
 
     .venv/bin/python -m bench.bench_regions [--ks 8,16,32] [--thresholds 10,40] [--photos a.png,...]
-                                            [--no-camera] [--no-request] [--repeat 3]
+                                            [--no-camera] [--no-request] [--no-memory] [--repeat 3]
+                                            [--request-thresholds 40,1000]
 
 For every photo, k and threshold, both methods start from the same k-means
 index map (app.pipeline, k-means in RGB) and the figures of both are
@@ -11,7 +12,11 @@ measured here, from their result pixels, by the same code:
 - time of the cleaning alone (ours: app.cleaning.clean, which also refits and
   measures; the classic: bench/classic_facets.py, a Python heap).
 Then the request at 12 MP through the real server (gunicorn): POST
-/api/quantize with the photo, k=16, with and without min_region, best of N.
+/api/quantize with the photo, k=16, with and without min_region (40 px, and
+1,000, the page's "Strong" at 12 MP), wall time best of N and the workers'
+CPU time median of N, as ratios. Last, the peak memory of that request
+through the app in a fresh process, beside the admission estimate
+(app/budget.py), up to the largest min_region.
 
 Targets (issue 13): ours' PSNR >= the classic's on every photo at every
 threshold; at 40 px at least 10x fewer regions than without cleaning; the
@@ -21,8 +26,10 @@ threshold; at 40 px at least 10x fewer regions than without cleaning; the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 import urllib.request
@@ -30,12 +37,14 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from app import cleaning, colorspace, pipeline, quantize
+from app import budget, cleaning, colorspace, pipeline, quantize
 from app.regions import label_regions
 from bench.classic_facets import classic_clean
 from bench.report import table
 from testsupport.corpus import CORPUS
+from testsupport.forms import multipart
 from testsupport.servers import gunicorn
 
 CAMERA_PIXELS = 8_000_000
@@ -120,13 +129,9 @@ def summary_table(rows: list[dict]) -> tuple[str, list[str]]:
 
 
 def post(base: str, data: bytes, fields: dict[str, str]) -> float:
-    boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="p.jpg"\r\n'
-                 "Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
-    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    body, content_type = multipart(*fields.items(), ("image", ("p.jpg", data)))
     request = urllib.request.Request(base + "/api/quantize", data=body, method="POST", headers={
-        "Content-Type": f"multipart/form-data; boundary={boundary}", "Accept": "application/json"})
+        "Content-Type": content_type, "Accept": "application/json"})
     start = time.perf_counter()
     with urllib.request.urlopen(request, timeout=300) as response:
         response.read()
@@ -173,6 +178,56 @@ def request_table(photos: list[Path], k: int, thresholds: list[int], repeat: int
     return table(header, body), verdicts
 
 
+_MEMORY_CHILD = r"""
+import io, json, sys, psutil
+from PIL import Image
+
+def high_water():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) * 1024
+
+spec = json.loads(sys.argv[1])
+data = sys.stdin.buffer.read()
+from app import create_app
+client = create_app({"TESTING": True, "CACHE_MB": 0}).test_client()
+warm = io.BytesIO()
+Image.effect_noise((96, 64), 60).convert("RGB").save(warm, "PNG")
+def post(payload):
+    return client.post("/api/quantize", data={"image": (io.BytesIO(payload), "x.jpg"), **spec},
+                       headers={"Accept": "image/png"})
+assert post(warm.getvalue()).status_code == 200
+open("/proc/self/clear_refs", "w").write("5")
+before = psutil.Process().memory_info().rss
+response = post(data)
+assert response.status_code == 200, response.get_data(as_text=True)[:300]
+print(json.dumps({"peak": high_water() - before}))
+"""
+
+
+def memory_table(photos: list[Path], k: int, thresholds: list[int]) -> tuple[str, list[str]]:
+    """Peak memory of one POST /api/quantize through the app (fresh process, upload included), beside the
+    admission estimate (app/budget.py), which must never be below it."""
+    body, verdicts = [], []
+    for photo in photos:
+        data = photo.read_bytes()
+        with Image.open(photo) as image:
+            pixels = image.width * image.height
+        for threshold in [0, *thresholds]:
+            spec = {"k": str(k), "min_region": str(threshold)}
+            done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, json.dumps(spec)], input=data,
+                                  capture_output=True, timeout=600)
+            if done.returncode:
+                raise SystemExit(f"memory {photo.name} {threshold}: {done.stderr.decode(errors='replace')[-800:]}")
+            peak = json.loads(done.stdout)["peak"]
+            estimate = budget.request_bytes(pixels, upload_bytes=len(data), min_region=threshold)
+            body.append([photo.name, k, threshold, f"{peak / 2**20:.0f}", f"{peak / pixels:.1f}",
+                         f"{estimate / pixels:.1f}"])
+            verdicts.append(f"{photo.name} {threshold} px: admission estimate >= measured peak: "
+                            + ("MET" if estimate >= peak else "NOT MET") + f" ({estimate / peak:.2f}x)")
+    return table(["photo", "k", "min_region", "peak MB", "bytes/px", "estimate bytes/px"], body), verdicts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ks", default="8,16,32")
@@ -181,6 +236,9 @@ def main() -> None:
     parser.add_argument("--no-camera", action="store_true", help="leave out the 9-12 MP photos from the comparison")
     parser.add_argument("--no-request", action="store_true", help="leave out the 12 MP request timing")
     parser.add_argument("--request-only", action="store_true", help="only the 12 MP request timing")
+    parser.add_argument("--no-memory", action="store_true", help="leave out the 12 MP memory peaks")
+    parser.add_argument("--request-thresholds", default="40,1000",
+                        help="min_region values for the 12 MP request and memory (1000: the page's strongest level)")
     parser.add_argument("--repeat", type=int, default=3, help="requests per case for the 12 MP timing (best of N)")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
@@ -211,9 +269,17 @@ def main() -> None:
         twelve = [p for p in cameras if "12mp" in p.name] or cameras
         print(f"\n(3) The request at 12 MP through gunicorn: POST /api/quantize, JSON answer, photo uploaded each time; "
               f"wall: best of {args.repeat}, server CPU: median of {args.repeat}\n")
-        text, more = request_table(twelve, 16, thresholds, args.repeat, Path("/tmp") / f"bench-regions-{uuid.uuid4().hex}.log")
+        request_thresholds = [int(t) for t in args.request_thresholds.split(",")]
+        text, more = request_table(twelve, 16, request_thresholds, args.repeat,
+                                   Path("/tmp") / f"bench-regions-{uuid.uuid4().hex}.log")
         print(text)
         verdicts += more
+        if not args.no_memory:
+            print("\n(4) Peak memory of one 12 MP POST /api/quantize through the app (fresh process, upload included), "
+                  "beside the admission estimate (app/budget.py)\n")
+            text, more = memory_table(twelve, 16, request_thresholds + [cleaning.MAX_MIN_REGION])
+            print(text)
+            verdicts += more
     print("\nTargets")
     for line in verdicts:
         print(f"  {line}")

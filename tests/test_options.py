@@ -14,7 +14,7 @@ APP = Path(__file__).resolve().parents[1] / "app"
 CONFIG = settings.load({})
 TABLE = [options.K, options.COLOR_SPACE, options.DITHER, options.METHOD, options.IMAGE_FORMAT, options.MAX_SIDE,
          options.KS, options.TILE_SIDE, options.PALETTE_FORMAT, options.LADDER_KS, options.BACKGROUND,
-         options.MIN_REGION, options.TEMPLATE_MIN_REGION, options.TEMPLATE_FORMAT]
+         options.MIN_REGION, options.TEMPLATE_MIN_REGION, options.TEMPLATE_MIN_FONT, options.TEMPLATE_FORMAT]
 
 
 def test_the_table_lists_every_option_of_every_endpoint():
@@ -39,6 +39,7 @@ def test_the_choices_are_those_the_engine_knows():
     assert options.TEMPLATE_FORMAT.choices == paint_by_number.FORMATS
     assert options.MIN_REGION.bounds(CONFIG) == (0, cleaning.MAX_MIN_REGION)
     assert options.TEMPLATE_MIN_REGION.default_in(CONFIG) == paint_by_number.DEFAULT_MIN_REGION
+    assert options.TEMPLATE_MIN_FONT.default_in(CONFIG) == paint_by_number.READABLE_FONT
 
 
 def test_bounds_and_defaults_follow_the_live_settings():

@@ -122,7 +122,8 @@ def post(url: str, fields: dict[str, str], image: bytes) -> tuple[bytes, dict]:
 
 def test_the_served_fill_layer_equals_the_cleaned_quantize_answer_at_working_size(live_server):
     photo = png(blobs(seed=4))
-    svg, headers = post(f"{live_server}/api/paint-by-number", {"k": "6", "min_region": "300"}, photo)
+    # min_font=0: area alone, as /api/quantize cleans (the default also merges regions too thin for a number).
+    svg, headers = post(f"{live_server}/api/paint-by-number", {"k": "6", "min_region": "300", "min_font": "0"}, photo)
     assert headers["Content-Type"].startswith("image/svg+xml")
     assert headers["Content-Disposition"] == 'attachment; filename="photo-k6-paint-by-number.svg"'
     root = ET.fromstring(svg)
@@ -217,6 +218,41 @@ def test_numbers_fit_and_grow_with_room():
     assert 150 <= labels[2].box()[0] and labels[2].box()[2] <= 160
     assert 2.99 / pbn.DIGIT_HEIGHT <= labels[3].font_size <= 4 / pbn.DIGIT_HEIGHT  # centred on a pixel: 3 of 4 rows
     assert 100 <= labels[3].box()[1] and labels[3].box()[3] <= 104
+
+
+@pytest.mark.parametrize("name, k", [("kodim23.png", 12), ("kodim23.png", 32), ("cam_xiaomi_mi9t_12mp_orient6.jpg", 32)])
+def test_every_number_of_the_default_template_is_readable(corpus, name, k):
+    # The Xiaomi photo's smooth gradients make thin bands: at min_font=0 about a tenth of its numbers
+    # come out under 8 px (29 of 267 at k = 32); by default every region is deep enough for 8 px.
+    prepared = pipeline.prepare((corpus / name).read_bytes(), 10**8)
+    template = pbn.make_template(prepared, k)
+    sizes = [label.font_size for label in template.labels]
+    assert min(sizes) >= pbn.READABLE_FONT == 8, f"{sum(s < 8 for s in sizes)} of {len(sizes)} numbers under 8 px"
+    assert pbn.unreadable(template) == 0 and len(sizes) == template.regions.after
+    if name.startswith("cam_"):
+        assert pbn.unreadable(pbn.make_template(prepared, k, min_font=0)) > 0, "the photo no longer tests the rule"
+
+
+def test_a_thin_band_merges_only_when_its_number_would_be_too_small():
+    # At the working size, a band 5 px tall across the picture (12,000 px, far over min_region) between
+    # two wide fields: its deepest pixel is 2 px from its border, room for a number of about 2 px.
+    pixels = np.zeros((300, pbn.WORKING_SIDE, 3), dtype=np.uint8)
+    pixels[:150] = (200, 40, 40)
+    pixels[150:] = (40, 40, 200)
+    pixels[148:153] = (40, 200, 40)
+    prepared = pipeline.prepare(png(pixels), 10**7)
+    kept = pbn.make_template(prepared, 3, min_font=0)
+    assert kept.regions.after == 3 and pbn.unreadable(kept) == 1
+    merged = pbn.make_template(prepared, 3)
+    assert merged.regions.after == 2 and pbn.unreadable(merged) == 0
+    assert min(label.font_size for label in merged.labels) >= 8
+    assert len(merged.result.palette) == 2
+
+
+@pytest.mark.parametrize("bad", [-1, 41, 2.5, True])
+def test_a_bad_min_font_is_refused_by_name(bad):
+    with pytest.raises(ValueError, match="min_font"):
+        pbn.check_min_font(bad)
 
 
 def test_the_png_is_the_template_with_numbers_and_legend(template):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from app import regions as regions_module
 from app.regions import CLEAR, borders, label_regions
 
 
@@ -44,6 +45,20 @@ def test_labels_match_ndimage_per_color(seed, blobs):
     assert np.array_equal(regions.of_pixel, expected)
     assert np.array_equal(regions.size, np.bincount(expected.ravel()))
     assert np.array_equal(regions.index[regions.of_pixel], values)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("shape", [(37, 53), (2, 40), (3, 30)])
+def test_labels_in_two_bands_of_rows_match_ndimage(monkeypatch, seed, shape):
+    monkeypatch.setattr(regions_module, "_BAND_PIXELS", 8)  # big maps are labelled in two bands, one per core
+    values = random_map(seed, shape=shape)
+    regions = label_regions(values)
+    assert np.array_equal(regions.of_pixel, oracle_regions(values))
+    found = borders(regions, np.ones(regions.count, dtype=bool))
+    monkeypatch.setattr(regions_module, "_BAND_PIXELS", 1 << 40)
+    whole = borders(label_regions(values), np.ones(regions.count, dtype=bool))
+    for field in ("source", "target", "length"):
+        assert np.array_equal(getattr(found, field), getattr(whole, field))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2)])

@@ -1,0 +1,213 @@
+"""Merging small regions into neighbours, in vectorized rounds on the graph of regions.
+
+Pure numpy and scipy; app/cleaning.py calls merge_small_regions() on the
+regions and borders of app/regions.py, never pixel by pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.regions import CLEAR, Borders, Regions, group_borders
+
+# Rounds merged in the exact smallest-first order before long chains switch to halving.
+EXACT_ROUNDS = 48
+
+
+@dataclass(frozen=True)
+class Merged:
+    index_of_region: np.ndarray  # (regions,) the palette index each region ends with
+    regions: int  # visible regions left; neighbours never share an index
+
+
+def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, palette: np.ndarray,
+                        min_region: int, wanting: np.ndarray | None = None) -> Merged:
+    """The palette index every region ends with once no region under min_region has a neighbour left.
+
+    "Small" regions are those under min_region pixels, and those `wanting`
+    says must merge whatever their size (too thin, say): once such a region
+    has merged, its group is small only by its size. `graph` holds the
+    borders of every small region, from its side (borders(regions, small,
+    both_ways=False)): a region that is not small never moves, and what it
+    touches is seen from the small side. `sums` are the sums of the colors
+    of every small region's pixels.
+
+    In a round, every small region that no smaller small region touches
+    merges into its chosen neighbour. That is the order of the classic
+    one-at-a-time merge, smallest first: a region's turn comes once the
+    smaller ones around it have merged (or grown past the threshold), and
+    what happens farther away does not change its choice. A chain of ever
+    larger small regions would take one round per link; after EXACT_ROUNDS
+    the rest merge by pointer trees, which halves every chain per round.
+    Neighbours of one index that a merge brings together become one region.
+    Each round the smallest small region with a neighbour merges, so the
+    rounds end.
+
+    Regions keep their numbers: a merged one points at the region that took
+    it, so a round costs only what its borders and merges touch. Rows are
+    picked by lists of positions, not by masks, which numpy does several
+    times faster.
+    """
+    from scipy.sparse import coo_matrix  # on first use, as in app/regions.py
+    from scipy.sparse.csgraph import connected_components
+
+    palette = np.asarray(palette, dtype=np.float64)
+    count = regions.count
+    size, index, sums = regions.size.copy(), regions.index.copy(), sums.copy()
+    parent = np.arange(count, dtype=np.int32)
+    current = parent.copy()  # the group each border end now belongs to
+    local = np.zeros(count, dtype=np.int32)  # scratch: a region's number among those a round touches
+    flag = np.zeros(count, dtype=bool)  # scratch, all False between uses
+    wanting = np.zeros(count, dtype=bool) if wanting is None else wanting.copy()
+    source, target, length = graph.source, graph.target, graph.length
+    rounds = 0
+    while len(source):  # every source is a group under min_region
+        runs = _Runs.of(source)
+        chooser = source[runs.starts]
+        if rounds < EXACT_ROUNDS:
+            # A small region merges once no smaller small region touches it (smaller: by size, then number).
+            size_s, size_t = size[source], size[target]
+            smaller = (size_t < size_s) | ((size_t == size_s) & (target < source))
+            smaller &= (size_t < min_region) | wanting[target]
+            ready = np.flatnonzero(~np.logical_or.reduceat(smaller, runs.starts))
+            merging, into = chooser[ready], _choose(chooser, runs, ready, target, length, size, index, sums, palette)
+        else:
+            every = np.arange(len(chooser))
+            choice = _choose(chooser, runs, every, target, length, size, index, sums, palette)
+            ready = np.flatnonzero(_odd_depth(chooser, choice, size, (size < min_region) | wanting))
+            merging, into = chooser[ready], choice[ready]
+        rounds += 1
+        index[merging] = index[into]
+        current[merging] = into
+        # Neighbours of one index that a merge brought together: only borders from or to a merged region.
+        flag[merging] = True
+        touched = np.flatnonzero(flag[source] | flag[target])
+        flag[merging] = False
+        a, b = current[source[touched]], current[target[touched]]
+        together = np.flatnonzero((a != b) & (index[a] == index[b]))
+        # One group per merge, with the same-index neighbours it brought together.
+        first, second = np.concatenate([merging, a[together]]), np.concatenate([into, b[together]])
+        flag[first] = True
+        flag[second] = True
+        nodes = np.flatnonzero(flag).astype(np.int32)
+        flag[nodes] = False
+        local[nodes] = np.arange(len(nodes), dtype=np.int32)
+        links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
+        _, group = connected_components(links, directed=False)
+        # Groups are numbered in the order of their first node, which is their lowest number: it stands for them.
+        new_group = np.ones(len(group), dtype=bool)
+        new_group[1:] = group[1:] > np.maximum.accumulate(group)[:-1]
+        rep = nodes[np.flatnonzero(new_group)][group]
+        moved = np.flatnonzero(nodes != rep)
+        gone, taker = nodes[moved], rep[moved]
+        np.add.at(size, taker, size[gone])
+        for channel in range(3):
+            np.add.at(sums[:, channel], taker, sums[gone, channel])
+        parent[gone] = taker
+        current[nodes] = rep
+        # A group still wants to merge when one of its members does and has not merged yet.
+        flag[merging] = True
+        still = np.flatnonzero(wanting[nodes] & ~flag[nodes])
+        flag[merging] = False
+        wanting[nodes] = False
+        wanting[rep[still]] = True
+        # Borders now run between groups; only those from a group still under min_region matter.
+        a, b = current[source], current[target]
+        kept = np.flatnonzero((a != b) & ((size[a] < min_region) | wanting[a]))
+        graph = group_borders(a[kept], b[kept], length[kept], count, distinct=True)
+        source, target, length = graph.source, graph.target, graph.length
+    root = parent
+    while not np.array_equal(root[root], root):
+        root = root[root]
+    alive = (root == np.arange(count)) & (index != CLEAR)
+    return Merged(index_of_region=index[root], regions=int(alive.sum()))
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """The borders of each source, a run of consecutive entries in a list sorted by source."""
+
+    starts: np.ndarray  # (sources,) where each run begins
+    lengths: np.ndarray  # (sources,) its entries
+
+    @classmethod
+    def of(cls, source: np.ndarray) -> _Runs:
+        starts = _first_of_each(source)
+        return cls(starts=starts, lengths=np.diff(starts, append=len(source)))
+
+    def entries(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The entries of these runs, in order; for each, its place in `runs`; where each run begins among them."""
+        lengths = self.lengths[runs]
+        ends = np.cumsum(lengths)
+        begins = ends - lengths
+        which = np.repeat(np.arange(len(runs), dtype=np.int32), lengths)
+        return np.arange(ends[-1] if len(ends) else 0) + (self.starts[runs] - begins)[which], which, begins
+
+
+def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """Which choosers merge: pointing only at larger regions, those at odd depth of the pointer trees."""
+    upward = ~small[choice] | (size[chooser] < size[choice]) | (
+        (size[chooser] == size[choice]) & (chooser < choice))
+    nodes = np.unique(np.concatenate([chooser, choice]))
+    tree = np.arange(len(nodes))
+    tree[np.searchsorted(nodes, chooser[upward])] = np.searchsorted(nodes, choice[upward])
+    return upward & (_depth(tree)[np.searchsorted(nodes, chooser)] % 2 == 1)
+
+
+def _choose(chooser, runs: _Runs, which: np.ndarray, target, length, size, index, sums, palette) -> np.ndarray:
+    """The neighbour each of the sources runs[which] joins: nearest palette color to the source's mean, then
+    longest border, then lowest number.
+
+    The borders come sorted by (source, target), so each source's candidates
+    form one run and the ties resolve within it without sorting. Neighbours
+    of one index end in one group whichever of them is chosen (the others
+    join it as neighbours of one index), so only ties between different
+    colors, equally far, need the border lengths.
+    """
+    if len(which) == 0:
+        return np.zeros(0, dtype=target.dtype)
+    positions, run, starts = runs.entries(which)
+    target = target[positions]
+    chooser = chooser[which]
+    entry = index[target]
+    mean = sums[chooser] / size[chooser, None]
+    cost = np.zeros(len(target))
+    for channel in range(3):  # one channel at a time: no (borders, 3) copies
+        difference = np.ascontiguousarray(mean[:, channel])[run]
+        difference -= np.ascontiguousarray(palette[:, channel])[entry]
+        difference *= difference
+        cost += difference
+    best = cost == np.minimum.reduceat(cost, starts)[run]
+    candidates = np.flatnonzero(best)
+    chosen = candidates[_first_of_each(run[candidates])]
+    other_color = best & (entry != entry[chosen][run])
+    if other_color.any():  # equally far colors: the longest border wins, then the lowest number
+        tied = np.zeros(len(starts), dtype=bool)
+        tied[run[other_color]] = True
+        candidates = np.flatnonzero(best & tied[run])
+        ranked = candidates[np.lexsort((candidates, -length[positions[candidates]], run[candidates]))]
+        firsts = ranked[_first_of_each(run[ranked])]
+        chosen[run[firsts]] = firsts
+    return target[chosen]
+
+
+def _first_of_each(ascending: np.ndarray) -> np.ndarray:
+    """Where each value of a non-decreasing array first appears."""
+    begins = np.empty(len(ascending), dtype=bool)
+    begins[:1] = True
+    np.not_equal(ascending[1:], ascending[:-1], out=begins[1:])
+    return np.flatnonzero(begins)
+
+
+def _depth(parent: np.ndarray) -> np.ndarray:
+    """Distance of every node to the root of its tree, by pointer doubling."""
+    depth = (parent != np.arange(len(parent))).astype(np.int64)
+    ancestor = parent
+    while True:
+        next_ancestor = ancestor[ancestor]
+        if np.array_equal(next_ancestor, ancestor):
+            return depth
+        depth = depth + depth[ancestor]
+        ancestor = next_ancestor

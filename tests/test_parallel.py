@@ -1,0 +1,34 @@
+"""app/parallel.py: independent steps side by side."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from app import parallel
+
+
+def test_side_by_side_runs_the_first_here_the_others_in_the_pool_and_keeps_their_order():
+    here = threading.get_ident()
+    threads = parallel.side_by_side(threading.get_ident, threading.get_ident, threading.get_ident)
+    assert threads[0] == here
+    if parallel.workers() > 1:
+        assert here not in threads[1:]
+    assert parallel.side_by_side(lambda: "a", lambda: "b", lambda: "c") == ["a", "b", "c"]
+
+
+def test_side_by_side_on_one_core_runs_everything_here(monkeypatch):
+    monkeypatch.setattr(parallel, "_workers", lambda: 1)
+    here = threading.get_ident()
+    assert parallel.side_by_side(threading.get_ident, threading.get_ident) == [here, here]
+
+
+def test_an_error_in_any_step_reaches_the_caller():
+    def fails():
+        raise ValueError("step failed")
+
+    with pytest.raises(ValueError, match="step failed"):
+        parallel.side_by_side(lambda: 1, fails)
+    with pytest.raises(ValueError, match="step failed"):
+        parallel.side_by_side(fails, lambda: 1)
