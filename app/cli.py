@@ -351,14 +351,13 @@ BROKEN_PIPE_STATUS = 141
 
 
 def uses_scikit_learn(args: argparse.Namespace) -> bool:
-    """Whether this run's palettes may need scikit-learn: in RGB, MiniBatchKMeans competes only for k in
-    quantize.MBK_KS; the perceptual spaces and the curve use it at any k. Pillow's quantizers never."""
+    """Whether this run's palettes may need scikit-learn (quantize.needs_scikit_learn); the curve and the
+    contact sheet always may. Pillow's quantizers never."""
     if args.curve or args.contact_sheet is not None:
         return True
     if args.method != "kmeans" and args.palette_format is None and args.paint_by_number is None:
         return False
-    low, high = quantize.MBK_KS
-    return args.color_space != "rgb" or any(low <= k <= high for k in args.k)
+    return any(quantize.needs_scikit_learn(k, args.color_space) for k in args.k)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
