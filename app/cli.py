@@ -351,13 +351,13 @@ BROKEN_PIPE_STATUS = 141
 
 
 def uses_scikit_learn(args: argparse.Namespace) -> bool:
-    """Whether this run's palettes may need scikit-learn: MiniBatchKMeans competes in RGB up to
-    quantize.MBK_MAX_K colors; the perceptual spaces and the curve use it at any k. Pillow's quantizers never."""
+    """Whether this run's palettes may need scikit-learn (quantize.needs_scikit_learn); the curve and the
+    contact sheet always may. Pillow's quantizers never."""
     if args.curve or args.contact_sheet is not None:
         return True
     if args.method != "kmeans" and args.palette_format is None and args.paint_by_number is None:
         return False
-    return args.color_space != "rgb" or min(args.k) <= quantize.MBK_MAX_K
+    return any(quantize.needs_scikit_learn(k, args.color_space) for k in args.k)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:

@@ -307,6 +307,12 @@ def _sorted_counts(keys: np.ndarray, weights: np.ndarray | None = None) -> tuple
     return ordered[starts], counts.astype(np.int64)
 
 
+def needs_scikit_learn(k: int, color_space: str) -> bool:
+    """Whether find_palette runs scikit-learn's clustering for this k and color space: in RGB where
+    MiniBatchKMeans competes (MBK_KS); the perceptual spaces' classic palette at any k."""
+    return color_space != "rgb" or MBK_KS[0] <= k <= MBK_KS[1]
+
+
 def check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not MIN_K <= k <= MAX_K:
         raise ValueError(f"k must be an integer between {MIN_K} and {MAX_K}, got {k!r}")
