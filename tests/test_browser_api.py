@@ -1,4 +1,4 @@
-"""static/js/api.js and sha256.js in headless chromium against gunicorn: upload at once, by hash after, retries.
+"""static/js/api.js, sent.js and sha256.js in headless chromium against gunicorn: never the same photo twice, retries.
 
 Outside CI these tests skip when /usr/bin/chromium is missing; in CI (CI=true) they must run.
 """
@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-
+import os
+import time
 import uuid
 from pathlib import Path
 
@@ -38,7 +39,7 @@ class Uploads:
     """Requests that carry the photo itself, those that ask by image_id, and the uploads the server answered."""
 
     def __init__(self, page):
-        self.files, self.by_id, self.answered, self.first = [], [], [], None
+        self.files, self.by_id, self.answered, self.first, self.bodies = [], [], [], None, []
         page.on("request", self.seen)
         page.on("response", self.answer)
 
@@ -51,6 +52,7 @@ class Uploads:
             return
         if self.carries_file(request):
             self.files.append(request.url)
+            self.bodies.append(request.post_data_buffer)
         elif b"image_id=" in (request.post_data_buffer or b""):
             self.by_id.append(request.url)
         self.first = self.first or ("upload" if self.carries_file(request) else "by id")
@@ -85,12 +87,18 @@ def test_the_fallback_sha256_matches_hashlib_and_the_native_digest(open_app, cor
     assert fallback == hashlib.sha256(photo.read_bytes()).hexdigest()
 
 
-def fresh_photo(folder: Path) -> Path:
-    """A photo no earlier test has sent to the session's server."""
+def fresh_photo(folder: Path, name: str = "fresh.png") -> Path:
+    """A photo no earlier test has sent to the session's server, its file dated a minute ago (as a photo on disk is)."""
     rng = np.random.default_rng(uuid.uuid4().int)
-    path = folder / "fresh.png"
+    path = folder / name
     path.write_bytes(png_bytes(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)))
+    minute_ago = time.time() - 60
+    os.utime(path, (minute_ago, minute_ago))
     return path
+
+
+def uploads_of(sent: Uploads, name: str) -> int:
+    return sum(1 for body in sent.bodies if f'filename="{name}"'.encode() in body)
 
 
 def test_a_photo_is_uploaded_at_once_and_then_asked_for_by_hash(open_app, tmp_path):
@@ -103,6 +111,64 @@ def test_a_photo_is_uploaded_at_once_and_then_asked_for_by_hash(open_app, tmp_pa
     wait_for_result(page, 7)
     # One upload reached the server (a connection dropped under a loaded machine is retried, as it should be).
     assert sent.answered == [200] and any(url.endswith("/api/palettes") for url in sent.by_id)
+
+
+def test_the_same_photo_chosen_again_and_after_a_reload_is_never_uploaded_twice(open_app, tmp_path):
+    first, other = fresh_photo(tmp_path, "first.png"), fresh_photo(tmp_path, "other.png")
+    page = open_app()
+    sent = Uploads(page)
+    upload(page, first)
+    assert sent.first == "upload"  # never sent from this browser: at once, no hash round trip first
+    upload(page, other)
+    upload(page, first)  # chosen again: asked for by hash, and the server has it
+    page.reload()
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'")
+    upload(page, first)
+    assert uploads_of(sent, "first.png") == 1 and uploads_of(sent, "other.png") == 1
+    assert page.is_hidden("#error")
+
+
+def test_a_pasted_image_is_hashed_first_and_never_uploaded_twice(open_app, tmp_path):
+    photo = fresh_photo(tmp_path, "pasted.png")
+    page = open_app()
+    sent = Uploads(page)
+    paste = """async (bytes) => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], 'image.png', { type: 'image/png' }));
+        document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data }));
+    }"""
+    for _ in range(2):  # each paste is a new File dated now: only its hash can tell it was sent
+        page.evaluate(paste, list(photo.read_bytes()))
+        wait_for_result(page, 16)
+    page.reload()
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'")
+    page.evaluate(paste, list(photo.read_bytes()))
+    wait_for_result(page, 16)
+    assert len(sent.files) == 1 and page.is_hidden("#error")
+
+
+def test_the_memory_of_photos_sent_keeps_the_last_50_and_only_stable_identities(open_app):
+    page = open_app()
+    state = page.evaluate("""async () => {
+        const sent = await import('/static/js/sent.js');
+        const hash = (i) => i.toString(16).padStart(64, '0');
+        for (let i = 1; i <= 60; i++) sent.remember(hash(i), null);
+        const old = new File(['x'], 'a.jpg', { lastModified: Date.now() - 3_600_000 });
+        const renamed = new File(['x'], 'b.jpg', { lastModified: old.lastModified });
+        sent.remember(hash(61), sent.fileIdentity(old));
+        return {
+            known: Array.from({ length: 61 }, (_, i) => sent.knowsHash(hash(i + 1))),
+            stored: JSON.parse(localStorage.getItem('kmeans-filter.sent.v1')).length,
+            freshFile: sent.fileIdentity(new File(['x'], 'a.jpg')),
+            blob: sent.fileIdentity(new Blob(['x'])),
+            oldKnown: sent.knowsFile(sent.fileIdentity(old)),
+            renamedKnown: sent.knowsFile(sent.fileIdentity(renamed)),
+            nameStored: localStorage.getItem('kmeans-filter.sent.v1').includes('a.jpg'),
+        };
+    }""")
+    assert state["known"] == [False] * 11 + [True] * 50 and state["stored"] == 50
+    assert state["freshFile"] is None and state["blob"] is None
+    assert state["oldKnown"] and not state["renamedKnown"] and not state["nameStored"]
 
 
 def test_a_slow_upload_of_a_photo_the_deployment_has_is_aborted(open_app, tmp_path):

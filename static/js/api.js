@@ -1,18 +1,23 @@
 // Talking to the API. A photo's image_id is the SHA-256 of its bytes, the same the server
-// computes. A photo just chosen is uploaded at once: the first result is waited for, and
-// hashing first would put tens of milliseconds and a round trip before the upload. Its
-// hash is computed meanwhile; when it is ready before the upload has its answer, the page
-// asks by hash too, and if the server has the photo already (another tab, another
-// replica with REDIS_URL), it takes that answer and aborts the upload: over a slow link a
-// deployment gets each photo about once. Later requests ask by image_id, and a 410
-// image_expired (the server forgot it) uploads it again; several requests that meet the
-// same 410 share one upload.
+// computes. The page never sends the same photo twice to one deployment (sent.js remembers,
+// across reloads, the last photos it sent):
+// - a file this browser has never sent is uploaded at once: the first result is waited for,
+//   and hashing first would put tens of milliseconds and a round trip before the upload.
+//   Its hash is computed meanwhile; when it is ready before the upload has its answer, the
+//   page asks by hash too, and if the server has the photo already (another browser,
+//   another replica with REDIS_URL), it takes that answer and aborts the upload;
+// - a file sent before (same name, size and date), or a pasted image (whose name and date
+//   say nothing), is hashed first; a hash sent before is asked for by hash, and uploaded
+//   only on a 410 image_expired (the server forgot it); a new one is uploaded at once.
+// Later requests ask by image_id, and a 410 uploads the photo again; several requests that
+// meet the same 410 share one upload.
 // A 502, 503 or 504, or a dropped connection, is tried once more, after Retry-After
 // where given: meanwhile the page says "Retrying…", not an error. The app's own
 // 503 busy (no memory free for the photo right now) is tried up to BUSY_RETRIES times,
 // saying "Server busy, retrying…".
 
 import { sha256Hex } from "./sha256.js";
+import { fileIdentity, knowsFile, knowsHash, remember } from "./sent.js";
 
 const RETRY_STATUSES = new Set([0, 502, 503, 504]);
 const RETRY_TEXT = "Retrying…";
@@ -115,6 +120,8 @@ export class Photo {
     this.upload = null; // the upload in flight: requests that meet a 410 meanwhile wait for it
     this.uploadCount = 0; // uploads of this photo so far (a new one only after the server forgot it)
     this.byHash = true; // false once the server said it keeps no photos: then every request uploads
+    this.identity = file ? fileIdentity(file) : null; // for sent.js: null when name, size and date say nothing
+    this.remembered = null; // the image_id sent.js was last told of
   }
 
   /**
@@ -146,7 +153,9 @@ export class Photo {
 
   async postOnce(path, fields, { signal, accept = "application/json" } = {}) {
     if (this.file && !this.imageId && this.byHash && !this.hashing && !this.upload) {
-      return this.firstUpload(path, fields, signal, accept);
+      if (this.identity !== null && !knowsFile(this.identity)) return this.firstUpload(path, fields, signal, accept);
+      const hash = await this.id(); // a file sent before, or one without a stable identity: hash first
+      if (!this.upload && this.imageId === hash && !knowsHash(hash)) return this.firstUpload(path, fields, signal, accept);
     }
     if (this.upload) await this.upload.catch(() => {}); // the photo is on its way: ask by its id once there
     const imageId = await this.id();
@@ -194,7 +203,7 @@ export class Photo {
       return response;
     });
     this.upload = upload;
-    this.hashing = sha256Hex(this.file).catch(() => null);
+    this.hashing ||= sha256Hex(this.file).catch(() => null);
     const byHash = this.hashing.then(async (hash) => {
       if (!hash || answered) return null;
       const response = await send(path, { ...fields, image_id: hash }, null, accept, signal);
@@ -217,6 +226,10 @@ export class Photo {
     const keep = (id) => {
       if (id) this.imageId = id;
       else if (uploaded) this.byHash = false; // the server kept nothing: asking by hash would only cost a 410
+      if (id && this.file && id !== this.remembered) {
+        this.remembered = id;
+        remember(id, this.identity);
+      }
     };
     if (accept === "application/json") {
       const body = await response.json();
