@@ -65,6 +65,11 @@ async function takePhoto({ bitmap, file, width, height, id }) {
   photo = { id, width: canvas.width, height: canvas.height, rgba, lab: null, ...distinctColors(rgba) };
   self.postMessage({ type: "photo", id, width: photo.width, height: photo.height, distinct: photo.keys.length,
     ms: performance.now() - started });
+  // The CIELAB of its colors, which lab and oklab renders need, while the first palette is still on
+  // the server (hundreds of ms): a switch of color space then pays for the matching only.
+  setTimeout(() => {
+    if (photo?.id === id && !photo.lab) photo.lab = labOfKeys(photo.keys);
+  }, 0);
 }
 
 function render({ id, seq, palette, colorSpace, dither }) {
