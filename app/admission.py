@@ -1,21 +1,48 @@
 """Admission control for the HTTP layer: a request goes ahead only when its memory fits the budget.
 
 The photo comes from an upload or from the caches (app/photos.py). Before
-an upload is decoded, its header gives the pixel count; with the options in
-the form, app/budget.py turns that into the request's expected peak, which
-the request reserves until it ends (teardown). No room within
-MEMORY_WAIT_SECONDS: 503 busy with Retry-After. More than the whole budget:
-413 too_many_pixels, naming the budget.
+an upload is decoded, its header gives the pixel count; with the options the
+form asked for (as forms.read_all parsed them), app/budget.py turns that into
+the request's expected peak, which the request reserves until it ends
+(teardown). A photo already counted needs only its histogram for palettes and
+the curve: such a request reserves the histogram's work, and the pixels' peak
+only if it goes on to use the pixels. No room within MEMORY_WAIT_SECONDS:
+503 busy with Retry-After. More than the whole budget: 413 too_many_pixels,
+naming the budget.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 from flask import Flask, current_app, g, request
 
 from app import budget
 from app.errors import AppError
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a request will do with the photo's pixels, as far as its memory goes: the options it was sent."""
+
+    dither: str = "none"
+    method: str = "kmeans"
+    color_space: str = "rgb"
+    min_region: int = 0
+    template: bool = False  # a paint-by-number template
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any], template: bool = False) -> "Work":
+        """From the option values forms.read_all parsed (those an endpoint does not take keep their defaults)."""
+        known = {name: values[name] for name in ("dither", "method", "color_space", "min_region") if name in values}
+        return cls(**known, template=template)
+
+    def bytes_for(self, pixels: int, upload_bytes: int = 0) -> int:
+        return budget.request_bytes(pixels, dither=self.dither, method=self.method, color_space=self.color_space,
+                                    upload_bytes=upload_bytes, min_region=self.min_region,
+                                    template=self.template)
 
 RETRY_AFTER_SECONDS = 5
 
@@ -64,36 +91,27 @@ def _release(error: BaseException | None = None) -> None:
         reservation.release()
 
 
-def _form_choice(name: str, default: str) -> str:
-    values = request.form.getlist(name) if request.mimetype in ("multipart/form-data",
-                                                                "application/x-www-form-urlencoded") else []
-    return values[0].strip().lower() if len(values) == 1 else default
+def admit(pixels: int, work: Work, upload_bytes: int = 0) -> None:
+    """Reserve what this work on a photo of this many pixels takes, waiting a bounded time for room;
+    AppError 503 or 413 otherwise."""
+    _reserve(work.bytes_for(pixels, upload_bytes), pixels)
 
 
-def _whole_number(text: str) -> int:
-    return int(text) if text.isdigit() else 0  # a bad value never gets this far: the fields are checked first
+def admit_histogram(colors: int, pixels: int) -> None:
+    """Reserve what work on the photo's histogram alone takes (palettes, the curve), never more than its pixels'."""
+    needed = min(budget.histogram_request_bytes(colors), budget.request_bytes(pixels))
+    _reserve(needed, pixels)
 
 
-def expected_bytes(pixels: int, upload_bytes: int = 0) -> int:
-    """What this request will take for a photo of this many pixels, with the options its form asks for."""
-    return budget.request_bytes(pixels, dither=_form_choice("dither", "none"), method=_form_choice("method", "kmeans"),
-                                color_space=_form_choice("color_space", "rgb"), upload_bytes=upload_bytes,
-                                min_region=_whole_number(_form_choice("min_region", "0")),
-                                template=request.path == "/api/paint-by-number")
-
-
-def admit(pixels: int, upload_bytes: int = 0) -> None:
-    """Reserve this request's memory, waiting a bounded time for room; AppError 503 or 413 otherwise."""
+def _reserve(needed: int, pixels: int) -> None:
     memory: budget.Budget = current_app.extensions["memory_budget"]
     reservation = g.get("memory_reservation")
     if reservation is None:
         reservation = g.memory_reservation = memory.reservation()
-    needed = expected_bytes(pixels, upload_bytes)
     try:
         reservation.grow_to(needed, float(current_app.config["MEMORY_WAIT_SECONDS"]))
     except budget.NeverFits as refusal:
-        per_pixel = needed / max(pixels, 1)
-        largest = max(0, refusal.available - (needed - int(per_pixel * pixels))) / per_pixel
+        largest = pixels * refusal.available / needed  # at the same bytes a pixel
         raise AppError(413, "too_many_pixels", (
             f"The image is {pixels / 1e6:.1f} megapixels; with these options this server's memory budget "
             f"(MEMORY_MB = {memory.total // budget.MB}, of which {refusal.available // budget.MB} MB for photos) "

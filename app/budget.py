@@ -50,6 +50,11 @@ STRONG_CLEAN_SHARE = 1 / 10_000
 TEMPLATE_PIXELS = 2400 * 2400
 TEMPLATE_BYTES_PER_WORKING_PIXEL = 72.0
 FIXED_REQUEST_BYTES = 24 * MB  # the 2**24-entry lookup table and small buffers, whatever the size
+# A request on a photo already counted that needs only its histogram (palettes, the curve): the engine's work
+# per distinct color, its per-photo caches included. bench/memory.py measures 82-150 bytes a color on the
+# 12 MP photo (palettes 2-64 in rgb and lab, the curve); 150-275 in all over k = 2-256 and on kodim23's 72k.
+HISTOGRAM_BYTES_PER_COLOR = 320
+HISTOGRAM_FIXED_BYTES = 16 * MB
 # Kept back from the budget for what no ledger sees: the kernel's page cache, allocator slack, growth.
 HEADROOM_FRACTION = 0.1
 
@@ -71,6 +76,11 @@ def request_bytes(pixels: int, dither: str = "none", method: str = "kmeans", col
     if min_region:
         per_pixel += CLEAN_EXTRA_PER_PIXEL if min_region <= STRONG_CLEAN_SHARE * pixels else STRONG_CLEAN_EXTRA_PER_PIXEL
     return int(per_pixel * pixels) + FIXED_REQUEST_BYTES + 2 * upload_bytes
+
+
+def histogram_request_bytes(colors: int) -> int:
+    """The expected peak of a request that works on a photo's histogram of this many colors alone."""
+    return HISTOGRAM_BYTES_PER_COLOR * colors + HISTOGRAM_FIXED_BYTES
 
 
 # --- how much memory there is --------------------------------------------------------------------

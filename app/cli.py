@@ -14,12 +14,15 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from app import curve, imaging, options, paint_by_number, palettes, pipeline, quantize, results, settings, sheet
-from app import template_png, template_svg
+from app import imaging, options, paint_by_number, pipeline, quantize, results, settings, sheet
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 # An -o with one of these names a file, so it cannot take several outputs.
 FILE_SUFFIXES = IMAGE_SUFFIXES | {".json", ".css", ".gpl", ".svg"}
+# While scikit-learn is imported in the background (Python code that holds the GIL), the main thread decodes
+# and counts colors in hundreds of short calls that let go of the GIL; at Python's default switch interval
+# (5 ms) it may wait that long to take it back after each one.
+BACKGROUND_IMPORT_SWITCH_SECONDS = 0.0002
 
 
 def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: options.Option,
@@ -225,6 +228,8 @@ def load(photo: Path, max_pixels: int) -> pipeline.Prepared:
 
 def run_extra(args: argparse.Namespace) -> list[dict]:
     """--curve, --contact-sheet or --palette-format, for every photo."""
+    from app import curve, palettes  # imported by the modes that use them, not by every run
+
     photos = find_photos(args.photos)
     max_pixels = int(settings.get("MAX_PIXELS"))
     records = []
@@ -264,6 +269,8 @@ def run_extra(args: argparse.Namespace) -> list[dict]:
 
 def paint(args: argparse.Namespace, photo: Path, prepared: pipeline.Prepared, photos: int) -> list[dict]:
     """--paint-by-number: one template per k, PNG when the path ends in .png, else SVG."""
+    from app import template_png, template_svg
+
     records = []
     min_region = args.template_min_region
     if min_region is None:
@@ -343,9 +350,21 @@ def summary_line(rec: dict) -> str:
 BROKEN_PIPE_STATUS = 141
 
 
+def uses_scikit_learn(args: argparse.Namespace) -> bool:
+    """Whether this run's palettes may need scikit-learn (quantize.needs_scikit_learn); the curve and the
+    contact sheet always may. Pillow's quantizers never."""
+    if args.curve or args.contact_sheet is not None:
+        return True
+    if args.method != "kmeans" and args.palette_format is None and args.paint_by_number is None:
+        return False
+    return any(quantize.needs_scikit_learn(k, args.color_space) for k in args.k)
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
     args = parse_args(argv, prog)
-    quantize.preload_in_background()  # scikit-learn's import overlaps decoding and counting colors
+    if uses_scikit_learn(args):  # otherwise it is never imported at all
+        sys.setswitchinterval(BACKGROUND_IMPORT_SWITCH_SECONDS)
+        quantize.preload_in_background()  # scikit-learn's import overlaps decoding and counting colors
     try:
         extra = (args.curve or args.contact_sheet is not None or args.palette_format is not None
                  or args.paint_by_number is not None)

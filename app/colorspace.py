@@ -105,6 +105,29 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     return out
 
 
+def ciede2000_to_entries(lab_colors: np.ndarray, lab_palette: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """CIEDE2000 of each color to its palette entry: ciede2000(lab_colors, lab_palette[labels]).
+
+    The entries are looked up a block at a time, on each core for its own
+    part, rather than gathered into a full-size array first.
+    """
+    lab_colors, lab_palette = np.asarray(lab_colors), np.asarray(lab_palette)
+    dtype = np.result_type(lab_colors.dtype, lab_palette.dtype, np.float32)
+    entry_columns = np.ascontiguousarray(lab_palette.T, dtype=dtype)  # one look-up per column: faster than rows
+    out = np.empty(len(lab_colors), dtype=dtype)
+
+    def part(first: int, last: int) -> None:
+        for start in range(first, last, _CIEDE2000_BLOCK):
+            stop = min(start + _CIEDE2000_BLOCK, last)
+            block = lab_colors[start:stop].astype(dtype, copy=False)
+            entries = labels[start:stop]
+            out[start:stop] = _ciede2000_columns(block[:, 0], block[:, 1], block[:, 2],
+                                                 *(column.take(entries) for column in entry_columns))
+
+    parallel.for_ranges(len(lab_colors), part)
+    return out
+
+
 def _pow7(x: np.ndarray) -> np.ndarray:
     x2 = x * x
     return x2 * x2 * x2 * x
@@ -118,15 +141,18 @@ def _ciede2000_block(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
     and the four cosines of T from multiple-angle identities. dH' comes from
     the cross and dot products of the (a', b') vectors.
     """
-    L1, a1, b1 = lab1[:, 0], lab1[:, 1], lab1[:, 2]
-    L2, a2, b2 = lab2[:, 0], lab2[:, 1], lab2[:, 2]
+    return _ciede2000_columns(lab1[:, 0], lab1[:, 1], lab1[:, 2], lab2[:, 0], lab2[:, 1], lab2[:, 2])
+
+
+def _ciede2000_columns(L1, a1, b1, L2, a2, b2) -> np.ndarray:
+    """_ciede2000_block on the six coordinates as separate arrays."""
     bb1, bb2 = b1 * b1, b2 * b2
     c7 = _pow7((np.sqrt(a1 * a1 + bb1) + np.sqrt(a2 * a2 + bb2)) * 0.5)
     scale = 1.5 - 0.5 * np.sqrt(c7 / (c7 + _25_POW_7))  # 1 + G
     a1p, a2p = a1 * scale, a2 * scale
     c1p, c2p = np.sqrt(a1p * a1p + bb1), np.sqrt(a2p * a2p + bb2)
     dC = c2p - c1p
-    tiny = np.finfo(lab1.dtype).tiny
+    tiny = np.finfo(L1.dtype).tiny
     dot = a1p * a2p + b1 * b2
     cross = a1p * b2 - b1 * a2p
     # dH' = 2 sqrt(C1'C2') sin(dh'/2) = cross * sqrt(2 / (C1'C2' + dot)): signed, and free of the

@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from app import colorspace, quantize
 
@@ -82,7 +81,7 @@ def error_curve(hist: quantize.Histogram, color_space: str = "rgb", ks: tuple[in
     # As quantize.find_palette does: a perceptual space competes with RGB, and the
     # palette with the lower mean CIEDE2000 under perceptual assignment wins.
     spaces = ("rgb",) if color_space == "rgb" else (color_space, "rgb")
-    with threadpool_limits(1):  # tiny matrices: BLAS threads cost more than they give
+    with quantize.single_threaded():  # tiny matrices: BLAS threads cost more than they give
         chains = [_palettes(bins, space, ks[-1]) for space in spaces]
         points = [_measure(bins, bin_lab, [chain[k] for chain in chains], k) for k in ks]
     return Curve(tuple(points), suggest_k([p.k for p in points], [p.psnr for p in points]))

@@ -18,7 +18,7 @@ bp = Blueprint("explore", __name__)
 @bp.post("/api/curve")
 def error_curve() -> Response:
     values = forms.read_all("/api/curve")
-    photo = read_photo()
+    photo = read_photo(values)
     access_log.note(photo.pixels, f"{curve.CURVE_KS[0]}-{curve.CURVE_KS[-1]}")
     return jsonify({**curve.error_curve(photo.hist, values["color_space"]).as_json(),
                     "image_id": photo.token})
@@ -27,7 +27,7 @@ def error_curve() -> Response:
 @bp.post("/api/contact-sheet")
 def contact_sheet() -> Response:
     values = forms.read_all("/api/contact-sheet")
-    photo = read_photo()
+    photo = read_photo(values)
     access_log.note(photo.pixels, ",".join(map(str, values["ks"])))
     data = sheet.contact_sheet(photo.prepared, values["ks"], values["color_space"], values["dither"],
                                values["method"], tile_side=values["max_side"])
@@ -38,7 +38,7 @@ def contact_sheet() -> Response:
 @bp.post("/api/palette")
 def palette_file() -> Response:
     values = forms.read_all("/api/palette")
-    photo = read_photo()
+    photo = read_photo(values)
     chosen = options.engine_options(values)
     access_log.note(photo.pixels, chosen.k)
     fmt = values["format"]

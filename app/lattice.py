@@ -14,6 +14,7 @@ several times faster than an argmin along short rows, or a k-d tree.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,8 +22,10 @@ import numpy as np
 
 from app import parallel
 
-# Colors per matrix product: a (k, BLOCK) float64 block stays in cache.
-BLOCK = 2048
+# Colors per matrix product: the (k, block) float64 products, about BLOCK_VALUES of them (1 MB),
+# stay in cache; at k = 256 a 2048-color block took 1.6 times as long as a 512-color one.
+BLOCK_VALUES = 1 << 17
+MAX_BLOCK = 4096
 MAX_CENTERS = 256  # the index must fit the low 8 bits
 
 
@@ -70,33 +73,57 @@ def _encode(centers: np.ndarray, count: int) -> np.ndarray:
     return encoded
 
 
-def _blocks(coordinates: np.ndarray, first: int, last: int) -> Iterator[tuple[int, int, np.ndarray]]:
-    """Points first..last in blocks of BLOCK, each as the (4, n) rows [x, 1] (one buffer, reused)."""
-    block = np.ones((4, BLOCK))
-    for start in range(first, last, BLOCK):
-        stop = min(start + BLOCK, last)
+def _blocks(coordinates: np.ndarray, first: int, last: int, centers: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Points first..last in blocks sized for that many centers, each as the (4, n) rows [x, 1] (one buffer, reused)."""
+    size = max(256, min(MAX_BLOCK, BLOCK_VALUES // centers))
+    block = _block_buffer(size)
+    for start in range(first, last, size):
+        stop = min(start + size, last)
         points = block[:, : stop - start]
         points[:3] = coordinates[:, start:stop]
         yield start, stop, points
 
 
+_buffers = threading.local()
+
+
+def _block_buffer(size: int) -> np.ndarray:
+    """A (4, size) buffer whose last row is ones, kept by each thread: a fresh one of 128 kB
+    is mapped from the system and faulted in page by page, 3 ms a palette at 12 MP."""
+    buffer = getattr(_buffers, "block", None)
+    if buffer is None or buffer.shape[1] < size:
+        buffer = _buffers.block = np.ones((4, max(size, MAX_BLOCK)))
+    return buffer[:, :size]
+
+
 def nearest(lattice: Lattice, centers: np.ndarray) -> Nearest:
     """The nearest of the centers (already on the lattice) for every point, exactly."""
+    labels, squared = _nearest(lattice, centers, with_distances=True)
+    return Nearest(labels, squared)
+
+
+def nearest_labels(lattice: Lattice, centers: np.ndarray) -> np.ndarray:
+    """nearest(lattice, centers).labels, without working out the distances (what a Lloyd step needs)."""
+    return _nearest(lattice, centers, with_distances=False)[0]
+
+
+def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
     encoded = _encode(centers, 1)
     coordinates = lattice.coordinates
     n = coordinates.shape[1]
     labels = np.empty(n, dtype=np.intp)
-    squared = np.empty(n)
+    squared = np.empty(n) if with_distances else None
 
     def part(first: int, last: int) -> None:
-        for start, stop, points in _blocks(coordinates, first, last):
+        for start, stop, points in _blocks(coordinates, first, last, len(encoded)):
             best = np.min(encoded @ points, axis=0)
             above = np.floor(best * (1.0 / 256.0))
             labels[start:stop] = best - 256.0 * above
-            squared[start:stop] = above + np.einsum("ij,ij->j", points[:3], points[:3])
+            if squared is not None:
+                squared[start:stop] = above + np.einsum("ij,ij->j", points[:3], points[:3])
 
     parallel.for_ranges(n, part)
-    return Nearest(labels, squared)
+    return labels, squared
 
 
 def nearest_few(lattice: Lattice, centers: np.ndarray, count: int) -> np.ndarray:
@@ -112,7 +139,7 @@ def nearest_few(lattice: Lattice, centers: np.ndarray, count: int) -> np.ndarray
     found = np.empty((n, count), dtype=np.intp)
 
     def part(first: int, last: int) -> None:
-        for start, stop, points in _blocks(coordinates, first, last):
+        for start, stop, points in _blocks(coordinates, first, last, len(encoded)):
             values = encoded @ points
             for rank in range(count):
                 best = values.min(axis=0)

@@ -13,8 +13,9 @@ from typing import Callable, TypeVar
 
 T = TypeVar("T")
 
-# A part smaller than this costs more to hand over than it saves.
-MIN_PART = 32768
+# A part smaller than this costs more to hand over than it saves (the fine bins of a 12 MP photo,
+# ~35,000 means, are worth two parts).
+MIN_PART = 16384
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -51,8 +52,11 @@ def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
     if parts == 1:
         return [work(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
-    futures = [_executor().submit(work, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    return [future.result() for future in futures]
+    # The calling thread does the first part itself: one hand-over fewer, and on a busy machine
+    # it does not wait for a core to come free before any work starts.
+    futures = [_executor().submit(work, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    first = work(bounds[0], bounds[1])
+    return [first] + [future.result() for future in futures]
 
 
 def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:

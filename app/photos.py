@@ -9,13 +9,15 @@ keep photos between requests:
      bytes, decoded again only when a request needs the pixels.
 An image_id neither level holds gets 410, and the page sends the photo again.
 Whatever the source, the request's memory is admitted under the budget
-(app/admission.py) before any decoding.
+(app/admission.py) before any decoding: for a photo found in a cache, what its
+histogram's work takes, and the pixels' peak only once the request uses them.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 from flask import current_app, request
 
@@ -63,13 +65,17 @@ class CachedPhoto:
 
 
 class Photo:
-    """The photo a request works on. Its pixels are decoded on first use when only its histogram was at hand."""
+    """The photo a request works on. Its pixels are decoded on first use when only its histogram was at hand,
+    and their memory is admitted then."""
 
-    def __init__(self, cached: CachedPhoto, image_id: str | None, uploaded: bool, stem: str | None = None):
+    def __init__(self, cached: CachedPhoto, image_id: str | None, uploaded: bool, work: admission.Work,
+                 stem: str | None = None):
         self._cached = cached
         self.token = image_id  # image_id for the next request; None when no cache could keep it
         self.uploaded = uploaded  # decoded by this request (its decode timings count here)
         self.stem = stem or cached.facts.stem  # the download name's stem
+        self._work = work
+        self._pixels_admitted = uploaded  # an upload's decoding was admitted with its pixels
 
     @property
     def hist(self) -> quantize.Histogram:
@@ -94,8 +100,12 @@ class Photo:
 
     @property
     def prepared(self) -> pipeline.Prepared:
+        """The decoded photo: the request's work on its pixels is admitted first."""
         if self._cached.prepared is None:
-            self._cached = _decode_shared(self.token, self._cached)
+            self._cached = _decode_shared(self.token, self._cached, self._work)
+        elif not self._pixels_admitted:
+            admission.admit(self.pixels, self._work)
+        self._pixels_admitted = True
         return self._cached.prepared
 
 
@@ -112,13 +122,13 @@ def _keep(image_id: str, cached: CachedPhoto) -> bool:
     return bool(cache.max_bytes) and cache.put(cached, cached.nbytes, key=image_id) is not None
 
 
-def _decode_shared(image_id: str | None, cached: CachedPhoto) -> CachedPhoto:
+def _decode_shared(image_id: str | None, cached: CachedPhoto, work: admission.Work) -> CachedPhoto:
     """The pixels of a photo the shared cache holds: its upload decoded again, its histogram reused."""
     shared = _second_level()
     source = shared.source(image_id) if shared is not None and image_id else None
     if source is None:
         raise expired()
-    admission.admit(cached.facts.width * cached.facts.height, upload_bytes=len(source))
+    admission.admit(cached.facts.width * cached.facts.height, work, upload_bytes=len(source))
     try:
         prepared = pipeline.prepare(source, current_app.config["MAX_PIXELS"], known_hist=cached.hist,
                                     fits=cached.fits)
@@ -129,17 +139,17 @@ def _decode_shared(image_id: str | None, cached: CachedPhoto) -> CachedPhoto:
     return decoded
 
 
-def _from_upload(data: bytes, filename: str | None) -> Photo:
+def _from_upload(data: bytes, filename: str | None, work: admission.Work) -> Photo:
     image_id = content_id(data)
     stem = filenames.safe_stem(filename)
     cached: CachedPhoto | None = _first_level().get(image_id)
     if cached is not None and cached.prepared is not None:
-        admission.admit(cached.facts.width * cached.facts.height)
-        return Photo(cached, image_id, uploaded=False, stem=stem)  # sent again: no second decode
+        admission.admit_histogram(cached.hist.unique_colors, cached.facts.width * cached.facts.height)
+        return Photo(cached, image_id, uploaded=False, work=work, stem=stem)  # sent again: no second decode
     max_pixels = int(current_app.config["MAX_PIXELS"])
     try:
         width, height = imaging.open_image(data, max_pixels).size  # the header only, before admission
-        admission.admit(width * height, upload_bytes=len(data))
+        admission.admit(width * height, work, upload_bytes=len(data))
         # Its histogram and palettes may be here already, from the shared cache: then they are not found again.
         prepared = pipeline.prepare(data, max_pixels, known_hist=None if cached is None else cached.hist,
                                     fits=None if cached is None else cached.fits)
@@ -152,10 +162,10 @@ def _from_upload(data: bytes, filename: str | None) -> Photo:
     shared = _second_level()
     if shared is not None and shared.put(image_id, SharedPhoto(facts, prepared.hist), data):
         kept = True
-    return Photo(cached, image_id if kept else None, uploaded=True)
+    return Photo(cached, image_id if kept else None, uploaded=True, work=work)
 
 
-def _from_caches(image_id: str) -> Photo:
+def _from_caches(image_id: str, work: admission.Work) -> Photo:
     cached: CachedPhoto | None = _first_level().get(image_id)
     if cached is None:
         shared = _second_level()
@@ -164,12 +174,19 @@ def _from_caches(image_id: str) -> Photo:
             raise expired()
         cached = CachedPhoto(found.facts, found.hist, None, FitCache())
         _keep(image_id, cached)
-    admission.admit(cached.facts.width * cached.facts.height)
-    return Photo(cached, image_id, uploaded=False)
+    admission.admit_histogram(cached.hist.unique_colors, cached.facts.width * cached.facts.height)
+    return Photo(cached, image_id, uploaded=False, work=work)
 
 
-def read_photo() -> Photo:
-    """The photo from an upload or from the caches, with its name stem and image_id."""
+def read_photo(values: Mapping[str, Any] | None = None) -> Photo:
+    """The photo from an upload or from the caches, with its name stem and image_id.
+
+    values: the endpoint's options as forms.read_all parsed them, for the memory the work takes; an endpoint
+    that does not pass them has them read here, the same way.
+    """
+    if values is None:
+        values = forms.read_all(request.path) if request.path in options.ENDPOINTS else {}
+    work = admission.Work.of(values, template=request.path == "/api/paint-by-number")
     if request.mimetype not in FORM_TYPES:
         raise bad_request("Send the photo as multipart/form-data with an 'image' file field.")
     files = request.files.getlist("image")
@@ -185,10 +202,10 @@ def read_photo() -> Photo:
         if len(data) > limit_mb * 2**20:
             raise AppError(413, "too_large", f"The upload is larger than the limit of {limit_mb} MB. "
                                              "Send a smaller file.")
-        return _from_upload(data, files[0].filename)
+        return _from_upload(data, files[0].filename, work)
     image_id = (field("image_id") or "").strip()
     if image_id:
-        return _from_caches(image_id)
+        return _from_caches(image_id, work)
     raise bad_request("Add the photo as a file in the 'image' field.")
 
 
@@ -202,7 +219,7 @@ def count_fits(photo: Photo) -> None:
 def recolor_request() -> tuple[Photo, results.Recolored]:
     """The photo of a POST /api/quantize form (or the page's no-JS form) and its result."""
     values = forms.read_all("/api/quantize")  # fields first: a bad one costs no decoding
-    photo = read_photo()
+    photo = read_photo(values)
     chosen = options.engine_options(values, fmt=values["format"])
     access_log.note(photo.pixels, chosen.k)
     recolored = results.recolor(photo.prepared, chosen, photo.stem, decoded_here=photo.uploaded)

@@ -95,7 +95,7 @@ class Mapped:
     """A palette and the index map it colors (shrunk already for a preview when that was cheaper)."""
 
     result: quantize.PaletteFit
-    indices: np.ndarray
+    indices: np.ndarray  # or a LookedUp, inside this module
     regions: RegionCount | None = None  # when min_region cleaned the map
 
 
@@ -144,21 +144,52 @@ def render(prepared: Prepared, options: Options) -> Rendered:
     options.check()
     decoded = prepared.decoded
     start = time.perf_counter()
-    mapped = map_colors(prepared, options)
+    mapped = _mapped(prepared, options)
     result, indices = mapped.result, mapped.indices
     quantize_ms = _ms(start)
     start = time.perf_counter()
     alpha = decoded.alpha
-    if options.max_side:  # no-op on an index map palette_and_indices() already shrank
+    if options.max_side:  # no-op on an index map _mapped() already shrank
         indices = imaging.shrink_nearest(indices, options.max_side)
         alpha = None if alpha is None else imaging.shrink_nearest(alpha, options.max_side)
-    # A shrunk preview is shown once and thrown away: the fastest zlib level does.
+    # A shrunk preview is shown once and thrown away: the fastest zlib level does (for an RGBA PNG;
+    # a paletted one always takes app/png.py's single fast level).
     preview = indices.shape != (decoded.height, decoded.width)
+    # A looked-up map is made band by band as the PNG is written (on every core), never whole.
     data = imaging.encode(indices, result.palette, alpha, options.fmt, compress_level=1 if preview else 3)
     timings = {"quantize_ms": quantize_ms, "encode_ms": _ms(start)}
     bits = imaging.png_bit_depth(data)
     return Rendered(data, imaging.MIME_TYPES[options.fmt], indices.shape[1], indices.shape[0], result, bits, timings,
                     mapped.regions)
+
+
+@dataclass(frozen=True)
+class LookedUp:
+    """An index map as a lookup of the pixel keys, made only where it is read (rows at a time, as PNG bands).
+
+    Reads like the array it stands for: shape, row slices, np.asarray() for all of it.
+    """
+
+    keys: np.ndarray  # (H, W) uint32 0xRRGGBB
+    table: np.ndarray  # (2**24,) uint8: the palette index of every color key the photo has
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.keys.shape
+
+    def __getitem__(self, where) -> np.ndarray:
+        return self.table[self.keys[where]]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        indices = self.table[self.keys]
+        return indices if dtype is None else indices.astype(dtype)
+
+
+def lookup_table(hist: quantize.Histogram, result: quantize.PaletteFit) -> np.ndarray:
+    """The palette index of each of the 2**24 color keys (those the photo lacks map to 0)."""
+    table = np.zeros(1 << 24, dtype=np.uint8)
+    table[hist.keys] = result.labels
+    return table
 
 
 def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
@@ -169,12 +200,18 @@ def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.
 
 def map_colors(prepared: Prepared, options: Options) -> Mapped:
     """The palette and index map, cleaned when min_region asks (then at full size before any shrinking)."""
+    mapped = _mapped(prepared, options)
+    return replace(mapped, indices=np.asarray(mapped.indices))
+
+
+def _mapped(prepared: Prepared, options: Options) -> Mapped:
+    """map_colors(), with a plain map left as a lookup for the encoder to make as it goes."""
     if not options.min_region:
         return Mapped(*_palette_and_indices(prepared, options))
     full = Options(k=options.k, color_space=options.color_space, method=options.method)
     result, indices = _palette_and_indices(prepared, full)
     decoded = prepared.decoded
-    cleaned = cleaning.clean(indices.reshape(decoded.height, decoded.width), result.palette, decoded.rgb,
+    cleaned = cleaning.clean(np.asarray(indices).reshape(decoded.height, decoded.width), result.palette, decoded.rgb,
                              decoded.alpha, options.min_region, prepared.hist, prepared.keys, result.labels)
     indices = cleaned.indices
     if options.max_side:
@@ -182,7 +219,7 @@ def map_colors(prepared: Prepared, options: Options) -> Mapped:
     return Mapped(cleaned.result, indices, RegionCount(cleaned.regions_before, cleaned.regions_after))
 
 
-def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
+def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray | LookedUp]:
     hist, keys = prepared.hist, prepared.keys
     shape = (prepared.decoded.height, prepared.decoded.width)
     result = palette_fit(prepared, options)
@@ -191,7 +228,7 @@ def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize
         keys = keys.reshape(shape)
         if options.max_side:
             keys = imaging.shrink_nearest(keys, options.max_side)
-        return result, quantize.index_map(keys, hist, result)
+        return result, LookedUp(keys, lookup_table(hist, result))
     return dithered(prepared.decoded, prepared.hist, result.palette)
 
 

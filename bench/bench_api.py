@@ -14,6 +14,10 @@ run, side by side:
   dithering off, paletted PNG at our zlib level 3. PSNR of both results against the decoded photo.
 - 12 MP photos: the request against the I/O floor, Pillow's decode plus a zlib-level-1 encode
   of a paletted PNG of the same size (our result's index map): <= 2.5x at k = 16, <= 4.0x at 256.
+- fixed cost: kodim23 at k = 2, where the engine has least to do: the request, its server-side
+  timings (decode, histogram, palette, map and PNG), the rest (HTTP, form, validation, admission,
+  logging), a request refused after its upload was read (k = 1: Flask and the form alone), and
+  libimagequant's job at k = 2 beside them.
 - growth: one camera photo resampled in memory (Lanczos, JPEG quality 92) to 0.4, 3, 12, 24
   and 48 MP; request time and time per megapixel at k = 16 and 256. Growing no faster than the
   pixel count means the time per megapixel does not rise (10% allowed for noise).
@@ -51,6 +55,7 @@ KS = (16, 256)
 FLOOR_LIMITS = {16: 2.5, 256: 4.0}
 GROWTH_MP = (0.4, 3, 12, 24, 48)
 GROWTH_SOURCE = "cam_olympus_ep3_12mp.jpg"
+FIXED_COST_PHOTO = "kodim23.png"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -154,6 +159,32 @@ def run_camera(session, base, photos, args) -> None:
     print(table(["photo", "k", "API ms", "floor ms", "API / floor", "target", ""], body))
 
 
+def run_fixed_cost(session, base, args) -> None:
+    path = CORPUS / FIXED_COST_PHOTO
+    data = path.read_bytes()
+    repeat = max(args.repeat, 5)
+    print(f"\n## Fixed cost of a request: {path.name} at k = 2, JSON answer, ms (best of {repeat})")
+    walls, answers = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        answer = session.post(f"{base}/api/quantize", files={"image": (path.name, data)}, data={"k": "2"},
+                              headers={"Accept": "application/json"}, timeout=60)
+        walls.append(time.perf_counter() - start)
+        answers.append(answer.json()["timings"])
+    fastest = int(np.argmin(walls))
+    timings = answers[fastest]
+    rest = min(wall * 1000 - sum(answer.values()) for wall, answer in zip(walls, answers))
+    refused_s, _ = best(lambda: session.post(f"{base}/api/quantize", files={"image": (path.name, data)},
+                                             data={"k": "1"}, timeout=60), repeat)
+    liq_s, _ = best(lambda: libimagequant_job(data, 2), repeat)
+    body = [["request, k = 2 (client)", f"{walls[fastest] * 1000:.1f}"],
+            *[[f"  server: {name}", f"{value:.1f}"] for name, value in timings.items()],
+            ["  the rest: HTTP, form, validation, admission, JSON, log (least of all)", f"{rest:.1f}"],
+            ["request refused after reading the upload (k = 1)", f"{refused_s * 1000:.1f}"],
+            ["libimagequant's job, k = 2", f"{liq_s * 1000:.1f}"]]
+    print(table(["", "ms"], body))
+
+
 def run_growth(session, base, args) -> None:
     sizes = GROWTH_MP[:-1] if args.quick else GROWTH_MP
     print(f"\n## Growth: {GROWTH_SOURCE} resampled, POST /api/quantize, ms and ms per megapixel")
@@ -193,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
                                                             MAX_UPLOAD_MB="200", CACHE_MB="0") as (_, base):
         with requests.Session() as session:
             post(session, base, small[0].name, small[0].read_bytes(), 16)  # the worker's first request imports
+            run_fixed_cost(session, base, args)
             run_small(session, base, small, args)
             run_camera(session, base, camera, args)
             if not args.no_growth:

@@ -29,6 +29,7 @@ import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 import psutil
@@ -103,6 +104,15 @@ PREVIOUS = Design("previous", "kmeans:result-shown")
 
 
 @dataclass
+class MoveParts:
+    """Where the time of the live page's moves went, for those whose palette had to be asked for."""
+
+    arrived: list[float] = field(default_factory=list)  # input to the palette's answer in the page
+    server: list[float] = field(default_factory=list)  # the server's time on it (timings.quantize_ms)
+    drawing: list[float] = field(default_factory=list)  # the worker's time drawing the preview from it
+
+
+@dataclass
 class Figures:
     first: list[float] = field(default_factory=list)
     original: list[float] = field(default_factory=list)
@@ -110,7 +120,7 @@ class Figures:
     first_server: list[float] = field(default_factory=list)
     first_page_ready: list[float] = field(default_factory=list)
     moves_cold: list[float] = field(default_factory=list)
-    moves_cold_palette: list[float] = field(default_factory=list)
+    moves_cold_parts: MoveParts = field(default_factory=MoveParts)
     moves_warm: list[float] = field(default_factory=list)
     drag_painted: list[int] = field(default_factory=list)
     drag_release: list[float] = field(default_factory=list)
@@ -129,12 +139,9 @@ def worker_cpu(server: subprocess.Popen) -> float:
     return sum(w.cpu_times().user + w.cpu_times().system for w in workers)
 
 
-def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none", arrivals: list | None = None) -> float:
-    """Set the slider to k as a hand does (one input event); ms until that result is on screen.
-
-    arrivals (live page only): gets the ms until the palette of k came from the server, when it had to be asked for.
-    """
-    shown, arrived = page.evaluate(
+def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none", parts: MoveParts | None = None) -> float:
+    """Set the slider to k as a hand does (one input event); ms until that result is on screen."""
+    shown, palette, drawing = page.evaluate(
         """async ([mark, want, k, space]) => {
              const slider = document.getElementById('k-slider');
              slider.value = String(k);
@@ -143,12 +150,17 @@ def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none",
              const shown = await window.__shown(mark, want, since);
              const palette = performance.getEntriesByName('kmeans:palettes').find((m) => m.startTime >= since
                && m.detail.colorSpace === space && m.detail.ks.includes(k));
-             return [shown - since, palette ? palette.startTime - since : null];
+             const painted = performance.getEntriesByName(mark).find((m) => m.startTime === shown);
+             return [shown - since, palette ? [palette.startTime - since, palette.detail.timings.quantize_ms] : null,
+                     painted?.detail?.renderMs ?? null];
            }""",
         [design.mark, design.want(k, space, dither), k, space],
     )
-    if arrivals is not None and arrived is not None:
-        arrivals.append(arrived)
+    if parts is not None and palette is not None:
+        parts.arrived.append(palette[0])
+        parts.server.append(palette[1])
+        if drawing is not None:
+            parts.drawing.append(drawing)
     return shown
 
 
@@ -226,8 +238,8 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         select(page, design, "color-space", "rgb", design.want(16))
         step("color space with no rest")
         before = worker_cpu(server)
-        arrivals = figures.moves_cold_palette if design is LIVE else None
-        figures.moves_cold += [move(page, design, k, arrivals=arrivals) for k in KS]
+        parts = figures.moves_cold_parts if design is LIVE else None
+        figures.moves_cold += [move(page, design, k, parts=parts) for k in KS]
         step("moves right after the first result")
         figures.cpu_per_move_cold.append((worker_cpu(server) - before) * 1000 / len(KS))
         if design is LIVE:  # the whole ladder, then the same moves again
@@ -327,7 +339,9 @@ def main() -> None:
         ("first result", "first", "ms"), ("  server: decode+count+k-means", "first_server", "ms"),
         ("  page ready to draw", "first_page_ready", "ms"), ("original on screen", "original", "ms"),
         ("visible progress", "progress", "ms"), ("move, right after", "moves_cold", "ms"),
-        ("  palette came (when asked)", "moves_cold_palette", "ms"),
+        ("  asked: palette came", "moves_cold_parts.arrived", "ms"),
+        ("  asked: server k-means", "moves_cold_parts.server", "ms"),
+        ("  asked: drawing (worker)", "moves_cold_parts.drawing", "ms"),
         ("move, ladder done", "moves_warm", "ms"), ("drag: k painted of 63", "drag_painted", "n"),
         ("drag: release to 64", "drag_release", "ms"), ("dithering on", "dither", "ms"),
         ("color space to lab, no rest", "space_no_rest", "ms"), ("color space to lab, 1 s rest", "space", "ms"),
@@ -340,7 +354,7 @@ def main() -> None:
         print(f"\n{photo}   (p50 / p95, ms unless noted; ratio = previous p50 / live p50)")
         print(f"{'':<30} {'live':>14} {'previous':>14} {'ratio':>7}")
         for label, attribute, unit in rows:
-            a, b = getattr(live, attribute), getattr(previous, attribute)
+            a, b = attrgetter(attribute)(live), attrgetter(attribute)(previous)
             ratio = ""
             if unit != "n" and a and b and statistics.median(a) > 0:
                 ratio = f"{statistics.median(b) / statistics.median(a):.1f}x"

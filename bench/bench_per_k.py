@@ -1,7 +1,7 @@
 """The cost of one more palette for a photo already counted: find_palette per k, against its peers.
 
-    .venv/bin/python -m bench.bench_per_k                 # the 12 MP photos, k = 2..64
-    .venv/bin/python -m bench.bench_per_k --quick         # one photo, fewer k
+    .venv/bin/python -m bench.bench_per_k                 # the 12 MP photos and kodim23, k = 2..64
+    .venv/bin/python -m bench.bench_per_k --quick         # one 12 MP photo, fewer k
 
 The live slider asks for a palette at every k from 2 to 64 for one photo,
 whose histogram is counted once and kept. So the figure that matters is
@@ -12,7 +12,11 @@ peer k values, libimagequant's and scikit-learn's recipe's time for the same
 k on the same pixels (their whole quantization: they keep nothing between
 calls), and libimagequant's PSNR. Ratios are peer time / ours.
 
-Targets (issue 10): at most 60 ms per k up to k = 64 in RGB, and 250 ms in CIELAB.
+Targets (issues 9 and 10; the page must paint a palette within 100 ms at 12 MP and
+50 ms at 0.4 MP, HTTP and drawing included): p95 over k = 2..64 in RGB at most 60 ms
+a k at 12 MP and 25 ms at 0.4 MP; in CIELAB at most 300 ms a k at 12 MP.
+The wall clock counts time spent waiting for a core on a shared machine: the CPU
+columns (every thread of the process) say what the work itself took.
 """
 
 from __future__ import annotations
@@ -34,14 +38,16 @@ from bench.report import table, verdict
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
 TWELVE_MP = 11_000_000
-RGB_TARGET_MS, LAB_TARGET_MS = 60.0, 250.0
+SMALL_PHOTO = "kodim23.png"  # 0.4 MP, the small photo of issue 9's targets
+RGB_TARGET_MS = {"12 MP": 60.0, "0.4 MP": 25.0}
+LAB_TARGET_MS = 300.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ks = lambda text: [int(v) for v in text.replace(",", " ").split()]  # noqa: E731
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of photos (default %(default)s)")
-    parser.add_argument("--photos", help="comma-separated file names (default: every photo of 11 MP or more)")
+    parser.add_argument("--photos", help="comma-separated file names (default: every photo of 11 MP or more, and kodim23)")
     parser.add_argument("--ks", type=ks, default=list(range(2, 65)), help="our k values (default 2..64)")
     parser.add_argument("--lab-ks", type=ks, default=[2, 8, 16, 32, 48, 64],
                         help="k values timed in CIELAB too (default %(default)s)")
@@ -61,7 +67,8 @@ def photos(args: argparse.Namespace) -> list[Path]:
         return [args.corpus / name.strip() for name in args.photos.split(",")]
     found = [p for p in sorted(args.corpus.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
     large = [p for p in found if jobs_pixels(p) >= TWELVE_MP]
-    return large[:1] if args.quick else large
+    small = [p for p in found if p.name == SMALL_PHOTO]
+    return large[:1] if args.quick else large + small
 
 
 def jobs_pixels(path: Path) -> int:
@@ -98,7 +105,8 @@ def measure_photo(path: Path, args: argparse.Namespace) -> list[dict]:
     rows = []
     for k in args.ks:
         rgb_ms, rgb_cpu, fit = best_wall_and_cpu(lambda: quantize.find_palette(hist, k), args.repeat)
-        row = {"photo": path.name, "k": k, "rgb_ms": rgb_ms, "rgb_cpu": rgb_cpu, "psnr": fit.psnr}
+        row = {"photo": path.name, "k": k, "rgb_ms": rgb_ms, "rgb_cpu": rgb_cpu, "psnr": fit.psnr,
+               "size": "12 MP" if hist.pixels >= TWELVE_MP else "0.4 MP"}
         if k in args.lab_ks:
             row["lab_ms"], lab_fit = best_ms(lambda: quantize.find_palette(hist, k, "lab"), args.repeat)
             row["lab_delta_e"] = lab_fit.delta_e
@@ -128,20 +136,33 @@ def print_tables(rows: list[dict]) -> None:
         body.append(cells)
     print(table(["photo", "k", "ours rgb ms", "rgb CPU ms", "ours PSNR", "ours lab ms", "libimagequant ms (x ours)",
                  "liq PSNR", "recipe ms (x ours)"], body))
-    print("\n## Summary per photo over every k measured")
+    print("\n## Summary per photo over every k measured (p95: the 95th percentile over k)")
     body = []
     for photo in sorted({r["photo"] for r in rows}):
         mine = [r for r in rows if r["photo"] == photo]
         rgb = [r["rgb_ms"] for r in mine if r["k"] <= 64]
         cpu = [r["rgb_cpu"] for r in mine if r["k"] <= 64]
         lab = [r["lab_ms"] for r in mine if "lab_ms" in r and r["k"] <= 64]
-        body.append([photo, f"{len(rgb)}", f"{statistics.median(rgb):.0f}", f"{max(rgb):.0f}",
-                     f"{statistics.median(cpu):.0f}", f"{max(cpu):.0f}",
+        size = mine[0]["size"]
+        target = RGB_TARGET_MS[size]
+        lab_cells = ["", ""]
+        if lab:
+            lab_cells = [f"{max(lab):.0f}", verdict(max(lab) <= LAB_TARGET_MS) if size == "12 MP" else ""]
+        body.append([photo, size, f"{len(rgb)}", f"{statistics.median(rgb):.0f}", f"{p95(rgb):.0f}", f"{max(rgb):.0f}",
+                     f"{statistics.median(cpu):.0f}", f"{p95(cpu):.0f}",
                      f"{sum(r['rgb_ms'] for r in mine) / 1000:.2f}",
-                     verdict(max(rgb) <= RGB_TARGET_MS),
-                     f"{max(lab):.0f}" if lab else "", verdict(max(lab) <= LAB_TARGET_MS) if lab else ""])
-    print(table(["photo", "k values", "rgb median ms", "rgb max ms", "CPU median ms", "CPU max ms", "all k s", f"rgb <= {RGB_TARGET_MS:.0f} ms",
-                 "lab max ms", f"lab <= {LAB_TARGET_MS:.0f} ms"], body))
+                     f"{verdict(p95(rgb) <= target)} (<= {target:.0f})", *lab_cells])
+    print(table(["photo", "size", "k values", "rgb median ms", "rgb p95 ms", "rgb max ms", "CPU median ms", "CPU p95 ms",
+                 "all k s", "rgb p95 target", "lab max ms", f"lab <= {LAB_TARGET_MS:.0f} ms"], body))
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (linear interpolation, as numpy's default)."""
+    ordered = sorted(values)
+    position = 0.95 * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def main(argv: list[str] | None = None) -> None:

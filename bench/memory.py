@@ -11,6 +11,12 @@ a small photo and the same options, then the peak resident memory is reset
 The 12 MP photo is the corpus's Olympus camera JPEG; the 48 MP one is the same
 photo resampled to twice its width and height in memory (JPEG, quality 90).
 
+A second table: requests that need only the histogram of a photo the server keeps (POST /api/palettes
+with ks=2-64, and POST /api/curve, by image_id), against the histogram estimate admission reserves for
+them (app/budget.py histogram_request_bytes, per distinct color) and the pixels' estimate they used to take.
+Their peak is tracemalloc's (numpy's arrays are traced): the photo's upload, decoded before in the same
+process, leaves freed memory resident that these requests reuse, so the kernel's high-water mark misses them.
+
 Side by side, the peer: Pillow alone opening the same JPEG and quantizing it
 with its own median cut (with and without Floyd-Steinberg). The table gives
 ours over Pillow's, and the admission estimate (app/budget.py) beside each
@@ -106,6 +112,61 @@ print(json.dumps({"peak": high_water() - before, "pixels": pixels, "seconds": ti
 """
 
 
+_HISTOGRAM_CHILD = r"""
+import io, json, sys, tracemalloc
+
+spec = json.loads(sys.argv[1])
+data = sys.stdin.buffer.read()
+from app import create_app
+client = create_app({"TESTING": True}).test_client()
+# The photo is sent first with other options, so that the measured request finds its palettes afresh.
+first = client.post(spec["path"], data={"image": (io.BytesIO(data), "x.jpg"), **spec["first"]})
+assert first.status_code == 200, first.get_data(as_text=True)[:300]
+token = first.get_json()["image_id"]
+# The upload's decoding left freed memory resident, which this request reuses: the kernel's high-water
+# mark would not move. numpy reports its arrays to tracemalloc, and this work is numpy's.
+tracemalloc.start()
+response = client.post(spec["path"], data={"image_id": token, **spec["fields"]})
+_, peak = tracemalloc.get_traced_memory()
+assert response.status_code == 200, response.get_data(as_text=True)[:300]
+print(json.dumps({"peak": peak}))
+"""
+HISTOGRAM_REQUESTS = {  # name: (path, its fields, the fields the photo is first sent with)
+    "/api/palettes ks=2-64 rgb": ("/api/palettes", {"ks": "2-64"}, {"ks": "2", "color_space": "oklab"}),
+    "/api/palettes ks=2-64 lab": ("/api/palettes", {"ks": "2-64", "color_space": "lab"}, {"ks": "2"}),
+    "/api/curve rgb": ("/api/curve", {}, {"color_space": "oklab"}),
+}
+
+
+def measure_histogram_request(data: bytes, path: str, fields: dict, first: dict) -> dict:
+    spec = {"path": path, "fields": fields, "first": first}
+    done = subprocess.run([sys.executable, "-c", _HISTOGRAM_CHILD, json.dumps(spec)], input=data, capture_output=True,
+                          timeout=600)
+    if done.returncode:
+        raise RuntimeError(f"{path}: {done.stderr.decode(errors='replace')[-1500:]}")
+    return json.loads(done.stdout)
+
+
+def histogram_table(data: bytes, failures: list[str]) -> None:
+    from app import imaging, quantize
+
+    decoded = imaging.decode(data, 10**9)
+    colors, pixels = quantize.histogram(decoded.keys).unique_colors, decoded.width * decoded.height
+    estimate, before = budget.histogram_request_bytes(colors), budget.request_bytes(pixels)
+    print(f"\n## Histogram-only requests by image_id, 12 MP photo with {colors:,} colors: estimate "
+          f"{estimate / 2**20:.0f} MB ({budget.HISTOGRAM_BYTES_PER_COLOR} B a color), the pixels' estimate "
+          f"{before / 2**20:.0f} MB")
+    print(f"{'request':28} | {'peak MB':>7} | {'B/color':>7} | {'estimate MB':>11} | {'pixels estimate MB':>18}")
+    for name, (path, fields, first) in HISTOGRAM_REQUESTS.items():
+        peak = measure_histogram_request(data, path, fields, first)["peak"]
+        verdict = ""
+        if peak > min(estimate, before):
+            verdict = " ESTIMATE LOW"
+            failures.append(f"{name}: estimate {estimate / 2**20:.0f} MB < {peak / 2**20:.0f} MB measured")
+        print(f"{name:28} | {peak / 2**20:7.0f} | {peak / colors:7.0f} | {estimate / 2**20:11.0f} | "
+              f"{before / 2**20:18.0f}{verdict}", flush=True)
+
+
 def measure(data: bytes, combo: Combo, peer: bool = False) -> dict:
     spec = {"k": combo.k, "color_space": combo.color_space, "dither": combo.dither, "method": combo.method,
             "peer": peer}
@@ -162,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{estimate / ours['pixels']:8.1f} | {peers[peer_key]:11.1f} | "
                   f"{per_pixel / peers[peer_key]:11.2f} | {ours['seconds']:7.1f}{verdict}", flush=True)
     print("\nB/px: peak memory of one request over its pixels; estimate: what admission control reserves, per pixel.")
+    histogram_table(inputs["12 MP"], failures)
     for failure in failures:
         print("FAIL:", failure)
     return 1 if failures else 0

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -382,10 +383,16 @@ def test_download_is_the_full_resolution_png(page, corpus, tmp_path):
     assert download.suggested_filename == "cam_xiaomi_mi9t_12mp_orient6-k16.png"
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
+    preview = shown_result(page).convert("RGB")
     with Image.open(saved) as image:
         assert image.format == "PNG" and image.mode == "P"
         assert image.size == (3000, 4000), "full resolution, upright as the camera's orientation says"
         assert color_count(image) <= 16
+        # The preview is the same picture, upright too: sampled from the same pixels (perhaps at
+        # other points of each block), it agrees with the download shrunk alike almost everywhere.
+        shrunk = np.asarray(image.convert("RGB").resize(preview.size, Image.Resampling.NEAREST))
+    assert preview.width < preview.height
+    assert (np.asarray(preview) == shrunk).all(axis=2).mean() > 0.8
     page.wait_for_function("() => !document.getElementById('fig-size').textContent.includes('…')")
     assert page.text_content("#fig-size").endswith("MB")
 

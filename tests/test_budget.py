@@ -17,7 +17,9 @@ import pytest
 import requests
 from PIL import Image
 
-from app import budget, create_app
+from flask import g
+
+from app import admission, budget, create_app
 from app.cache import PhotoCache, content_id
 from testsupport.servers import gunicorn
 
@@ -313,3 +315,76 @@ def test_cleaning_and_templates_reserve_what_they_were_measured_to_take():
     small, large = budget.request_bytes(400_000, template=True), budget.request_bytes(12_000_000, template=True)
     assert small > budget.request_bytes(400_000, min_region=40)
     assert large - small == int(budget.PLAIN_BYTES_PER_PIXEL * 11_600_000)
+
+
+def few_colors_png(width: int, height: int) -> bytes:
+    """Many pixels, four colors: its histogram is tiny beside its pixels."""
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb[: height // 2, :, 0] = 200
+    rgb[:, : width // 2, 2] = 120
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_palettes_and_the_curve_of_a_kept_photo_reserve_its_histogram_not_its_pixels():
+    app = create_app({"TESTING": True, "MEMORY_MB": 100_000, "MEMORY_WAIT_SECONDS": 0})
+    client = app.test_client()
+    token = post(client, few_colors_png(3000, 2000)).get_json()["image_id"]
+    memory = app.extensions["memory_budget"]
+    cache = app.extensions["photo_cache"]
+    pixels_estimate = budget.request_bytes(6_000_000)
+    histogram_estimate = budget.histogram_request_bytes(4)
+    assert histogram_estimate + 10 * MB < 40 * MB < pixels_estimate
+    blocker = memory.reservation()
+    blocker.grow_to(memory.limit - memory.ledger.used() - 40 * MB, wait_seconds=0)  # room for the histogram only
+    try:
+        palettes = client.post("/api/palettes", data={"image_id": token, "ks": "2-6"})
+        assert palettes.status_code == 200, palettes.get_data(as_text=True)[:300]
+        assert [p["colors"] for p in palettes.get_json()["palettes"]] == [2, 3, 4, 4, 4]
+        curve = client.post("/api/curve", data={"image_id": token})
+        assert curve.status_code == 200, curve.get_data(as_text=True)[:300]
+        assert len(cache) == 1, "the kept photo did not have to give way"
+        # The pixels' work still reserves the pixels' peak: the recolor does not fit.
+        recolor = client.post("/api/quantize", data={"image_id": token, "k": "4"}, headers={"Accept": "application/json"})
+        assert recolor.status_code == 503 and recolor.get_json()["error"]["code"] == "busy"
+    finally:
+        blocker.release()
+    assert memory.ledger.used() == memory.ledger.baselines() + cache.nbytes, "every request let go of what it held"
+
+
+def test_a_histogram_request_never_reserves_more_than_the_pixels_would():
+    colorful = 10_000_000  # more colors than a small photo's pixels' whole peak
+    assert budget.histogram_request_bytes(colorful) > budget.request_bytes(10_000)
+    app = create_app({"TESTING": True, "MEMORY_MB": 100_000})
+    with app.test_request_context("/api/palettes", method="POST"):
+        admission.admit_histogram(colorful, 10_000)
+        assert g.memory_reservation.nbytes == budget.request_bytes(10_000)
+        g.memory_reservation.release()
+
+
+def test_the_estimate_takes_the_options_as_the_option_table_parsed_them():
+    """min_region=00 is 0 (no cleaning) to the form's parser, and so to the memory estimate."""
+    app = create_app({"TESTING": True, "MEMORY_MB": 100_000, "CACHE_MB": 0, "MEMORY_WAIT_SECONDS": 0})
+    memory = app.extensions["memory_budget"]
+    data = few_colors_png(2000, 1500)
+    plain, cleaned = budget.request_bytes(3_000_000), budget.request_bytes(3_000_000, min_region=True)
+    blocker = memory.reservation()
+    blocker.grow_to(memory.limit - memory.ledger.used() - (plain + cleaned) // 2, wait_seconds=0)
+    try:
+        response = post(app.test_client(), data, min_region="00", dither="none")
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        assert response.get_json()["options"]["min_region"] == 0
+        assert post(app.test_client(), data, min_region="5").status_code == 503  # cleaning does not fit
+    finally:
+        blocker.release()
+
+
+def test_work_takes_what_the_endpoint_was_sent_and_defaults_for_the_rest():
+    Work = admission.Work
+    work = Work.of({"k": 8, "color_space": "lab", "dither": "floyd-steinberg", "min_region": 0, "ks": (2, 3)})
+    assert work == Work(dither="floyd-steinberg", color_space="lab")
+    assert work.bytes_for(1_000_000, upload_bytes=10) == budget.request_bytes(
+        1_000_000, dither="floyd-steinberg", color_space="lab", upload_bytes=10)
+    assert Work.of({"min_region": 40}, template=True).bytes_for(100) == budget.request_bytes(
+        100, min_region=True, template=True)

@@ -431,3 +431,28 @@ def test_an_install_puts_a_kmeans_filter_command_that_runs_from_anywhere(tmp_pat
     assert (elsewhere / "cat-k5.png").is_file() and "cat-k5.png" in result.stdout
     usage = subprocess.run([str(command), "--help"], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert usage.stdout.startswith("usage: kmeans-filter")
+
+
+@pytest.mark.parametrize("args, uses", [
+    (["-k", "24"], True),  # MiniBatchKMeans competes at quantize.MBK_KS
+    (["-k", "16"], False),
+    (["-k", "128", "256"], False),
+    (["-k", "256", "--color-space", "lab"], True),
+    (["-k", "8", "--method", "mediancut"], False),
+    (["--curve"], True),
+])
+def test_scikit_learn_is_imported_only_by_runs_whose_palettes_may_need_it(args, uses):
+    from app import cli as command_line
+
+    assert command_line.uses_scikit_learn(command_line.parse_args(["photo.png", *args])) is uses
+
+
+def test_a_run_at_large_k_in_rgb_never_imports_scikit_learn(tmp_path):
+    source = photo(tmp_path / "in.png", shape=(40, 50))
+    probe = ("import runpy, sys; sys.argv = ['app', %r, '-k', '200', '-o', %r]\n"
+             "try:\n    runpy.run_module('app', run_name='__main__')\nexcept SystemExit as end:\n    assert end.code == 0\n"
+             "assert 'sklearn' not in sys.modules, 'imported for nothing'\n") % (str(source), str(tmp_path / "out.png"))
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.png").exists()

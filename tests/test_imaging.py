@@ -538,15 +538,9 @@ def test_png_is_paletted_at_the_smallest_bit_depth(k, bits):
     width, height, depth, color_type = png_ihdr(data)
     assert (width, height) == (50, 40)
     assert color_type == 3  # indexed color
-    assert depth == bits == imaging.bit_depth(k)
+    assert depth == bits
     decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     np.testing.assert_array_equal(decoded, palette[indices])
-
-
-def test_bit_depth_boundaries():
-    assert [imaging.bit_depth(n) for n in (1, 2, 3, 4, 5, 16, 17, 256)] == [1, 1, 2, 2, 4, 4, 8, 8]
-    with pytest.raises(ValueError, match="257"):
-        imaging.bit_depth(257)
 
 
 def test_binary_alpha_gives_a_paletted_png_with_one_transparent_entry():

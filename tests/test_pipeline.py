@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import colorspace, pipeline, quantize
+from app import colorspace, pipeline, png, quantize
 
 BIG = 100_000_000
 
@@ -401,3 +401,15 @@ def test_any_small_image_keeps_the_contract(height, width, n_colors, k, alpha_ki
     assert rendered.result.shares.sum() == pytest.approx(1.0)
     if prepared.hist.unique_colors <= k:
         np.testing.assert_array_equal(out[..., :3][visible], rgb[visible])
+
+
+def test_a_plain_map_is_looked_up_as_it_is_encoded_and_agrees_with_the_engine_s_index_map():
+    rng = np.random.default_rng(11)
+    rgb = rng.integers(0, 256, size=(3 * png.BAND_BYTES // 400, 400, 3)).astype(np.uint8)
+    prepared = pipeline.prepare(to_bytes(rgb), 10**8)
+    rendered = pipeline.render(prepared, pipeline.Options(k=16))
+    result, indices = pipeline.palette_and_indices(prepared, pipeline.Options(k=16))
+    assert isinstance(indices, np.ndarray)  # the public map is an array, made whole
+    expected = quantize.index_map(prepared.keys, prepared.hist, result).reshape(rgb.shape[:2])
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(rendered.data))), expected)

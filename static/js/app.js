@@ -410,17 +410,31 @@ function restorePrevious() {
   startPreview(session, els.original).then(() => update());
 }
 
+/** The img has loaded (its natural size is known, its pixels may not be decoded yet). */
+function loaded(image) {
+  if (image.complete) return image.naturalWidth ? Promise.resolve() : Promise.reject(new Error("not an image"));
+  return new Promise((resolve, reject) => {
+    image.addEventListener("load", resolve, { once: true });
+    image.addEventListener("error", reject, { once: true });
+  });
+}
+
 async function startPreview(target, source) {
   try {
-    await source.decode();
+    await loaded(source);
+    if (!target.photo.file) await source.decode();
   } catch {
     return false; // not an image this browser can show: the server's answer says what is wrong
   }
-  performance.mark("kmeans:original-decoded");
   if (target !== session) return false;
   const rect = els.compare.hidden ? els.stage.getBoundingClientRect() : els.canvas.parentElement.getBoundingClientRect();
   const screenSide = Math.max(rect.width, rect.height, 320) * (window.devicePixelRatio || 1);
-  const info = await preview.setPhoto(source, source.naturalWidth, source.naturalHeight, screenSide);
+  let info = null;
+  try {
+    info = await preview.setPhoto(source, target.photo.file, screenSide);
+  } catch {
+    return false; // the img could not be decoded after all
+  }
   if (!info || target !== session) return false;
   performance.mark("kmeans:preview-ready", { detail: info });
   target.previewReady = true;

@@ -7,6 +7,7 @@
 import { assign, ditherOnto, labOfKeys } from "./colormatch.js";
 
 let photo = null;
+let latest = 0; // the id of the photo last handed over: an older one still decoding is dropped
 
 /** Distinct colors of RGBA pixels by open addressing: keys (0xRRGGBB) and each pixel's slot among them. */
 function distinctColors(rgba) {
@@ -41,8 +42,21 @@ function distinctColors(rgba) {
   return { keys: keys.slice(0, count), inverse };
 }
 
-function takePhoto({ bitmap, id }) {
+async function takePhoto({ bitmap, file, width, height, id }) {
   const started = performance.now();
+  latest = id;
+  if (file) {
+    try {
+      bitmap = await createImageBitmap(file, { resizeWidth: width, resizeHeight: height, resizeQuality: "pixelated" });
+    } catch {
+      self.postMessage({ type: "photo", id, failed: true }); // the page samples its img instead
+      return;
+    }
+    if (id !== latest) {
+      bitmap.close();
+      return;
+    }
+  }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const context = canvas.getContext("2d", { willReadFrequently: true });
   context.drawImage(bitmap, 0, 0);

@@ -50,34 +50,47 @@ export class Preview {
     this.imageFrame = 0;
   }
 
-  /** Hand the photo over at preview size. source: an img (decoded) or any ImageBitmap source. */
-  async setPhoto(source, naturalWidth, naturalHeight, screenSide) {
+  /**
+   * Hand the photo over at preview size. image: an img, loaded (its natural size known); file: the
+   * photo's File or Blob when the page holds it, else null. Nearest-neighbor sampling: every preview
+   * pixel is a pixel of the photo, so it takes exactly the entry its color takes in the full-resolution
+   * result. With a file, the worker decodes it straight to preview size, off the main thread and while
+   * the img is decoded for the screen; else (or if that fails) the img, decoded, is sampled here.
+   */
+  async setPhoto(image, file, screenSide) {
     const id = ++this.photoId;
     this.ready = false;
     this.finished = this.shown = null;
-    const size = previewSize(naturalWidth, naturalHeight, screenSide);
-    // Nearest-neighbor sampling: every preview pixel is a pixel of the photo, so it takes exactly
-    // the entry its color takes in the full-resolution result. Drawn from the image already decoded
-    // for the screen, so the photo is not decoded twice.
-    const sampler = new OffscreenCanvas(size.width, size.height);
-    const context = sampler.getContext("2d");
-    context.imageSmoothingEnabled = false;
-    context.drawImage(source, 0, 0, size.width, size.height);
-    const bitmap = sampler.transferToImageBitmap();
-    if (id !== this.photoId) {
-      bitmap.close();
-      return null;
-    }
-    performance.mark("kmeans:bitmap-made");
-    const taken = new Promise((resolve) => { this.resolvePhoto = resolve; });
-    this.worker.postMessage({ type: "photo", id, bitmap }, [bitmap]);
-    const info = await taken;
+    const size = previewSize(image.naturalWidth, image.naturalHeight, screenSide);
+    let info = file ? await this.handOver({ type: "photo", id, file, ...size }) : null;
     if (id !== this.photoId) return null;
+    if (!info?.width) {
+      await image.decode();
+      if (id !== this.photoId) return null;
+      const sampler = new OffscreenCanvas(size.width, size.height);
+      const context = sampler.getContext("2d");
+      context.imageSmoothingEnabled = false;
+      context.drawImage(image, 0, 0, size.width, size.height);
+      const bitmap = sampler.transferToImageBitmap();
+      if (id !== this.photoId) {
+        bitmap.close();
+        return null;
+      }
+      info = await this.handOver({ type: "photo", id, bitmap }, [bitmap]);
+      if (id !== this.photoId) return null;
+    }
     this.canvas.width = info.width;
     this.canvas.height = info.height;
     this.ready = true;
     this.kick();
     return info;
+  }
+
+  /** Give the worker the photo; resolves to what it says of it ({failed: true} when it could not read a file). */
+  handOver(message, transfer = []) {
+    const taken = new Promise((resolve) => { this.resolvePhoto = resolve; });
+    this.worker.postMessage(message, transfer);
+    return taken;
   }
 
   /** Show this view as soon as the worker can draw it; a later call replaces an earlier one not yet drawn. */
