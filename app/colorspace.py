@@ -111,21 +111,31 @@ def ciede2000_to_entries(lab_colors: np.ndarray, lab_palette: np.ndarray, labels
     The entries are looked up a block at a time, on each core for its own
     part, rather than gathered into a full-size array first.
     """
-    lab_colors, lab_palette = np.asarray(lab_colors), np.asarray(lab_palette)
-    dtype = np.result_type(lab_colors.dtype, lab_palette.dtype, np.float32)
-    entry_columns = np.ascontiguousarray(lab_palette.T, dtype=dtype)  # one look-up per column: faster than rows
-    out = np.empty(len(lab_colors), dtype=dtype)
+    lab_colors = np.asarray(lab_colors)
+    out = np.empty(len(lab_colors), dtype=np.result_type(lab_colors.dtype, np.asarray(lab_palette).dtype, np.float32))
+    measure = differences_to_entries(lab_colors, lab_palette, out)
+    parallel.for_ranges(len(lab_colors), lambda first, last: measure(first, last, labels[first:last]))
+    return out
 
-    def part(first: int, last: int) -> None:
+
+def differences_to_entries(lab_colors: np.ndarray, lab_palette: np.ndarray, out: np.ndarray):
+    """measure(first, last, labels): out[first:last] = CIEDE2000 of colors first..last to their entries.
+
+    For a caller that finds the labels a part at a time (lattice.nearest's then).
+    """
+    lab_colors, lab_palette = np.asarray(lab_colors), np.asarray(lab_palette)
+    dtype = out.dtype
+    entry_columns = np.ascontiguousarray(lab_palette.T, dtype=dtype)  # one look-up per column: faster than rows
+
+    def measure(first: int, last: int, labels: np.ndarray) -> None:
         for start in range(first, last, _CIEDE2000_BLOCK):
             stop = min(start + _CIEDE2000_BLOCK, last)
             block = lab_colors[start:stop].astype(dtype, copy=False)
-            entries = labels[start:stop]
+            entries = labels[start - first:stop - first]
             out[start:stop] = _ciede2000_columns(block[:, 0], block[:, 1], block[:, 2],
                                                  *(column.take(entries) for column in entry_columns))
 
-    parallel.for_ranges(len(lab_colors), part)
-    return out
+    return measure
 
 
 def _pow7(x: np.ndarray) -> np.ndarray:

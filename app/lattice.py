@@ -15,7 +15,7 @@ several times faster than an argmin along short rows, or a k-d tree.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,9 +96,13 @@ def _block_buffer(size: int) -> np.ndarray:
     return buffer[:, :size]
 
 
-def nearest(lattice: Lattice, centers: np.ndarray) -> Nearest:
-    """The nearest of the centers (already on the lattice) for every point, exactly."""
-    labels, squared = _nearest(lattice, centers, with_distances=True)
+def nearest(lattice: Lattice, centers: np.ndarray, then: Callable[[int, int, np.ndarray], None] | None = None) -> Nearest:
+    """The nearest of the centers (already on the lattice) for every point, exactly.
+
+    then(first, last, labels): more work on a part of the points once its
+    labels are known, on the same core, while the other parts go on.
+    """
+    labels, squared = _nearest(lattice, centers, with_distances=True, then=then)
     return Nearest(labels, squared)
 
 
@@ -107,7 +111,8 @@ def nearest_labels(lattice: Lattice, centers: np.ndarray) -> np.ndarray:
     return _nearest(lattice, centers, with_distances=False)[0]
 
 
-def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool,
+             then: Callable[[int, int, np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     encoded = _encode(centers, 1)
     coordinates = lattice.coordinates
     n = coordinates.shape[1]
@@ -121,6 +126,8 @@ def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool) -> tup
             labels[start:stop] = best - 256.0 * above
             if squared is not None:
                 squared[start:stop] = above + np.einsum("ij,ij->j", points[:3], points[:3])
+        if then is not None:
+            then(first, last, labels[first:last])
 
     parallel.for_ranges(n, part)
     return labels, squared

@@ -338,9 +338,15 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         _check_cancelled()
         if color_space == "rgb":
             palette = _palette(hist, k, "rgb", seed)
-            found = lattice.nearest(hist.lattice("rgb"), palette)
+            # Each core measures the CIEDE2000 of its part of the colors as soon as it has their
+            # entries: one pass over the colors instead of two. (summarize only merges and
+            # reorders entries of the same color, so the differences stay what they are.)
+            differences = np.empty(hist.unique_colors, dtype=np.float32)
+            measure = colorspace.differences_to_entries(hist.lab, colorspace.srgb_to_lab(palette), differences)
+            found = lattice.nearest(hist.lattice("rgb"), palette, then=measure)
             _check_cancelled()
-            return summarize(hist, palette, found.labels, squared_error=float(np.dot(found.squared_distances, hist.weights)))
+            return summarize(hist, palette, found.labels, differences,
+                             squared_error=float(np.dot(found.squared_distances, hist.weights)))
         # Perceptual: cluster in that space, and keep whichever palette (that
         # one or the RGB one) gives the lower mean CIEDE2000 once every color
         # takes its perceptually nearest entry. At small k the RGB centers
@@ -707,8 +713,10 @@ def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray,
     centers[0] = points[first]
 
     def squared_distances(chosen: np.ndarray) -> np.ndarray:
-        candidates = points[chosen]
-        found = norms[chosen][:, None] - 2.0 * (candidates @ points.T) + norms[None, :]
+        # |c|^2 - 2 c.x + |x|^2, in place: scaling by -2 first is exact, so the sums are the same.
+        found = (-2.0 * points[chosen]) @ points.T
+        found += norms[chosen][:, None]
+        found += norms
         return np.maximum(found, 0.0, out=found)
 
     closest = squared_distances(np.array([first]))[0]
@@ -717,7 +725,8 @@ def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray,
         draws = random.uniform(size=trials) * potential
         chosen = np.searchsorted(np.cumsum(weights * closest), draws)
         np.clip(chosen, None, len(points) - 1, out=chosen)
-        distances = np.minimum(closest, squared_distances(chosen))
+        distances = squared_distances(chosen)
+        np.minimum(distances, closest, out=distances)
         potentials = distances @ weights
         best = int(np.argmin(potentials))
         potential, closest = potentials[best], distances[best]

@@ -368,7 +368,7 @@ def test_the_estimate_takes_the_options_as_the_option_table_parsed_them():
     app = create_app({"TESTING": True, "MEMORY_MB": 100_000, "CACHE_MB": 0, "MEMORY_WAIT_SECONDS": 0})
     memory = app.extensions["memory_budget"]
     data = few_colors_png(2000, 1500)
-    plain, cleaned = budget.request_bytes(3_000_000), budget.request_bytes(3_000_000, min_region=True)
+    plain, cleaned = budget.request_bytes(3_000_000), budget.request_bytes(3_000_000, min_region=5)
     blocker = memory.reservation()
     blocker.grow_to(memory.limit - memory.ledger.used() - (plain + cleaned) // 2, wait_seconds=0)
     try:
@@ -387,4 +387,4 @@ def test_work_takes_what_the_endpoint_was_sent_and_defaults_for_the_rest():
     assert work.bytes_for(1_000_000, upload_bytes=10) == budget.request_bytes(
         1_000_000, dither="floyd-steinberg", color_space="lab", upload_bytes=10)
     assert Work.of({"min_region": 40}, template=True).bytes_for(100) == budget.request_bytes(
-        100, min_region=True, template=True)
+        100, min_region=40, template=True)

@@ -190,3 +190,12 @@ def test_ciede2000_agrees_with_the_angle_by_angle_formula_on_many_pairs():
     single = colorspace.ciede2000(lab1.astype(np.float32), lab2.astype(np.float32))
     assert single.dtype == np.float32
     assert abs(single.astype(np.float64).mean() / expected.mean() - 1) < 1e-6
+
+
+def test_ciede2000_to_entries_is_ciede2000_to_the_gathered_entries():
+    rng = np.random.default_rng(17)
+    lab_colors = colorspace.srgb_to_lab(rng.integers(0, 256, (40_000, 3))).astype(np.float32)
+    lab_palette = colorspace.srgb_to_lab(rng.integers(0, 256, (12, 3))).astype(np.float32)
+    labels = rng.integers(0, 12, len(lab_colors))
+    np.testing.assert_array_equal(colorspace.ciede2000_to_entries(lab_colors, lab_palette, labels),
+                                  colorspace.ciede2000(lab_colors, lab_palette[labels]))

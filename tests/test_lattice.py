@@ -71,3 +71,11 @@ def test_nearest_few_are_the_nearest_in_order(k, count):
     expected = np.argsort(distances, axis=1, kind="stable")[:, :count]  # ties: lower index first
     np.testing.assert_array_equal(found, expected)
     np.testing.assert_array_equal(found[:, 0], lattice.nearest(lattice.Lattice.of(colors, 1.0), centers).labels)
+
+
+@pytest.mark.parametrize("k", [2, 17, 256])
+def test_labels_alone_are_those_of_the_full_answer(k):
+    rng = np.random.default_rng(40 + k)
+    grid = lattice.Lattice.of(rng.integers(0, 256, (50_000, 3)), 1.0)
+    centers = rng.integers(0, 256, (k, 3)).astype(np.float64)
+    np.testing.assert_array_equal(lattice.nearest_labels(grid, centers), lattice.nearest(grid, centers).labels)

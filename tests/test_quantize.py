@@ -362,6 +362,46 @@ def test_kmeans_plusplus_picks_the_seeds_scikit_learn_picks():
         np.testing.assert_allclose(quantize.kmeans_plusplus(points, k, weights, 11), expected, atol=1e-4)
 
 
+def test_kmeans_plusplus_seeds_for_k_are_the_head_of_the_seeds_for_a_larger_k_with_fixed_trials():
+    rng = np.random.default_rng(8)
+    points = rng.random((2000, 3)) * 255
+    weights = rng.integers(1, 30, len(points)).astype(np.float64)
+    longest = quantize.kmeans_plusplus(points, 64, weights, 3, trials=quantize.SEED_TRIALS)
+    for k in (2, 9, 33):
+        np.testing.assert_array_equal(quantize.kmeans_plusplus(points, k, weights, 3, trials=quantize.SEED_TRIALS),
+                                      longest[:k])
+
+
+def test_a_palette_does_not_depend_on_which_k_the_photo_saw_before():
+    # The seed chains and sums kept for the photo must give the same answer in any order.
+    pixels = noisy_image(seed=21, shape=(160, 200))
+    first = {k: quantize.find_palette(hist_of(pixels), k) for k in (3, 20, 40)}
+    hist = hist_of(pixels)
+    assert hist.unique_colors > quantize.EXACT_POINTS_LIMIT
+    for k in (40, 20, 3):  # the longest chains are drawn first this time
+        again = quantize.find_palette(hist, k)
+        np.testing.assert_array_equal(again.palette, first[k].palette)
+        np.testing.assert_array_equal(again.labels, first[k].labels)
+        assert (again.psnr, again.delta_e) == (first[k].psnr, first[k].delta_e)
+
+
+def test_starts_shrink_as_k_grows_and_minibatch_competes_where_it_wins():
+    counts = [quantize.starts(k) for k in range(2, 257)]
+    assert counts == sorted(counts, reverse=True) and counts[0] > 1 and counts[-1] == 1
+    assert quantize.MIN_K <= quantize.MBK_KS[0] <= quantize.MBK_KS[1] <= 64
+
+
+def test_the_median_steps_never_raise_the_weighted_mean_ciede2000():
+    rng = np.random.default_rng(23)
+    colors = rng.integers(0, 256, (3000, 3)).astype(np.uint8)
+    lab = colorspace.srgb_to_lab(colors).astype(np.float32)
+    weights = rng.integers(1, 20, len(colors)).astype(np.float64)
+    palette = colors[:6]
+    before = np.dot(quantize.nearest_perceptual(lab, palette)[1], weights)
+    after = np.dot(quantize.nearest_perceptual(lab, quantize._median_steps(lab, weights, palette))[1], weights)
+    assert after <= before
+
+
 def test_the_engine_and_command_line_import_without_scikit_learn_or_flask_and_the_app_imports_it_up_front():
     import subprocess
     import sys
