@@ -199,7 +199,9 @@ def test_requests_made_while_the_photo_is_uploaded_share_that_upload(open_app, t
     page = open_app()
     sent = Uploads(page)
     upload(page, fresh_photo(tmp_path))
-    assert sent.answered == [200]
+    # Its one upload answered, or aborted because the ask by hash, made once the hash was ready, came back first.
+    page_photo = len(sent.answered)
+    assert sent.answered == [200] or (page_photo == 0 and len(sent.files) == 1 and sent.by_id)
     answers = page.evaluate("""async () => {
         const { Photo } = await import('/static/js/api.js');
         // A byte after the PNG's end: the same picture, but bytes the server has never seen.
@@ -210,7 +212,7 @@ def test_requests_made_while_the_photo_is_uploaded_share_that_upload(open_app, t
         return { ids: answers.map((a) => a.image_id), uploads: photo.uploadCount };
     }""")
     assert answers["uploads"] == 1 and len(set(answers["ids"])) == 1
-    assert sent.answered == [200, 200]  # the page's photo once, the changed one once
+    assert len(sent.answered) == page_photo + 1 and sent.answered[-1] == 200  # the changed one once
 
 
 @pytest.mark.parametrize("failure", ["502", "503 Retry-After: 1", "dropped"])

@@ -155,7 +155,8 @@ export class Photo {
     if (this.file && !this.imageId && this.byHash && !this.hashing && !this.upload) {
       if (this.identity !== null && !knowsFile(this.identity)) return this.firstUpload(path, fields, signal, accept);
       const hash = await this.id(); // a file sent before, or one without a stable identity: hash first
-      if (!this.upload && this.imageId === hash && !knowsHash(hash)) return this.firstUpload(path, fields, signal, accept);
+      // A hash this browser never sent: upload at once, without asking by it too (that ask would race the upload).
+      if (!this.upload && this.imageId === hash && !knowsHash(hash)) return this.firstUpload(path, fields, signal, accept, false);
     }
     if (this.upload) await this.upload.catch(() => {}); // the photo is on its way: ask by its id once there
     const imageId = await this.id();
@@ -192,7 +193,7 @@ export class Photo {
    * meanwhile, asks too if the upload has no answer yet; a server that already has the photo
    * answers that ask, and the upload is aborted.
    */
-  async firstUpload(path, fields, signal, accept) {
+  async firstUpload(path, fields, signal, accept, askByHash = true) {
     const uploading = new AbortController();
     const abortUpload = () => uploading.abort();
     signal?.addEventListener("abort", abortUpload);
@@ -205,7 +206,7 @@ export class Photo {
     this.upload = upload;
     this.hashing ||= sha256Hex(this.file).catch(() => null);
     const byHash = this.hashing.then(async (hash) => {
-      if (!hash || answered) return null;
+      if (!hash || answered || !askByHash) return null;
       const response = await send(path, { ...fields, image_id: hash }, null, accept, signal);
       return response.ok ? response : null; // 410: not there yet, the upload brings it
     }).catch(() => null);
