@@ -895,8 +895,13 @@ def psnr(squared_error: float, pixels: int) -> float:
     return math.inf if mse <= 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def lookup_table(hist: Histogram, result: PaletteFit) -> np.ndarray:
+    """The palette index of each of the 2**24 color keys (those the photo lacks map to 0)."""
+    table = np.zeros(1 << 24, dtype=np.uint8)
+    table[hist.keys] = result.labels
+    return table
+
+
 def index_map(keys: np.ndarray, hist: Histogram, result: PaletteFit) -> np.ndarray:
     """Map every pixel key to its palette index with a lookup table."""
-    lut = np.zeros(1 << 24, dtype=np.uint8)
-    lut[hist.keys] = result.labels
-    return lut[keys]
+    return lookup_table(hist, result)[keys]
