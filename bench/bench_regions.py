@@ -26,10 +26,8 @@ threshold; at 40 px at least 10x fewer regions than without cleaning; the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -41,6 +39,7 @@ from PIL import Image
 
 from app import budget, cleaning, colorspace, pipeline, quantize
 from app.regions import label_regions
+from bench import memory
 from bench.classic_facets import classic_clean
 from bench.report import table
 from testsupport.corpus import CORPUS
@@ -178,33 +177,6 @@ def request_table(photos: list[Path], k: int, thresholds: list[int], repeat: int
     return table(header, body), verdicts
 
 
-_MEMORY_CHILD = r"""
-import io, json, sys, psutil
-from PIL import Image
-
-def high_water():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM"):
-            return int(line.split()[1]) * 1024
-
-spec = json.loads(sys.argv[1])
-data = sys.stdin.buffer.read()
-from app import create_app
-client = create_app({"TESTING": True, "CACHE_MB": 0}).test_client()
-warm = io.BytesIO()
-Image.effect_noise((96, 64), 60).convert("RGB").save(warm, "PNG")
-def post(payload):
-    return client.post("/api/quantize", data={"image": (io.BytesIO(payload), "x.jpg"), **spec},
-                       headers={"Accept": "image/png"})
-assert post(warm.getvalue()).status_code == 200
-open("/proc/self/clear_refs", "w").write("5")
-before = psutil.Process().memory_info().rss
-response = post(data)
-assert response.status_code == 200, response.get_data(as_text=True)[:300]
-print(json.dumps({"peak": high_water() - before}))
-"""
-
-
 def memory_table(photos: list[Path], k: int, thresholds: list[int]) -> tuple[str, list[str]]:
     """Peak memory of one POST /api/quantize through the app (fresh process, upload included), beside the
     admission estimate (app/budget.py), which must never be below it."""
@@ -214,12 +186,8 @@ def memory_table(photos: list[Path], k: int, thresholds: list[int]) -> tuple[str
         with Image.open(photo) as image:
             pixels = image.width * image.height
         for threshold in [0, *thresholds]:
-            spec = {"k": str(k), "min_region": str(threshold)}
-            done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, json.dumps(spec)], input=data,
-                                  capture_output=True, timeout=600)
-            if done.returncode:
-                raise SystemExit(f"memory {photo.name} {threshold}: {done.stderr.decode(errors='replace')[-800:]}")
-            peak = json.loads(done.stdout)["peak"]
+            peak = memory.measure_request(data, {"k": str(k), "min_region": str(threshold)},
+                                          name=f"memory {photo.name} {threshold}")["peak"]
             estimate = budget.request_bytes(pixels, upload_bytes=len(data), min_region=threshold)
             body.append([photo.name, k, threshold, f"{peak / 2**20:.0f}", f"{peak / pixels:.1f}",
                          f"{estimate / pixels:.1f}"])

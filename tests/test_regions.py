@@ -101,6 +101,20 @@ def test_border_lengths_count_every_pixel_edge_once_per_direction(seed):
     assert np.array_equal(order, np.arange(len(order))), "borders must come sorted by (source, target)"
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_long_border_lists_summed_in_a_sparse_matrix_match_the_sorted_keys(monkeypatch, seed):
+    values = random_map(seed, shape=(29, 41))
+    regions = label_regions(values)
+    keep = np.random.default_rng(seed).random(regions.count) < 0.5
+    by_keys = borders(regions, keep, both_ways=False)
+    monkeypatch.setattr(regions_module, "_MATRIX_ENTRIES", 1)  # a 12 MP photo's list goes this way
+    by_matrix = borders(regions, keep, both_ways=False)
+    assert len(by_keys.source) > 0
+    for field in ("source", "target", "length"):
+        assert np.array_equal(getattr(by_matrix, field), getattr(by_keys, field)), field
+        assert getattr(by_matrix, field).dtype == getattr(by_keys, field).dtype, field
+
+
 def test_no_border_touches_a_transparent_region():
     values = np.zeros((4, 6), dtype=np.uint8)
     values[:, 4:] = 1
