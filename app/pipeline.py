@@ -185,13 +185,6 @@ class LookedUp:
         return indices if dtype is None else indices.astype(dtype)
 
 
-def lookup_table(hist: quantize.Histogram, result: quantize.PaletteFit) -> np.ndarray:
-    """The palette index of each of the 2**24 color keys (those the photo lacks map to 0)."""
-    table = np.zeros(1 << 24, dtype=np.uint8)
-    table[hist.keys] = result.labels
-    return table
-
-
 def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
     """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
     mapped = map_colors(prepared, options)
@@ -228,7 +221,7 @@ def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize
         keys = keys.reshape(shape)
         if options.max_side:
             keys = imaging.shrink_nearest(keys, options.max_side)
-        return result, LookedUp(keys, lookup_table(hist, result))
+        return result, LookedUp(keys, quantize.lookup_table(hist, result))
     return dithered(prepared.decoded, prepared.hist, result.palette)
 
 

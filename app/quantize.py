@@ -36,6 +36,11 @@ COLOR_SPACES = ("rgb", "oklab", "lab")
 EXACT_POINTS_LIMIT = 1 << 12
 COARSE_BITS = 5
 SEED_BINS_PER_CENTER = 16
+# ... but no more than SEED_BINS_MAX bins are asked for (k > 192): the seeding and coarse steps
+# cost k times the bins, and a photo with 3,072-4,095 bins at 5 bits went to 6 bits (4x the bins)
+# at k = 256 for 0.04-0.08 dB (flower.jpg 120 -> 67 ms; still +0.23 dB or more ahead of
+# libimagequant). At 8 bins a center (2,048) kodim20 fell 0.27 dB behind it: not lower.
+SEED_BINS_MAX = 3072
 FINE_BITS = 6
 COARSE_STEPS = 10
 FINE_STEPS = 6
@@ -431,12 +436,13 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: 
     fine bins, then on every color, each point taking its nearest center.
     """
     space = colorspace.SPACES[color_space]
-    coarse_points, coarse_weights, coarse_grid = _coarse(hist, color_space, SEED_BINS_PER_CENTER * k, exact_limit)
+    seed_bins = min(SEED_BINS_PER_CENTER * k, SEED_BINS_MAX)
+    coarse_points, coarse_weights, coarse_grid = _coarse(hist, color_space, seed_bins, exact_limit)
     # The fine bins and the lattice first: they do not depend on the centers, and the command
     # line's import of scikit-learn (which _cluster may wait for) overlaps them.
     fine = _fine(hist, color_space) if hist.unique_colors > exact_limit else None
     exact_grid = hist.lattice(color_space)
-    coarse_key = (color_space, _coarse_bits(hist, SEED_BINS_PER_CENTER * k, exact_limit))
+    coarse_key = (color_space, _coarse_bits(hist, seed_bins, exact_limit))
     centers = _cluster(coarse_points, coarse_weights, coarse_grid, k, seed,
                        lambda key, make: hist.reuse((coarse_key, key), make), perceptual)
     if fine is not None:
@@ -663,12 +669,14 @@ def starts(k: int) -> int:
 
 def _seeds(points: np.ndarray, weights: np.ndarray, n_clusters: int, seed: int, start: int, reuse,
            minibatch: bool = False) -> np.ndarray:
-    """The first n_clusters k-means++ seeds of start number `start`, from a chain drawn once per photo and set of points.
+    """The first n_clusters k-means++ seeds of start number `start`, from a chain kept per photo and set of points.
 
     With a fixed number of trials a step, the seeds for k are the first k of
-    the seeds for any larger k: the chain is drawn once, as long as the
-    largest k that uses it, and each k takes its head. minibatch: the seeds
-    MiniBatchKMeans(random_state=seed) draws for itself (_minibatch_random).
+    the seeds for any larger k: one chain serves every k up to the largest
+    that uses it, and is drawn only as far as the largest k asked so far (a
+    request at k = 2 draws 2 seeds, not the 64 a later k might want).
+    minibatch: the seeds MiniBatchKMeans(random_state=seed) draws for itself
+    (_minibatch_random).
     """
     longest = MBK_KS[1] if minibatch else max((up_to_k for up_to_k, count in STARTS if count > start), default=0)
     longest = min(longest, len(points))
@@ -676,8 +684,8 @@ def _seeds(points: np.ndarray, weights: np.ndarray, n_clusters: int, seed: int, 
         return kmeans_plusplus(points, n_clusters, weights, seed + start)
     random = (lambda: _minibatch_random(seed, len(points))) if minibatch else (lambda: np.random.RandomState(seed + start))
     chain = reuse(("seeds", minibatch, seed + start, longest),
-                  lambda: kmeans_plusplus(points, longest, weights, random(), SEED_TRIALS))
-    return chain[:n_clusters]
+                  lambda: SeedChain(points, weights, random(), SEED_TRIALS))
+    return chain.head(n_clusters)
 
 
 def _minibatch_random(seed: int, n_points: int) -> np.random.RandomState:
@@ -697,41 +705,65 @@ def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray,
                     seed: int | np.random.RandomState, trials: int | None = None) -> np.ndarray:
     """Weighted greedy k-means++ seeds: scikit-learn's algorithm and random stream, without its overhead.
 
-    Each new center is the best of 2 + log(k) candidates drawn in proportion
-    to weight times squared distance. scikit-learn's `kmeans_plusplus` checks
-    its arguments and computes distances through a general-purpose routine on
-    every one of the k steps, which was 40% of a small photo's request; here
-    a step is a few numpy operations on (trials, n) arrays.
+    Each new center is the best of 2 + log(k) candidates (or `trials`) drawn
+    in proportion to weight times squared distance. scikit-learn's
+    `kmeans_plusplus` checks its arguments and computes distances through a
+    general-purpose routine on every one of the k steps, which was 40% of a
+    small photo's request; here a step is a few numpy operations on (trials, n) arrays.
     """
-    points = np.asarray(points, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
-    random = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
-    trials = trials or 2 + int(np.log(n_clusters))
-    norms = np.einsum("ij,ij->i", points, points)
-    first = random.choice(len(points), p=weights / weights.sum())
-    centers = np.empty((n_clusters, points.shape[1]))
-    centers[0] = points[first]
+    return SeedChain(points, weights, seed, trials or 2 + int(np.log(n_clusters))).head(n_clusters)
 
-    def squared_distances(chosen: np.ndarray) -> np.ndarray:
+
+class SeedChain:
+    """k-means++ seeds drawn step by step as they are asked for (kmeans_plusplus's algorithm).
+
+    head(n) draws up to n seeds and returns the first n: with a fixed number
+    of trials a step, the seeds drawn for a smaller n are the head of those
+    for a larger one, whether drawn at once or in turns. Kept for a photo,
+    two threads may ask at once: a lock keeps the draws in order.
+    """
+
+    def __init__(self, points: np.ndarray, weights: np.ndarray, seed: int | np.random.RandomState, trials: int):
+        self._points = np.asarray(points, dtype=np.float64)
+        self._weights = np.asarray(weights, dtype=np.float64)
+        self._random = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
+        self._trials = trials
+        self._norms = np.einsum("ij,ij->i", self._points, self._points)
+        self._lock = threading.Lock()
+        first = self._random.choice(len(self._points), p=self._weights / self._weights.sum())
+        self._centers = [self._points[first]]
+        self._closest = self._squared_distances(np.array([first]))[0]
+        self._potential = self._closest @ self._weights
+
+    @property
+    def nbytes(self) -> int:
+        return self._points.nbytes + self._weights.nbytes + self._norms.nbytes + self._closest.nbytes
+
+    def head(self, n: int) -> np.ndarray:
+        """The first n seeds, (n, dims) float64."""
+        with self._lock:
+            while len(self._centers) < n:
+                self._step()
+            return np.array(self._centers[:n])
+
+    def _squared_distances(self, chosen: np.ndarray) -> np.ndarray:
         # |c|^2 - 2 c.x + |x|^2, in place: scaling by -2 first is exact, so the sums are the same.
-        found = (-2.0 * points[chosen]) @ points.T
-        found += norms[chosen][:, None]
-        found += norms
+        found = (-2.0 * self._points[chosen]) @ self._points.T
+        found += self._norms[chosen][:, None]
+        found += self._norms
         return np.maximum(found, 0.0, out=found)
 
-    closest = squared_distances(np.array([first]))[0]
-    potential = closest @ weights
-    for c in range(1, n_clusters):
-        draws = random.uniform(size=trials) * potential
-        chosen = np.searchsorted(np.cumsum(weights * closest), draws)
+    def _step(self) -> None:
+        points, weights = self._points, self._weights
+        draws = self._random.uniform(size=self._trials) * self._potential
+        chosen = np.searchsorted(np.cumsum(weights * self._closest), draws)
         np.clip(chosen, None, len(points) - 1, out=chosen)
-        distances = squared_distances(chosen)
-        np.minimum(distances, closest, out=distances)
+        distances = self._squared_distances(chosen)
+        np.minimum(distances, self._closest, out=distances)
         potentials = distances @ weights
         best = int(np.argmin(potentials))
-        potential, closest = potentials[best], distances[best]
-        centers[c] = points[chosen[best]]
-    return centers
+        self._potential, self._closest = potentials[best], distances[best]
+        self._centers.append(points[chosen[best]])
 
 
 def group_means(points, weights, labels, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -863,8 +895,13 @@ def psnr(squared_error: float, pixels: int) -> float:
     return math.inf if mse <= 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def lookup_table(hist: Histogram, result: PaletteFit) -> np.ndarray:
+    """The palette index of each of the 2**24 color keys (those the photo lacks map to 0)."""
+    table = np.zeros(1 << 24, dtype=np.uint8)
+    table[hist.keys] = result.labels
+    return table
+
+
 def index_map(keys: np.ndarray, hist: Histogram, result: PaletteFit) -> np.ndarray:
     """Map every pixel key to its palette index with a lookup table."""
-    lut = np.zeros(1 << 24, dtype=np.uint8)
-    lut[hist.keys] = result.labels
-    return lut[keys]
+    return lookup_table(hist, result)[keys]

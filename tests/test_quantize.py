@@ -372,6 +372,15 @@ def test_kmeans_plusplus_seeds_for_k_are_the_head_of_the_seeds_for_a_larger_k_wi
                                       longest[:k])
 
 
+def test_a_seed_chain_drawn_in_turns_gives_the_seeds_drawn_at_once():
+    rng = np.random.default_rng(9)
+    points = rng.random((1500, 3)) * 255
+    weights = rng.integers(1, 30, len(points)).astype(np.float64)
+    at_once = quantize.kmeans_plusplus(points, 40, weights, 5, trials=quantize.SEED_TRIALS)
+    chain = quantize.SeedChain(points, weights, 5, quantize.SEED_TRIALS)
+    for n in (2, 2, 17, 9, 40):
+        np.testing.assert_array_equal(chain.head(n), at_once[:n])
+
 def test_a_palette_does_not_depend_on_which_k_the_photo_saw_before():
     # The seed chains and sums kept for the photo must give the same answer in any order.
     pixels = noisy_image(seed=21, shape=(160, 200))
