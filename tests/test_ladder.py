@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -163,8 +164,21 @@ def test_a_background_batch_yields_to_a_request_someone_waits_for(app, client):
     assert "background" in error_of(ladder(client, image_id=token, ks="2", background="yes"), 400)
 
 
-def test_a_background_k_in_progress_is_abandoned_when_someone_waits(app, client, monkeypatch):
-    token = ladder(client, photo_bytes(seed=4), ks="2").get_json()["image_id"]
+@dataclass
+class PausedBatch:
+    """A background batch for ks 3-9 whose first k-means has begun and waits (holding the photo's lock)
+    until go_on is set; its answer lands in answers. real is the engine's own find_palette."""
+
+    token: str
+    fits: object
+    go_on: threading.Event
+    thread: threading.Thread
+    answers: list
+    real: object
+
+
+def paused_background_batch(app, client, monkeypatch, seed: int, color_space: str = "rgb") -> PausedBatch:
+    token = ladder(client, photo_bytes(seed=seed), ks="2").get_json()["image_id"]
     fits = app.extensions["photo_cache"].get(token).prepared.fits
     started, go_on = threading.Event(), threading.Event()
     real = quantize.find_palette
@@ -177,12 +191,18 @@ def test_a_background_k_in_progress_is_abandoned_when_someone_waits(app, client,
     monkeypatch.setattr(quantize, "find_palette", find_palette_after_a_pause)
     answers = []
     batch = threading.Thread(target=lambda: answers.append(
-        ladder(app.test_client(), image_id=token, ks="3-9", background="1").get_json()))
+        ladder(app.test_client(), image_id=token, ks="3-9", color_space=color_space, background="1").get_json()))
     batch.start()
     assert started.wait(10)
+    return PausedBatch(token, fits, go_on, batch, answers, real)
+
+
+def test_a_background_k_in_progress_is_abandoned_when_someone_waits(app, client, monkeypatch):
+    paused = paused_background_batch(app, client, monkeypatch, seed=4)
+    token, fits, answers, real = paused.token, paused.fits, paused.answers, paused.real
     with fits.foreground((12, "rgb")):
-        go_on.set()
-        batch.join(10)
+        paused.go_on.set()
+        paused.thread.join(10)
     assert answers[0]["palettes"] == [] and answers[0]["unfinished"] == list(range(3, 10))
     assert fits.get((3, "rgb")) is None  # abandoned, not kept half-made
     monkeypatch.setattr(quantize, "find_palette", real)
@@ -190,25 +210,11 @@ def test_a_background_k_in_progress_is_abandoned_when_someone_waits(app, client,
 
 
 def test_someone_waiting_for_the_background_k_in_progress_lets_it_finish(app, client, monkeypatch):
-    token = ladder(client, photo_bytes(seed=6), ks="2").get_json()["image_id"]
-    fits = app.extensions["photo_cache"].get(token).prepared.fits
-    started, go_on = threading.Event(), threading.Event()
-    real = quantize.find_palette
-
-    def find_palette_after_a_pause(*args, **kwargs):
-        started.set()
-        go_on.wait(10)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(quantize, "find_palette", find_palette_after_a_pause)
-    answers = []
-    batch = threading.Thread(target=lambda: answers.append(
-        ladder(app.test_client(), image_id=token, ks="3-9", color_space="oklab", background="1").get_json()))
-    batch.start()
-    assert started.wait(10)
+    paused = paused_background_batch(app, client, monkeypatch, seed=6, color_space="oklab")
+    fits, answers = paused.fits, paused.answers
     with fits.foreground((3, "oklab")):  # the very palette the batch is finding: not thrown away
-        go_on.set()
-        batch.join(10)
+        paused.go_on.set()
+        paused.thread.join(10)
     assert [p["k"] for p in answers[0]["palettes"]] == [3] and answers[0]["unfinished"] == list(range(4, 10))
     assert fits.get((3, "oklab")) is not None
 
