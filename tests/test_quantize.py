@@ -407,7 +407,7 @@ def test_the_median_steps_never_raise_the_weighted_mean_ciede2000():
     weights = rng.integers(1, 20, len(colors)).astype(np.float64)
     palette = colors[:6]
     before = np.dot(quantize.nearest_perceptual(lab, palette)[1], weights)
-    after = np.dot(quantize.nearest_perceptual(lab, quantize._median_steps(lab, weights, palette))[1], weights)
+    after = np.dot(quantize.nearest_perceptual(lab, quantize._perceptual_steps(lab, weights, palette, median=True)[0])[1], weights)
     assert after <= before
 
 
