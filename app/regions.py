@@ -241,11 +241,9 @@ def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, co
     begins[:1] = True
     np.not_equal(pairs[1:], pairs[:-1], out=begins[1:])
     starts = np.flatnonzero(begins)
-    # Sums over each pair's entries, from a running total of the lengths.
+    # Each pair's lengths summed from the low bits of its entries.
     keys &= (1 << length_bits) - 1
-    running = np.cumsum(keys)
-    ends = running[np.append(starts[1:], len(keys)) - 1] if len(keys) else running
-    summed = np.diff(ends, prepend=0)
+    summed = np.add.reduceat(keys, starts) if len(keys) else keys
     pairs = pairs[starts]
     return Borders(source=(pairs >> number_bits).astype(np.int32), target=(pairs & ((1 << number_bits) - 1)).astype(np.int32),
                    length=summed)
