@@ -78,9 +78,10 @@ def clean(
     regions = label_regions(indices, alpha)
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
-    # and the corrections the refit needs. They are read while the borders are found.
-    small_pixels, graph = parallel.side_by_side(lambda: pixels_of_regions(regions, small, keys),
-                                                lambda: borders(regions, small, both_ways=False))
+    # and the corrections the refit needs. They are read in the pool while the borders are found.
+    small_pixels_soon = parallel.in_background(lambda: pixels_of_regions(regions, small, keys))
+    graph = borders(regions, small, both_ways=False)
+    small_pixels = small_pixels_soon.result()
     # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile.
     merged, (counts, entry_sums) = parallel.side_by_side(
         lambda: merge_small_regions(regions, small_pixels.sums, graph, palette, min_region),
