@@ -58,6 +58,9 @@ def clean(
 ) -> Cleaned:
     """Merge every region under min_region pixels into a neighbour, then refit the palette.
 
+    `indices` is the (H, W) index map: an array, or anything of that shape
+    whose row slices give uint8 rows (a lookup made as it is read).
+
     A region stays smaller only when it has no visible neighbour: the whole
     image (or a patch walled in by transparent pixels) is smaller. With
     min_depth, regions with no pixel that far from their border (too thin
@@ -68,6 +71,7 @@ def clean(
     dithering); it spares two passes over the pixels.
     """
     check_min_region(min_region)
+    indices = _index_map(indices, rgb.shape[:2])
     palette = np.asarray(palette, dtype=np.uint8)
     keys = quantize.pack(rgb) if keys is None else keys
     visible = None if alpha is None else alpha.ravel() > 0
@@ -151,6 +155,28 @@ def clean(
     if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
     return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)
+
+
+def _index_map(indices, shape: tuple[int, int]) -> np.ndarray:
+    """The index map as an (H, W) array. One read row by row from a lookup of the pixels (the pipeline's
+    map before cleaning) is made in two halves of rows side by side when it is large."""
+    if isinstance(indices, np.ndarray):
+        return indices.reshape(shape)
+    made = np.empty(shape, dtype=np.uint8)
+
+    def rows(first: int, last: int) -> None:
+        made[first:last] = indices[first:last]
+
+    height = shape[0]
+    if made.size < _HALVES_PIXELS:
+        rows(0, height)
+    else:
+        parallel.side_by_side(lambda: rows(0, height // 2), lambda: rows(height // 2, height))
+    return made
+
+
+# From this many pixels on, a lookup is read into an index map in two halves side by side.
+_HALVES_PIXELS = 1 << 19
 
 
 def _labels_of_colors(hist, keys, visible, indices) -> np.ndarray:

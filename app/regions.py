@@ -133,10 +133,20 @@ def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regio
     links = csr_matrix((np.ones(len(upper), np.int8), lower, row_starts), shape=(run_count, run_count))
     # Components are numbered from their lowest run: by first pixel in raster order.
     count, region_of_run = connected_components(links, directed=False)
-    region_of_run = region_of_run.astype(np.int32)
-    index = np.zeros(count, dtype=np.int32)
-    index[region_of_run] = values.ravel()[run_first]
-    size = np.bincount(region_of_run, weights=np.diff(run_first, append=pixels), minlength=count).astype(np.int64)
+    region_of_run = region_of_run.astype(np.int32, copy=False)
+
+    def index_of_regions() -> np.ndarray:
+        index = np.zeros(count, dtype=np.int32)
+        index[region_of_run] = values.ravel()[run_first]
+        return index
+
+    def size_of_regions() -> np.ndarray:
+        return np.bincount(region_of_run, weights=np.diff(run_first, append=pixels), minlength=count).astype(np.int64)
+
+    if len(bands) > 1:  # a large map: one on each core
+        index, size = parallel.side_by_side(index_of_regions, size_of_regions)
+    else:
+        index, size = index_of_regions(), size_of_regions()
     return Regions(shape=(height, width), count=count, index=index, size=size, run_first=run_first,
                    run_region=region_of_run, upper_run=upper_run, lower_run=lower_run, stacked_length=stacked_length)
 
