@@ -219,8 +219,8 @@ def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borde
     # half too (and the few regions beginning at the middle with borders in the top half) join the other list.
     split = int(regions.run_region[middle - 1]) + 1
     top_end, bottom_start = np.searchsorted(top.source, split), np.searchsorted(bottom.source, split)
-    low = _joined(_part(top, 0, top_end), _part(bottom, 0, bottom_start), regions.count)
-    high = _joined(_part(bottom, bottom_start, None), _part(top, top_end, None), regions.count)
+    low = joined_borders(_part(top, 0, top_end), _part(bottom, 0, bottom_start), regions.count)
+    high = joined_borders(_part(bottom, bottom_start, None), _part(top, top_end, None), regions.count)
     return Borders(*(np.concatenate([getattr(low, name), getattr(high, name)]) for name in ("source", "target", "length")))
 
 
@@ -228,7 +228,7 @@ def _part(found: Borders, start: int, stop: int | None) -> Borders:
     return Borders(found.source[start:stop], found.target[start:stop], found.length[start:stop])
 
 
-def _joined(many: Borders, few: Borders, count: int) -> Borders:
+def joined_borders(many: Borders, few: Borders, count: int) -> Borders:
     """Two lists of borders in one, sorted by (source, target), lengths of a pair in both summed; `few` is short."""
     if not len(few.source):
         return many
