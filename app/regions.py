@@ -180,19 +180,22 @@ class _Band:
         if stop <= first:
             empty = np.zeros(0, dtype=number_type)
             return cls(run_first, empty, empty, empty, empty, empty)
+        # Positions within the band; the row below is read through views one row further on.
         stretches = np.flatnonzero(starts[first + 1:stop + 1] | starts[first:stop])
-        stretches += offset
-        below = stretches + width
-        upper = np.cumsum(flat_starts[stretches], dtype=number_type)
+        band_starts, band_values = flat_starts[offset:], flat[offset:]
+        upper = np.cumsum(band_starts[stretches], dtype=number_type)
         upper += runs_before_row[first] - 1
-        lower = np.cumsum(flat_starts[below], dtype=number_type)
+        lower = np.cumsum(band_starts[width:][stretches], dtype=number_type)
         lower += runs_before_row[first + 1] - 1
-        joined = flat[stretches] == flat[below]
-        lengths = np.diff(stretches, append=stop * width).astype(number_type)
+        joined = band_values[stretches] == band_values[width:][stretches]
         # Positions, not masks: picking by a list of positions is several times faster than by a mask.
         across = np.flatnonzero(~joined)
         joined = np.flatnonzero(joined)
-        return cls(run_first, upper[joined], lower[joined], upper[across], lower[across], lengths[across])
+        next_stretch = np.empty_like(stretches)
+        next_stretch[:-1] = stretches[1:]
+        next_stretch[-1:] = (stop - first) * width
+        lengths = (next_stretch[across] - stretches[across]).astype(number_type)
+        return cls(run_first, upper[joined], lower[joined], upper[across], lower[across], lengths)
 
 
 def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borders:
