@@ -65,6 +65,7 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     local = np.zeros(count, dtype=np.int32)  # scratch: a region's number among those a round touches
     flag = np.zeros(count, dtype=bool)  # scratch, all False between uses
     wanting = np.zeros(count, dtype=bool) if wanting is None else wanting.copy()
+    any_wanting = bool(wanting.any())
     # A group's rank, smallest first (by size, then number); groups that wait for nobody (not small, not
     # wanting) rank last. A region is ready when it ranks before every neighbour.
     rank = _ranks(np.arange(count), size, wanting, min_region, count)
@@ -104,10 +105,13 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         together = np.flatnonzero((a != b) & (index[a] == index[b]))
         # One group per merge, with the same-index neighbours it brought together.
         first, second = np.concatenate([merging, a[together]]), np.concatenate([into, b[together]])
-        flag[first] = True
-        flag[second] = True
-        nodes = np.flatnonzero(flag).astype(np.int32)
-        flag[nodes] = False
+        if len(first) > _FEW_NODES:
+            flag[first] = True
+            flag[second] = True
+            nodes = np.flatnonzero(flag).astype(np.int32)
+            flag[nodes] = False
+        else:  # a late round touches a few groups: sorting them beats scanning every region
+            nodes = np.unique(np.concatenate([first, second])).astype(np.int32)
         local[nodes] = np.arange(len(nodes), dtype=np.int32)
         links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
         _, group = connected_components(links, directed=False)
@@ -122,12 +126,12 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
             np.add.at(channel, taker, channel[gone])
         parent[gone] = taker
         current[nodes] = rep
-        # A group still wants to merge when one of its members does and has not merged yet.
-        flag[merging] = True
-        still = np.flatnonzero(wanting[nodes] & ~flag[nodes])
-        flag[merging] = False
-        wanting[nodes] = False
-        wanting[rep[still]] = True
+        if any_wanting:  # a group still wants to merge when one of its members does and has not merged yet
+            flag[merging] = True
+            still = np.flatnonzero(wanting[nodes] & ~flag[nodes])
+            flag[merging] = False
+            wanting[nodes] = False
+            wanting[rep[still]] = True
         rank[nodes] = _ranks(nodes, size, wanting, min_region, count)
         # Borders now run between groups; only those from a group still under min_region matter.
         def regrouped(first: int, last: int) -> Borders:
@@ -146,6 +150,10 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     alive = (root == np.arange(count)) & (index != CLEAR)
     return Merged(index_of_region=index[root], regions=int(alive.sum()))
 
+
+# Up to this many merges and joins, a round finds the groups it touches by sorting them, not by a pass over
+# every region.
+_FEW_NODES = 4096
 
 # From this many borders on, a round works in two halves side by side: a thread costs more than it saves.
 _HALVES_ENTRIES = 1 << 17
