@@ -88,8 +88,12 @@ def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) ->
     # A packed key is 0x00RRGGBB: little-endian, its bytes are B, G, R, 0.
     channels = chosen.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
     sums = np.zeros((regions.count, 3))
+    # bincount wants intp numbers and float64 weights: converted once, into one buffer, not per channel.
+    numbers, weights = region.astype(np.intp), np.empty(len(region))
     for channel, byte in enumerate((2, 1, 0)):
-        sums[:, channel] = np.bincount(region, weights=channels[:, byte], minlength=regions.count)
+        np.copyto(weights, channels[:, byte])
+        sums[:, channel] = np.bincount(numbers, weights=weights, minlength=regions.count)
+    del numbers, weights
     return Pixels(keys=chosen, region=region, sums=sums)
 
 
