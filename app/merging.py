@@ -60,9 +60,9 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     # 32-bit sizes and one array of sums per channel: what a round gathers most, kept compact.
     size = regions.size.astype(np.int32 if regions.size.sum() < 2**31 else np.int64)
     index, channel_sums = regions.index.copy(), np.ascontiguousarray(sums.T)
-    parent = np.arange(count, dtype=np.int32)
+    parent = np.arange(count)  # numbers as intp: numpy gathers by intp numbers fastest
     current = parent.copy()  # the group each border end now belongs to
-    local = np.zeros(count, dtype=np.int32)  # scratch: a region's number among those a round touches
+    local = np.zeros(count, dtype=np.intp)  # scratch: a region's number among those a round touches
     flag = np.zeros(count, dtype=bool)  # scratch, all False between uses
     wanting = np.zeros(count, dtype=bool) if wanting is None else wanting.copy()
     any_wanting = bool(wanting.any())
@@ -108,11 +108,11 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         if len(first) > _FEW_NODES:
             flag[first] = True
             flag[second] = True
-            nodes = np.flatnonzero(flag).astype(np.int32)
+            nodes = np.flatnonzero(flag)
             flag[nodes] = False
         else:  # a late round touches a few groups: sorting them beats scanning every region
-            nodes = np.unique(np.concatenate([first, second])).astype(np.int32)
-        local[nodes] = np.arange(len(nodes), dtype=np.int32)
+            nodes = np.unique(np.concatenate([first, second]))
+        local[nodes] = np.arange(len(nodes))
         links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
         _, group = connected_components(links, directed=False)
         # Groups are numbered in the order of their first node, which is their lowest number: it stands for them.
@@ -202,7 +202,7 @@ class _Runs:
         lengths = self.lengths[runs]
         ends = np.cumsum(lengths)
         begins = ends - lengths
-        which = np.repeat(np.arange(len(runs), dtype=np.int32), lengths)
+        which = np.repeat(np.arange(len(runs)), lengths)
         return np.arange(ends[-1] if len(ends) else 0) + (self.starts[runs] - begins)[which], which, begins
 
 

@@ -37,7 +37,7 @@ class Regions:
     index: np.ndarray  # (count,) int32 palette index of each region; CLEAR for transparent ones
     size: np.ndarray  # (count,) int64 pixels
     run_first: np.ndarray  # (runs,) flat position where each horizontal run of one index begins, ascending
-    run_region: np.ndarray  # (runs,) int32 region of each run
+    run_region: np.ndarray  # (runs,) intp region of each run
     # Runs one above the other with different indices, and the pixel edges each pair shares (int32).
     upper_run: np.ndarray
     lower_run: np.ndarray
@@ -50,7 +50,7 @@ class Regions:
     @cached_property
     def of_pixel(self) -> np.ndarray:
         """(H, W) int32 region of every pixel (made on first use: cleaning reads regions from the runs)."""
-        return np.repeat(self.run_region, self.run_lengths).reshape(self.shape)
+        return np.repeat(self.run_region.astype(np.int32), self.run_lengths).reshape(self.shape)
 
     def pixels_of(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Flat positions (ascending) of the pixels of the regions where `wanted` holds, and their regions.
@@ -89,7 +89,7 @@ def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) ->
     channels = chosen.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
     sums = np.zeros((regions.count, 3))
     # bincount wants intp numbers and float64 weights: converted once, into one buffer, not per channel.
-    numbers, weights = region.astype(np.intp), np.empty(len(region))
+    numbers, weights = region.astype(np.intp, copy=False), np.empty(len(region))
     for channel, byte in enumerate((2, 1, 0)):
         np.copyto(weights, channels[:, byte])
         sums[:, channel] = np.bincount(numbers, weights=weights, minlength=regions.count)
@@ -101,8 +101,8 @@ def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) ->
 class Borders:
     """Shared borders between regions, sorted by (source, target), each pair at most once."""
 
-    source: np.ndarray  # (e,) int32 region
-    target: np.ndarray  # (e,) int32 region
+    source: np.ndarray  # (e,) intp region (numpy gathers by intp numbers fastest)
+    target: np.ndarray  # (e,) intp region
     length: np.ndarray  # (e,) int64 pixel edges the two regions share
 
 
@@ -137,7 +137,7 @@ def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regio
     links = csr_matrix((np.ones(len(upper), np.int8), lower, row_starts), shape=(run_count, run_count))
     # Components are numbered from their lowest run: by first pixel in raster order.
     count, region_of_run = connected_components(links, directed=False)
-    region_of_run = region_of_run.astype(np.int32, copy=False)
+    region_of_run = region_of_run.astype(np.intp)  # read as numbers to gather by: intp is fastest
 
     def index_of_regions() -> np.ndarray:
         index = np.zeros(count, dtype=np.int32)
@@ -265,7 +265,7 @@ def _directed(regions: Regions, keep: np.ndarray, both_ways: bool, first_run: in
     and with the runs below them, from the side(s) where `keep` holds (from both when both_ways)."""
     width = regions.shape[1]
     run_region = regions.run_region
-    beside = np.flatnonzero(regions.run_first[first_run:last_run] % width).astype(np.int32)
+    beside = np.flatnonzero(regions.run_first[first_run:last_run] % width)
     beside += first_run
     stacked = slice(*np.searchsorted(regions.upper_run, [first_run, last_run]))  # upper_run ascends
     first = np.concatenate([run_region[beside - 1], run_region[regions.upper_run[stacked]]])
@@ -321,7 +321,7 @@ def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, co
     keys &= (1 << length_bits) - 1
     summed = np.add.reduceat(keys, starts) if len(keys) else keys
     pairs = pairs[starts]
-    return Borders(source=(pairs >> number_bits).astype(np.int32), target=(pairs & ((1 << number_bits) - 1)).astype(np.int32),
+    return Borders(source=pairs >> number_bits, target=pairs & ((1 << number_bits) - 1),
                    length=summed)
 
 
@@ -334,5 +334,5 @@ def _group_in_matrix(source: np.ndarray, target: np.ndarray, length: np.ndarray,
 
     pairs = csr_matrix((length.astype(np.int64), (source, target)), shape=(count, count))
     pairs.sum_duplicates()  # sorts each row's targets too
-    rows = np.repeat(np.arange(count, dtype=np.int32), np.diff(pairs.indptr))
-    return Borders(source=rows, target=pairs.indices.astype(np.int32), length=pairs.data.astype(np.int64))
+    rows = np.repeat(np.arange(count, dtype=np.intp), np.diff(pairs.indptr))
+    return Borders(source=rows, target=pairs.indices.astype(np.intp), length=pairs.data.astype(np.int64))
