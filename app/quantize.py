@@ -445,8 +445,13 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: 
         steps = FINE_STEPS_LARGE_K if k > FINE_STEPS_FEWER_ABOVE_K else FINE_STEPS
         centers = lloyd(fine_grid, fine_points, fine_weights, centers, steps)
     # The RGB slider's palettes all take this step: its sums' weights are kept for the photo.
-    rows = hist.reuse(("rows", "rgb"), lambda: weighted_rows(hist.colors, hist.weights)) if color_space == "rgb" else None
+    rows = _rgb_rows(hist) if color_space == "rgb" else None
     return space.to_srgb(lloyd(exact_grid, hist.points(color_space), hist.weights, centers, EXACT_STEPS, rows))
+
+
+def _rgb_rows(hist: Histogram) -> np.ndarray:
+    """weighted_rows of the photo's colors in RGB, kept: every RGB palette's exact step sums them, and the bins' means."""
+    return hist.reuse(("rows", "rgb"), lambda: weighted_rows(hist.colors, hist.weights))
 
 
 def _classic_palette(hist: Histogram, k: int, color_space: str, seed: int) -> np.ndarray:
@@ -495,10 +500,7 @@ def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: in
 
 def _lloyd_update(rows: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Each center moved to the weighted mean of its points (rows: weighted_rows); one left without points stays put."""
-    total = np.bincount(labels, weights=rows[0], minlength=len(centers))
-    sums = np.stack([np.bincount(labels, weights=row, minlength=len(centers)) for row in rows[1:]], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / total[:, None]
+    means, total = _row_means(rows, labels, len(centers))
     return np.where((total > 0)[:, None], means, centers)
 
 
@@ -554,7 +556,7 @@ def _finer(hist: Histogram, bits: Bits) -> Bits:
 
 def _occupied(hist: Histogram, bits: Bits) -> int:
     """How many RGB bins at `bits` hold a color of the photo (kept: an int, where the bins' numbers are 4 bytes a color)."""
-    return hist.reuse(("occupied", bits), lambda: int(np.count_nonzero(np.bincount(_bin_numbers(hist.colors, bits)))))
+    return hist.reuse(("occupied", bits), lambda: int(np.count_nonzero(np.bincount(_bin_numbers(hist.keys, bits)))))
 
 
 def _bins(hist: Histogram, color_space: str, bits: Bits) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
@@ -564,7 +566,11 @@ def _bins(hist: Histogram, color_space: str, bits: Bits) -> tuple[np.ndarray, np
     the colors' own, as the means fall between lattice points.
     """
     def make():
-        means, totals = group_means(hist.points(color_space), hist.weights, *_coarse_bins(hist, bits))
+        labels, groups = _coarse_bins(hist, bits)
+        if color_space == "rgb":  # the sums group_means would make are those of the rows kept for the exact step
+            means, totals = _row_means(_rgb_rows(hist), labels, groups)
+        else:
+            means, totals = group_means(hist.points(color_space), hist.weights, labels, groups)
         return means.astype(np.float32), totals, lattice.Lattice.of(means, 8 * LATTICE_SCALES[color_space])
 
     return hist.reuse(("bins", color_space, bits), make)
@@ -573,7 +579,7 @@ def _bins(hist: Histogram, color_space: str, bits: Bits) -> tuple[np.ndarray, np
 def _coarse_bins(hist: Histogram, bits: Bits) -> tuple[np.ndarray, int]:
     """Each color's coarse RGB bin at `bits` (red, green, blue), numbered among the occupied bins, and their count."""
     def make():
-        bins = _bin_numbers(hist.colors, bits)
+        bins = _bin_numbers(hist.keys, bits)
         occupied = np.bincount(bins, minlength=1 << sum(bits))
         used = np.flatnonzero(occupied)
         lookup = np.zeros(len(occupied), dtype=np.int32)
@@ -583,11 +589,13 @@ def _coarse_bins(hist: Histogram, bits: Bits) -> tuple[np.ndarray, int]:
     return hist.reuse(("coarse bins", bits), make)
 
 
-def _bin_numbers(colors: np.ndarray, bits: Bits) -> np.ndarray:
-    """The RGB bin of each (n, 3) uint8 color at `bits` (red, green, blue): its top bits of each channel, packed."""
+def _bin_numbers(keys: np.ndarray, bits: Bits) -> np.ndarray:
+    """The RGB bin of each color key 0xRRGGBB at `bits` (red, green, blue): its top bits of each channel, packed."""
     red, green, blue = bits
-    c = colors.astype(np.intp)
-    return ((c[:, 0] >> (8 - red)) << (green + blue)) | ((c[:, 1] >> (8 - green)) << blue) | (c[:, 2] >> (8 - blue))
+    bins = (keys >> (24 - red)) << (green + blue)
+    bins |= ((keys >> (16 - green)) & ((1 << green) - 1)) << blue
+    bins |= (keys >> (8 - blue)) & ((1 << blue) - 1)
+    return bins.astype(np.intp)
 
 
 def nearest_perceptual(
@@ -793,11 +801,13 @@ class SeedChain:
 
 def group_means(points, weights, labels, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """The weighted mean of the points in each group (NaN for an empty one) and each group's weight."""
-    total = np.bincount(labels, weights=weights, minlength=groups)
-    sums = np.stack(
-        [np.bincount(labels, weights=weights * points[:, i], minlength=groups) for i in range(points.shape[1])],
-        axis=1,
-    )
+    return _row_means(weighted_rows(points, weights), labels, groups)
+
+
+def _row_means(rows: np.ndarray, labels: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """group_means from weighted_rows(points, weights): what a Lloyd update and the bins' means both sum."""
+    total = np.bincount(labels, weights=rows[0], minlength=groups)
+    sums = np.stack([np.bincount(labels, weights=row, minlength=groups) for row in rows[1:]], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / total[:, None], total
 
