@@ -757,46 +757,54 @@ class SeedChain:
     """
 
     def __init__(self, points: np.ndarray, weights: np.ndarray, seed: int | np.random.RandomState, trials: int):
-        self._points = np.asarray(points, dtype=np.float64)
+        points = np.asarray(points, dtype=np.float64)
+        n, dims = points.shape
+        # Rows [x, 1, |x|^2]: their product with a candidate's [-2 c, |c|^2, 1] is |x - c|^2 for every
+        # point in one matrix product, where a product and two sums took three times as long.
+        self._rows = np.empty((dims + 2, n))
+        self._rows[:dims] = points.T
+        self._rows[dims] = 1.0
+        self._rows[dims + 1] = np.einsum("ij,ij->i", points, points)
         self._weights = np.asarray(weights, dtype=np.float64)
         self._random = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
         self._trials = trials
-        self._norms = np.einsum("ij,ij->i", self._points, self._points)
         self._lock = threading.Lock()
-        first = self._random.choice(len(self._points), p=self._weights / self._weights.sum())
-        self._centers = [self._points[first]]
+        first = self._random.choice(n, p=self._weights / self._weights.sum())
+        self._chosen = [int(first)]
         self._closest = self._squared_distances(np.array([first]))[0]
         self._potential = self._closest @ self._weights
 
     @property
     def nbytes(self) -> int:
-        return self._points.nbytes + self._weights.nbytes + self._norms.nbytes + self._closest.nbytes
+        return self._rows.nbytes + self._weights.nbytes + self._closest.nbytes
 
     def head(self, n: int) -> np.ndarray:
         """The first n seeds, (n, dims) float64."""
         with self._lock:
-            while len(self._centers) < n:
+            while len(self._chosen) < n:
                 self._step()
-            return np.array(self._centers[:n])
+            return self._rows[:-2, self._chosen[:n]].T.copy()
 
     def _squared_distances(self, chosen: np.ndarray) -> np.ndarray:
-        # |c|^2 - 2 c.x + |x|^2, in place: scaling by -2 first is exact, so the sums are the same.
-        found = (-2.0 * self._points[chosen]) @ self._points.T
-        found += self._norms[chosen][:, None]
-        found += self._norms
+        """(candidates, n) squared distances of every point to each chosen point."""
+        dims = len(self._rows) - 2
+        candidates = np.empty((len(chosen), dims + 2))
+        candidates[:, :dims] = -2.0 * self._rows[:dims, chosen].T
+        candidates[:, dims] = self._rows[dims + 1, chosen]
+        candidates[:, dims + 1] = 1.0
+        found = candidates @ self._rows
         return np.maximum(found, 0.0, out=found)
 
     def _step(self) -> None:
-        points, weights = self._points, self._weights
         draws = self._random.uniform(size=self._trials) * self._potential
-        chosen = np.searchsorted(np.cumsum(weights * self._closest), draws)
-        np.clip(chosen, None, len(points) - 1, out=chosen)
+        chosen = np.searchsorted(np.cumsum(self._weights * self._closest), draws)
+        np.clip(chosen, None, len(self._weights) - 1, out=chosen)
         distances = self._squared_distances(chosen)
         np.minimum(distances, self._closest, out=distances)
-        potentials = distances @ weights
+        potentials = distances @ self._weights
         best = int(np.argmin(potentials))
         self._potential, self._closest = potentials[best], distances[best]
-        self._centers.append(points[chosen[best]])
+        self._chosen.append(int(chosen[best]))
 
 
 def group_means(points, weights, labels, groups: int) -> tuple[np.ndarray, np.ndarray]:
