@@ -643,6 +643,36 @@ def test_colormatch_assigns_every_color_as_the_server_does(page, corpus):
             assert len(differ) <= len(keys) // 10_000, f"{color_space}: {len(differ)} colors take another entry"
 
 
+def test_the_nearest_rgb_entry_is_exact_with_ties_to_the_entry_listed_first(page, corpus):
+    """colormatch.nearestRgb (the preview's RGB assignment, by cells of the RGB cube) against a brute force."""
+    from app import pipeline
+
+    keys = pipeline.prepare((corpus / "kodim23.png").read_bytes(), 50_000_000).hist.keys
+    rng = np.random.default_rng(3)
+    every_cell = np.arange(0, 1 << 24, 4099, dtype=np.uint32)  # colors in every cell of the cube, edges too
+    colors = np.concatenate([keys, every_cell, np.array([0, 0xFFFFFF, 0x0F0F0F, 0x101010], np.uint32)])
+    rgb = np.stack([(colors >> 16) & 255, (colors >> 8) & 255, colors & 255], axis=1).astype(np.int64)
+    palettes = [rng.integers(0, 256, (k, 3)) for k in (2, 7, 64, 256)]
+    # Ties: entries the same distance from many colors (mirror images about a cell's edge), and duplicates.
+    palettes.append(np.array([[15, 100, 100], [17, 100, 100], [16, 90, 100], [16, 110, 100], [17, 100, 100]]))
+    palettes.append(np.array([[128, 128, 128]] * 3 + [[0, 0, 0], [255, 255, 255]]))
+    palettes.append(rng.integers(100, 108, (256, 3)))  # every entry a candidate in many cells
+    for palette in palettes:
+        got = page.evaluate(
+            """async ([keys, palette]) => {
+                const m = await import('/static/js/colormatch.js');
+                return Array.from(m.nearestRgb(Uint32Array.from(keys), Uint8Array.from(palette)));
+            }""",
+            [colors.tolist(), palette.ravel().tolist()],
+        )
+        nearest, least = np.zeros(len(rgb), np.int64), np.full(len(rgb), np.inf)
+        for entry, color in enumerate(palette):  # strictly nearer only: a tie keeps the entry listed first
+            distance = ((rgb - color) ** 2).sum(axis=1)
+            nearer = distance < least
+            nearest[nearer], least[nearer] = entry, distance[nearer]
+        assert got == nearest.tolist(), f"k = {len(palette)}"
+
+
 def test_swatches_are_one_markup_with_and_without_the_script(open_app, corpus):
     nojs = open_app(java_script_enabled=False)
     nojs.set_input_files("#image", str(corpus / "flower.jpg"))
