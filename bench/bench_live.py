@@ -175,6 +175,10 @@ def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none",
            }""",
         [design.mark, design.want(k, space, dither), k, space],
     )
+    if VERBOSE and figures is not None:
+        server = f", server {palette[1]:.0f} ms, palette came at {palette[0]:.0f}" if palette and not prefetched else ""
+        print(f"    {design.name} k = {k}: {shown:.0f} ms, {'prefetched' if prefetched else 'asked'}{server}"
+              f"{f', drawing {drawing:.0f}' if drawing is not None else ''}", flush=True)
     if figures is not None and design.ladder:
         (figures.moves_cold_prefetched if prefetched else figures.moves_cold_asked).append(shown)
         if prefetched:
