@@ -63,6 +63,7 @@ TIMEOUT_MS = 120_000
 OPTION_PAUSE_MS = 1000
 VERBOSE = False
 INTERCEPT = False
+MOVES_ONLY = False
 
 # Seen before the page's own scripts: when the file was chosen, when work first showed, and a
 # promise for the mark of a given result.
@@ -273,6 +274,9 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         figures.moves_cold += [move(page, design, k, parts=parts, figures=figures) for k in KS]
         step("moves right after the first result")
         figures.cpu_per_move_cold.append((worker_cpu(server) - before) * 1000 / len(KS))
+        if MOVES_ONLY:
+            context.close()
+            return
         if design.ladder:  # the whole ladder, then the same moves again
             page.wait_for_function("() => document.getElementById('app').dataset.ladder === '63'")
             figures.ladder_s.append(time.perf_counter() - ladder_started)
@@ -356,9 +360,12 @@ def main() -> None:
                         help="route every request through Playwright to stop any leaving 127.0.0.1, as runs before "
                              "20:55 UTC on 2026-12-01 did (4-6 ms more a fetch); by default they are watched and "
                              "reported instead")
+    parser.add_argument("--moves-only", action="store_true",
+                        help="every visit: the first result, the color space with no rest and the moves right after "
+                             "it, nothing else (more samples of those moves, sooner)")
     args = parser.parse_args()
-    global VERBOSE, INTERCEPT
-    VERBOSE, INTERCEPT = args.verbose, args.intercept
+    global VERBOSE, INTERCEPT, MOVES_ONLY
+    VERBOSE, INTERCEPT, MOVES_ONLY = args.verbose, args.intercept, args.moves_only
     if not CHROMIUM.exists():
         raise SystemExit(f"this benchmark drives Debian's chromium, missing at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
@@ -385,7 +392,7 @@ def main() -> None:
                     # content) would make a "first" result that is not one.
                     with gunicorn(temp / f"{design.name}.log", root=root, LOG_LEVEL="warning") as (server, base):
                         warm_up(base)
-                        session(browser, base, server, design, photo, figures, full=visit == 0)
+                        session(browser, base, server, design, photo, figures, full=visit == 0 or MOVES_ONLY)
         browser.close()
 
     rows = [
