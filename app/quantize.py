@@ -254,15 +254,43 @@ class Histogram:
         return int(self.counts.sum())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class PaletteFit:
-    """A palette sorted by share, and the palette entry of every histogram color."""
+    """A palette sorted by share, and the palette entry of every histogram color.
+
+    delta_e, the mean CIEDE2000 over visible pixels, is either given or
+    measured the first time it is read (measure_delta_e): the slider draws
+    from a palette alone, and at 12 MP the figure costs a third of an RGB
+    palette. Measured now or later, it is the same number (mean_delta_e).
+    """
 
     palette: np.ndarray  # (m,) uint8 RGB rows, m <= k
     shares: np.ndarray  # (m,) float, fraction of visible pixels, descending
     labels: np.ndarray  # (n,) palette index of each histogram color
     psnr: float  # inf when the result is identical to the original
-    delta_e: float  # mean CIEDE2000 over visible pixels
+
+    def __init__(self, palette: np.ndarray, shares: np.ndarray, labels: np.ndarray, psnr: float,
+                 delta_e: float | None = None, measure_delta_e: Callable[[], float] | None = None):
+        if (delta_e is None) == (measure_delta_e is None):
+            raise ValueError("give either delta_e or measure_delta_e")
+        for name, value in (("palette", palette), ("shares", shares), ("labels", labels), ("psnr", psnr),
+                            ("_delta_e", delta_e), ("_measure_delta_e", measure_delta_e)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def delta_e(self) -> float:
+        """Mean CIEDE2000 over visible pixels, measured on first reading when the fit was made without it."""
+        value = self._delta_e
+        if value is None:
+            # Two threads reading at once both measure, and get the same number.
+            value = self._measure_delta_e()
+            object.__setattr__(self, "_delta_e", value)
+        return value
+
+    @property
+    def delta_e_measured(self) -> bool:
+        """Whether reading delta_e costs nothing now."""
+        return self._delta_e is not None
 
     def hex_codes(self) -> list[str]:
         return ["#%02x%02x%02x" % tuple(int(v) for v in row) for row in self.palette]
@@ -334,12 +362,15 @@ def check_k(k: int) -> None:
 
 
 def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0,
-                 cancelled: Callable[[], bool] | None = None) -> PaletteFit:
+                 cancelled: Callable[[], bool] | None = None, measure_delta_e: bool = True) -> PaletteFit:
     """Find at most k colors that best represent the histogram, by k-means.
 
     With k or fewer distinct colors present, the image is returned unchanged:
     the palette is its own colors. cancelled, when given, is asked between
     steps: once it answers True, Cancelled is raised (a palette no one waits for).
+    measure_delta_e=False: in RGB, the mean CIEDE2000 is measured only when the
+    fit's delta_e is first read (a palette only to draw with never pays for it);
+    the perceptual spaces measure it anyway, to choose their palette.
     """
     check_k(k)
     if color_space not in COLOR_SPACES:
@@ -348,11 +379,16 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         raise ValueError("the image has no visible pixels to take colors from")
     colors = hist.colors
     if hist.unique_colors <= k:
-        return summarize(hist, colors, np.arange(hist.unique_colors))
+        return summarize(hist, colors, np.arange(hist.unique_colors), measure_delta_e=measure_delta_e)
     with single_threaded(), _cancellable(cancelled):  # small fits: OpenMP and BLAS threads cost more than they give
         _check_cancelled()
         if color_space == "rgb":
             palette = _palette(hist, k, "rgb", seed)
+            if not measure_delta_e:
+                found = lattice.nearest(hist.lattice("rgb"), palette)
+                _check_cancelled()
+                return summarize(hist, palette, found.labels, measure_delta_e=False,
+                                 squared_error=float(np.dot(found.squared_distances, hist.weights)))
             # Each core measures the CIEDE2000 of its part of the colors as soon as it has their
             # entries: one pass over the colors instead of two. (summarize only merges and
             # reorders entries of the same color, so the differences stay what they are.)
@@ -837,12 +873,15 @@ def summarize(
     labels: np.ndarray,
     differences: np.ndarray | None = None,
     squared_error: float | None = None,
+    measure_delta_e: bool = True,
 ) -> PaletteFit:
     """Drop unused and duplicate entries, sort by share, and measure the error.
 
     `differences`, the CIEDE2000 of each color to its entry, and
     `squared_error`, the summed squared RGB error over pixels, are computed
-    here unless the caller already has them.
+    here unless the caller already has them. Without differences and with
+    measure_delta_e=False, the mean CIEDE2000 is left to the fit's first
+    reading of delta_e (mean_delta_e, the same number).
     """
     colors, counts = hist.colors, hist.counts
     # Merge entries that rounded to the same 8-bit color, keep only used ones.
@@ -856,17 +895,33 @@ def summarize(
     order, rank = _by_share(used, totals)
     palette = unpack(used[order])
     labels = rank[remap][labels]  # one look-up per color: old entry -> merged -> rank
-    if differences is None:
-        differences = colorspace.ciede2000_to_entries(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32), labels)
     if squared_error is None:
         squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
-    return PaletteFit(
-        palette=palette,
-        shares=totals[order] / counts.sum(),
-        labels=labels.astype(np.uint8),
-        psnr=psnr(squared_error, counts.sum()),
-        delta_e=float(np.dot(differences, hist.weights) / hist.weights.sum()),
-    )
+    labels = labels.astype(np.uint8)
+    if differences is not None:
+        measured = {"delta_e": _mean_over_pixels(hist, differences)}
+    elif measure_delta_e:
+        measured = {"delta_e": mean_delta_e(hist, palette, labels)}
+    else:
+        measured = {"measure_delta_e": lambda: mean_delta_e(hist, palette, labels)}
+    return PaletteFit(palette=palette, shares=totals[order] / counts.sum(), labels=labels,
+                      psnr=psnr(squared_error, counts.sum()), **measured)
+
+
+def mean_delta_e(hist: Histogram, palette: np.ndarray, labels: np.ndarray) -> float:
+    """The mean CIEDE2000 over visible pixels when each histogram color takes its entry of the palette.
+
+    The number find_palette measured during its last assignment (in the
+    same float32 CIELAB, the same parts per core, and one thread for the sum),
+    so a figure measured later is the figure measured then.
+    """
+    with single_threaded():
+        lab_palette = colorspace.srgb_to_lab(palette).astype(np.float32)
+        return _mean_over_pixels(hist, colorspace.ciede2000_to_entries(hist.lab, lab_palette, labels))
+
+
+def _mean_over_pixels(hist: Histogram, differences: np.ndarray) -> float:
+    return float(np.dot(differences, hist.weights) / hist.weights.sum())
 
 
 def _by_share(palette_keys: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -505,3 +505,48 @@ def test_photos_seeded_on_bins_finer_in_one_channel_stay_ahead_of_libimagequant_
     assert quantize._occupied(hist, bits) < quantize._occupied(hist, (6, 6, 6)) / 2
     theirs = peers.libimagequant(peers.Photo(photo, prepared.decoded.rgb), 256, 120.0).approx
     assert quantize.find_palette(hist, 256).psnr > jobs.psnr(prepared.decoded.rgb, theirs) + 0.05
+
+
+@pytest.mark.parametrize(("photo", "ks"), [("kodim23.png", (2, 5, 16, 33, 64)), ("china.jpg", (3, 24)),
+                                           ("cam_xiaomi_mi9t_12mp_orient6.jpg", (8, 47))])
+def test_delta_e_measured_on_first_reading_is_the_figure_measured_with_the_palette(corpus, photo, ks):
+    from app import pipeline
+
+    hist = pipeline.prepare((corpus / photo).read_bytes(), 10**9).hist
+    for k in ks:
+        now, later = quantize.find_palette(hist, k), quantize.find_palette(hist, k, measure_delta_e=False)
+        assert now.delta_e_measured and not later.delta_e_measured
+        for name in ("palette", "shares", "labels"):
+            np.testing.assert_array_equal(getattr(now, name), getattr(later, name))
+        assert later.psnr == now.psnr
+        assert later.delta_e == now.delta_e, k  # the very same float, not merely close
+        assert later.delta_e_measured
+
+
+def test_delta_e_measured_later_is_the_same_when_entries_merge():
+    # Two entries of one color (centers that rounded alike) merge into one; the figure must not move.
+    hist = hist_of(noisy_image(seed=11))
+    palette = np.array([[40, 60, 80], [200, 180, 20], [40, 60, 80], [120, 120, 120]], dtype=np.uint8)
+    labels = np.arange(hist.unique_colors) % len(palette)
+    differences = colorspace.ciede2000_to_entries(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32), labels)
+    now = quantize.summarize(hist, palette, labels, differences)
+    later = quantize.summarize(hist, palette, labels, measure_delta_e=False)
+    assert len(now.palette) == 3 and not later.delta_e_measured
+    assert later.delta_e == now.delta_e
+
+
+def test_a_photo_with_fewer_colors_than_k_measures_later_too_and_perceptual_palettes_measure_anyway():
+    few = hist_of(np.array([[0, 0, 0], [255, 255, 255], [10, 200, 30]], dtype=np.uint8))
+    later = quantize.find_palette(few, 4, measure_delta_e=False)
+    assert not later.delta_e_measured and later.delta_e == 0.0
+    hist = hist_of(noisy_image(seed=12))
+    lab = quantize.find_palette(hist, 5, "lab", measure_delta_e=False)
+    assert lab.delta_e_measured and lab.delta_e == quantize.find_palette(hist, 5, "lab").delta_e
+
+
+def test_a_fit_takes_delta_e_or_a_way_to_measure_it():
+    parts = dict(palette=np.zeros((1, 3), np.uint8), shares=np.ones(1), labels=np.zeros(1, np.uint8), psnr=30.0)
+    with pytest.raises(ValueError, match="either delta_e or measure_delta_e"):
+        quantize.PaletteFit(**parts)
+    with pytest.raises(ValueError, match="either delta_e or measure_delta_e"):
+        quantize.PaletteFit(**parts, delta_e=1.0, measure_delta_e=lambda: 1.0)
