@@ -19,12 +19,14 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from app import colorspace, lattice, parallel
+
+T = TypeVar("T")
 
 MIN_K = 2
 MAX_K = 256
@@ -84,6 +86,8 @@ PERCEPTUAL_STEPS = 4
 MEDIAN_STEPS = 8
 MEDIAN_MIN_DIFFERENCE = 1e-3
 LATTICE_FEW_MAX_K = 64
+# nearest_perceptual's colors a step: candidates and their CIEDE2000 stay in cache.
+NEAREST_PERCEPTUAL_BLOCK = 16384
 # The earlier clustering, kept as a competitor in the perceptual spaces (_classic_palette).
 CLASSIC_BINS_PER_CENTER = 4
 CLASSIC_STARTS, CLASSIC_STARTS_UP_TO_K = 3, 12
@@ -131,8 +135,24 @@ class Cancelled(Exception):
 _cancel_check = threading.local()
 
 
+class _Latched:
+    """A cancelled() asked by several threads of one find_palette: one at a time, and never again once it said True."""
+
+    def __init__(self, cancelled: Callable[[], bool]):
+        self._cancelled = cancelled
+        self._lock = threading.Lock()
+        self._said = False
+
+    def __call__(self) -> bool:
+        with self._lock:
+            self._said = self._said or bool(self._cancelled())
+            return self._said
+
+
 @contextmanager
 def _cancellable(cancelled: Callable[[], bool] | None) -> Iterator[None]:
+    if cancelled is not None and not isinstance(cancelled, _Latched):
+        cancelled = _Latched(cancelled)
     outer = getattr(_cancel_check, "cancelled", None)
     _cancel_check.cancelled = cancelled
     try:
@@ -352,34 +372,57 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
             _check_cancelled()
             return summarize(hist, palette, found.labels, differences,
                              squared_error=float(np.dot(found.squared_distances, hist.weights)))
-        # Perceptual: cluster in that space, and keep whichever palette (that
-        # one or the RGB one) gives the lower mean CIEDE2000 once every color
-        # takes its perceptually nearest entry. At small k the RGB centers
-        # sometimes win; this way the perceptual option never does worse.
-        # The choice is made on the coarse histogram; only the winner is
-        # assigned color by color.
-        bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
-        coarse_lab, coarse_weights, _ = _coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
-        coarse_lab = coarse_lab.astype(np.float32)
-        palettes = [
-            _palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
-            _classic_palette(hist, k, color_space, seed),
-            _palette(hist, k, "rgb", seed, perceptual=True),
-        ]
-        scored = [_perceptual_steps(coarse_lab, coarse_weights, p) for p in palettes]
-        palette = min(scored, key=lambda pair: pair[1])[0]
+        return _perceptual_fit(hist, k, color_space, seed)
+
+
+def _perceptual_fit(hist: Histogram, k: int, color_space: str, seed: int) -> PaletteFit:
+    """find_palette in lab and oklab: the palette with the lowest mean CIEDE2000 of three competitors.
+
+    Cluster in that space, the earlier clustering (_classic_palette) and the
+    RGB one: whichever gives the lower mean CIEDE2000 once every color takes
+    its perceptually nearest entry is kept (at small k the RGB centers
+    sometimes win; this way the perceptual option never does worse). The
+    choice is made on the coarse histogram; only the winner is assigned
+    color by color. The three are independent and run side by side on the
+    cores, each on one thread.
+    """
+    bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
+    coarse_lab, coarse_weights, _ = _coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
+    coarse_lab = coarse_lab.astype(np.float32)
+    competitors = (
+        lambda: _palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
+        lambda: _classic_palette(hist, k, color_space, seed),
+        lambda: _palette(hist, k, "rgb", seed, perceptual=True),
+    )
+    scored = parallel.side_by_side(*(_on_one_thread(lambda make=make: _perceptual_steps(coarse_lab, coarse_weights, make()))
+                                     for make in competitors))
+    palette = min(scored, key=lambda pair: pair[1])[0]
+    _check_cancelled()
+    # The median steps (on the coarse bins) are kept only if they lower the mean CIEDE2000 over
+    # every color too: the palette never does worse than without them. They run beside the
+    # assignment of every color to the palette they start from.
+    (labels, differences), (median, _) = parallel.side_by_side(
+        lambda: nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab")),
+        _on_one_thread(lambda: _perceptual_steps(coarse_lab, coarse_weights, palette, median=True)))
+    if median is not palette:
         _check_cancelled()
-        labels, differences = nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab"))
-        # The median steps (on the coarse bins) are kept only if they lower the mean CIEDE2000
-        # over every color too: the palette never does worse than without them.
-        median, _ = _perceptual_steps(coarse_lab, coarse_weights, palette, median=True)
-        if median is not palette:
-            _check_cancelled()
-            median_labels, median_differences = nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
-            if np.dot(median_differences, hist.weights) < np.dot(differences, hist.weights):
-                palette, labels, differences = median, median_labels, median_differences
-        _check_cancelled()
-        return summarize(hist, palette, labels, differences)
+        median_labels, median_differences = nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
+        if np.dot(median_differences, hist.weights) < np.dot(differences, hist.weights):
+            palette, labels, differences = median, median_labels, median_differences
+    _check_cancelled()
+    return summarize(hist, palette, labels, differences)
+
+
+def _on_one_thread(step: Callable[[], T]) -> Callable[[], T]:
+    """step for parallel.side_by_side: its passes stay on the thread that runs it (parallel.one_part),
+    and it is cancelled as the find_palette that started it is."""
+    cancelled = getattr(_cancel_check, "cancelled", None)
+
+    def run() -> T:
+        with parallel.one_part(), _cancellable(cancelled):
+            return step()
+
+    return run
 
 
 def _perceptual_steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray,
@@ -563,23 +606,46 @@ def nearest_perceptual(
     metric itself is what lowers the mean difference. The candidates are the
     few entries nearest in CIELAB, where CIEDE2000's minimum almost always lies:
     found on the colors' CIELAB lattice when it is given (up to 64 entries,
-    where that beats a k-d tree), else by a k-d tree.
+    where that beats a k-d tree), else by a k-d tree. Of equal differences
+    the nearer candidate wins.
+
+    Each core takes its part of the colors a block at a time: candidates,
+    their differences and the choice, while the block is in cache. The
+    caller's cancelled() is asked between blocks.
     """
     lab_palette = colorspace.srgb_to_lab(palette).astype(lab_colors.dtype)
     count = min(candidates, len(palette))
+    n = len(lab_colors)
+    labels = np.empty(n, dtype=np.intp)
+    differences = np.empty(n, dtype=np.result_type(lab_colors.dtype, np.float32))
+    chosen = np.empty(n, dtype=differences.dtype)  # the difference to one candidate, a block at a time
+    measure = colorspace.differences_to_entries(lab_colors, lab_palette, chosen)
     if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
-        near = lattice.nearest_few(grid, grid.snap(lab_palette), count)
+        snapped = grid.snap(lab_palette)
+        near_of = lambda first, last: lattice.nearest_few(  # noqa: E731
+            lattice.Lattice(grid.coordinates[:, first:last], grid.scale), snapped, count)
     else:
-        # scipy starts its threads afresh on every query: below a part's worth of colors one is quicker.
-        workers = parallel.workers() if len(lab_colors) >= 2 * parallel.MIN_PART else 1
-        _, near = _kd_tree(lab_palette).query(lab_colors, k=count, workers=workers)
-        near = near.reshape(len(lab_colors), count)
-    differences = np.stack(
-        [colorspace.ciede2000_to_entries(lab_colors, lab_palette, near[:, i]) for i in range(count)], axis=1
-    )
-    best = np.argmin(differences, axis=1)
-    rows = np.arange(len(lab_colors))
-    return near[rows, best], differences[rows, best]
+        tree = _kd_tree(lab_palette)
+        near_of = lambda first, last: tree.query(lab_colors[first:last], k=count)[1].reshape(last - first, count)  # noqa: E731
+    cancelled = getattr(_cancel_check, "cancelled", None)
+
+    def part(first: int, last: int) -> None:
+        for start in range(first, last, NEAREST_PERCEPTUAL_BLOCK):
+            if cancelled is not None and cancelled():
+                raise Cancelled()
+            stop = min(start + NEAREST_PERCEPTUAL_BLOCK, last)
+            near = near_of(start, stop)
+            best, best_labels = differences[start:stop], labels[start:stop]
+            measure(start, stop, near[:, 0])
+            best[:], best_labels[:] = chosen[start:stop], near[:, 0]
+            for rank in range(1, count):
+                measure(start, stop, near[:, rank])
+                closer = chosen[start:stop] < best
+                np.copyto(best, chosen[start:stop], where=closer)
+                np.copyto(best_labels, near[:, rank], where=closer)
+
+    parallel.for_ranges(n, part)
+    return labels, differences
 
 
 def coarsen(colors, points, weights, min_bins: int = 0, exact_limit: int = EXACT_POINTS_LIMIT):
