@@ -550,3 +550,79 @@ def test_a_fit_takes_delta_e_or_a_way_to_measure_it():
         quantize.PaletteFit(**parts)
     with pytest.raises(ValueError, match="either delta_e or measure_delta_e"):
         quantize.PaletteFit(**parts, delta_e=1.0, measure_delta_e=lambda: 1.0)
+
+
+# --- the perceptual spaces' assignment and median steps ------------------------------------------
+
+
+def colorful_hist(seed=3) -> quantize.Histogram:
+    """More distinct colors than the perceptual spaces handle one by one: they cluster on bins."""
+    hist = hist_of(noisy_image(seed=seed, shape=(480, 640)))
+    assert hist.unique_colors > quantize.PERCEPTUAL_EXACT_LIMIT
+    return hist
+
+
+@pytest.mark.parametrize("entries, with_grid", [(9, True), (9, False), (80, True)])
+def test_nearest_perceptual_takes_the_candidate_with_the_smallest_ciede2000_the_nearer_on_ties(entries, with_grid):
+    hist = colorful_hist()
+    palette = hist.colors[:: hist.unique_colors // entries][:entries]
+    grid = hist.lattice("lab") if with_grid else None
+    labels, differences = quantize.nearest_perceptual(hist.lab, palette, grid=grid)
+    # The candidates as the search finds them: the 3 entries nearest in CIELAB.
+    lab_palette = colorspace.srgb_to_lab(palette).astype(np.float32)
+    if with_grid and entries <= quantize.LATTICE_FEW_MAX_K:
+        from app import lattice
+        near = lattice.nearest_few(grid, grid.snap(lab_palette), 3)
+    else:
+        near = quantize._kd_tree(lab_palette).query(hist.lab, k=3)[1]
+    each = np.stack([colorspace.ciede2000(hist.lab, lab_palette[near[:, i]]) for i in range(3)], axis=1)
+    best = np.argmin(each, axis=1)  # the first of equal minima
+    rows = np.arange(hist.unique_colors)
+    assert np.array_equal(labels, near[rows, best])
+    assert np.array_equal(differences, each[rows, best])
+
+
+def test_nearest_perceptual_stops_between_blocks_once_cancelled():
+    hist = colorful_hist()
+    asked = []
+    with quantize._cancellable(lambda: asked.append(1) or len(asked) >= 2):
+        with pytest.raises(quantize.Cancelled):
+            quantize.nearest_perceptual(hist.lab, hist.colors[:8], grid=hist.lattice("lab"))
+    assert len(asked) == 2  # once said, the answer is kept: no thread asks again
+    asked.clear()
+    with quantize._cancellable(lambda: asked.append(1) and False):
+        quantize.nearest_perceptual(hist.lab, hist.colors[:8], grid=hist.lattice("lab"))
+    assert len(asked) >= hist.unique_colors // quantize.NEAREST_PERCEPTUAL_BLOCK
+
+
+@pytest.mark.parametrize("space", ["lab", "oklab"])
+def test_a_colorful_photo_keeps_the_median_steps_only_where_they_lower_the_error_over_every_color(monkeypatch, space):
+    hist = colorful_hist()
+    starts, steps, decided = [], quantize._perceptual_steps, []
+    surely = quantize._median_surely_better
+
+    def recorded_steps(lab, weights, palette, median=False):
+        if median:
+            starts.append(palette)
+        return steps(lab, weights, palette, median)
+
+    monkeypatch.setattr(quantize, "_perceptual_steps", recorded_steps)
+    monkeypatch.setattr(quantize, "_median_surely_better", lambda *args: decided.append(surely(*args)) or decided[-1])
+    for k in (3, 8, 16):
+        fit = quantize.find_palette(hist, k, space)
+        _, differences = quantize.nearest_perceptual(hist.lab, starts[-1], grid=hist.lattice("lab"))
+        without_median = float(np.dot(differences, hist.weights) / hist.weights.sum())
+        assert fit.delta_e <= without_median + 1e-9
+    assert True in decided  # the fine bins decided at least once, with every color left out
+
+
+def test_the_fine_bins_are_sure_of_a_clear_gain_and_never_of_none():
+    hist = colorful_hist()
+    good = quantize.find_palette(hist, 8, "lab").palette
+    poor = np.roll(good, 1, axis=1)  # the same entries with their channels swapped
+    coarse = len(quantize._coarse(hist, "lab", quantize.PERCEPTUAL_BINS, quantize.PERCEPTUAL_EXACT_LIMIT)[1])
+    assert quantize._median_surely_better(hist, poor, good, coarse)
+    assert not quantize._median_surely_better(hist, good, good, coarse)
+    assert not quantize._median_surely_better(hist, good, poor, coarse)
+    small = hist_of(noisy_image(seed=3))  # few colors: every color decides
+    assert not quantize._median_surely_better(small, poor, good, coarse)
