@@ -896,6 +896,11 @@ class SeedChain:
         self._rows[:dims] = points.T
         self._rows[dims] = 1.0
         self._rows[dims + 1] = np.einsum("ij,ij->i", points, points)
+        # ... and each point's [-2 x, |x|^2, 1], to take as a candidate in one look-up.
+        self._as_candidates = np.empty((n, dims + 2))
+        self._as_candidates[:, :dims] = -2.0 * points
+        self._as_candidates[:, dims] = self._rows[dims + 1]
+        self._as_candidates[:, dims + 1] = 1.0
         self._weights = np.asarray(weights, dtype=np.float64)
         self._random = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
         self._trials = trials
@@ -907,7 +912,7 @@ class SeedChain:
 
     @property
     def nbytes(self) -> int:
-        return self._rows.nbytes + self._weights.nbytes + self._closest.nbytes
+        return self._rows.nbytes + self._as_candidates.nbytes + self._weights.nbytes + self._closest.nbytes
 
     def head(self, n: int) -> np.ndarray:
         """The first n seeds, (n, dims) float64."""
@@ -918,18 +923,13 @@ class SeedChain:
 
     def _squared_distances(self, chosen: np.ndarray) -> np.ndarray:
         """(candidates, n) squared distances of every point to each chosen point."""
-        dims = len(self._rows) - 2
-        candidates = np.empty((len(chosen), dims + 2))
-        candidates[:, :dims] = -2.0 * self._rows[:dims, chosen].T
-        candidates[:, dims] = self._rows[dims + 1, chosen]
-        candidates[:, dims + 1] = 1.0
-        found = candidates @ self._rows
+        found = self._as_candidates[chosen] @ self._rows
         return np.maximum(found, 0.0, out=found)
 
     def _step(self) -> None:
         draws = self._random.uniform(size=self._trials) * self._potential
         chosen = np.searchsorted(np.cumsum(self._weights * self._closest), draws)
-        np.clip(chosen, None, len(self._weights) - 1, out=chosen)
+        np.minimum(chosen, len(self._weights) - 1, out=chosen)  # (np.clip costs ten times as much)
         distances = self._squared_distances(chosen)
         np.minimum(distances, self._closest, out=distances)
         potentials = distances @ self._weights
