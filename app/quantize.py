@@ -896,11 +896,6 @@ class SeedChain:
         self._rows[:dims] = points.T
         self._rows[dims] = 1.0
         self._rows[dims + 1] = np.einsum("ij,ij->i", points, points)
-        # ... and each point's [-2 x, |x|^2, 1], to take as a candidate in one look-up.
-        self._as_candidates = np.empty((n, dims + 2))
-        self._as_candidates[:, :dims] = -2.0 * points
-        self._as_candidates[:, dims] = self._rows[dims + 1]
-        self._as_candidates[:, dims + 1] = 1.0
         self._weights = np.asarray(weights, dtype=np.float64)
         self._random = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
         self._trials = trials
@@ -912,7 +907,7 @@ class SeedChain:
 
     @property
     def nbytes(self) -> int:
-        return self._rows.nbytes + self._as_candidates.nbytes + self._weights.nbytes + self._closest.nbytes
+        return self._rows.nbytes + self._weights.nbytes + self._closest.nbytes
 
     def head(self, n: int) -> np.ndarray:
         """The first n seeds, (n, dims) float64."""
@@ -923,7 +918,12 @@ class SeedChain:
 
     def _squared_distances(self, chosen: np.ndarray) -> np.ndarray:
         """(candidates, n) squared distances of every point to each chosen point."""
-        found = self._as_candidates[chosen] @ self._rows
+        dims = len(self._rows) - 2
+        candidates = np.empty((len(chosen), dims + 2))
+        candidates[:, :dims] = -2.0 * self._rows[:dims, chosen].T
+        candidates[:, dims] = self._rows[dims + 1, chosen]
+        candidates[:, dims + 1] = 1.0
+        found = candidates @ self._rows
         return np.maximum(found, 0.0, out=found)
 
     def _step(self) -> None:
