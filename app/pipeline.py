@@ -204,7 +204,7 @@ def _mapped(prepared: Prepared, options: Options) -> Mapped:
     full = Options(k=options.k, color_space=options.color_space, method=options.method)
     result, indices = _palette_and_indices(prepared, full)
     decoded = prepared.decoded
-    cleaned = cleaning.clean(np.asarray(indices).reshape(decoded.height, decoded.width), result.palette, decoded.rgb,
+    cleaned = cleaning.clean(indices, result.palette, decoded.rgb,
                              decoded.alpha, options.min_region, prepared.hist, prepared.keys, result.labels)
     indices = cleaned.indices
     if options.max_side:

@@ -446,6 +446,67 @@ def test_find_palette_stops_between_steps_once_cancelled(space):
     assert len(quantize.find_palette(hist, 9, space).palette) == 9
 
 
+# --- seeding bins ----------------------------------------------------------------------------
+
+
+def fine_in_one_channel(channel: int) -> quantize.Histogram:
+    """65,536 colors: 256 levels in one channel, 32 and 8 levels (5 bits and 3 bits deep) in the others."""
+    levels = [np.arange(0, 256, 8), np.arange(0, 256, 32)]
+    levels.insert(channel, np.arange(256))
+    grid = np.meshgrid(*levels, indexing="ij")
+    return hist_of(np.stack(grid, axis=-1).reshape(-1, 3))
+
+
+@pytest.mark.parametrize("channel", [0, 1, 2])
+def test_seeding_bins_get_finer_on_the_channel_that_splits_the_most_bins(channel):
+    hist = fine_in_one_channel(channel)
+    assert quantize._occupied(hist, (5, 5, 5)) == 32 * 32 * 8
+    bits = quantize._coarse_bits(hist, 10_000, quantize.EXACT_POINTS_LIMIT, by_channel=True)
+    assert bits == tuple(6 if c == channel else 5 for c in range(3))
+    assert quantize._occupied(hist, bits) == 64 * 32 * 8
+    # A bit on every channel at once gives the same number of bins here, at 6/6/6.
+    assert quantize._coarse_bits(hist, 10_000, quantize.EXACT_POINTS_LIMIT) == (6, 6, 6)
+
+
+def test_seeding_bins_take_the_coarsest_rung_with_enough_bins_and_the_colors_when_none_has():
+    hist = fine_in_one_channel(2)
+    limit = quantize.EXACT_POINTS_LIMIT
+    assert quantize._coarse_bits(hist, 100, limit, by_channel=True) == (5, 5, 5)
+    # A rung refines only the channels with the fewest bits: red and green take theirs (splitting
+    # nothing) before blue takes a seventh.
+    bits = quantize._coarse_bits(hist, 20_000, limit, by_channel=True)
+    assert bits == (6, 6, 7) and quantize._occupied(hist, bits) == 32 * 8 * 128
+    assert quantize._coarse_bits(hist, 10**6, limit, by_channel=True) is None
+    assert quantize._coarse_bits(hist, 10**6, hist.unique_colors) is None
+    points, weights, _ = quantize._coarse(hist, "rgb", 10**6, limit, by_channel=True)
+    assert len(points) == hist.unique_colors and weights.sum() == hist.pixels
+
+
+def test_seeding_bins_are_the_weighted_means_of_their_colors():
+    hist = fine_in_one_channel(0)
+    points, weights, _ = quantize._coarse(hist, "rgb", 10_000, quantize.EXACT_POINTS_LIMIT, by_channel=True)
+    assert len(points) == 64 * 32 * 8 and weights.sum() == hist.pixels
+    # Each 6/5/5 bin holds 4 reds (of 256) at one green and one blue: their mean red is the middle of the four.
+    np.testing.assert_allclose(np.sort(np.unique(points[:, 0]))[:2], [1.5, 5.5])
+
+
+@pytest.mark.parametrize("photo, bits", [("kodim07.png", (6, 5, 5)), ("kodim20.png", (5, 5, 6)), ("kodim13.png", (5, 5, 6))])
+def test_photos_seeded_on_bins_finer_in_one_channel_stay_ahead_of_libimagequant_at_k_256(corpus, photo, bits):
+    from app import pipeline
+    from bench import jobs, peers
+    from testsupport.needs import require
+
+    require(peers.BY_NAME["libimagequant"].available(), "imagequant is not installed", "pip install -r requirements-dev.txt")
+    prepared = pipeline.prepare((corpus / photo).read_bytes(), 50_000_000)
+    hist = prepared.hist
+    seed_bins = min(quantize.SEED_BINS_PER_CENTER * 256, quantize.SEED_BINS_MAX)
+    assert quantize._coarse_bits(hist, seed_bins, quantize.EXACT_POINTS_LIMIT, by_channel=True) == bits
+    # Fewer than half the bins that a bit on every channel gives (what the seeding and coarse steps cost).
+    assert quantize._occupied(hist, bits) < quantize._occupied(hist, (6, 6, 6)) / 2
+    theirs = peers.libimagequant(peers.Photo(photo, prepared.decoded.rgb), 256, 120.0).approx
+    assert quantize.find_palette(hist, 256).psnr > jobs.psnr(prepared.decoded.rgb, theirs) + 0.05
+
+
 @pytest.mark.parametrize(("photo", "ks"), [("kodim23.png", (2, 5, 16, 33, 64)), ("china.jpg", (3, 24)),
                                            ("cam_xiaomi_mi9t_12mp_orient6.jpg", (8, 47))])
 def test_delta_e_measured_on_first_reading_is_the_figure_measured_with_the_palette(corpus, photo, ks):
@@ -489,3 +550,79 @@ def test_a_fit_takes_delta_e_or_a_way_to_measure_it():
         quantize.PaletteFit(**parts)
     with pytest.raises(ValueError, match="either delta_e or measure_delta_e"):
         quantize.PaletteFit(**parts, delta_e=1.0, measure_delta_e=lambda: 1.0)
+
+
+# --- the perceptual spaces' assignment and median steps ------------------------------------------
+
+
+def colorful_hist(seed=3) -> quantize.Histogram:
+    """More distinct colors than the perceptual spaces handle one by one: they cluster on bins."""
+    hist = hist_of(noisy_image(seed=seed, shape=(480, 640)))
+    assert hist.unique_colors > quantize.PERCEPTUAL_EXACT_LIMIT
+    return hist
+
+
+@pytest.mark.parametrize("entries, with_grid", [(9, True), (9, False), (80, True)])
+def test_nearest_perceptual_takes_the_candidate_with_the_smallest_ciede2000_the_nearer_on_ties(entries, with_grid):
+    hist = colorful_hist()
+    palette = hist.colors[:: hist.unique_colors // entries][:entries]
+    grid = hist.lattice("lab") if with_grid else None
+    labels, differences = quantize.nearest_perceptual(hist.lab, palette, grid=grid)
+    # The candidates as the search finds them: the 3 entries nearest in CIELAB.
+    lab_palette = colorspace.srgb_to_lab(palette).astype(np.float32)
+    if with_grid and entries <= quantize.LATTICE_FEW_MAX_K:
+        from app import lattice
+        near = lattice.nearest_few(grid, grid.snap(lab_palette), 3)
+    else:
+        near = quantize._kd_tree(lab_palette).query(hist.lab, k=3)[1]
+    each = np.stack([colorspace.ciede2000(hist.lab, lab_palette[near[:, i]]) for i in range(3)], axis=1)
+    best = np.argmin(each, axis=1)  # the first of equal minima
+    rows = np.arange(hist.unique_colors)
+    assert np.array_equal(labels, near[rows, best])
+    assert np.array_equal(differences, each[rows, best])
+
+
+def test_nearest_perceptual_stops_between_blocks_once_cancelled():
+    hist = colorful_hist()
+    asked = []
+    with quantize._cancellable(lambda: asked.append(1) or len(asked) >= 2):
+        with pytest.raises(quantize.Cancelled):
+            quantize.nearest_perceptual(hist.lab, hist.colors[:8], grid=hist.lattice("lab"))
+    assert len(asked) == 2  # once said, the answer is kept: no thread asks again
+    asked.clear()
+    with quantize._cancellable(lambda: asked.append(1) and False):
+        quantize.nearest_perceptual(hist.lab, hist.colors[:8], grid=hist.lattice("lab"))
+    assert len(asked) >= hist.unique_colors // quantize.NEAREST_PERCEPTUAL_BLOCK
+
+
+@pytest.mark.parametrize("space", ["lab", "oklab"])
+def test_a_colorful_photo_keeps_the_median_steps_only_where_they_lower_the_error_over_every_color(monkeypatch, space):
+    hist = colorful_hist()
+    starts, steps, decided = [], quantize._perceptual_steps, []
+    surely = quantize._median_surely_better
+
+    def recorded_steps(lab, weights, palette, median=False):
+        if median:
+            starts.append(palette)
+        return steps(lab, weights, palette, median)
+
+    monkeypatch.setattr(quantize, "_perceptual_steps", recorded_steps)
+    monkeypatch.setattr(quantize, "_median_surely_better", lambda *args: decided.append(surely(*args)) or decided[-1])
+    for k in (3, 8, 16):
+        fit = quantize.find_palette(hist, k, space)
+        _, differences = quantize.nearest_perceptual(hist.lab, starts[-1], grid=hist.lattice("lab"))
+        without_median = float(np.dot(differences, hist.weights) / hist.weights.sum())
+        assert fit.delta_e <= without_median + 1e-9
+    assert True in decided  # the fine bins decided at least once, with every color left out
+
+
+def test_the_fine_bins_are_sure_of_a_clear_gain_and_never_of_none():
+    hist = colorful_hist()
+    good = quantize.find_palette(hist, 8, "lab").palette
+    poor = np.roll(good, 1, axis=1)  # the same entries with their channels swapped
+    coarse = len(quantize._coarse(hist, "lab", quantize.PERCEPTUAL_BINS, quantize.PERCEPTUAL_EXACT_LIMIT)[1])
+    assert quantize._median_surely_better(hist, poor, good, coarse)
+    assert not quantize._median_surely_better(hist, good, good, coarse)
+    assert not quantize._median_surely_better(hist, good, poor, coarse)
+    small = hist_of(noisy_image(seed=3))  # few colors: every color decides
+    assert not quantize._median_surely_better(small, poor, good, coarse)
