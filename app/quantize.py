@@ -997,10 +997,10 @@ def summarize(
     totals = np.bincount(remap[present], weights=entry_totals[present], minlength=len(used))
     order, rank = _by_share(used, totals)
     palette = unpack(used[order])
-    labels = rank[remap][labels]  # one look-up per color: old entry -> merged -> rank
+    # One look-up per color (old entry -> merged -> rank), straight into the fit's bytes.
+    labels = rank[remap].astype(np.uint8)[labels]
     if squared_error is None:
         squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
-    labels = labels.astype(np.uint8)
     if differences is not None:
         measured = {"delta_e": _mean_over_pixels(hist, differences)}
     elif measure_delta_e:
