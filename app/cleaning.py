@@ -58,6 +58,9 @@ def clean(
 ) -> Cleaned:
     """Merge every region under min_region pixels into a neighbour, then refit the palette.
 
+    `indices` is the (H, W) index map: an array, or anything of that shape
+    whose row slices give uint8 rows (a lookup made as it is read).
+
     A region stays smaller only when it has no visible neighbour: the whole
     image (or a patch walled in by transparent pixels) is smaller. With
     min_depth, regions with no pixel that far from their border (too thin
@@ -68,6 +71,7 @@ def clean(
     dithering); it spares two passes over the pixels.
     """
     check_min_region(min_region)
+    indices = _index_map(indices, rgb.shape[:2])
     palette = np.asarray(palette, dtype=np.uint8)
     keys = quantize.pack(rgb) if keys is None else keys
     visible = None if alpha is None else alpha.ravel() > 0
@@ -78,10 +82,14 @@ def clean(
     regions = label_regions(indices, alpha)
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
-    # and the corrections the refit needs. They are read while the borders are found.
-    small_pixels, graph = parallel.side_by_side(lambda: pixels_of_regions(regions, small, keys),
-                                                lambda: borders(regions, small, both_ways=False))
-    merged = merge_small_regions(regions, small_pixels.sums, graph, palette, min_region)
+    # and the corrections the refit needs. They are read in the pool while the borders are found.
+    small_pixels_soon = parallel.in_background(lambda: pixels_of_regions(regions, small, keys))
+    graph = borders(regions, small, both_ways=False)
+    small_pixels = small_pixels_soon.result()
+    # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile.
+    merged, (counts, entry_sums) = parallel.side_by_side(
+        lambda: merge_small_regions(regions, small_pixels.sums, graph, palette, min_region),
+        lambda: _entry_sums(hist, color_labels, len(palette)))
     del graph
     index_of_region, after = merged.index_of_region, merged.regions
     if min_depth:
@@ -95,9 +103,6 @@ def clean(
 
     # One Lloyd step with the labels fixed: each entry becomes the mean of its pixels.
     entries = len(palette)
-    counts = np.bincount(color_labels, weights=hist.counts, minlength=entries)
-    entry_sums = np.stack([np.bincount(color_labels, weights=hist.counts * hist.colors[:, c], minlength=entries)
-                           for c in range(3)], axis=1)
     moved = np.flatnonzero(moved_region)
     for sign, entry in ((-1, regions.index[moved]), (1, final_index[moved])):
         counts += sign * np.bincount(entry, weights=regions.size[moved], minlength=entries)
@@ -114,15 +119,20 @@ def clean(
     new_of_old = np.zeros(entries, dtype=np.intp)
     new_of_old[used] = rank[joined]
     final_palette = quantize.unpack(refit_keys[order])
-    # Every region takes its final entry, renumbered: the map is made from the runs (while the figures are
-    # measured), and the moved pixels are those of the regions whose entry changed.
+    # Every region takes its final entry, renumbered: the map is made from the runs, and the moved pixels
+    # are those of the regions whose entry changed; both in the pool while the figures are measured.
     renumber = new_of_old.astype(np.uint8)
-    moving = moved_region[small_pixels.region]
-    moved_keys = np.compress(moving, small_pixels.keys)
-    moved_entries = renumber[final_index[np.compress(moving, small_pixels.region)]]
-    del small_pixels, moving
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
+
+    def moved_pairs() -> _MovedPairs:
+        nonlocal small_pixels
+        pixels, small_pixels = small_pixels, None  # let go of every small pixel once the moved ones are picked
+        moving = moved_region[pixels.region]
+        entries_moved = renumber[final_index[np.compress(moving, pixels.region)]]
+        keys_moved = np.compress(moving, pixels.keys)
+        del pixels, moving
+        return _MovedPairs.of(keys_moved, entries_moved, hist)
 
     def figures() -> quantize.PaletteFit:
         return quantize.PaletteFit(
@@ -130,7 +140,7 @@ def clean(
             shares=totals[order] / totals.sum(),
             labels=np.zeros(0, np.uint8),
             psnr=_psnr(hist, final_palette, sorted_sums, totals[order]),
-            delta_e=_mean_delta_e(hist, new_of_old[color_labels], moved_keys, moved_entries, final_palette),
+            delta_e=_mean_delta_e(hist, new_of_old[color_labels], pairs_soon, final_palette),
         )
 
     def cleaned_map() -> np.ndarray:
@@ -140,10 +150,33 @@ def clean(
             cleaned[clear] = renumber[indices[clear]]
         return cleaned
 
-    fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures first: CIEDE2000 uses the pool itself
+    pairs_soon = parallel.in_background(moved_pairs)
+    fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
     if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
     return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)
+
+
+def _index_map(indices, shape: tuple[int, int]) -> np.ndarray:
+    """The index map as an (H, W) array. One read row by row from a lookup of the pixels (the pipeline's
+    map before cleaning) is made in two halves of rows side by side when it is large."""
+    if isinstance(indices, np.ndarray):
+        return indices.reshape(shape)
+    made = np.empty(shape, dtype=np.uint8)
+
+    def rows(first: int, last: int) -> None:
+        made[first:last] = indices[first:last]
+
+    height = shape[0]
+    if made.size < _HALVES_PIXELS:
+        rows(0, height)
+    else:
+        parallel.side_by_side(lambda: rows(0, height // 2), lambda: rows(height // 2, height))
+    return made
+
+
+# From this many pixels on, a lookup is read into an index map in two halves side by side.
+_HALVES_PIXELS = 1 << 19
 
 
 def _labels_of_colors(hist, keys, visible, indices) -> np.ndarray:
@@ -165,24 +198,48 @@ def _psnr(hist: quantize.Histogram, palette: np.ndarray, entry_sums: np.ndarray,
     return quantize.psnr(max(error, 0.0), hist.pixels)
 
 
-def _mean_delta_e(hist, usual_entry, moved_keys, moved_entries, palette) -> float:
+def _entry_sums(hist: quantize.Histogram, color_labels: np.ndarray, entries: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels and summed colors of each palette entry before cleaning, from the histogram."""
+    counts = np.bincount(color_labels, weights=hist.counts, minlength=entries)
+    sums = np.stack([np.bincount(color_labels, weights=hist.counts * hist.colors[:, c], minlength=entries)
+                     for c in range(3)], axis=1)
+    return counts, sums
+
+
+@dataclass(frozen=True)
+class _MovedPairs:
+    """The pixels of merged regions as distinct (histogram color, new entry) pairs, and how many of each."""
+
+    colors: np.ndarray  # (pairs,) position in the histogram
+    entries: np.ndarray  # (pairs,) new palette entry
+    counts: np.ndarray  # (pairs,) pixels
+    per_color: np.ndarray  # (histogram colors,) moved pixels of each color
+
+    @classmethod
+    def of(cls, keys: np.ndarray, entries: np.ndarray, hist: quantize.Histogram) -> _MovedPairs:
+        pairs = keys.astype(np.uint32) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
+        pairs |= entries
+        pairs.sort()
+        starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]])) if len(pairs) else np.zeros(0, np.intp)
+        counts = np.diff(starts, append=len(pairs))
+        pairs = pairs[starts]
+        colors = np.searchsorted(hist.keys, pairs >> 8)
+        return cls(colors=colors, entries=(pairs & 255).astype(np.intp), counts=counts,
+                   per_color=np.bincount(colors, weights=counts, minlength=hist.unique_colors))
+
+
+def _mean_delta_e(hist, usual_entry, moved_soon, palette) -> float:
     """Exact mean CIEDE2000 over visible pixels.
 
     A color's pixels keep the entry the color had before cleaning, except
     those of merged regions: each color counts once at its usual entry, and
-    the merged pixels as (color, entry) pairs of their own.
+    the merged pixels as (color, entry) pairs of their own (`moved_soon`, a
+    future of _MovedPairs, made in the pool meanwhile).
     """
-    pairs = moved_keys.astype(np.uint32) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
-    pairs |= moved_entries
-    pairs.sort()
-    starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]])) if len(pairs) else np.zeros(0, np.intp)
-    pair_counts = np.diff(starts, append=len(pairs))
-    pairs = pairs[starts]
-    pair_colors = np.searchsorted(hist.keys, pairs >> 8)
-    moved_per_color = np.bincount(pair_colors, weights=pair_counts, minlength=hist.unique_colors)
     palette_lab = colorspace.srgb_to_lab(palette).astype(np.float32)
     usual_delta = colorspace.ciede2000(hist.lab, palette_lab[usual_entry])
-    moved_delta = colorspace.ciede2000(hist.lab[pair_colors], palette_lab[(pairs & 255).astype(np.intp)])
-    total = np.dot(usual_delta.astype(np.float64), hist.counts - moved_per_color)
-    total += np.dot(moved_delta.astype(np.float64), pair_counts)
+    moved = moved_soon.result()
+    moved_delta = colorspace.ciede2000(hist.lab[moved.colors], palette_lab[moved.entries])
+    total = np.dot(usual_delta.astype(np.float64), hist.counts - moved.per_color)
+    total += np.dot(moved_delta.astype(np.float64), moved.counts)
     return float(total / hist.pixels)

@@ -55,27 +55,31 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
 
     palette = np.asarray(palette, dtype=np.float64)
     count = regions.count
-    size, index, sums = regions.size.copy(), regions.index.copy(), sums.copy()
+    # 32-bit sizes and one array of sums per channel: what a round gathers most, kept compact.
+    size = regions.size.astype(np.int32 if regions.size.sum() < 2**31 else np.int64)
+    index, channel_sums = regions.index.copy(), np.ascontiguousarray(sums.T)
     parent = np.arange(count, dtype=np.int32)
     current = parent.copy()  # the group each border end now belongs to
     local = np.zeros(count, dtype=np.int32)  # scratch: a region's number among those a round touches
     flag = np.zeros(count, dtype=bool)  # scratch, all False between uses
     wanting = np.zeros(count, dtype=bool) if wanting is None else wanting.copy()
+    # A group's rank, smallest first (by size, then number); groups that wait for nobody (not small, not
+    # wanting) rank last. A region is ready when it ranks before every neighbour.
+    rank = _ranks(np.arange(count), size, wanting, min_region, count)
     source, target, length = graph.source, graph.target, graph.length
     rounds = 0
     while len(source):  # every source is a group under min_region
         runs = _Runs.of(source)
         chooser = source[runs.starts]
         if rounds < EXACT_ROUNDS:
-            # A small region merges once no smaller small region touches it (smaller: by size, then number).
-            size_s, size_t = size[source], size[target]
-            smaller = (size_t < size_s) | ((size_t == size_s) & (target < source))
-            smaller &= (size_t < min_region) | wanting[target]
-            ready = np.flatnonzero(~np.logical_or.reduceat(smaller, runs.starts))
-            merging, into = chooser[ready], _choose(chooser, runs, ready, target, length, size, index, sums, palette)
+            # A small region merges once no smaller small region touches it.
+            ready = np.flatnonzero(np.minimum.reduceat(rank[target], runs.starts)
+                                   > size[chooser].astype(np.int64) * count + chooser)
+            merging, into = chooser[ready], _choose(chooser, runs, ready, target, length, size, index,
+                                                    channel_sums, palette)
         else:
             every = np.arange(len(chooser))
-            choice = _choose(chooser, runs, every, target, length, size, index, sums, palette)
+            choice = _choose(chooser, runs, every, target, length, size, index, channel_sums, palette)
             ready = np.flatnonzero(_odd_depth(chooser, choice, size, (size < min_region) | wanting))
             merging, into = chooser[ready], choice[ready]
         rounds += 1
@@ -103,8 +107,8 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         moved = np.flatnonzero(nodes != rep)
         gone, taker = nodes[moved], rep[moved]
         np.add.at(size, taker, size[gone])
-        for channel in range(3):
-            np.add.at(sums[:, channel], taker, sums[gone, channel])
+        for channel in channel_sums:
+            np.add.at(channel, taker, channel[gone])
         parent[gone] = taker
         current[nodes] = rep
         # A group still wants to merge when one of its members does and has not merged yet.
@@ -113,9 +117,10 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         flag[merging] = False
         wanting[nodes] = False
         wanting[rep[still]] = True
+        rank[nodes] = _ranks(nodes, size, wanting, min_region, count)
         # Borders now run between groups; only those from a group still under min_region matter.
         a, b = current[source], current[target]
-        kept = np.flatnonzero((a != b) & ((size[a] < min_region) | wanting[a]))
+        kept = np.flatnonzero((a != b) & (rank[a] < _LAST))
         graph = group_borders(a[kept], b[kept], length[kept], count, distinct=True)
         source, target, length = graph.source, graph.target, graph.length
     root = parent
@@ -123,6 +128,17 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         root = root[root]
     alive = (root == np.arange(count)) & (index != CLEAR)
     return Merged(index_of_region=index[root], regions=int(alive.sum()))
+
+
+# The rank of a group that waits for nobody: above every size * count + number.
+_LAST = np.iinfo(np.int64).max
+
+
+def _ranks(groups: np.ndarray, size: np.ndarray, wanting: np.ndarray, min_region: int, count: int) -> np.ndarray:
+    """size * count + number for the groups still under min_region or wanting to merge, _LAST for the others."""
+    ranks = size[groups].astype(np.int64) * count + groups
+    ranks[(size[groups] >= min_region) & ~wanting[groups]] = _LAST
+    return ranks
 
 
 @dataclass(frozen=True)
@@ -156,7 +172,8 @@ def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, small:
     return upward & (_depth(tree)[np.searchsorted(nodes, chooser)] % 2 == 1)
 
 
-def _choose(chooser, runs: _Runs, which: np.ndarray, target, length, size, index, sums, palette) -> np.ndarray:
+def _choose(chooser, runs: _Runs, which: np.ndarray, target, length, size, index, channel_sums, palette
+            ) -> np.ndarray:
     """The neighbour each of the sources runs[which] joins: nearest palette color to the source's mean, then
     longest border, then lowest number.
 
@@ -172,10 +189,12 @@ def _choose(chooser, runs: _Runs, which: np.ndarray, target, length, size, index
     target = target[positions]
     chooser = chooser[which]
     entry = index[target]
-    mean = sums[chooser] / size[chooser, None]
+    chooser_size = size[chooser]
     cost = np.zeros(len(target))
-    for channel in range(3):  # one channel at a time: no (borders, 3) copies
-        difference = np.ascontiguousarray(mean[:, channel])[run]
+    for channel, sums in enumerate(channel_sums):  # one channel at a time: no (borders, 3) copies
+        mean = sums[chooser]
+        mean /= chooser_size
+        difference = mean[run]
         difference -= np.ascontiguousarray(palette[:, channel])[entry]
         difference *= difference
         cost += difference

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
@@ -93,3 +93,18 @@ def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
         # cancelled here never goes on in the pool behind the caller's back.
         wait(futures)
     return [mine] + [future.result() for future in futures]
+
+
+def in_background(work: Callable[[], T]) -> Future:
+    """Start work() in the pool and return its future (on one core, run it here and return it done).
+
+    For a step whose result is needed later in the same job; work() must not wait on the pool itself.
+    """
+    if _workers() == 1:
+        done: Future = Future()
+        try:
+            done.set_result(work())
+        except BaseException as error:  # noqa: BLE001 - handed to whoever asks for the result, as the pool does
+            done.set_exception(error)
+        return done
+    return _executor().submit(work)

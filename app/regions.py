@@ -133,10 +133,20 @@ def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regio
     links = csr_matrix((np.ones(len(upper), np.int8), lower, row_starts), shape=(run_count, run_count))
     # Components are numbered from their lowest run: by first pixel in raster order.
     count, region_of_run = connected_components(links, directed=False)
-    region_of_run = region_of_run.astype(np.int32)
-    index = np.zeros(count, dtype=np.int32)
-    index[region_of_run] = values.ravel()[run_first]
-    size = np.bincount(region_of_run, weights=np.diff(run_first, append=pixels), minlength=count).astype(np.int64)
+    region_of_run = region_of_run.astype(np.int32, copy=False)
+
+    def index_of_regions() -> np.ndarray:
+        index = np.zeros(count, dtype=np.int32)
+        index[region_of_run] = values.ravel()[run_first]
+        return index
+
+    def size_of_regions() -> np.ndarray:
+        return np.bincount(region_of_run, weights=np.diff(run_first, append=pixels), minlength=count).astype(np.int64)
+
+    if len(bands) > 1:  # a large map: one on each core
+        index, size = parallel.side_by_side(index_of_regions, size_of_regions)
+    else:
+        index, size = index_of_regions(), size_of_regions()
     return Regions(shape=(height, width), count=count, index=index, size=size, run_first=run_first,
                    run_region=region_of_run, upper_run=upper_run, lower_run=lower_run, stacked_length=stacked_length)
 
@@ -191,14 +201,69 @@ def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borde
     Each pair comes in both directions; with both_ways=False only from the
     side(s) where `keep` holds, which is all that merging those regions needs.
     Transparent regions share no borders: nothing merges into or out of them.
+
+    A large map is done in two halves of its runs side by side, one per
+    core. Regions are numbered by first pixel, so the top half's borders
+    come from the lower numbers: only the few kept regions that cross the
+    middle have borders in both lists, and they are joined into the other.
     """
-    width = regions.shape[1]
+    run_count = len(regions.run_first)
     # Runs side by side: a run that does not start a row borders the run before it, over one pixel edge.
-    beside = np.flatnonzero(regions.run_first % width).astype(np.int32)
+    if run_count < 2 * _BORDER_RUNS:
+        return _grouped(*_directed(regions, keep, both_ways, 0, run_count), regions.count)
+    middle = run_count // 2
+    top, bottom = parallel.side_by_side(
+        lambda: _grouped(*_directed(regions, keep, both_ways, 0, middle), regions.count),
+        lambda: _grouped(*_directed(regions, keep, both_ways, middle, run_count), regions.count))
+    # Regions that begin in the top half have the lower numbers; the few of them with borders in the bottom
+    # half too (and the few regions beginning at the middle with borders in the top half) join the other list.
+    split = int(regions.run_region[middle - 1]) + 1
+    top_end, bottom_start = np.searchsorted(top.source, split), np.searchsorted(bottom.source, split)
+    low = _joined(_part(top, 0, top_end), _part(bottom, 0, bottom_start), regions.count)
+    high = _joined(_part(bottom, bottom_start, None), _part(top, top_end, None), regions.count)
+    return Borders(*(np.concatenate([getattr(low, name), getattr(high, name)]) for name in ("source", "target", "length")))
+
+
+def _part(found: Borders, start: int, stop: int | None) -> Borders:
+    return Borders(found.source[start:stop], found.target[start:stop], found.length[start:stop])
+
+
+def _joined(many: Borders, few: Borders, count: int) -> Borders:
+    """Two lists of borders in one, sorted by (source, target), lengths of a pair in both summed; `few` is short."""
+    if not len(few.source):
+        return many
+    number_bits = max(int(count - 1).bit_length(), 1)
+    if 2 * number_bits > 62:
+        return group_borders(*(np.concatenate([getattr(many, name), getattr(few, name)]) for name in
+                               ("source", "target", "length")), count, distinct=True)
+    many_pairs = (many.source.astype(np.int64) << number_bits) | many.target
+    few_pairs = (few.source.astype(np.int64) << number_bits) | few.target
+    at = np.searchsorted(many_pairs, few_pairs)
+    found = at < len(many_pairs)
+    found[found] = many_pairs[at[found]] == few_pairs[found]
+    length = many.length.copy()
+    np.add.at(length, at[found], few.length[found])
+    new = np.flatnonzero(~found)
+    return Borders(np.insert(many.source, at[new], few.source[new]), np.insert(many.target, at[new], few.target[new]),
+                   np.insert(length, at[new], few.length[new]))
+
+
+# Below this many runs a half, borders() works in one piece: a thread costs more than it saves.
+_BORDER_RUNS = 1 << 16
+
+
+def _directed(regions: Regions, keep: np.ndarray, both_ways: bool, first_run: int, last_run: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, target, length) of the borders that runs first_run..last_run-1 have with the run before them
+    and with the runs below them, from the side(s) where `keep` holds (from both when both_ways)."""
+    width = regions.shape[1]
     run_region = regions.run_region
-    first = np.concatenate([run_region[beside - 1], run_region[regions.upper_run]])
-    second = np.concatenate([run_region[beside], run_region[regions.lower_run]])
-    length = np.concatenate([np.ones(len(beside), dtype=regions.stacked_length.dtype), regions.stacked_length])
+    beside = np.flatnonzero(regions.run_first[first_run:last_run] % width).astype(np.int32)
+    beside += first_run
+    stacked = slice(*np.searchsorted(regions.upper_run, [first_run, last_run]))  # upper_run ascends
+    first = np.concatenate([run_region[beside - 1], run_region[regions.upper_run[stacked]]])
+    second = np.concatenate([run_region[beside], run_region[regions.lower_run[stacked]]])
+    length = np.concatenate([np.ones(len(beside), dtype=regions.stacked_length.dtype), regions.stacked_length[stacked]])
     keep_first, keep_second = keep[first], keep[second]
     if not regions.visible.all():
         shown = regions.visible[first] & regions.visible[second]
@@ -208,9 +273,13 @@ def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borde
         keep_first |= keep_second
         keep_second = keep_first
     from_first, from_second = np.flatnonzero(keep_first), np.flatnonzero(keep_second)
-    return group_borders(np.concatenate([first[from_first], second[from_second]]),
-                         np.concatenate([second[from_first], first[from_second]]),
-                         np.concatenate([length[from_first], length[from_second]]), regions.count, distinct=True)
+    return (np.concatenate([first[from_first], second[from_second]]),
+            np.concatenate([second[from_first], first[from_second]]),
+            np.concatenate([length[from_first], length[from_second]]))
+
+
+def _grouped(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: int) -> Borders:
+    return group_borders(source, target, length, count, distinct=True)
 
 
 def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: int,
@@ -241,11 +310,9 @@ def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, co
     begins[:1] = True
     np.not_equal(pairs[1:], pairs[:-1], out=begins[1:])
     starts = np.flatnonzero(begins)
-    # Sums over each pair's entries, from a running total of the lengths.
+    # Each pair's lengths summed from the low bits of its entries.
     keys &= (1 << length_bits) - 1
-    running = np.cumsum(keys)
-    ends = running[np.append(starts[1:], len(keys)) - 1] if len(keys) else running
-    summed = np.diff(ends, prepend=0)
+    summed = np.add.reduceat(keys, starts) if len(keys) else keys
     pairs = pairs[starts]
     return Borders(source=(pairs >> number_bits).astype(np.int32), target=(pairs & ((1 << number_bits) - 1)).astype(np.int32),
                    length=summed)

@@ -217,6 +217,21 @@ def test_the_pipeline_cleans_at_full_size_then_shrinks_the_preview():
     assert full.data == pipeline.render(prepared, pipeline.Options(k=6, min_region=30)).data
 
 
+@pytest.mark.parametrize("halves_from", [1, 10**9])
+def test_a_map_read_from_a_lookup_row_by_row_cleans_as_the_array_does(monkeypatch, halves_from):
+    rng = np.random.default_rng(5)
+    pixels = np.kron(rng.integers(0, 256, (9, 7, 3)), np.ones((6, 6, 1))).astype(np.uint8)
+    pixels = np.clip(pixels.astype(int) + rng.normal(0, 30, pixels.shape), 0, 255).astype(np.uint8)
+    fit, indices, hist = kmeans_map(pixels, 6)
+    keys = quantize.pack(pixels)
+    lookup = pipeline.LookedUp(keys.reshape(indices.shape), quantize.lookup_table(hist, fit))
+    monkeypatch.setattr(cleaning, "_HALVES_PIXELS", halves_from)  # 1: in two halves side by side, as at 12 MP
+    from_lookup = cleaning.clean(lookup, fit.palette, pixels, None, 12, hist, keys, fit.labels)
+    from_array = cleaning.clean(indices, fit.palette, pixels, None, 12, hist, keys, fit.labels)
+    assert np.array_equal(from_lookup.indices, from_array.indices)
+    assert from_lookup.result.psnr == from_array.result.psnr and from_lookup.regions_after == from_array.regions_after
+
+
 @settings(max_examples=60, deadline=None, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 @given(pixels=images(), k=st.integers(2, 12), min_region=st.integers(0, 450))
 def test_the_chain_halving_rounds_keep_the_guarantee_too(pixels, k, min_region):

@@ -57,3 +57,23 @@ def test_when_the_first_step_fails_the_others_have_finished_before_the_error_rea
     with pytest.raises(ValueError, match="step failed"):
         parallel.side_by_side(fails, slow)
     assert finished.is_set()
+
+
+def test_in_background_runs_in_the_pool_and_hands_back_its_result_or_error():
+    here = threading.get_ident()
+    future = parallel.in_background(threading.get_ident)
+    if parallel.workers() > 1:
+        assert future.result() != here
+
+    def fails():
+        raise ValueError("step failed")
+
+    with pytest.raises(ValueError, match="step failed"):
+        parallel.in_background(fails).result()
+
+
+def test_in_background_on_one_core_runs_here_before_it_returns(monkeypatch):
+    monkeypatch.setattr(parallel, "_workers", lambda: 1)
+    here = threading.get_ident()
+    future = parallel.in_background(threading.get_ident)
+    assert future.done() and future.result() == here

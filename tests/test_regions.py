@@ -115,6 +115,22 @@ def test_long_border_lists_summed_in_a_sparse_matrix_match_the_sorted_keys(monke
         assert getattr(by_matrix, field).dtype == getattr(by_keys, field).dtype, field
 
 
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("both_ways", [True, False])
+def test_borders_found_in_two_halves_side_by_side_match_one_piece(monkeypatch, seed, both_ways):
+    values = random_map(seed, shape=(37, 29))
+    alpha = None if seed else (np.random.default_rng(seed).random(values.shape) > 0.1).astype(np.uint8) * 255
+    regions = label_regions(values, alpha)
+    keep = np.random.default_rng(seed).random(regions.count) < 0.6
+    whole = borders(regions, keep, both_ways=both_ways)
+    monkeypatch.setattr(regions_module, "_BORDER_RUNS", 1)  # a 12 MP photo's runs go this way
+    halves = borders(regions, keep, both_ways=both_ways)
+    assert len(whole.source) > 0
+    for field in ("source", "target", "length"):
+        assert np.array_equal(getattr(halves, field), getattr(whole, field)), field
+        assert getattr(halves, field).dtype == getattr(whole, field).dtype, field
+
+
 def test_no_border_touches_a_transparent_region():
     values = np.zeros((4, 6), dtype=np.uint8)
     values[:, 4:] = 1
