@@ -455,18 +455,20 @@ def _perceptual_fit(hist: Histogram, k: int, color_space: str, seed: int) -> Pal
         lambda: _perceptual_steps(coarse_lab, coarse_weights, palette, median=True),
         _on_one_thread(lambda: _total_difference(fine, palette) if fine else None))
     _check_cancelled()
-    if median is palette or (fine is not None and _total_difference(fine, median) <= before * (1 - MEDIAN_SURE_GAIN)):
-        labels, differences = nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
-        return summarize(hist, median, labels, differences)
-    # Not sure from the bins: the median steps are kept only if they lower the mean CIEDE2000
-    # over every color too, so the palette does no worse than without them.
-    labels, differences = nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab"))
+    # Every color is assigned to the median palette whatever the judging bins say, so both run at once.
+    (labels, differences), after = parallel.side_by_side(
+        lambda: nearest_perceptual(hist.lab, median, grid=hist.lattice("lab")),
+        _on_one_thread(lambda: _total_difference(fine, median) if fine and median is not palette else None))
+    final = median
+    if median is not palette and (after is None or after > before * (1 - MEDIAN_SURE_GAIN)):
+        # Not sure from the bins: the median steps are kept only if they lower the mean CIEDE2000
+        # over every color too, so the palette does no worse than without them.
+        _check_cancelled()
+        start_labels, start_differences = nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab"))
+        if np.dot(differences, hist.weights) >= np.dot(start_differences, hist.weights):
+            final, labels, differences = palette, start_labels, start_differences
     _check_cancelled()
-    median_labels, median_differences = nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
-    if np.dot(median_differences, hist.weights) < np.dot(differences, hist.weights):
-        palette, labels, differences = median, median_labels, median_differences
-    _check_cancelled()
-    return summarize(hist, palette, labels, differences)
+    return summarize(hist, final, labels, differences)
 
 
 def _judging_bins(hist: Histogram, coarse_bins: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice] | None:
