@@ -453,12 +453,12 @@ def _perceptual_fit(hist: Histogram, k: int, color_space: str, seed: int) -> Pal
     fine = _judging_bins(hist, len(coarse_weights))
     (median, _), before = parallel.side_by_side(
         lambda: _perceptual_steps(coarse_lab, coarse_weights, palette, median=True),
-        _on_one_thread(lambda: _total_difference(fine, palette) if fine else None))
+        _on_one_thread(lambda: _total_difference(fine, palette) if fine is not None else None))
     _check_cancelled()
     # Every color is assigned to the median palette whatever the judging bins say, so both run at once.
     (labels, differences), after = parallel.side_by_side(
         lambda: nearest_perceptual(hist.lab, median, grid=hist.lattice("lab")),
-        _on_one_thread(lambda: _total_difference(fine, median) if fine and median is not palette else None))
+        _on_one_thread(lambda: _total_difference(fine, median) if fine is not None and median is not palette else None))
     final = median
     if median is not palette and (after is None or after > before * (1 - MEDIAN_SURE_GAIN)):
         # Not sure from the bins: the median steps are kept only if they lower the mean CIEDE2000
