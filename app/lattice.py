@@ -40,6 +40,9 @@ class Lattice:
 
     @classmethod
     def of(cls, points: np.ndarray, scale: float) -> "Lattice":
+        points = np.asarray(points)
+        if scale == 1.0 and np.issubdtype(points.dtype, np.integer):  # already on the lattice (RGB colors)
+            return cls(np.ascontiguousarray(points.T, dtype=np.float32), scale)
         rounded = np.rint(np.asarray(points, dtype=np.float64).T * scale)
         return cls(np.ascontiguousarray(rounded, dtype=np.float32), scale)
 

@@ -154,7 +154,8 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                         "k": {"type": "integer"}, "colors": {"type": "integer", "description": "At most k."},
                         "palette": {"type": "array", "items": {"$ref": "#/components/schemas/Swatch"}},
                         "psnr": {"type": ["number", "null"], "description": "dB; null when identical."},
-                        "delta_e": {"type": "number", "description": "Mean CIEDE2000 against the original."}}}},
+                        "delta_e": {"type": ["number", "null"], "description": "Mean CIEDE2000 against the original; "
+                                    "null with delta_e=0 when not measured yet."}}}},
                     "unfinished": {"type": "array", "items": {"type": "integer"},
                                    "description": "ks a background request left for later (empty otherwise)."},
                     "timings": {"type": "object", "description": "quantize_ms; found: palettes clustered now; "

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -18,6 +19,7 @@ T = TypeVar("T")
 MIN_PART = 32768
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+_this_thread = threading.local()
 
 
 def workers() -> int:
@@ -46,9 +48,26 @@ def for_ranges(n: int, work: Callable[[int, int], None]) -> None:
     map_ranges(n, work)
 
 
+@contextmanager
+def one_part() -> Iterator[None]:
+    """Within it, this thread does its per-color passes in one part, itself.
+
+    For steps already run side by side on the cores (side_by_side): split
+    again, their parts would only queue behind each other in the pool, and
+    a step running in the pool that waited for its own parts there could
+    wait for ever.
+    """
+    outer = getattr(_this_thread, "one_part", False)
+    _this_thread.one_part = True
+    try:
+        yield
+    finally:
+        _this_thread.one_part = outer
+
+
 def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
     """work(start, stop) over [0, n) in parts, one per core; their results in order."""
-    parts = min(_workers(), max(1, n // MIN_PART))
+    parts = 1 if getattr(_this_thread, "one_part", False) else min(_workers(), max(1, n // MIN_PART))
     if parts == 1:
         return [work(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
@@ -67,7 +86,13 @@ def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
     if _workers() == 1:
         return [first()] + [other() for other in others]
     futures = [_executor().submit(other) for other in others]
-    return [first()] + [future.result() for future in futures]
+    try:
+        mine = first()
+    finally:
+        # Whatever first() did, the others are done before this returns or raises: a step
+        # cancelled here never goes on in the pool behind the caller's back.
+        wait(futures)
+    return [mine] + [future.result() for future in futures]
 
 
 def in_background(work: Callable[[], T]) -> Future:

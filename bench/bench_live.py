@@ -5,6 +5,13 @@ Two designs side by side, in one run, on the same photos and the same moves:
             POST /api/palettes (static/js/preview.js, ladder.js);
   previous  the page before it (templates/ and static/ of PREVIOUS_DESIGN), served by the same
             current app: every move asks POST /api/quantize for a screen-sized image (max_side).
+With --against REV a third runs beside them: live@REV, the whole app and page of a git revision
+(this design at an earlier commit), to measure a change before and after in one run;
+--no-previous leaves the previous design out.
+
+A move "right after" the first result is one of two kinds, reported apart: the palette was
+already on the page (fetched ahead by the ladder, as it would be for a user), or the page had
+to ask for it when the slider moved ("asked"); the parts of the asked ones follow.
 
 The color space is switched to lab and back the moment the first result (k = 16) is on screen, and
 options again after a rest of OPTION_PAUSE_MS on k = 16; between the two come the moves. The second round of moves repeats the first
@@ -14,8 +21,10 @@ that has served one small other photo (warm_up), so the photo itself is new to i
 "On screen" is read from the page, never the network: the performance mark each page sets in
 the frame that shows a result (live: "kmeans:painted", in the animation frame that paints the
 canvas; previous: "kmeans:result-shown", once the new image is decoded and swapped in).
+Requests are watched, not intercepted (intercepting made each fetch wait 4-6 ms for Playwright, which
+no user's browser does); one that left 127.0.0.1 ends the run (--intercept: stopped instead).
 
-    .venv/bin/python -m bench.bench_live [--repeat 3] [photo ...]
+    .venv/bin/python -m bench.bench_live [--repeat 3] [--against REV] [--no-previous] [photo ...]
 """
 
 from __future__ import annotations
@@ -53,6 +62,8 @@ TIMEOUT_MS = 120_000
 # select; the live page uses such rests to fetch the other color spaces' palette of the k shown.
 OPTION_PAUSE_MS = 1000
 VERBOSE = False
+INTERCEPT = False
+MOVES_ONLY = False
 
 # Seen before the page's own scripts: when the file was chosen, when work first showed, and a
 # promise for the mark of a given result.
@@ -92,15 +103,16 @@ window.__shown = (name, want, since) => new Promise((resolve) => {
 class Design:
     name: str
     mark: str
+    ladder: bool = True  # draws from palettes (this design, at any revision), rather than server-made images
 
     def want(self, k: int, space: str = "rgb", dither: str = "none") -> dict:
-        if self.name == "live":
+        if self.ladder:
             return {"k": k, "colorSpace": space, "dither": dither}
         return {"key": f"{k}|{space}|{dither}"}
 
 
 LIVE = Design("live", "kmeans:painted")
-PREVIOUS = Design("previous", "kmeans:result-shown")
+PREVIOUS = Design("previous", "kmeans:result-shown", ladder=False)
 
 
 @dataclass
@@ -120,6 +132,8 @@ class Figures:
     first_server: list[float] = field(default_factory=list)
     first_page_ready: list[float] = field(default_factory=list)
     moves_cold: list[float] = field(default_factory=list)
+    moves_cold_prefetched: list[float] = field(default_factory=list)  # the palette was on the page before the move
+    moves_cold_asked: list[float] = field(default_factory=list)  # the page asked for it when the slider moved
     moves_cold_parts: MoveParts = field(default_factory=MoveParts)
     moves_warm: list[float] = field(default_factory=list)
     drag_painted: list[int] = field(default_factory=list)
@@ -139,23 +153,37 @@ def worker_cpu(server: subprocess.Popen) -> float:
     return sum(w.cpu_times().user + w.cpu_times().system for w in workers)
 
 
-def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none", parts: MoveParts | None = None) -> float:
-    """Set the slider to k as a hand does (one input event); ms until that result is on screen."""
-    shown, palette, drawing = page.evaluate(
+def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none", parts: MoveParts | None = None,
+         figures: Figures | None = None) -> float:
+    """Set the slider to k as a hand does (one input event); ms until that result is on screen.
+
+    With figures, the move is also filed as prefetched (its palette was on the page before the
+    input) or asked (the page had to ask for it); parts then gets the asked ones' parts."""
+    shown, palette, drawing, prefetched = page.evaluate(
         """async ([mark, want, k, space]) => {
              const slider = document.getElementById('k-slider');
              slider.value = String(k);
              const since = performance.now();
+             const prefetched = performance.getEntriesByName('kmeans:palettes').some((m) => m.startTime < since
+               && m.detail.colorSpace === space && m.detail.ks.includes(k));
              slider.dispatchEvent(new Event('input', {bubbles: true}));
              const shown = await window.__shown(mark, want, since);
              const palette = performance.getEntriesByName('kmeans:palettes').find((m) => m.startTime >= since
                && m.detail.colorSpace === space && m.detail.ks.includes(k));
              const painted = performance.getEntriesByName(mark).find((m) => m.startTime === shown);
              return [shown - since, palette ? [palette.startTime - since, palette.detail.timings.quantize_ms] : null,
-                     painted?.detail?.renderMs ?? null];
+                     painted?.detail?.renderMs ?? null, prefetched];
            }""",
         [design.mark, design.want(k, space, dither), k, space],
     )
+    if VERBOSE and figures is not None:
+        server = f", server {palette[1]:.0f} ms, palette came at {palette[0]:.0f}" if palette and not prefetched else ""
+        print(f"    {design.name} k = {k}: {shown:.0f} ms, {'prefetched' if prefetched else 'asked'}{server}"
+              f"{f', drawing {drawing:.0f}' if drawing is not None else ''}", flush=True)
+    if figures is not None and design.ladder:
+        (figures.moves_cold_prefetched if prefetched else figures.moves_cold_asked).append(shown)
+        if prefetched:
+            return shown
     if parts is not None and palette is not None:
         parts.arrived.append(palette[0])
         parts.server.append(palette[1])
@@ -206,8 +234,12 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_init_script(PROBE)
     outside: list[str] = []
-    context.route("**/*", lambda route: route.fallback() if route.request.url.startswith(base)
-                  else (outside.append(route.request.url), route.abort()))
+    if INTERCEPT:
+        context.route("**/*", lambda route: route.fallback() if route.request.url.startswith(base)
+                      else (outside.append(route.request.url), route.abort()))
+    else:  # watched, not intercepted: an intercepted request waits for Playwright, 4-6 ms a fetch
+        context.on("request", lambda request: None if request.url.startswith((base, "data:", "blob:"))
+                   else outside.append(request.url))
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(base + "/")
@@ -221,7 +253,7 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         figures.original.append(probe["original"] - probe["chosen"])
     if probe["progress"] is not None:
         figures.progress.append(probe["progress"] - probe["chosen"])
-    if design is LIVE:
+    if design.ladder:
         first = page.evaluate("""() => {
             const palette = performance.getEntriesByName('kmeans:palettes')[0];
             const ready = performance.getEntriesByName('kmeans:preview-ready')[0];
@@ -238,18 +270,21 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         select(page, design, "color-space", "rgb", design.want(16))
         step("color space with no rest")
         before = worker_cpu(server)
-        parts = figures.moves_cold_parts if design is LIVE else None
-        figures.moves_cold += [move(page, design, k, parts=parts) for k in KS]
+        parts = figures.moves_cold_parts if design.ladder else None
+        figures.moves_cold += [move(page, design, k, parts=parts, figures=figures) for k in KS]
         step("moves right after the first result")
         figures.cpu_per_move_cold.append((worker_cpu(server) - before) * 1000 / len(KS))
-        if design is LIVE:  # the whole ladder, then the same moves again
+        if MOVES_ONLY:
+            context.close()
+            return
+        if design.ladder:  # the whole ladder, then the same moves again
             page.wait_for_function("() => document.getElementById('app').dataset.ladder === '63'")
             figures.ladder_s.append(time.perf_counter() - ladder_started)
             figures.ladder_cpu_s.append(worker_cpu(server) - cpu_started)
         before = worker_cpu(server)
         step("ladder complete")
         move(page, design, 50)  # untimed: the first timed move must change k
-        figures.moves_warm += [move(page, design, k) for k in (reversed(KS) if design is LIVE else KS_UNVISITED)]
+        figures.moves_warm += [move(page, design, k) for k in (reversed(KS) if design.ladder else KS_UNVISITED)]
         step("moves again")
         figures.cpu_per_move_warm.append((worker_cpu(server) - before) * 1000 / len(KS))
         painted, release = drag(page, design)
@@ -274,6 +309,15 @@ def warm_up(base: str) -> None:
     for color_space in ("rgb", "lab"):
         requests.post(f"{base}/api/quantize", files={"image": ("warm.png", tiny)},
                       data={"k": "4", "color_space": color_space}, timeout=120).raise_for_status()
+
+
+def revision_root(revision: str, into: Path) -> Path:
+    """The app and page of a git revision, to serve beside the working tree's (--against)."""
+    archive = subprocess.run(["git", "archive", revision, "app", "templates", "static", "gunicorn.conf.py"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
 
 
 def previous_design_root(into: Path) -> Path:
@@ -309,9 +353,19 @@ def main() -> None:
     parser.add_argument("photos", nargs="*", default=[str(CORPUS / name) for name in PHOTOS])
     parser.add_argument("--repeat", type=int, default=3, help="visits per photo and design for the first result")
     parser.add_argument("--verbose", action="store_true", help="say what each visit is doing")
+    parser.add_argument("--against", metavar="REV", help="also run the app and page of this git revision (live@REV), "
+                        "visit by visit in turns with the working tree's")
+    parser.add_argument("--no-previous", action="store_true", help=f"leave out the previous design ({PREVIOUS_DESIGN})")
+    parser.add_argument("--intercept", action="store_true",
+                        help="route every request through Playwright to stop any leaving 127.0.0.1, as runs before "
+                             "20:55 UTC on 2026-12-01 did (4-6 ms more a fetch); by default they are watched and "
+                             "reported instead")
+    parser.add_argument("--moves-only", action="store_true",
+                        help="every visit: the first result, the color space with no rest and the moves right after "
+                             "it, nothing else (more samples of those moves, sooner)")
     args = parser.parse_args()
-    global VERBOSE
-    VERBOSE = args.verbose
+    global VERBOSE, INTERCEPT, MOVES_ONLY
+    VERBOSE, INTERCEPT, MOVES_ONLY = args.verbose, args.intercept, args.moves_only
     if not CHROMIUM.exists():
         raise SystemExit(f"this benchmark drives Debian's chromium, missing at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
@@ -320,25 +374,34 @@ def main() -> None:
     results: dict[tuple[str, str], Figures] = {}
     with tempfile.TemporaryDirectory() as temp, sync_playwright() as playwright:
         temp = Path(temp)
-        previous_root = previous_design_root(temp / "previous")
+        designs = [(LIVE, ROOT)]
+        if args.against:
+            revision = subprocess.run(["git", "rev-parse", "--short", args.against], cwd=ROOT, capture_output=True,
+                                      text=True, check=True).stdout.strip()
+            designs.append((Design(f"live@{revision}", LIVE.mark), revision_root(revision, temp / "against")))
+        if not args.no_previous:
+            designs.append((PREVIOUS, previous_design_root(temp / "previous")))
         browser = launch(playwright)
         for name in args.photos:
             photo = Path(name)
             for visit in range(args.repeat):
-                # The designs take turns, visit by visit, so both see the same load on a shared machine.
-                for design, root in ((LIVE, ROOT), (PREVIOUS, previous_root)):
+                # The designs take turns, visit by visit, so all see the same load on a shared machine.
+                for design, root in designs:
                     figures = results.setdefault((photo.name, design.name), Figures())
                     # A fresh server each visit: one that still holds the photo (its cache is keyed by
                     # content) would make a "first" result that is not one.
                     with gunicorn(temp / f"{design.name}.log", root=root, LOG_LEVEL="warning") as (server, base):
                         warm_up(base)
-                        session(browser, base, server, design, photo, figures, full=visit == 0)
+                        session(browser, base, server, design, photo, figures, full=visit == 0 or MOVES_ONLY)
         browser.close()
 
     rows = [
         ("first result", "first", "ms"), ("  server: decode+count+k-means", "first_server", "ms"),
         ("  page ready to draw", "first_page_ready", "ms"), ("original on screen", "original", "ms"),
         ("visible progress", "progress", "ms"), ("move, right after", "moves_cold", "ms"),
+        ("  moves prefetched / asked", "moves_cold_split", "split"),
+        ("  palette prefetched", "moves_cold_prefetched", "ms"),
+        ("  palette asked", "moves_cold_asked", "ms"),
         ("  asked: palette came", "moves_cold_parts.arrived", "ms"),
         ("  asked: server k-means", "moves_cold_parts.server", "ms"),
         ("  asked: drawing (worker)", "moves_cold_parts.drawing", "ms"),
@@ -349,17 +412,29 @@ def main() -> None:
         ("server CPU/move, ladder done", "cpu_per_move_warm", "ms"),
         ("ladder 2..64 complete", "ladder_s", "s"), ("ladder CPU", "ladder_cpu_s", "s"),
     ]
+    names = [design.name for design, _ in designs]
     for photo in dict.fromkeys(p for p, _ in results):
-        live, previous = results[(photo, "live")], results[(photo, "previous")]
-        print(f"\n{photo}   (p50 / p95, ms unless noted; ratio = previous p50 / live p50)")
-        print(f"{'':<30} {'live':>14} {'previous':>14} {'ratio':>7}")
+        columns = [results[(photo, name)] for name in names]
+        others = names[1:]
+        print(f"\n{photo}   (p50 / p95, ms unless noted; ratio = p50 of each other design / live p50)")
+        print(f"{'':<30} " + " ".join(f"{name:>14}" for name in names) + " " + " ".join(f"{'÷ ' + n[:7]:>9}" for n in others))
         for label, attribute, unit in rows:
-            a, b = attrgetter(attribute)(live), attrgetter(attribute)(previous)
-            ratio = ""
-            if unit != "n" and a and b and statistics.median(a) > 0:
-                ratio = f"{statistics.median(b) / statistics.median(a):.1f}x"
-            print(f"{label:<30} {cell(a, unit):>14} {cell(b, unit):>14} {ratio:>7}")
-    print(f"\nmoves: {len(KS)} right after the first result, the same {len(KS)} again once the live ladder is complete"
+            if unit == "split":
+                cells = [f"{len(f.moves_cold_prefetched)} / {len(f.moves_cold_asked)}" if f.moves_cold_asked
+                         or f.moves_cold_prefetched else "–" for f in columns]
+                print(f"{label:<30} " + " ".join(f"{c:>14}" for c in cells))
+                continue
+            values = [attrgetter(attribute)(f) for f in columns]
+            ratios = []
+            for other in values[1:]:
+                ratio = ""
+                if unit != "n" and values[0] and other and statistics.median(values[0]) > 0:
+                    ratio = f"{statistics.median(other) / statistics.median(values[0]):.2f}x"
+                ratios.append(ratio)
+            print(f"{label:<30} " + " ".join(f"{cell(v, unit):>14}" for v in values) + " "
+                  + " ".join(f"{r:>9}" for r in ratios))
+    print(f"\nmoves: {len(KS)} right after the first result (prefetched: its palette was on the page before the move;"
+          f"\nasked: the page asked for it as the slider moved), the same {len(KS)} again once the live ladder is complete"
           f"\n(previous: {len(KS)} other k values it had not visited); color space with no rest: the select changed"
           f"\nthe moment the first result is on screen, then back to rgb before the moves;"
           f"\nfirst result, original and progress: {args.repeat} visits per photo and design, each to a fresh gunicorn"

@@ -51,7 +51,7 @@ def page(open_app):
     return open_app()
 
 
-def test_upload_shows_original_result_figures_and_palette(page, corpus):
+def test_upload_shows_original_result_figures_and_palette(page, corpus, live_server):
     upload(page, corpus / "kodim23.png")
     assert page.is_hidden("#dropzone") and page.is_visible("#compare")
     original = page.locator('#compare img[alt^="Original"]')
@@ -64,7 +64,12 @@ def test_upload_shows_original_result_figures_and_palette(page, corpus):
     assert colors <= 16
     assert page.text_content("#fig-colors").endswith(f"→ {colors}")
     assert page.text_content("#fig-pixels").startswith("768 × 512")
-    assert page.text_content("#fig-psnr").endswith("dB") and float(page.text_content("#fig-delta-e")) > 0
+    assert page.text_content("#fig-psnr").endswith("dB")
+    # The palettes come without their mean ΔE; the page asks for it once the slider rests: /api/quantize's figure.
+    page.wait_for_function("() => !document.getElementById('fig-delta-e').textContent.includes('…')")
+    direct = requests.post(f"{live_server}/api/quantize", files={"image": ("kodim23.png", (corpus / "kodim23.png").read_bytes())},
+                           data={"k": "16", "max_side": "64"}, headers={"Accept": "application/json"}, timeout=60).json()
+    assert page.text_content("#fig-delta-e") == f"{direct['delta_e']:.2f}"
     page.wait_for_function("() => !document.getElementById('fig-size').textContent.includes('…')")
     assert page.text_content("#fig-size").startswith("536 KB →")
     swatches = page.locator("#palette .swatch-button")
@@ -636,6 +641,36 @@ def test_colormatch_assigns_every_color_as_the_server_does(page, corpus):
             assert len(differ) < len(keys) / 1000
         else:
             assert len(differ) <= len(keys) // 10_000, f"{color_space}: {len(differ)} colors take another entry"
+
+
+def test_the_nearest_rgb_entry_is_exact_with_ties_to_the_entry_listed_first(page, corpus):
+    """colormatch.nearestRgb (the preview's RGB assignment, by cells of the RGB cube) against a brute force."""
+    from app import pipeline
+
+    keys = pipeline.prepare((corpus / "kodim23.png").read_bytes(), 50_000_000).hist.keys
+    rng = np.random.default_rng(3)
+    every_cell = np.arange(0, 1 << 24, 4099, dtype=np.uint32)  # colors in every cell of the cube, edges too
+    colors = np.concatenate([keys, every_cell, np.array([0, 0xFFFFFF, 0x0F0F0F, 0x101010], np.uint32)])
+    rgb = np.stack([(colors >> 16) & 255, (colors >> 8) & 255, colors & 255], axis=1).astype(np.int64)
+    palettes = [rng.integers(0, 256, (k, 3)) for k in (2, 7, 64, 256)]
+    # Ties: entries the same distance from many colors (mirror images about a cell's edge), and duplicates.
+    palettes.append(np.array([[15, 100, 100], [17, 100, 100], [16, 90, 100], [16, 110, 100], [17, 100, 100]]))
+    palettes.append(np.array([[128, 128, 128]] * 3 + [[0, 0, 0], [255, 255, 255]]))
+    palettes.append(rng.integers(100, 108, (256, 3)))  # every entry a candidate in many cells
+    for palette in palettes:
+        got = page.evaluate(
+            """async ([keys, palette]) => {
+                const m = await import('/static/js/colormatch.js');
+                return Array.from(m.nearestRgb(Uint32Array.from(keys), Uint8Array.from(palette)));
+            }""",
+            [colors.tolist(), palette.ravel().tolist()],
+        )
+        nearest, least = np.zeros(len(rgb), np.int64), np.full(len(rgb), np.inf)
+        for entry, color in enumerate(palette):  # strictly nearer only: a tie keeps the entry listed first
+            distance = ((rgb - color) ** 2).sum(axis=1)
+            nearer = distance < least
+            nearest[nearer], least[nearer] = entry, distance[nearer]
+        assert got == nearest.tolist(), f"k = {len(palette)}"
 
 
 def test_swatches_are_one_markup_with_and_without_the_script(open_app, corpus):

@@ -72,6 +72,32 @@ def test_each_palette_is_exactly_what_quantize_answers(corpus, name, color_space
         assert {key: entry[key] for key in expected} == expected, f"k = {entry['k']}"
 
 
+def test_palettes_to_draw_with_leave_delta_e_for_later_and_then_give_the_figure_quantize_gives(app, client, corpus):
+    data = (corpus / "kodim23.png").read_bytes()
+    drawn = ladder(client, data, ks="3,9,40", delta_e="0").get_json()
+    assert [p["delta_e"] for p in drawn["palettes"]] == [None, None, None]
+    assert all(p["psnr"] > 15 for p in drawn["palettes"])
+    fits = app.extensions["photo_cache"].get(drawn["image_id"]).prepared.fits
+    assert not any(fits.get((k, "rgb")).delta_e_measured for k in (3, 9, 40))
+    measured = ladder(client, image_id=drawn["image_id"], ks="9,40").get_json()
+    assert measured["timings"]["found"] == 0 and measured["timings"]["cached"] == 2
+    assert [p["palette"] for p in measured["palettes"]] == [p["palette"] for p in drawn["palettes"][1:]]
+    # A fresh app measures with the palette: the same figures, to the last digit.
+    fresh = create_app({"TESTING": True}).test_client()
+    for entry in measured["palettes"]:
+        direct = quantize_json(fresh, data, k=str(entry["k"]), max_side="64").get_json()
+        assert (entry["delta_e"], entry["psnr"]) == (direct["delta_e"], direct["psnr"])
+    # Measured once, it is answered even to those who did not ask; k = 3 was never measured.
+    again = ladder(client, image_id=drawn["image_id"], ks="3,9", delta_e="0").get_json()
+    assert [p["delta_e"] for p in again["palettes"]] == [None, measured["palettes"][0]["delta_e"]]
+    # By image_id, /api/quantize measures the figure of a fit the ladder left unmeasured.
+    direct = quantize_json(fresh, data, k="3", max_side="64").get_json()
+    assert quantize_json(client, image_id=drawn["image_id"], k="3", max_side="64").get_json()["delta_e"] == direct["delta_e"]
+    # The perceptual spaces measure it anyway, to choose their palette.
+    lab = ladder(client, image_id=drawn["image_id"], ks="4", color_space="lab", delta_e="0").get_json()
+    assert lab["palettes"][0]["delta_e"] > 0
+
+
 def test_quantize_by_image_id_takes_the_palette_the_ladder_found(app, client):
     answer = ladder(client, photo_bytes(), ks="2-6", color_space="lab").get_json()
     assert answer["timings"]["found"] == 5 and answer["timings"]["cached"] == 0
@@ -111,7 +137,8 @@ def test_ks_takes_lists_and_ranges_of_at_most_64(client):
     ("fields", "named"),
     [({"ks": ""}, "ks"), ({"ks": "1"}, "between 2 and 256"), ({"ks": "2,300"}, "got 300"),
      ({"ks": "9-3"}, "upward"), ({"ks": "2,x"}, "'x'"), ({"ks": "3,2-4"}, "3 twice"),
-     ({"ks": "2", "color_space": "hsv"}, "color_space"), ({"ks": ["2", "3"]}, "ks once")],
+     ({"ks": "2", "color_space": "hsv"}, "color_space"), ({"ks": ["2", "3"]}, "ks once"),
+     ({"ks": "2", "delta_e": "yes"}, "delta_e")],
 )
 def test_bad_fields_are_400s_naming_them_before_any_decoding(client, fields, named):
     # Not an image: a field checked after decoding would answer 415 instead.

@@ -34,6 +34,31 @@ def test_an_error_in_any_step_reaches_the_caller():
         parallel.side_by_side(fails, lambda: 1)
 
 
+def test_within_one_part_a_pass_runs_here_in_one_part():
+    here, calls = threading.get_ident(), []
+    with parallel.one_part():
+        parallel.for_ranges(10 * parallel.MIN_PART, lambda first, last: calls.append((first, last, threading.get_ident())))
+    assert calls == [(0, 10 * parallel.MIN_PART, here)]
+    calls.clear()
+    parallel.for_ranges(10 * parallel.MIN_PART, lambda first, last: calls.append((first, last)))
+    assert len(calls) == parallel.workers()  # outside it, one part a core again
+
+
+def test_when_the_first_step_fails_the_others_have_finished_before_the_error_reaches_the_caller():
+    finished = threading.Event()
+
+    def slow():
+        finished.wait(0.2)
+        finished.set()
+
+    def fails():
+        raise ValueError("step failed")
+
+    with pytest.raises(ValueError, match="step failed"):
+        parallel.side_by_side(fails, slow)
+    assert finished.is_set()
+
+
 def test_in_background_runs_in_the_pool_and_hands_back_its_result_or_error():
     here = threading.get_ident()
     future = parallel.in_background(threading.get_ident)

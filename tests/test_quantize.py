@@ -444,3 +444,191 @@ def test_find_palette_stops_between_steps_once_cancelled(space):
     assert len(asked) == 3
     # The hook belongs to that call only: the next one on this thread runs to the end.
     assert len(quantize.find_palette(hist, 9, space).palette) == 9
+
+
+# --- seeding bins ----------------------------------------------------------------------------
+
+
+def fine_in_one_channel(channel: int) -> quantize.Histogram:
+    """65,536 colors: 256 levels in one channel, 32 and 8 levels (5 bits and 3 bits deep) in the others."""
+    levels = [np.arange(0, 256, 8), np.arange(0, 256, 32)]
+    levels.insert(channel, np.arange(256))
+    grid = np.meshgrid(*levels, indexing="ij")
+    return hist_of(np.stack(grid, axis=-1).reshape(-1, 3))
+
+
+@pytest.mark.parametrize("channel", [0, 1, 2])
+def test_seeding_bins_get_finer_on_the_channel_that_splits_the_most_bins(channel):
+    hist = fine_in_one_channel(channel)
+    assert quantize._occupied(hist, (5, 5, 5)) == 32 * 32 * 8
+    bits = quantize._coarse_bits(hist, 10_000, quantize.EXACT_POINTS_LIMIT, by_channel=True)
+    assert bits == tuple(6 if c == channel else 5 for c in range(3))
+    assert quantize._occupied(hist, bits) == 64 * 32 * 8
+    # A bit on every channel at once gives the same number of bins here, at 6/6/6.
+    assert quantize._coarse_bits(hist, 10_000, quantize.EXACT_POINTS_LIMIT) == (6, 6, 6)
+
+
+def test_seeding_bins_take_the_coarsest_rung_with_enough_bins_and_the_colors_when_none_has():
+    hist = fine_in_one_channel(2)
+    limit = quantize.EXACT_POINTS_LIMIT
+    assert quantize._coarse_bits(hist, 100, limit, by_channel=True) == (5, 5, 5)
+    # A rung refines only the channels with the fewest bits: red and green take theirs (splitting
+    # nothing) before blue takes a seventh.
+    bits = quantize._coarse_bits(hist, 20_000, limit, by_channel=True)
+    assert bits == (6, 6, 7) and quantize._occupied(hist, bits) == 32 * 8 * 128
+    assert quantize._coarse_bits(hist, 10**6, limit, by_channel=True) is None
+    assert quantize._coarse_bits(hist, 10**6, hist.unique_colors) is None
+    points, weights, _ = quantize._coarse(hist, "rgb", 10**6, limit, by_channel=True)
+    assert len(points) == hist.unique_colors and weights.sum() == hist.pixels
+
+
+def test_seeding_bins_are_the_weighted_means_of_their_colors():
+    hist = fine_in_one_channel(0)
+    points, weights, _ = quantize._coarse(hist, "rgb", 10_000, quantize.EXACT_POINTS_LIMIT, by_channel=True)
+    assert len(points) == 64 * 32 * 8 and weights.sum() == hist.pixels
+    # Each 6/5/5 bin holds 4 reds (of 256) at one green and one blue: their mean red is the middle of the four.
+    np.testing.assert_allclose(np.sort(np.unique(points[:, 0]))[:2], [1.5, 5.5])
+
+
+@pytest.mark.parametrize("photo, bits", [("kodim07.png", (6, 5, 5)), ("kodim20.png", (5, 5, 6)), ("kodim13.png", (5, 5, 6))])
+def test_photos_seeded_on_bins_finer_in_one_channel_stay_ahead_of_libimagequant_at_k_256(corpus, photo, bits):
+    from app import pipeline
+    from bench import jobs, peers
+    from testsupport.needs import require
+
+    require(peers.BY_NAME["libimagequant"].available(), "imagequant is not installed", "pip install -r requirements-dev.txt")
+    prepared = pipeline.prepare((corpus / photo).read_bytes(), 50_000_000)
+    hist = prepared.hist
+    seed_bins = min(quantize.SEED_BINS_PER_CENTER * 256, quantize.SEED_BINS_MAX)
+    assert quantize._coarse_bits(hist, seed_bins, quantize.EXACT_POINTS_LIMIT, by_channel=True) == bits
+    # Fewer than half the bins that a bit on every channel gives (what the seeding and coarse steps cost).
+    assert quantize._occupied(hist, bits) < quantize._occupied(hist, (6, 6, 6)) / 2
+    theirs = peers.libimagequant(peers.Photo(photo, prepared.decoded.rgb), 256, 120.0).approx
+    assert quantize.find_palette(hist, 256).psnr > jobs.psnr(prepared.decoded.rgb, theirs) + 0.05
+
+
+@pytest.mark.parametrize(("photo", "ks"), [("kodim23.png", (2, 5, 16, 33, 64)), ("china.jpg", (3, 24)),
+                                           ("cam_xiaomi_mi9t_12mp_orient6.jpg", (8, 47))])
+def test_delta_e_measured_on_first_reading_is_the_figure_measured_with_the_palette(corpus, photo, ks):
+    from app import pipeline
+
+    hist = pipeline.prepare((corpus / photo).read_bytes(), 10**9).hist
+    for k in ks:
+        now, later = quantize.find_palette(hist, k), quantize.find_palette(hist, k, measure_delta_e=False)
+        assert now.delta_e_measured and not later.delta_e_measured
+        for name in ("palette", "shares", "labels"):
+            np.testing.assert_array_equal(getattr(now, name), getattr(later, name))
+        assert later.psnr == now.psnr
+        assert later.delta_e == now.delta_e, k  # the very same float, not merely close
+        assert later.delta_e_measured
+
+
+def test_delta_e_measured_later_is_the_same_when_entries_merge():
+    # Two entries of one color (centers that rounded alike) merge into one; the figure must not move.
+    hist = hist_of(noisy_image(seed=11))
+    palette = np.array([[40, 60, 80], [200, 180, 20], [40, 60, 80], [120, 120, 120]], dtype=np.uint8)
+    labels = np.arange(hist.unique_colors) % len(palette)
+    differences = colorspace.ciede2000_to_entries(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32), labels)
+    now = quantize.summarize(hist, palette, labels, differences)
+    later = quantize.summarize(hist, palette, labels, measure_delta_e=False)
+    assert len(now.palette) == 3 and not later.delta_e_measured
+    assert later.delta_e == now.delta_e
+
+
+def test_a_photo_with_fewer_colors_than_k_measures_later_too_and_perceptual_palettes_measure_anyway():
+    few = hist_of(np.array([[0, 0, 0], [255, 255, 255], [10, 200, 30]], dtype=np.uint8))
+    later = quantize.find_palette(few, 4, measure_delta_e=False)
+    assert not later.delta_e_measured and later.delta_e == 0.0
+    hist = hist_of(noisy_image(seed=12))
+    lab = quantize.find_palette(hist, 5, "lab", measure_delta_e=False)
+    assert lab.delta_e_measured and lab.delta_e == quantize.find_palette(hist, 5, "lab").delta_e
+
+
+def test_a_fit_takes_delta_e_or_a_way_to_measure_it():
+    parts = dict(palette=np.zeros((1, 3), np.uint8), shares=np.ones(1), labels=np.zeros(1, np.uint8), psnr=30.0)
+    with pytest.raises(ValueError, match="either delta_e or measure_delta_e"):
+        quantize.PaletteFit(**parts)
+    with pytest.raises(ValueError, match="either delta_e or measure_delta_e"):
+        quantize.PaletteFit(**parts, delta_e=1.0, measure_delta_e=lambda: 1.0)
+
+
+# --- the perceptual spaces' assignment and median steps ------------------------------------------
+
+
+def colorful_hist(seed=3) -> quantize.Histogram:
+    """More distinct colors than the perceptual spaces handle one by one: they cluster on bins."""
+    hist = hist_of(noisy_image(seed=seed, shape=(480, 640)))
+    assert hist.unique_colors > quantize.PERCEPTUAL_EXACT_LIMIT
+    return hist
+
+
+@pytest.mark.parametrize("entries, with_grid", [(9, True), (9, False), (80, True)])
+def test_nearest_perceptual_takes_the_candidate_with_the_smallest_ciede2000_the_nearer_on_ties(entries, with_grid):
+    hist = colorful_hist()
+    palette = hist.colors[:: hist.unique_colors // entries][:entries]
+    grid = hist.lattice("lab") if with_grid else None
+    labels, differences = quantize.nearest_perceptual(hist.lab, palette, grid=grid)
+    # The candidates as the search finds them: the 3 entries nearest in CIELAB.
+    lab_palette = colorspace.srgb_to_lab(palette).astype(np.float32)
+    if with_grid and entries <= quantize.LATTICE_FEW_MAX_K:
+        from app import lattice
+        near = lattice.nearest_few(grid, grid.snap(lab_palette), 3)
+    else:
+        near = quantize._kd_tree(lab_palette).query(hist.lab, k=3)[1]
+    each = np.stack([colorspace.ciede2000(hist.lab, lab_palette[near[:, i]]) for i in range(3)], axis=1)
+    best = np.argmin(each, axis=1)  # the first of equal minima
+    rows = np.arange(hist.unique_colors)
+    assert np.array_equal(labels, near[rows, best])
+    assert np.array_equal(differences, each[rows, best])
+
+
+def test_nearest_perceptual_stops_between_blocks_once_cancelled():
+    hist = colorful_hist()
+    asked = []
+    with quantize._cancellable(lambda: asked.append(1) or len(asked) >= 2):
+        with pytest.raises(quantize.Cancelled):
+            quantize.nearest_perceptual(hist.lab, hist.colors[:8], grid=hist.lattice("lab"))
+    assert len(asked) == 2  # once said, the answer is kept: no thread asks again
+    asked.clear()
+    with quantize._cancellable(lambda: asked.append(1) and False):
+        quantize.nearest_perceptual(hist.lab, hist.colors[:8], grid=hist.lattice("lab"))
+    assert len(asked) >= hist.unique_colors // quantize.NEAREST_PERCEPTUAL_BLOCK
+
+
+@pytest.mark.parametrize("space", ["lab", "oklab"])
+def test_a_colorful_photo_keeps_the_median_steps_only_where_they_lower_the_error_over_every_color(monkeypatch, space):
+    hist = colorful_hist()
+    starts, steps, assign = [], quantize._perceptual_steps, quantize.nearest_perceptual
+    passes = []  # per fit, the assignments of every color
+
+    def recorded_steps(lab, weights, palette, median=False):
+        if median:
+            starts.append(palette)
+        return steps(lab, weights, palette, median)
+
+    def recorded_assign(lab, palette, *args, **kwargs):
+        if lab is hist.lab:
+            passes[-1] += 1
+        return assign(lab, palette, *args, **kwargs)
+
+    monkeypatch.setattr(quantize, "_perceptual_steps", recorded_steps)
+    monkeypatch.setattr(quantize, "nearest_perceptual", recorded_assign)
+    for k in (3, 8, 16):
+        passes.append(0)
+        fit = quantize.find_palette(hist, k, space)
+        _, differences = assign(hist.lab, starts[-1], grid=hist.lattice("lab"))
+        without_median = float(np.dot(differences, hist.weights) / hist.weights.sum())
+        assert fit.delta_e <= without_median + 1e-9
+    assert 1 in passes  # the fine bins judged the steps at least once, and every color was assigned once
+
+
+def test_the_fine_bins_judge_only_where_they_are_many_times_the_coarse_ones():
+    hist = colorful_hist()
+    fine_bins = len(quantize._bins(hist, "lab", quantize.FINE_BITS)[1])
+    assert quantize._judging_bins(hist, fine_bins // quantize.MEDIAN_CHECK_FINER) is not None
+    assert quantize._judging_bins(hist, fine_bins // quantize.MEDIAN_CHECK_FINER + 1) is None
+    assert quantize._judging_bins(hist_of(noisy_image(seed=3)), 1) is None  # few colors: every color judges
+    judging = quantize._judging_bins(hist, 1)
+    good = quantize.find_palette(hist, 8, "lab").palette
+    poor = np.roll(good, 1, axis=1)  # the same entries with their channels swapped
+    assert quantize._total_difference(judging, good) < quantize._total_difference(judging, poor)

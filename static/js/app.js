@@ -298,8 +298,16 @@ function rested() {
   const params = readParams();
   if (!params || keyOf(params) !== viewKey(view)) return;
   explore.rested();
-  const psnr = view.psnr == null ? "identical to the original" : `PSNR ${view.psnr.toFixed(1)} dB`;
-  announce(`Result ready: ${view.colors} colors, ${psnr}, mean ΔE ${view.delta_e.toFixed(2)}.`);
+  if (view.delta_e == null) {
+    // The palettes came without their mean ΔE (ladder.js): ask for the one on show, now that it rests.
+    const current = session;
+    current.ladder.measure(view.k, view.colorSpace).then((deltaE) => {
+      if (session !== current || preview.shown !== view) return;
+      view.delta_e = deltaE;
+      showFigures(view, current.ladder.info, sameView(current.full?.view, view) ? current.full : null);
+      announceReady(view);
+    }).catch(() => {}); // the figure stays "…"; the next rest asks again
+  } else announceReady(view);
   if (viewer.zoomed()) fetchFull(view).catch(() => {});
   else if (!view.minRegion && session.ladder.complete(view.colorSpace)) {
     const current = session;
@@ -307,6 +315,11 @@ function rested() {
       if (session === current && sameView(preview.shown, view)) fetchFull(view).catch(() => {});
     }, IDLE_FULL_MS - SETTLED_MS);
   }
+}
+
+function announceReady(view) {
+  const psnr = view.psnr == null ? "identical to the original" : `PSNR ${view.psnr.toFixed(1)} dB`;
+  announce(`Result ready: ${view.colors} colors, ${psnr}, mean ΔE ${view.delta_e.toFixed(2)}.`);
 }
 
 /** The server's full-resolution result of a view: for the download, the file size and zooming to 100%. */
@@ -323,6 +336,11 @@ function fetchFull(view) {
     const blob = dataUrlToBlob(answer.image);
     if (current.full) URL.revokeObjectURL(current.full.url);
     current.full = { view, blob, url: URL.createObjectURL(blob), answer };
+    if (view.delta_e == null && view.dither === "none" && !view.minRegion) {
+      view.delta_e = answer.delta_e; // the same figure the ladder measures (one palette, one fit on the server)
+      const entry = current.ladder.get(view.k, view.colorSpace);
+      if (entry && entry.delta_e == null) entry.delta_e = answer.delta_e;
+    }
     if (sameView(preview.shown, view)) {
       showFigures(view, current.ladder.info, current.full);
       updateDownload(view);

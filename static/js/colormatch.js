@@ -197,23 +197,103 @@ export function paletteIndex(palette, colorSpace) {
   return { index: new AxisIndex(lattice ? onLattice(lab) : lab, 3), lab, lattice };
 }
 
+const CELL_BITS = 4; // nearestRgb's cells: 2**4 along each channel, 4096 in the RGB cube
+const CELL_SIDE = 1 << (8 - CELL_BITS); // values of a channel in a cell
+const CELL_MASK = (1 << CELL_BITS) - 1;
+
+/**
+ * The entries that can be nearest (squared RGB distance) to some color of one cell of the RGB cube,
+ * in ascending entry order: those whose least distance to the cell is at most the smallest, over all
+ * entries, of the greatest distance to it. Every entry at the least distance from any color of the
+ * cell is among them, ties included, so searching only them is exact.
+ */
+function cellCandidates(cell, palette, count, into, at, least) {
+  const lows = [(cell >>> (2 * CELL_BITS)) * CELL_SIDE, ((cell >>> CELL_BITS) & CELL_MASK) * CELL_SIDE,
+    (cell & CELL_MASK) * CELL_SIDE];
+  let bound = Infinity;
+  for (let e = 0; e < count; e++) {
+    let near = 0;
+    let far = 0;
+    for (let c = 0; c < 3; c++) {
+      const value = palette[3 * e + c];
+      const low = lows[c];
+      const high = low + CELL_SIDE - 1;
+      const below = value < low ? low - value : value > high ? value - high : 0;
+      const across = Math.max(value - low, high - value);
+      near += below * below;
+      far += across * across;
+    }
+    least[e] = near;
+    if (far < bound) bound = far;
+  }
+  let kept = 0;
+  for (let e = 0; e < count; e++) if (least[e] <= bound) into[at + kept++] = e;
+  return kept;
+}
+
+/**
+ * The nearest palette entry (squared RGB distance; ties to the entry listed first) of every packed
+ * 0xRRGGBB color, exactly. Each color compares itself only with its cell's candidates (cellCandidates),
+ * found the first time a color falls in that cell: at k = 64 a few entries instead of a search.
+ */
+export function nearestRgb(keys, palette) {
+  const count = palette.length / 3;
+  const labels = new Uint8Array(keys.length);
+  const cells = 1 << (3 * CELL_BITS);
+  const first = new Int32Array(cells).fill(-1); // each cell's place in `candidates`, once found
+  const sizes = new Uint16Array(cells); // up to 256 candidates
+  const least = new Float64Array(count);
+  let candidates = new Uint8Array(Math.max(count * 64, 1024));
+  let used = 0;
+  const shift = 8 - CELL_BITS;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const r = (key >>> 16) & 255;
+    const g = (key >>> 8) & 255;
+    const b = key & 255;
+    const cell = ((r >>> shift) << (2 * CELL_BITS)) | ((g >>> shift) << CELL_BITS) | (b >>> shift);
+    let at = first[cell];
+    if (at < 0) {
+      if (used + count > candidates.length) {
+        const grown = new Uint8Array(candidates.length * 2);
+        grown.set(candidates);
+        candidates = grown;
+      }
+      at = first[cell] = used;
+      sizes[cell] = cellCandidates(cell, palette, count, candidates, at, least);
+      used += sizes[cell];
+    }
+    let best = candidates[at];
+    const size = sizes[cell];
+    if (size > 1) {
+      let smallest = Infinity;
+      for (let j = at; j < at + size; j++) {
+        const e = candidates[j];
+        const dr = r - palette[3 * e];
+        const dg = g - palette[3 * e + 1];
+        const db = b - palette[3 * e + 2];
+        const distance = dr * dr + dg * dg + db * db;
+        if (distance < smallest) {
+          smallest = distance;
+          best = e;
+        }
+      }
+    }
+    labels[i] = best;
+  }
+  return labels;
+}
+
 /**
  * The palette entry of every color: keys are packed 0xRRGGBB, keysLab their CIELAB (perceptual only).
  * Returns a Uint8Array of entry indices.
  */
 export function assign(keys, keysLab, palette, colorSpace) {
+  if (colorSpace === "rgb") return nearestRgb(keys, palette);
   const labels = new Uint8Array(keys.length);
   const { index, lab, lattice } = paletteIndex(palette, colorSpace);
   const bestIdx = new Int32Array(3);
   const bestDist = new Float64Array(3);
-  if (!lab) {
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      nearestEntries(index, (key >>> 16) & 255, (key >>> 8) & 255, key & 255, 1, bestIdx, bestDist);
-      labels[i] = bestIdx[0];
-    }
-    return labels;
-  }
   const candidates = Math.min(3, palette.length / 3);
   for (let i = 0; i < keys.length; i++) {
     const L = keysLab[3 * i];

@@ -8,6 +8,8 @@
 // The server abandons a background batch's k-means within a step when a priority request
 // needs one (app/ladder.py); the batch answers what it has, and the rest is asked again once
 // the user has had no priority answer for QUIET_MS.
+// Palettes come without their mean ΔE (delta_e=0: it would cost the server a third more per k at
+// 12 MP, and drawing needs none); measure() asks for the figure of the k shown once the slider rests.
 
 // The order other color spaces are fetched ahead in. The page cannot know which one the user will
 // pick; CIELAB first, the one the benchmark switches to (bench/bench_live.py).
@@ -29,11 +31,12 @@ export class Ladder {
     this.start = null; // {k, colorSpace} of the first result
     this.priority = null; // {k, colorSpace}
     this.batch = null; // {ks, colorSpace}
-    this.msPerK = 250;
+    this.msPerK = new Map(); // color space -> the server's time a palette, last measured
     this.closed = false;
     this.failures = 0;
     this.quietFrom = 0; // no background batch starts before this time
     this.resume = 0;
+    this.measuring = new Map(); // "colorSpace|k" -> promise of its delta_e
   }
 
   get(k, colorSpace) {
@@ -117,7 +120,8 @@ export class Ladder {
       const space = otherSpace(k, colorSpace);
       return space ? { ks: [k], colorSpace: space } : null;
     }
-    const size = Math.max(1, Math.min(8, Math.round(BATCH_TARGET_MS / this.msPerK)));
+    // Per space: a lab palette takes the server ten times an rgb one at 12 MP.
+    const size = Math.max(1, Math.min(8, Math.round(BATCH_TARGET_MS / (this.msPerK.get(colorSpace) ?? BATCH_TARGET_MS))));
     const ks = this.missing(colorSpace)
       .filter((k) => !this.asked(k, colorSpace))
       .sort((a, b) => Math.abs(a - focusK) - Math.abs(b - focusK) || a - b)
@@ -137,16 +141,40 @@ export class Ladder {
     this.resume = setTimeout(() => this.prefetch(), QUIET_MS);
   }
 
+  /**
+   * The mean ΔE of a palette already here, which the server measures when asked (the same figure
+   * /api/quantize gives); it is kept in the palette's entry. Resolves to the number.
+   */
+  measure(k, colorSpace) {
+    const entry = this.get(k, colorSpace);
+    if (!entry) return Promise.reject(new Error(`no palette for k = ${k} in ${colorSpace}`));
+    if (entry.delta_e != null) return Promise.resolve(entry.delta_e);
+    const key = `${colorSpace}|${k}`;
+    if (!this.measuring.has(key)) {
+      const asking = this.photo.post("/api/palettes", { ks: String(k), color_space: colorSpace, delta_e: 1 })
+        .then(({ palettes }) => {
+          const deltaE = palettes[0].delta_e;
+          entry.delta_e = deltaE;
+          return deltaE;
+        })
+        .finally(() => this.measuring.delete(key));
+      this.measuring.set(key, asking);
+    }
+    return this.measuring.get(key);
+  }
+
   /** Ask for these palettes; resolves to how many came (a background batch may give way before the end). */
   async fetch(ks, colorSpace, background = false) {
-    const fields = { ks: ks.join(","), color_space: colorSpace, background: background ? 1 : 0 };
+    const fields = { ks: ks.join(","), color_space: colorSpace, background: background ? 1 : 0, delta_e: 0 };
     const answer = await this.photo.post("/api/palettes", fields);
     if (this.closed) return 0;
     const { palettes, timings, unfinished, ...info } = answer;
     this.info = info;
-    if (timings.found && !unfinished.length) this.msPerK = Math.max(20, timings.quantize_ms / timings.found);
+    if (timings.found && !unfinished.length) this.msPerK.set(colorSpace, Math.max(20, timings.quantize_ms / timings.found));
     if (!this.palettes.has(colorSpace)) this.palettes.set(colorSpace, new Map());
-    for (const entry of palettes) this.palettes.get(colorSpace).set(entry.k, { ...entry, colorSpace });
+    const known = this.palettes.get(colorSpace);
+    // An entry already here keeps its object (views and the preview compare its palette by identity).
+    for (const entry of palettes) if (!known.has(entry.k)) known.set(entry.k, { ...entry, colorSpace });
     performance.mark("kmeans:palettes", { detail: { ks: palettes.map((p) => p.k), colorSpace, background, timings } });
     if (palettes.length) this.onArrive(colorSpace, ks);
     return palettes.length;

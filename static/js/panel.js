@@ -48,7 +48,9 @@ export function showFigures(view, photo, full) {
   }
   const later = "Measured on the full-resolution dithered result, made for the download.";
   set("fig-psnr", figures ? psnrText(figures.psnr) : "…", figures ? "" : later);
-  set("fig-delta-e", figures ? figures.delta_e.toFixed(2) : "…", figures ? "" : later);
+  const deltaE = figures?.delta_e;
+  set("fig-delta-e", deltaE != null ? deltaE.toFixed(2) : "…",
+    deltaE != null ? "" : figures ? "Measured once the slider rests." : later);
   const size = full ? humanBytes(full.blob.size) : "…";
   set("fig-size", photo ? `${humanBytes(photo.bytes)} → ${size}` : size,
     full ? "" : "The full-resolution PNG is made when you download it or zoom to 100%, or once you rest.");
