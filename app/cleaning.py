@@ -83,8 +83,8 @@ def clean(
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs. They are read in the pool while the borders are found.
-    small_pixels_soon = parallel.in_background(lambda: pixels_of_regions(regions, small, keys))
-    graph = borders(regions, small, both_ways=False)
+    with parallel.in_background(lambda: pixels_of_regions(regions, small, keys)) as small_pixels_soon:
+        graph = borders(regions, small, both_ways=False)
     small_pixels = small_pixels_soon.result()
     # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile.
     merged, (counts, entry_sums) = parallel.side_by_side(
@@ -152,8 +152,8 @@ def clean(
             cleaned[clear] = renumber[indices[clear]]
         return cleaned
 
-    pairs_soon = parallel.in_background(moved_pairs)
-    fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
+    with parallel.in_background(moved_pairs) as pairs_soon:
+        fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
     if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
     return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)

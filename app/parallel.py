@@ -95,10 +95,13 @@ def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
     return [mine] + [future.result() for future in futures]
 
 
-def in_background(work: Callable[[], T]) -> Future:
-    """Start work() in the pool and return its future (on one core, run it here and return it done).
+@contextmanager
+def in_background(work: Callable[[], T]) -> Iterator[Future]:
+    """work() in the pool while the block runs; its future, for a result needed later in the same job.
 
-    For a step whose result is needed later in the same job; work() must not wait on the pool itself.
+    Leaving the block waits for work() whatever happened in it, as side_by_side() does: a step never goes
+    on in the pool behind the caller's back. On one core, work() runs here before the block.
+    work() must not wait on the pool itself.
     """
     if _workers() == 1:
         done: Future = Future()
@@ -106,5 +109,10 @@ def in_background(work: Callable[[], T]) -> Future:
             done.set_result(work())
         except BaseException as error:  # noqa: BLE001 - handed to whoever asks for the result, as the pool does
             done.set_exception(error)
-        return done
-    return _executor().submit(work)
+        yield done
+        return
+    future = _executor().submit(work)
+    try:
+        yield future
+    finally:
+        wait([future])

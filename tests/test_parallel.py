@@ -61,19 +61,36 @@ def test_when_the_first_step_fails_the_others_have_finished_before_the_error_rea
 
 def test_in_background_runs_in_the_pool_and_hands_back_its_result_or_error():
     here = threading.get_ident()
-    future = parallel.in_background(threading.get_ident)
+    with parallel.in_background(threading.get_ident) as future:
+        pass
     if parallel.workers() > 1:
         assert future.result() != here
 
     def fails():
         raise ValueError("step failed")
 
+    with parallel.in_background(fails) as future:
+        pass
     with pytest.raises(ValueError, match="step failed"):
-        parallel.in_background(fails).result()
+        future.result()
 
 
-def test_in_background_on_one_core_runs_here_before_it_returns(monkeypatch):
+def test_leaving_the_block_waits_for_the_background_step_even_when_the_block_fails():
+    release, finished = threading.Event(), threading.Event()
+
+    def slow():
+        release.wait(5)
+        finished.set()
+
+    with pytest.raises(RuntimeError, match="block failed"):
+        with parallel.in_background(slow):
+            threading.Timer(0.05, release.set).start()
+            raise RuntimeError("block failed")
+    assert finished.is_set()
+
+
+def test_in_background_on_one_core_runs_here_before_the_block(monkeypatch):
     monkeypatch.setattr(parallel, "_workers", lambda: 1)
     here = threading.get_ident()
-    future = parallel.in_background(threading.get_ident)
-    assert future.done() and future.result() == here
+    with parallel.in_background(threading.get_ident) as future:
+        assert future.done() and future.result() == here
