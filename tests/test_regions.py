@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 
 from app import regions as regions_module
-from app.regions import CLEAR, borders, label_regions
+from app.regions import CLEAR, borders, label_regions, pixels_of_regions
 
 
 def oracle_regions(values: np.ndarray) -> np.ndarray:
@@ -154,3 +154,20 @@ def test_pixels_of_some_regions_read_from_the_runs_match_the_map(seed):
     assert np.array_equal(owners, regions.of_pixel.ravel()[positions])
     none, _ = regions.pixels_of(np.zeros(regions.count, dtype=bool))
     assert len(none) == 0
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.8, 1.0])  # 0.8 and 1.0: most pixels, read in order
+def test_pixels_and_color_sums_of_some_regions_match_the_map(share):
+    values = random_map(7, shape=(23, 31))
+    regions = label_regions(values)
+    rng = np.random.default_rng(7)
+    keys = rng.integers(0, 1 << 24, values.size).astype(np.uint32)
+    wanted = rng.random(regions.count) < share if share < 1 else np.ones(regions.count, dtype=bool)
+    found = pixels_of_regions(regions, wanted, keys)
+    owner = regions.of_pixel.ravel()
+    listed = np.flatnonzero(wanted[owner])
+    assert np.array_equal(found.keys, keys[listed]) and np.array_equal(found.region, owner[listed])
+    rgb = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1).astype(np.float64)
+    expected = np.zeros((regions.count, 3))
+    np.add.at(expected, owner[listed], rgb[listed])
+    assert np.array_equal(found.sums, expected)
