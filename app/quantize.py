@@ -101,7 +101,7 @@ MEDIAN_STEPS = 8
 MEDIAN_MIN_DIFFERENCE = 1e-3
 # The median steps are kept without a check over every color when they lower the mean CIEDE2000 on
 # the fine bins by this share or more, and those are MEDIAN_CHECK_FINER times as many as the coarse
-# bins or more (_median_surely_better).
+# bins or more (_judging_bins).
 MEDIAN_SURE_GAIN = 0.005
 MEDIAN_CHECK_FINER = 4
 LATTICE_FEW_MAX_K = 64
@@ -454,43 +454,50 @@ def _perceptual_fit(hist: Histogram, k: int, color_space: str, seed: int) -> Pal
                                      for make in competitors))
     palette = min(scored, key=lambda pair: pair[1])[0]
     _check_cancelled()
-    median, _ = _perceptual_steps(coarse_lab, coarse_weights, palette, median=True)
+    # The median steps on the coarse bins, beside the palette's score on the fine bins that may judge them.
+    fine = _judging_bins(hist, len(coarse_weights))
+    (median, _), before = parallel.side_by_side(
+        lambda: _perceptual_steps(coarse_lab, coarse_weights, palette, median=True),
+        _on_one_thread(lambda: _total_difference(fine, palette) if fine is not None else None))
     _check_cancelled()
-    if median is palette or _median_surely_better(hist, palette, median, len(coarse_weights)):
-        labels, differences = nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
-        return summarize(hist, median, labels, differences)
-    # Not sure from the bins: the median steps are kept only if they lower the mean CIEDE2000
-    # over every color too, so the palette does no worse than without them.
-    labels, differences = nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab"))
+    # Every color is assigned to the median palette whatever the judging bins say, so both run at once.
+    (labels, differences), after = parallel.side_by_side(
+        lambda: nearest_perceptual(hist.lab, median, grid=hist.lattice("lab")),
+        _on_one_thread(lambda: _total_difference(fine, median) if fine is not None and median is not palette else None))
+    final = median
+    if median is not palette and (after is None or after > before * (1 - MEDIAN_SURE_GAIN)):
+        # Not sure from the bins: the median steps are kept only if they lower the mean CIEDE2000
+        # over every color too, so the palette does no worse than without them.
+        _check_cancelled()
+        start_labels, start_differences = nearest_perceptual(hist.lab, palette, grid=hist.lattice("lab"))
+        if np.dot(differences, hist.weights) >= np.dot(start_differences, hist.weights):
+            final, labels, differences = palette, start_labels, start_differences
     _check_cancelled()
-    median_labels, median_differences = nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
-    if np.dot(median_differences, hist.weights) < np.dot(differences, hist.weights):
-        palette, labels, differences = median, median_labels, median_differences
-    _check_cancelled()
-    return summarize(hist, palette, labels, differences)
+    return summarize(hist, final, labels, differences)
 
 
-def _median_surely_better(hist: Histogram, palette: np.ndarray, median: np.ndarray, coarse_bins: int) -> bool:
-    """Whether the median steps lower the mean CIEDE2000 by MEDIAN_SURE_GAIN or more on the fine bins,
-    where those are at least MEDIAN_CHECK_FINER times as many as the coarse bins the steps were taken on.
+def _judging_bins(hist: Histogram, coarse_bins: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice] | None:
+    """The fine bins in CIELAB that judge the median steps, when they are MEDIAN_CHECK_FINER times as many as
+    the coarse bins the steps were taken on or more; None when every color must judge them.
 
-    Then they are kept without assigning every color to both palettes (a
-    third of a 12 MP lab palette's time). The fine bins see the colors the
-    coarse ones hide, so they judge the steps out of sample; their gain was
-    above the gain over every color by at most 0.0043 on the corpus (k up to
-    64, lab and oklab), and every time it was 0.005 or more the gain over
-    every color was 0.0018 or more. Below it, or with too few fine bins,
-    every color decides.
+    Where the median steps lower the mean CIEDE2000 on these bins by
+    MEDIAN_SURE_GAIN or more, they are kept without assigning every color to
+    both palettes (a third of a 12 MP lab palette's time). The fine bins see
+    the colors the coarse ones hide, so they judge the steps out of sample:
+    on the corpus (k up to 64, lab and oklab) their gain was above the gain
+    over every color by at most 0.0043, and every time it was 0.005 or more
+    the gain over every color was 0.0018 or more.
     """
     if hist.unique_colors <= PERCEPTUAL_EXACT_LIMIT:
-        return False
-    fine_lab, fine_weights, fine_grid = _bins(hist, "lab", FINE_BITS)
-    if len(fine_weights) < MEDIAN_CHECK_FINER * coarse_bins:
-        return False
-    before, after = parallel.side_by_side(*(
-        _on_one_thread(lambda p=p: float(np.dot(nearest_perceptual(fine_lab, p, grid=fine_grid)[1], fine_weights)))
-        for p in (palette, median)))
-    return after <= before * (1 - MEDIAN_SURE_GAIN)
+        return None
+    fine = _bins(hist, "lab", FINE_BITS)
+    return fine if len(fine[1]) >= MEDIAN_CHECK_FINER * coarse_bins else None
+
+
+def _total_difference(bins: tuple[np.ndarray, np.ndarray, lattice.Lattice], palette: np.ndarray) -> float:
+    """The weighted sum of CIEDE2000 of the bins to their perceptually nearest entries."""
+    lab, weights, grid = bins
+    return float(np.dot(nearest_perceptual(lab, palette, grid=grid)[1], weights))
 
 
 def _on_one_thread(step: Callable[[], T]) -> Callable[[], T]:
@@ -1008,10 +1015,10 @@ def summarize(
     totals = np.bincount(remap[present], weights=entry_totals[present], minlength=len(used))
     order, rank = _by_share(used, totals)
     palette = unpack(used[order])
-    labels = rank[remap][labels]  # one look-up per color: old entry -> merged -> rank
+    # One look-up per color (old entry -> merged -> rank), straight into the fit's bytes.
+    labels = rank[remap].astype(np.uint8)[labels]
     if squared_error is None:
         squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
-    labels = labels.astype(np.uint8)
     if differences is not None:
         measured = {"delta_e": _mean_over_pixels(hist, differences)}
     elif measure_delta_e:

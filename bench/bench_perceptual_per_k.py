@@ -66,6 +66,7 @@ class Engine:
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(timeout=60)
+        self.process.stdout.close()
 
 
 def revision_tree(revision: str, into: Path) -> Path:
@@ -79,7 +80,7 @@ def revision_tree(revision: str, into: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="main", help="git revision to run beside this tree (default %(default)s)")
-    parser.add_argument("--photo", default=DEFAULT_PHOTO, help="file name in --corpus (default %(default)s)")
+    parser.add_argument("--photo", default=DEFAULT_PHOTO, help="file name in --corpus, or a path (default %(default)s)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--ks", default=",".join(map(str, DEFAULT_KS)), help="k values (default %(default)s)")
     parser.add_argument("--spaces", default="lab", help="comma-separated: lab, oklab (default %(default)s)")
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     ks = [int(k) for k in args.ks.split(",")]
     spaces = args.spaces.split(",")
-    photo = args.corpus / args.photo
+    photo = args.corpus / args.photo  # an absolute path stays as it is
     with tempfile.TemporaryDirectory() as scratch:
         engines = [Engine(args.against, revision_tree(args.against, Path(scratch)), photo), Engine("this tree", ROOT, photo)]
         times: dict[tuple[str, str, int], list[float]] = {}
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             for engine in engines:
                 engine.close()
     before, after = (engine.name for engine in engines)
-    print(f"\n# find_palette per k on {args.photo} ({engines[0].colors} colors): {after} against {before}, "
+    print(f"\n# find_palette per k on {photo.name} ({engines[0].colors} colors): {after} against {before}, "
           f"in turns, {args.repeat} calls each; ms p50 / p95\n")
     rows, worse = [], []
     for space in spaces:

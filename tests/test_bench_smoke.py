@@ -96,3 +96,17 @@ def test_issue_10_benchmarks_run_their_peers_on_a_tiny_photo(photo):
     assert bench_api.floor_seconds(png, job) > 0
     ms, fit = bench_per_k.best_ms(lambda: quantize.find_palette(quantize.histogram(quantize.pack(photo.rgb)), K), 2)
     assert ms > 0 and len(fit.palette) == K
+
+
+def test_the_perceptual_per_k_bench_runs_this_tree_beside_a_revision(tmp_path, capsys):
+    from bench import bench_perceptual_per_k
+
+    y, x = np.mgrid[0:24, 0:32]
+    rgb = np.clip(np.stack([x * 8, y * 10, (x + y) * 4], axis=2), 0, 255).astype(np.uint8)
+    path = tmp_path / "tiny.png"
+    Image.fromarray(rgb).save(path)
+    bench_perceptual_per_k.main(["--against", "HEAD", "--photo", str(path), "--ks", "3", "--spaces", "lab",
+                                 "--repeat", "1"])
+    table = capsys.readouterr().out
+    assert "HEAD" in table and "this tree" in table
+    assert "worse than the revision at 3 decimals: none" in table

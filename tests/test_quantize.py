@@ -598,34 +598,40 @@ def test_nearest_perceptual_stops_between_blocks_once_cancelled():
 @pytest.mark.parametrize("space", ["lab", "oklab"])
 def test_a_colorful_photo_keeps_the_median_steps_only_where_they_lower_the_error_over_every_color(monkeypatch, space):
     hist = colorful_hist()
-    starts, steps, decided = [], quantize._perceptual_steps, []
-    surely = quantize._median_surely_better
+    starts, steps, assign = [], quantize._perceptual_steps, quantize.nearest_perceptual
+    passes = []  # per fit, the assignments of every color
 
     def recorded_steps(lab, weights, palette, median=False):
         if median:
             starts.append(palette)
         return steps(lab, weights, palette, median)
 
+    def recorded_assign(lab, palette, *args, **kwargs):
+        if lab is hist.lab:
+            passes[-1] += 1
+        return assign(lab, palette, *args, **kwargs)
+
     monkeypatch.setattr(quantize, "_perceptual_steps", recorded_steps)
-    monkeypatch.setattr(quantize, "_median_surely_better", lambda *args: decided.append(surely(*args)) or decided[-1])
+    monkeypatch.setattr(quantize, "nearest_perceptual", recorded_assign)
     for k in (3, 8, 16):
+        passes.append(0)
         fit = quantize.find_palette(hist, k, space)
-        _, differences = quantize.nearest_perceptual(hist.lab, starts[-1], grid=hist.lattice("lab"))
+        _, differences = assign(hist.lab, starts[-1], grid=hist.lattice("lab"))
         without_median = float(np.dot(differences, hist.weights) / hist.weights.sum())
         assert fit.delta_e <= without_median + 1e-9
-    assert True in decided  # the fine bins decided at least once, with every color left out
+    assert 1 in passes  # the fine bins judged the steps at least once, and every color was assigned once
 
 
-def test_the_fine_bins_are_sure_of_a_clear_gain_and_never_of_none():
+def test_the_fine_bins_judge_only_where_they_are_many_times_the_coarse_ones():
     hist = colorful_hist()
+    fine_bins = len(quantize._bins(hist, "lab", quantize.FINE_BITS)[1])
+    assert quantize._judging_bins(hist, fine_bins // quantize.MEDIAN_CHECK_FINER) is not None
+    assert quantize._judging_bins(hist, fine_bins // quantize.MEDIAN_CHECK_FINER + 1) is None
+    assert quantize._judging_bins(hist_of(noisy_image(seed=3)), 1) is None  # few colors: every color judges
+    judging = quantize._judging_bins(hist, 1)
     good = quantize.find_palette(hist, 8, "lab").palette
     poor = np.roll(good, 1, axis=1)  # the same entries with their channels swapped
-    coarse = len(quantize._coarse(hist, "lab", quantize.PERCEPTUAL_BINS, quantize.PERCEPTUAL_EXACT_LIMIT)[1])
-    assert quantize._median_surely_better(hist, poor, good, coarse)
-    assert not quantize._median_surely_better(hist, good, good, coarse)
-    assert not quantize._median_surely_better(hist, good, poor, coarse)
-    small = hist_of(noisy_image(seed=3))  # few colors: every color decides
-    assert not quantize._median_surely_better(small, poor, good, coarse)
+    assert quantize._total_difference(judging, good) < quantize._total_difference(judging, poor)
 
 
 def test_fine_bins_at_small_k_are_the_coarsest_with_enough_bins_a_center_and_never_finer_than_fine_bits():
