@@ -128,11 +128,13 @@ def clean(
     def moved_pairs() -> _MovedPairs:
         nonlocal small_pixels
         pixels, small_pixels = small_pixels, None  # let go of every small pixel once the moved ones are picked
-        moving = moved_region[pixels.region]
-        entries_moved = renumber[final_index[np.compress(moving, pixels.region)]]
+        # Each region's new entry, or 256 when it did not move: one look-up a pixel.
+        entry_of_region = np.where(moved_region, renumber[final_index].astype(np.uint16), 256)
+        entry = entry_of_region[pixels.region]
+        moving = entry < 256
         keys_moved = np.compress(moving, pixels.keys)
-        del pixels, moving
-        return _MovedPairs.of(keys_moved, entries_moved, hist)
+        del pixels
+        return _MovedPairs.of(keys_moved, np.compress(moving, entry), hist)
 
     def figures() -> quantize.PaletteFit:
         return quantize.PaletteFit(
@@ -217,8 +219,8 @@ class _MovedPairs:
 
     @classmethod
     def of(cls, keys: np.ndarray, entries: np.ndarray, hist: quantize.Histogram) -> _MovedPairs:
-        pairs = keys.astype(np.uint32) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
-        pairs |= entries
+        pairs = keys.astype(np.uint32, copy=False) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
+        pairs |= entries.astype(np.uint32, copy=False)
         pairs.sort()
         starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]])) if len(pairs) else np.zeros(0, np.intp)
         counts = np.diff(starts, append=len(pairs))

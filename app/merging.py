@@ -7,10 +7,12 @@ regions and borders of app/regions.py, never pixel by pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
-from app.regions import CLEAR, Borders, Regions, group_borders
+from app import parallel
+from app.regions import CLEAR, Borders, Regions, group_borders, joined_borders
 
 # Rounds merged in the exact smallest-first order before long chains switch to halving.
 EXACT_ROUNDS = 48
@@ -63,6 +65,7 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     local = np.zeros(count, dtype=np.int32)  # scratch: a region's number among those a round touches
     flag = np.zeros(count, dtype=bool)  # scratch, all False between uses
     wanting = np.zeros(count, dtype=bool) if wanting is None else wanting.copy()
+    any_wanting = bool(wanting.any())
     # A group's rank, smallest first (by size, then number); groups that wait for nobody (not small, not
     # wanting) rank last. A region is ready when it ranks before every neighbour.
     rank = _ranks(np.arange(count), size, wanting, min_region, count)
@@ -71,12 +74,21 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     while len(source):  # every source is a group under min_region
         runs = _Runs.of(source)
         chooser = source[runs.starts]
+        # A long list is worked in two halves of its choosers side by side, one per core.
+        halves = [0, len(chooser) // 2, len(chooser)] if len(source) >= _HALVES_ENTRIES else [0, len(chooser)]
         if rounds < EXACT_ROUNDS:
             # A small region merges once no smaller small region touches it.
-            ready = np.flatnonzero(np.minimum.reduceat(rank[target], runs.starts)
-                                   > size[chooser].astype(np.int64) * count + chooser)
-            merging, into = chooser[ready], _choose(chooser, runs, ready, target, length, size, index,
-                                                    channel_sums, palette)
+            def ready_and_chosen(first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+                """Of choosers first..last-1, the ready ones and the neighbour each joins."""
+                begin, end = runs.bounds(first, last)
+                ready = np.flatnonzero(np.minimum.reduceat(rank[target[begin:end]], runs.starts[first:last] - begin)
+                                       > size[chooser[first:last]].astype(np.int64) * count + chooser[first:last])
+                ready += first
+                return ready, _choose(chooser, runs, ready, target, length, size, index, channel_sums, palette)
+
+            parts = parallel.side_by_side(*(partial(ready_and_chosen, first, last)
+                                            for first, last in zip(halves[:-1], halves[1:])))
+            merging, into = chooser[np.concatenate([ready for ready, _ in parts])], np.concatenate([i for _, i in parts])
         else:
             every = np.arange(len(chooser))
             choice = _choose(chooser, runs, every, target, length, size, index, channel_sums, palette)
@@ -93,10 +105,13 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         together = np.flatnonzero((a != b) & (index[a] == index[b]))
         # One group per merge, with the same-index neighbours it brought together.
         first, second = np.concatenate([merging, a[together]]), np.concatenate([into, b[together]])
-        flag[first] = True
-        flag[second] = True
-        nodes = np.flatnonzero(flag).astype(np.int32)
-        flag[nodes] = False
+        if len(first) > _FEW_NODES:
+            flag[first] = True
+            flag[second] = True
+            nodes = np.flatnonzero(flag).astype(np.int32)
+            flag[nodes] = False
+        else:  # a late round touches a few groups: sorting them beats scanning every region
+            nodes = np.unique(np.concatenate([first, second])).astype(np.int32)
         local[nodes] = np.arange(len(nodes), dtype=np.int32)
         links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
         _, group = connected_components(links, directed=False)
@@ -111,23 +126,47 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
             np.add.at(channel, taker, channel[gone])
         parent[gone] = taker
         current[nodes] = rep
-        # A group still wants to merge when one of its members does and has not merged yet.
-        flag[merging] = True
-        still = np.flatnonzero(wanting[nodes] & ~flag[nodes])
-        flag[merging] = False
-        wanting[nodes] = False
-        wanting[rep[still]] = True
+        if any_wanting:  # a group still wants to merge when one of its members does and has not merged yet
+            flag[merging] = True
+            still = np.flatnonzero(wanting[nodes] & ~flag[nodes])
+            flag[merging] = False
+            wanting[nodes] = False
+            wanting[rep[still]] = True
         rank[nodes] = _ranks(nodes, size, wanting, min_region, count)
         # Borders now run between groups; only those from a group still under min_region matter.
-        a, b = current[source], current[target]
-        kept = np.flatnonzero((a != b) & (rank[a] < _LAST))
-        graph = group_borders(a[kept], b[kept], length[kept], count, distinct=True)
+        def regrouped(first: int, last: int) -> Borders:
+            """The borders of choosers first..last-1, between their groups now."""
+            begin, end = runs.bounds(first, last)
+            a, b = current[source[begin:end]], current[target[begin:end]]
+            kept = np.flatnonzero((a != b) & (rank[a] < _LAST))
+            return group_borders(a[kept], b[kept], length[begin:end][kept], count, distinct=True)
+
+        parts = parallel.side_by_side(*(partial(regrouped, first, last) for first, last in zip(halves[:-1], halves[1:])))
+        graph = parts[0] if len(parts) == 1 else _seamed(*parts, int(chooser[halves[1]]), count)
         source, target, length = graph.source, graph.target, graph.length
     root = parent
     while not np.array_equal(root[root], root):
         root = root[root]
     alive = (root == np.arange(count)) & (index != CLEAR)
     return Merged(index_of_region=index[root], regions=int(alive.sum()))
+
+
+# Up to this many merges and joins, a round finds the groups it touches by sorting them, not by a pass over
+# every region.
+_FEW_NODES = 4096
+
+# From this many borders on, a round works in two halves side by side: a thread costs more than it saves.
+_HALVES_ENTRIES = 1 << 17
+
+
+def _seamed(top: Borders, bottom: Borders, split: int, count: int) -> Borders:
+    """The borders of two halves in one list: those of the top half come from groups below `split` (a group
+    stands for its lowest member), and those of the bottom half mostly from the others."""
+    bottom_start = int(np.searchsorted(bottom.source, split))
+    low = joined_borders(top, Borders(bottom.source[:bottom_start], bottom.target[:bottom_start],
+                                      bottom.length[:bottom_start]), count)
+    return Borders(*(np.concatenate([getattr(low, name), getattr(bottom, name)[bottom_start:]])
+                     for name in ("source", "target", "length")))
 
 
 # The rank of a group that waits for nobody: above every size * count + number.
@@ -152,6 +191,11 @@ class _Runs:
     def of(cls, source: np.ndarray) -> _Runs:
         starts = _first_of_each(source)
         return cls(starts=starts, lengths=np.diff(starts, append=len(source)))
+
+    def bounds(self, first: int, last: int) -> tuple[int, int]:
+        """Where runs first..last-1 begin and end among the entries."""
+        begin = int(self.starts[first]) if first < len(self.starts) else 0
+        return begin, int(self.starts[last - 1] + self.lengths[last - 1]) if last > first else begin
 
     def entries(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The entries of these runs, in order; for each, its place in `runs`; where each run begins among them."""

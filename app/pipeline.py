@@ -226,9 +226,14 @@ def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize
 
 
 def palette_fit(prepared: Prepared, options: Options) -> quantize.PaletteFit:
-    """The palette the chosen method finds in the whole photo, with its figures before any dithering."""
+    """The palette the chosen method finds in the whole photo, with its figures before any dithering.
+
+    A k-means fit measures its mean CIEDE2000 when the figure is first read:
+    an answer that is only the image file never pays for it (at 0.3 MP it
+    was 7 ms of a 25 ms palette at k = 16, CIELAB of every color included).
+    """
     if options.method == "kmeans":
-        return kmeans_fit(prepared.hist, prepared.fits, options.k, options.color_space)[0]
+        return kmeans_fit(prepared.hist, prepared.fits, options.k, options.color_space, measure_delta_e=False)[0]
     return _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
 
 

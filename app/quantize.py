@@ -54,6 +54,10 @@ MAX_COARSE_BITS = 7
 # of libimagequant). A fixed order (green, red, blue) put kodim20 at 5/6/5 and 0.18 dB behind it.
 # The perceptual spaces' bins keep getting finer a bit on every channel at once.
 FINE_BITS: Bits = (6, 6, 6)
+# ... but RGB's fine bins at small k are the coarsest with FINE_BINS_PER_CENTER bins a center, when
+# those are coarser (up to k = 8 often the seeding bins themselves): at k = 2-16 the 6-bit bins bought
+# 0.001 dB on the corpus's mean (at most 0.015 on a photo) for 15-25% of the palette's time at k <= 8.
+FINE_BINS_PER_CENTER = 512
 COARSE_STEPS = 10
 FINE_STEPS = 6
 # Above FINE_STEPS_FEWER_ABOVE_K colors, FINE_STEPS_LARGE_K steps: at k = 64-256 the last three
@@ -111,7 +115,8 @@ CLASSIC_EXACT_STEPS = 2
 # Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
 LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 # What a photo's Histogram holds per distinct color once palettes have been found in every
-# space, for cache accounting: key, count, RGB, CIELAB, float weight, three bin numbers, the
+# space, for cache accounting: key, count, RGB, CIELAB, float weight, three bin numbers (no longer
+# kept: room for the means of the more sets of bins RGB asks for at small k), the
 # lattices of three spaces, OKLab points, the weighted rows of RGB's exact Lloyd step (32 bytes:
 # the slider's every palette takes that step), and allowances for the bins' means, weights and
 # lattices (32 bytes a bin and space: photos have about three or more colors a fine bin,
@@ -551,7 +556,7 @@ def _palette(hist: Histogram, k: int, color_space: str, seed: int, exact_limit: 
     coarse_points, coarse_weights, coarse_grid = _coarse(hist, color_space, seed_bins, exact_limit, by_channel)
     # The fine bins and the lattice first: they do not depend on the centers, and the command
     # line's import of scikit-learn (which _cluster may wait for) overlaps them.
-    fine = _fine(hist, color_space) if hist.unique_colors > exact_limit else None
+    fine = _fine(hist, color_space, k if by_channel else None) if hist.unique_colors > exact_limit else None
     exact_grid = hist.lattice(color_space)
     coarse_key = (color_space, _coarse_bits(hist, seed_bins, exact_limit, by_channel))
     centers = _cluster(coarse_points, coarse_weights, coarse_grid, k, seed,
@@ -632,8 +637,13 @@ def _squared_error(grid: lattice.Lattice, weights: np.ndarray, centers: np.ndarr
     return float(np.dot(lattice.nearest(grid, grid.snap(centers)).squared_distances, weights))
 
 
-def _fine(hist: Histogram, color_space: str) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
-    return _bins(hist, color_space, FINE_BITS)
+def _fine(hist: Histogram, color_space: str, k: int | None = None) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    """The fine bins: FINE_BITS, or for k the coarsest bins (one channel at a time) with at least
+    FINE_BINS_PER_CENTER a center, when those are coarser."""
+    if k is None:
+        return _bins(hist, color_space, FINE_BITS)
+    bits = _coarse_bits(hist, FINE_BINS_PER_CENTER * k, 0, by_channel=True)
+    return _bins(hist, color_space, FINE_BITS if bits is None or sum(bits) >= sum(FINE_BITS) else bits)
 
 
 def _coarse(
@@ -693,16 +703,17 @@ def _bins(hist: Histogram, color_space: str, bits: Bits) -> tuple[np.ndarray, np
 
 
 def _coarse_bins(hist: Histogram, bits: Bits) -> tuple[np.ndarray, int]:
-    """Each color's coarse RGB bin at `bits` (red, green, blue), numbered among the occupied bins, and their count."""
-    def make():
-        bins = _bin_numbers(hist.keys, bits)
-        occupied = np.bincount(bins, minlength=1 << sum(bits))
-        used = np.flatnonzero(occupied)
-        lookup = np.zeros(len(occupied), dtype=np.int32)
-        lookup[used] = np.arange(len(used))
-        return lookup[bins], len(used)
+    """Each color's coarse RGB bin at `bits` (red, green, blue), numbered among the occupied bins, and their count.
 
-    return hist.reuse(("coarse bins", bits), make)
+    Not kept: only the bins' means are (_bins), and the numbers cost 4 bytes a
+    color for each set of bins a photo's palettes ask for.
+    """
+    bins = _bin_numbers(hist.keys, bits)
+    occupied = np.bincount(bins, minlength=1 << sum(bits))
+    used = np.flatnonzero(occupied)
+    lookup = np.zeros(len(occupied), dtype=np.int32)
+    lookup[used] = np.arange(len(used))
+    return lookup[bins], len(used)
 
 
 def _bin_numbers(keys: np.ndarray, bits: Bits) -> np.ndarray:
@@ -896,46 +907,54 @@ class SeedChain:
     """
 
     def __init__(self, points: np.ndarray, weights: np.ndarray, seed: int | np.random.RandomState, trials: int):
-        self._points = np.asarray(points, dtype=np.float64)
+        points = np.asarray(points, dtype=np.float64)
+        n, dims = points.shape
+        # Rows [x, 1, |x|^2]: their product with a candidate's [-2 c, |c|^2, 1] is |x - c|^2 for every
+        # point in one matrix product, where a product and two sums took three times as long.
+        self._rows = np.empty((dims + 2, n))
+        self._rows[:dims] = points.T
+        self._rows[dims] = 1.0
+        self._rows[dims + 1] = np.einsum("ij,ij->i", points, points)
         self._weights = np.asarray(weights, dtype=np.float64)
         self._random = seed if isinstance(seed, np.random.RandomState) else np.random.RandomState(seed)
         self._trials = trials
-        self._norms = np.einsum("ij,ij->i", self._points, self._points)
         self._lock = threading.Lock()
-        first = self._random.choice(len(self._points), p=self._weights / self._weights.sum())
-        self._centers = [self._points[first]]
+        first = self._random.choice(n, p=self._weights / self._weights.sum())
+        self._chosen = [int(first)]
         self._closest = self._squared_distances(np.array([first]))[0]
         self._potential = self._closest @ self._weights
 
     @property
     def nbytes(self) -> int:
-        return self._points.nbytes + self._weights.nbytes + self._norms.nbytes + self._closest.nbytes
+        return self._rows.nbytes + self._weights.nbytes + self._closest.nbytes
 
     def head(self, n: int) -> np.ndarray:
         """The first n seeds, (n, dims) float64."""
         with self._lock:
-            while len(self._centers) < n:
+            while len(self._chosen) < n:
                 self._step()
-            return np.array(self._centers[:n])
+            return self._rows[:-2, self._chosen[:n]].T.copy()
 
     def _squared_distances(self, chosen: np.ndarray) -> np.ndarray:
-        # |c|^2 - 2 c.x + |x|^2, in place: scaling by -2 first is exact, so the sums are the same.
-        found = (-2.0 * self._points[chosen]) @ self._points.T
-        found += self._norms[chosen][:, None]
-        found += self._norms
+        """(candidates, n) squared distances of every point to each chosen point."""
+        dims = len(self._rows) - 2
+        candidates = np.empty((len(chosen), dims + 2))
+        candidates[:, :dims] = -2.0 * self._rows[:dims, chosen].T
+        candidates[:, dims] = self._rows[dims + 1, chosen]
+        candidates[:, dims + 1] = 1.0
+        found = candidates @ self._rows
         return np.maximum(found, 0.0, out=found)
 
     def _step(self) -> None:
-        points, weights = self._points, self._weights
         draws = self._random.uniform(size=self._trials) * self._potential
-        chosen = np.searchsorted(np.cumsum(weights * self._closest), draws)
-        np.clip(chosen, None, len(points) - 1, out=chosen)
+        chosen = np.searchsorted(np.cumsum(self._weights * self._closest), draws)
+        np.minimum(chosen, len(self._weights) - 1, out=chosen)  # (np.clip costs ten times as much)
         distances = self._squared_distances(chosen)
         np.minimum(distances, self._closest, out=distances)
-        potentials = distances @ weights
+        potentials = distances @ self._weights
         best = int(np.argmin(potentials))
         self._potential, self._closest = potentials[best], distances[best]
-        self._centers.append(points[chosen[best]])
+        self._chosen.append(int(chosen[best]))
 
 
 def group_means(points, weights, labels, groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -997,10 +1016,10 @@ def summarize(
     totals = np.bincount(remap[present], weights=entry_totals[present], minlength=len(used))
     order, rank = _by_share(used, totals)
     palette = unpack(used[order])
-    labels = rank[remap][labels]  # one look-up per color: old entry -> merged -> rank
+    # One look-up per color (old entry -> merged -> rank), straight into the fit's bytes.
+    labels = rank[remap].astype(np.uint8)[labels]
     if squared_error is None:
         squared_error = float(np.dot(((colors.astype(np.float64) - palette[labels]) ** 2).sum(axis=1), counts))
-    labels = labels.astype(np.uint8)
     if differences is not None:
         measured = {"delta_e": _mean_over_pixels(hist, differences)}
     elif measure_delta_e:

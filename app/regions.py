@@ -180,19 +180,22 @@ class _Band:
         if stop <= first:
             empty = np.zeros(0, dtype=number_type)
             return cls(run_first, empty, empty, empty, empty, empty)
+        # Positions within the band; the row below is read through views one row further on.
         stretches = np.flatnonzero(starts[first + 1:stop + 1] | starts[first:stop])
-        stretches += offset
-        below = stretches + width
-        upper = np.cumsum(flat_starts[stretches], dtype=number_type)
+        band_starts, band_values = flat_starts[offset:], flat[offset:]
+        upper = np.cumsum(band_starts[stretches], dtype=number_type)
         upper += runs_before_row[first] - 1
-        lower = np.cumsum(flat_starts[below], dtype=number_type)
+        lower = np.cumsum(band_starts[width:][stretches], dtype=number_type)
         lower += runs_before_row[first + 1] - 1
-        joined = flat[stretches] == flat[below]
-        lengths = np.diff(stretches, append=stop * width).astype(number_type)
+        joined = band_values[stretches] == band_values[width:][stretches]
         # Positions, not masks: picking by a list of positions is several times faster than by a mask.
         across = np.flatnonzero(~joined)
         joined = np.flatnonzero(joined)
-        return cls(run_first, upper[joined], lower[joined], upper[across], lower[across], lengths[across])
+        next_stretch = np.empty_like(stretches)
+        next_stretch[:-1] = stretches[1:]
+        next_stretch[-1:] = (stop - first) * width
+        lengths = (next_stretch[across] - stretches[across]).astype(number_type)
+        return cls(run_first, upper[joined], lower[joined], upper[across], lower[across], lengths)
 
 
 def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borders:
@@ -219,8 +222,8 @@ def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borde
     # half too (and the few regions beginning at the middle with borders in the top half) join the other list.
     split = int(regions.run_region[middle - 1]) + 1
     top_end, bottom_start = np.searchsorted(top.source, split), np.searchsorted(bottom.source, split)
-    low = _joined(_part(top, 0, top_end), _part(bottom, 0, bottom_start), regions.count)
-    high = _joined(_part(bottom, bottom_start, None), _part(top, top_end, None), regions.count)
+    low = joined_borders(_part(top, 0, top_end), _part(bottom, 0, bottom_start), regions.count)
+    high = joined_borders(_part(bottom, bottom_start, None), _part(top, top_end, None), regions.count)
     return Borders(*(np.concatenate([getattr(low, name), getattr(high, name)]) for name in ("source", "target", "length")))
 
 
@@ -228,7 +231,7 @@ def _part(found: Borders, start: int, stop: int | None) -> Borders:
     return Borders(found.source[start:stop], found.target[start:stop], found.length[start:stop])
 
 
-def _joined(many: Borders, few: Borders, count: int) -> Borders:
+def joined_borders(many: Borders, few: Borders, count: int) -> Borders:
     """Two lists of borders in one, sorted by (source, target), lengths of a pair in both summed; `few` is short."""
     if not len(few.source):
         return many

@@ -217,6 +217,22 @@ def test_the_pipeline_cleans_at_full_size_then_shrinks_the_preview():
     assert full.data == pipeline.render(prepared, pipeline.Options(k=6, min_region=30)).data
 
 
+@settings(max_examples=40, deadline=None, database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+@given(pixels=images(), k=st.integers(2, 12), min_region=st.integers(2, 120), exact=st.booleans())
+def test_rounds_worked_in_two_halves_side_by_side_merge_as_in_one_piece(pixels, k, min_region, exact):
+    fit, indices, hist = kmeans_map(pixels, k)
+    exact_rounds, halves_entries = merging.EXACT_ROUNDS, merging._HALVES_ENTRIES
+    merging.EXACT_ROUNDS = exact_rounds if exact else 0
+    try:
+        whole = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, quantize.pack(pixels), fit.labels)
+        merging._HALVES_ENTRIES = 1  # every round in halves, as the first ones at 12 MP
+        halves = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, quantize.pack(pixels), fit.labels)
+    finally:
+        merging.EXACT_ROUNDS, merging._HALVES_ENTRIES = exact_rounds, halves_entries
+    assert np.array_equal(halves.indices, whole.indices)
+    assert np.array_equal(halves.result.palette, whole.result.palette) and halves.regions_after == whole.regions_after
+
+
 @pytest.mark.parametrize("halves_from", [1, 10**9])
 def test_a_map_read_from_a_lookup_row_by_row_cleans_as_the_array_does(monkeypatch, halves_from):
     rng = np.random.default_rng(5)

@@ -379,6 +379,45 @@ def test_an_embedded_srgb_profile_leaves_pixels_as_they_are():
     assert np.abs(decode(with_profile(rgb, srgb)).rgb.astype(int) - rgb).max() <= 1
 
 
+def every_color_once() -> np.ndarray:
+    keys = np.arange(1 << 24, dtype=np.uint32)[:: 1 << 6]  # every 64th color: 262,144 of them
+    return np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=-1).astype(np.uint8).reshape(512, 512, 3)
+
+
+def test_an_embedded_srgb_profile_is_not_run_at_all(monkeypatch):
+    # Converting sRGB to sRGB is a no-op that LittleCMS takes 12 ms a megapixel over, moving some
+    # colors by one level (its rounding): the pixels are taken exactly as stored.
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    rgb = every_color_once()
+    converted = []
+    apply = ImageCms.ImageCmsTransform.apply
+    monkeypatch.setattr(ImageCms.ImageCmsTransform, "apply",
+                        lambda transform, image, *rest: converted.append(image.size) or apply(transform, image, *rest))
+    np.testing.assert_array_equal(decode(with_profile(rgb, srgb)).rgb, rgb)
+    assert converted and (512, 512) not in converted  # only the ramps that tell sRGB apart
+
+
+def test_a_profile_with_srgb_primaries_but_other_curves_is_still_converted():
+    rgb = every_color_once()
+    gamma_22 = rgb_icc_profile(SRGB_COLORANTS_D50, 2.2, "sRGB primaries, gamma 2.2")
+    decoded = decode(with_profile(rgb, gamma_22)).rgb.astype(int)
+    # A pure 2.2 curve is darker than sRGB's in the shadows: some colors move by more than a level.
+    assert np.abs(decoded - rgb).max() > 1
+
+
+def test_the_srgb_profiles_of_corpus_jpegs_leave_every_color_as_stored(corpus):
+    # The IEC 61966-2.1 profile that flower.jpg and china.jpg carry (version 2): LittleCMS's conversion
+    # of it to its own sRGB moves about 0.4% of all colors by a level.
+    rgb = every_color_once()
+    for name in ("flower.jpg", "china.jpg"):
+        data = (corpus / name).read_bytes()
+        with Image.open(io.BytesIO(data)) as image:
+            profile = image.info["icc_profile"]
+            np.testing.assert_array_equal(decode(data).rgb, np.asarray(image.convert("RGB")))
+        assert ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(profile))).startswith("sRGB")
+        np.testing.assert_array_equal(decode(with_profile(rgb, profile)).rgb, rgb)
+
+
 def test_a_profile_with_red_and_blue_swapped_is_converted_to_srgb():
     rgb = np.array([[[255, 0, 0], [0, 0, 255], [0, 255, 0], [200, 100, 30]]], np.uint8)
     decoded = decode(with_profile(rgb, SWAPPED_RED_BLUE))

@@ -152,6 +152,15 @@ def test_psnr_and_delta_e_match_the_written_file():
     assert rendered.result.delta_e == pytest.approx(delta_e, rel=1e-6)  # the engine measures in float32
 
 
+def test_a_render_leaves_the_mean_ciede2000_until_it_is_read_and_it_is_the_eager_figure():
+    rgb = photo_like(seed=6)
+    prepared, rendered = render(to_bytes(rgb), k=16)
+    assert not rendered.result.delta_e_measured  # an answer that is only the file never pays for it
+    eager = quantize.find_palette(pipeline.prepare(to_bytes(rgb), 10**8).hist, 16)
+    np.testing.assert_array_equal(rendered.result.palette, eager.palette)
+    assert rendered.result.delta_e == eager.delta_e and rendered.result.delta_e_measured
+
+
 # --- fewer colors than k -----------------------------------------------------------------------
 
 

@@ -632,3 +632,13 @@ def test_the_fine_bins_judge_only_where_they_are_many_times_the_coarse_ones():
     good = quantize.find_palette(hist, 8, "lab").palette
     poor = np.roll(good, 1, axis=1)  # the same entries with their channels swapped
     assert quantize._total_difference(judging, good) < quantize._total_difference(judging, poor)
+
+
+def test_fine_bins_at_small_k_are_the_coarsest_with_enough_bins_a_center_and_never_finer_than_fine_bits():
+    hist = fine_in_one_channel(2)  # 8,192 bins at 5/5/5, 16,384 at 5/5/6 and at 6/6/6
+    assert len(quantize._fine(hist, "rgb", 2)[1]) == 32 * 8 * 32  # 1,024 asked: the 5/5/5 bins
+    assert len(quantize._fine(hist, "rgb", 24)[1]) == 32 * 8 * 64  # 12,288 asked: 5/5/6
+    np.testing.assert_array_equal(quantize._fine(hist, "rgb", 24)[0], quantize._bins(hist, "rgb", (5, 5, 6))[0])
+    # More than 6/6/6 holds: 6/6/6, as without k (the perceptual spaces).
+    np.testing.assert_array_equal(quantize._fine(hist, "rgb", 64)[0], quantize._fine(hist, "rgb")[0])
+    np.testing.assert_array_equal(quantize._fine(hist, "rgb")[0], quantize._bins(hist, "rgb", quantize.FINE_BITS)[0])

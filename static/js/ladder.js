@@ -31,7 +31,7 @@ export class Ladder {
     this.start = null; // {k, colorSpace} of the first result
     this.priority = null; // {k, colorSpace}
     this.batch = null; // {ks, colorSpace}
-    this.msPerK = 250;
+    this.msPerK = new Map(); // color space -> the server's time a palette, last measured
     this.closed = false;
     this.failures = 0;
     this.quietFrom = 0; // no background batch starts before this time
@@ -120,7 +120,8 @@ export class Ladder {
       const space = otherSpace(k, colorSpace);
       return space ? { ks: [k], colorSpace: space } : null;
     }
-    const size = Math.max(1, Math.min(8, Math.round(BATCH_TARGET_MS / this.msPerK)));
+    // Per space: a lab palette takes the server ten times an rgb one at 12 MP.
+    const size = Math.max(1, Math.min(8, Math.round(BATCH_TARGET_MS / (this.msPerK.get(colorSpace) ?? BATCH_TARGET_MS))));
     const ks = this.missing(colorSpace)
       .filter((k) => !this.asked(k, colorSpace))
       .sort((a, b) => Math.abs(a - focusK) - Math.abs(b - focusK) || a - b)
@@ -169,7 +170,7 @@ export class Ladder {
     if (this.closed) return 0;
     const { palettes, timings, unfinished, ...info } = answer;
     this.info = info;
-    if (timings.found && !unfinished.length) this.msPerK = Math.max(20, timings.quantize_ms / timings.found);
+    if (timings.found && !unfinished.length) this.msPerK.set(colorSpace, Math.max(20, timings.quantize_ms / timings.found));
     if (!this.palettes.has(colorSpace)) this.palettes.set(colorSpace, new Map());
     const known = this.palettes.get(colorSpace);
     // An entry already here keeps its object (views and the preview compare its palette by identity).
