@@ -39,8 +39,14 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:  # made on first use, so a forked worker process gets its own
         if _pool is None:
-            _pool = ThreadPoolExecutor(_workers(), thread_name_prefix="kmeans-engine")
+            _pool = ThreadPoolExecutor(_workers(), thread_name_prefix="kmeans-engine", initializer=_in_the_pool)
         return _pool
+
+
+def _in_the_pool() -> None:
+    # A step running in the pool does its passes in one part: waiting there for its own parts,
+    # queued behind other such steps, it could wait for ever.
+    _this_thread.one_part = True
 
 
 def for_ranges(n: int, work: Callable[[int, int], None]) -> None:
@@ -50,12 +56,10 @@ def for_ranges(n: int, work: Callable[[int, int], None]) -> None:
 
 @contextmanager
 def one_part() -> Iterator[None]:
-    """Within it, this thread does its per-color passes in one part, itself.
+    """Within it, this thread does its per-color passes in one part, itself (as the pool's threads always do).
 
     For steps already run side by side on the cores (side_by_side): split
-    again, their parts would only queue behind each other in the pool, and
-    a step running in the pool that waited for its own parts there could
-    wait for ever.
+    again, their parts would only queue behind each other in the pool.
     """
     outer = getattr(_this_thread, "one_part", False)
     _this_thread.one_part = True

@@ -445,6 +445,7 @@ def _perceptual_fit(hist: Histogram, k: int, color_space: str, seed: int) -> Pal
     bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
     coarse_lab, coarse_weights, _ = _coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
     coarse_lab = coarse_lab.astype(np.float32)
+    hist.points(color_space)  # a photo's first palette in this space converts its colors here, on every core
     competitors = (
         lambda: _palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
         lambda: _classic_palette(hist, k, color_space, seed),

@@ -94,3 +94,19 @@ def test_in_background_on_one_core_runs_here_before_the_block(monkeypatch):
     here = threading.get_ident()
     with parallel.in_background(threading.get_ident) as future:
         assert future.done() and future.result() == here
+
+
+def test_a_step_in_the_pool_does_its_passes_in_one_part_and_so_never_waits_on_the_pool():
+    def step():
+        calls = []
+        parallel.for_ranges(10 * parallel.MIN_PART, lambda first, last: calls.append((first, last)))
+        return calls
+
+    # Every pool thread busy with a step that makes a pass: split, they would wait on each other for ever.
+    results = []
+    driver = threading.Thread(target=lambda: results.extend(
+        parallel.side_by_side(lambda: "here", *(step for _ in range(parallel.workers())))), daemon=True)
+    driver.start()
+    driver.join(60)
+    assert not driver.is_alive(), "the pool's steps waited on each other"
+    assert results[1:] == [[(0, 10 * parallel.MIN_PART)]] * parallel.workers()
