@@ -54,19 +54,24 @@ def for_ranges(n: int, work: Callable[[int, int], None]) -> None:
     map_ranges(n, work)
 
 
-@contextmanager
-def one_part() -> Iterator[None]:
+def one_part():
     """Within it, this thread does its per-color passes in one part, itself (as the pool's threads always do).
 
     For steps already run side by side on the cores (side_by_side): split
     again, their parts would only queue behind each other in the pool.
     """
-    outer = getattr(_this_thread, "one_part", False)
-    _this_thread.one_part = True
+    return thread_value(_this_thread, "one_part", True)
+
+
+@contextmanager
+def thread_value(local: threading.local, name: str, value) -> Iterator[None]:
+    """Within it, local.name is value on this thread; whatever it was before comes back after."""
+    outer = getattr(local, name, None)
+    setattr(local, name, value)
     try:
         yield
     finally:
-        _this_thread.one_part = outer
+        setattr(local, name, outer)
 
 
 def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:

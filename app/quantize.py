@@ -16,10 +16,9 @@ from __future__ import annotations
 import math
 import sys
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -169,16 +168,10 @@ class _Latched:
             return self._said
 
 
-@contextmanager
-def _cancellable(cancelled: Callable[[], bool] | None) -> Iterator[None]:
+def _cancellable(cancelled: Callable[[], bool] | None):
     if cancelled is not None and not isinstance(cancelled, _Latched):
         cancelled = _Latched(cancelled)
-    outer = getattr(_cancel_check, "cancelled", None)
-    _cancel_check.cancelled = cancelled
-    try:
-        yield
-    finally:
-        _cancel_check.cancelled = outer
+    return parallel.thread_value(_cancel_check, "cancelled", cancelled)
 
 
 def _check_cancelled() -> None:

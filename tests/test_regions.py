@@ -102,33 +102,23 @@ def test_border_lengths_count_every_pixel_edge_once_per_direction(seed):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_long_border_lists_summed_in_a_sparse_matrix_match_the_sorted_keys(monkeypatch, seed):
-    values = random_map(seed, shape=(29, 41))
-    regions = label_regions(values)
-    keep = np.random.default_rng(seed).random(regions.count) < 0.5
-    by_keys = borders(regions, keep, both_ways=False)
-    monkeypatch.setattr(regions_module, "_MATRIX_ENTRIES", 1)  # a 12 MP photo's list goes this way
-    by_matrix = borders(regions, keep, both_ways=False)
-    assert len(by_keys.source) > 0
-    for field in ("source", "target", "length"):
-        assert np.array_equal(getattr(by_matrix, field), getattr(by_keys, field)), field
-        assert getattr(by_matrix, field).dtype == getattr(by_keys, field).dtype, field
-
-
-@pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("both_ways", [True, False])
-def test_borders_found_in_two_halves_side_by_side_match_one_piece(monkeypatch, seed, both_ways):
+@pytest.mark.parametrize("knob, both_ways", [
+    ("_MATRIX_ENTRIES", False),  # long border lists summed in a sparse matrix, as a 12 MP photo's are
+    ("_BORDER_RUNS", True),  # borders found in two halves of the runs side by side, as a 12 MP photo's are
+    ("_BORDER_RUNS", False),
+])
+def test_borders_found_the_large_map_way_match_the_small_map_way(monkeypatch, seed, knob, both_ways):
     values = random_map(seed, shape=(37, 29))
     alpha = None if seed else (np.random.default_rng(seed).random(values.shape) > 0.1).astype(np.uint8) * 255
     regions = label_regions(values, alpha)
     keep = np.random.default_rng(seed).random(regions.count) < 0.6
-    whole = borders(regions, keep, both_ways=both_ways)
-    monkeypatch.setattr(regions_module, "_BORDER_RUNS", 1)  # a 12 MP photo's runs go this way
-    halves = borders(regions, keep, both_ways=both_ways)
-    assert len(whole.source) > 0
+    small_way = borders(regions, keep, both_ways=both_ways)
+    monkeypatch.setattr(regions_module, knob, 1)
+    large_way = borders(regions, keep, both_ways=both_ways)
+    assert len(small_way.source) > 0
     for field in ("source", "target", "length"):
-        assert np.array_equal(getattr(halves, field), getattr(whole, field)), field
-        assert getattr(halves, field).dtype == getattr(whole, field).dtype, field
+        assert np.array_equal(getattr(large_way, field), getattr(small_way, field)), field
+        assert getattr(large_way, field).dtype == getattr(small_way, field).dtype, field
 
 
 def test_no_border_touches_a_transparent_region():
