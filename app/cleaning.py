@@ -22,7 +22,7 @@ import numpy as np
 
 from app import colorspace, parallel, quantize
 from app.merging import merge_small_regions
-from app.regions import borders, label_regions, pixels_of_regions
+from app.regions import borders, first_of_each, label_regions, pixels_of_regions
 from app.thin_regions import merge_thin_regions
 
 MAX_MIN_REGION = 1_000_000
@@ -222,7 +222,7 @@ class _MovedPairs:
         pairs = keys.astype(np.uint32, copy=False) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
         pairs |= entries.astype(np.uint32, copy=False)
         pairs.sort()
-        starts = np.flatnonzero(np.concatenate([[True], pairs[1:] != pairs[:-1]])) if len(pairs) else np.zeros(0, np.intp)
+        starts = first_of_each(pairs)
         counts = np.diff(starts, append=len(pairs))
         pairs = pairs[starts]
         colors = np.searchsorted(hist.keys, pairs >> 8)

@@ -12,7 +12,7 @@ from functools import partial
 import numpy as np
 
 from app import parallel
-from app.regions import CLEAR, Borders, Regions, group_borders, joined_borders
+from app.regions import CLEAR, Borders, Regions, first_of_each, group_borders, joined_borders
 
 # Rounds merged in the exact smallest-first order before long chains switch to halving.
 EXACT_ROUNDS = 48
@@ -192,7 +192,7 @@ class _Runs:
 
     @classmethod
     def of(cls, source: np.ndarray) -> _Runs:
-        starts = _first_of_each(source)
+        starts = first_of_each(source)
         return cls(starts=starts, lengths=np.diff(starts, append=len(source)))
 
     def bounds(self, first: int, last: int) -> tuple[int, int]:
@@ -247,24 +247,16 @@ def _choose(chooser, runs: _Runs, which: np.ndarray, target, length, size, index
         cost += difference
     best = cost == np.minimum.reduceat(cost, starts)[run]
     candidates = np.flatnonzero(best)
-    chosen = candidates[_first_of_each(run[candidates])]
+    chosen = candidates[first_of_each(run[candidates])]
     other_color = best & (entry != entry[chosen][run])
     if other_color.any():  # equally far colors: the longest border wins, then the lowest number
         tied = np.zeros(len(starts), dtype=bool)
         tied[run[other_color]] = True
         candidates = np.flatnonzero(best & tied[run])
         ranked = candidates[np.lexsort((candidates, -length[positions[candidates]], run[candidates]))]
-        firsts = ranked[_first_of_each(run[ranked])]
+        firsts = ranked[first_of_each(run[ranked])]
         chosen[run[firsts]] = firsts
     return target[chosen]
-
-
-def _first_of_each(ascending: np.ndarray) -> np.ndarray:
-    """Where each value of a non-decreasing array first appears."""
-    begins = np.empty(len(ascending), dtype=bool)
-    begins[:1] = True
-    np.not_equal(ascending[1:], ascending[:-1], out=begins[1:])
-    return np.flatnonzero(begins)
 
 
 def _depth(parent: np.ndarray) -> np.ndarray:

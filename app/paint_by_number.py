@@ -68,7 +68,6 @@ class Template:
     labels: list[Label]
     regions: pipeline.RegionCount
     min_region: int
-    min_font: int
 
     @property
     def width(self) -> int:
@@ -105,7 +104,7 @@ def make_template(prepared: pipeline.Prepared, k: int, color_space: str = "rgb",
     labelled = label_regions(indices)
     regions = regions or pipeline.RegionCount(labelled.count, labelled.count)
     return Template(indices=indices, result=result, borders=tracing.trace(indices),
-                    labels=place_labels(indices, labelled), regions=regions, min_region=min_region, min_font=min_font)
+                    labels=place_labels(indices, labelled), regions=regions, min_region=min_region)
 
 
 def check_min_font(min_font: int) -> None:

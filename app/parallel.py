@@ -63,6 +63,10 @@ def one_part():
     return thread_value(_this_thread, "one_part", True)
 
 
+def _in_one_part() -> bool:
+    return bool(getattr(_this_thread, "one_part", False))
+
+
 @contextmanager
 def thread_value(local: threading.local, name: str, value) -> Iterator[None]:
     """Within it, local.name is value on this thread; whatever it was before comes back after."""
@@ -76,7 +80,7 @@ def thread_value(local: threading.local, name: str, value) -> Iterator[None]:
 
 def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
     """work(start, stop) over [0, n) in parts, one per core; their results in order."""
-    parts = 1 if getattr(_this_thread, "one_part", False) else min(_workers(), max(1, n // MIN_PART))
+    parts = 1 if _in_one_part() else min(_workers(), max(1, n // MIN_PART))
     if parts == 1:
         return [work(0, n)]
     bounds = [n * i // parts for i in range(parts + 1)]
@@ -92,7 +96,7 @@ def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
 
     For independent steps of one job. The others must not wait on the pool themselves.
     """
-    if _workers() == 1:
+    if _workers() == 1 or _in_one_part():  # a pool thread waiting on the pool could wait for ever
         return [first()] + [other() for other in others]
     futures = [_executor().submit(other) for other in others]
     try:
@@ -112,7 +116,7 @@ def in_background(work: Callable[[], T]) -> Iterator[Future]:
     on in the pool behind the caller's back. On one core, work() runs here before the block.
     work() must not wait on the pool itself.
     """
-    if _workers() == 1:
+    if _workers() == 1 or _in_one_part():
         done: Future = Future()
         try:
             done.set_result(work())

@@ -302,6 +302,14 @@ def _grouped(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: 
     return group_borders(source, target, length, count, distinct=True)
 
 
+def first_of_each(ascending: np.ndarray) -> np.ndarray:
+    """Where each value of a non-decreasing array first appears."""
+    begins = np.empty(len(ascending), dtype=bool)
+    begins[:1] = True
+    np.not_equal(ascending[1:], ascending[:-1], out=begins[1:])
+    return np.flatnonzero(begins)
+
+
 def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: int,
                   distinct: bool = False) -> Borders:
     """Each (source, target) pair once with its lengths summed, self-pairs dropped, sorted by (source, target).
@@ -326,10 +334,7 @@ def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, co
     keys |= length
     keys.sort()
     pairs = keys >> length_bits
-    begins = np.empty(len(pairs), dtype=bool)
-    begins[:1] = True
-    np.not_equal(pairs[1:], pairs[:-1], out=begins[1:])
-    starts = np.flatnonzero(begins)
+    starts = first_of_each(pairs)
     # Each pair's lengths summed from the low bits of its entries.
     keys &= (1 << length_bits) - 1
     summed = np.add.reduceat(keys, starts) if len(keys) else keys
