@@ -44,6 +44,7 @@ from pathlib import Path
 import psutil
 import requests
 
+from bench.report import percentile
 from testsupport.browser import CHROMIUM, launch
 from testsupport.corpus import CORPUS
 from testsupport.images import gradient, png_bytes
@@ -274,29 +275,27 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         figures.moves_cold += [move(page, design, k, parts=parts, figures=figures) for k in KS]
         step("moves right after the first result")
         figures.cpu_per_move_cold.append((worker_cpu(server) - before) * 1000 / len(KS))
-        if MOVES_ONLY:
-            context.close()
-            return
-        if design.ladder:  # the whole ladder, then the same moves again
-            page.wait_for_function("() => document.getElementById('app').dataset.ladder === '63'")
-            figures.ladder_s.append(time.perf_counter() - ladder_started)
-            figures.ladder_cpu_s.append(worker_cpu(server) - cpu_started)
-        before = worker_cpu(server)
-        step("ladder complete")
-        move(page, design, 50)  # untimed: the first timed move must change k
-        figures.moves_warm += [move(page, design, k) for k in (reversed(KS) if design.ladder else KS_UNVISITED)]
-        step("moves again")
-        figures.cpu_per_move_warm.append((worker_cpu(server) - before) * 1000 / len(KS))
-        painted, release = drag(page, design)
-        step(f"drag: {painted} painted")
-        figures.drag_painted.append(painted)
-        figures.drag_release.append(release)
-        move(page, design, 16)
-        page.wait_for_timeout(OPTION_PAUSE_MS)  # a hand goes from the slider to a select
-        figures.dither.append(select(page, design, "dither", "floyd-steinberg", design.want(16, "rgb", "floyd-steinberg")))
-        select(page, design, "dither", "none", design.want(16))
-        page.wait_for_timeout(OPTION_PAUSE_MS)
-        figures.space.append(select(page, design, "color-space", "lab", design.want(16, "lab")))
+        if not MOVES_ONLY:
+            if design.ladder:  # the whole ladder, then the same moves again
+                page.wait_for_function("() => document.getElementById('app').dataset.ladder === '63'")
+                figures.ladder_s.append(time.perf_counter() - ladder_started)
+                figures.ladder_cpu_s.append(worker_cpu(server) - cpu_started)
+            before = worker_cpu(server)
+            step("ladder complete")
+            move(page, design, 50)  # untimed: the first timed move must change k
+            figures.moves_warm += [move(page, design, k) for k in (reversed(KS) if design.ladder else KS_UNVISITED)]
+            step("moves again")
+            figures.cpu_per_move_warm.append((worker_cpu(server) - before) * 1000 / len(KS))
+            painted, release = drag(page, design)
+            step(f"drag: {painted} painted")
+            figures.drag_painted.append(painted)
+            figures.drag_release.append(release)
+            move(page, design, 16)
+            page.wait_for_timeout(OPTION_PAUSE_MS)  # a hand goes from the slider to a select
+            figures.dither.append(select(page, design, "dither", "floyd-steinberg", design.want(16, "rgb", "floyd-steinberg")))
+            select(page, design, "dither", "none", design.want(16))
+            page.wait_for_timeout(OPTION_PAUSE_MS)
+            figures.space.append(select(page, design, "color-space", "lab", design.want(16, "lab")))
     context.close()
     if outside:
         raise SystemExit(f"requests left 127.0.0.1: {outside}")
@@ -332,11 +331,6 @@ def previous_design_root(into: Path) -> Path:
     template = into / "templates" / "index.html"
     template.write_text(template.read_text().replace("{{ settings.preview_side }}", str(PREVIOUS_PREVIEW_SIDE)))
     return into
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def cell(values: list[float], unit: str) -> str:

@@ -33,7 +33,7 @@ if __package__ in (None, ""):
 
 from app import pipeline, quantize
 from bench import jobs, peers
-from bench.report import table, verdict
+from bench.report import percentile, table, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
@@ -148,21 +148,12 @@ def print_tables(rows: list[dict]) -> None:
         lab_cells = ["", ""]
         if lab:
             lab_cells = [f"{max(lab):.0f}", verdict(max(lab) <= LAB_TARGET_MS) if size == "12 MP" else ""]
-        body.append([photo, size, f"{len(rgb)}", f"{statistics.median(rgb):.0f}", f"{p95(rgb):.0f}", f"{max(rgb):.0f}",
-                     f"{statistics.median(cpu):.0f}", f"{p95(cpu):.0f}",
+        body.append([photo, size, f"{len(rgb)}", f"{statistics.median(rgb):.0f}", f"{percentile(rgb, 0.95):.0f}", f"{max(rgb):.0f}",
+                     f"{statistics.median(cpu):.0f}", f"{percentile(cpu, 0.95):.0f}",
                      f"{sum(r['rgb_ms'] for r in mine) / 1000:.2f}",
-                     f"{verdict(p95(rgb) <= target)} (<= {target:.0f})", *lab_cells])
+                     f"{verdict(percentile(rgb, 0.95) <= target)} (<= {target:.0f})", *lab_cells])
     print(table(["photo", "size", "k values", "rgb median ms", "rgb p95 ms", "rgb max ms", "CPU median ms", "CPU p95 ms",
                  "all k s", "rgb p95 target", "lab max ms", f"lab <= {LAB_TARGET_MS:.0f} ms"], body))
-
-
-def p95(values: list[float]) -> float:
-    """The 95th percentile (linear interpolation, as numpy's default)."""
-    ordered = sorted(values)
-    position = 0.95 * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def main(argv: list[str] | None = None) -> None:

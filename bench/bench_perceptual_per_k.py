@@ -81,7 +81,7 @@ def revision_tree(revision: str, into: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--against", default="main", help="git revision to run beside this tree (default %(default)s)")
+    parser.add_argument("--against", required=True, help="git revision to run beside this tree, e.g. the commit before a change")
     parser.add_argument("--photo", default=DEFAULT_PHOTO, help="file name in --corpus, or a path (default %(default)s)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--ks", default=",".join(map(str, DEFAULT_KS)), help="k values (default %(default)s)")
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
                 engine.close()
     before, after = (engine.name for engine in engines)
     print(f"\n# find_palette per k on {photo.name} ({engines[0].colors} colors): {after} against {before}, "
-          f"in turns, {args.repeat} calls each; ms p50 / p95\n")
+          f"in turns, {args.repeat} calls each; ms median / slowest\n")
     rows, worse = [], []
     for space in spaces:
         for k in ks:

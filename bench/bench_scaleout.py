@@ -29,6 +29,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.report import percentile
 from testsupport.browser import CHROMIUM, launch, open_page, wait_for_result
 from testsupport.corpus import CORPUS
 from testsupport.nginx import nginx, nginx_binary
@@ -70,11 +71,6 @@ class Run:
     errors: list[str] = field(default_factory=list)
     spread: Counter = field(default_factory=Counter)  # upstream -> requests
     uploads_after_stop: int = 0
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def drive(browser, base: str, run: Run, photo: Path, ks: list[int], midway=None) -> None:

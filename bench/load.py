@@ -33,6 +33,7 @@ import psutil
 import requests
 
 from app import settings  # only to print the settings the server runs with
+from bench.report import percentile
 from testsupport.corpus import CORPUS
 from testsupport.servers import gunicorn
 
@@ -94,11 +95,6 @@ class Load:
                     self.bytes_sent += len(data)
                     count = self.done
                 self.on_done(count)
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def main(argv: list[str] | None = None) -> int:

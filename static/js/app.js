@@ -440,7 +440,6 @@ function loaded(image) {
 async function startPreview(target, source) {
   try {
     await loaded(source);
-    if (!target.photo.file) await source.decode();
   } catch {
     return false; // not an image this browser can show: the server's answer says what is wrong
   }

@@ -187,9 +187,8 @@ function onLattice(points) {
   return Float64Array.from(points, (value) => rint(value * LAB_LATTICE_SCALE));
 }
 
-/** The palette (flat [r, g, b, ...] bytes) as points to search: RGB as is, or CIELAB rounded to float32. */
-export function paletteIndex(palette, colorSpace) {
-  if (colorSpace === "rgb") return { index: new AxisIndex(palette, 3), lab: null };
+/** The palette (flat [r, g, b, ...] bytes) as CIELAB points to search, rounded to float32. */
+function paletteIndex(palette) {
   const keys = new Uint32Array(palette.length / 3);
   for (let i = 0; i < keys.length; i++) keys[i] = (palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2];
   const lab = labOfKeys(keys);
@@ -291,7 +290,7 @@ export function nearestRgb(keys, palette) {
 export function assign(keys, keysLab, palette, colorSpace) {
   if (colorSpace === "rgb") return nearestRgb(keys, palette);
   const labels = new Uint8Array(keys.length);
-  const { index, lab, lattice } = paletteIndex(palette, colorSpace);
+  const { index, lab, lattice } = paletteIndex(palette);
   const bestIdx = new Int32Array(3);
   const bestDist = new Float64Array(3);
   const candidates = Math.min(3, palette.length / 3);
