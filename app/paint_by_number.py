@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app import cleaning, imaging, pipeline, quantize, tracing
+from app import cleaning, imaging, pipeline, quantize, thin_regions, tracing
 from app.regions import Regions, label_regions
 
 WORKING_SIDE = 2400
@@ -133,17 +133,8 @@ def place_labels(indices: np.ndarray, regions: Regions | None = None) -> list[La
     from scipy import ndimage  # on first use: scipy's import is a good part of a command's start-up
 
     regions = label_regions(indices) if regions is None else regions
-    height, width = indices.shape
-    # Border pixels touch another region (4-neighbours) or the image edge.
-    border = np.ones((height + 2, width + 2), dtype=bool)
-    inner = np.zeros((height, width), dtype=bool)
-    inner[1:-1, 1:-1] = True
-    inner[1:-1, 1:-1] &= indices[1:-1, 1:-1] == indices[:-2, 1:-1]
-    inner[1:-1, 1:-1] &= indices[1:-1, 1:-1] == indices[2:, 1:-1]
-    inner[1:-1, 1:-1] &= indices[1:-1, 1:-1] == indices[1:-1, :-2]
-    inner[1:-1, 1:-1] &= indices[1:-1, 1:-1] == indices[1:-1, 2:]
-    border[1:-1, 1:-1] = ~inner
-    distance = ndimage.distance_transform_edt(~border)[1:-1, 1:-1]
+    distance = thin_regions.depth_map(indices)
+    width = indices.shape[1]
     of_pixel = regions.of_pixel.ravel()
     flat = distance.ravel()
     deepest = ndimage.maximum(flat, labels=of_pixel, index=np.arange(regions.count))

@@ -20,6 +20,14 @@ from app.regions import CLEAR, Regions, borders, label_regions, pixels_of_region
 
 def deep_enough(values: np.ndarray, regions: Regions, min_depth: float) -> np.ndarray:
     """For each region of `values`, whether one of its pixels lies min_depth or more from its border."""
+    deep = np.zeros(regions.count, dtype=bool)
+    deep[regions.of_pixel.ravel()[np.flatnonzero(depth_map(values).ravel() >= min_depth)]] = True
+    return deep
+
+
+def depth_map(values: np.ndarray) -> np.ndarray:
+    """Each pixel's distance to the nearest border pixel of its region (one that touches another region,
+    4-neighbours, or the image edge; those are 0). A number's font is fitted to it (paint_by_number)."""
     from scipy import ndimage  # on first use: scipy's import is a good part of a command's start-up
 
     height, width = values.shape
@@ -30,10 +38,7 @@ def deep_enough(values: np.ndarray, regions: Regions, min_depth: float) -> np.nd
         centre = values[1:-1, 1:-1]
         middle[...] = (centre == values[:-2, 1:-1]) & (centre == values[2:, 1:-1])
         middle &= (centre == values[1:-1, :-2]) & (centre == values[1:-1, 2:])
-    depth = ndimage.distance_transform_edt(inner)[1:-1, 1:-1]
-    deep = np.zeros(regions.count, dtype=bool)
-    deep[regions.of_pixel.ravel()[np.flatnonzero(depth.ravel() >= min_depth)]] = True
-    return deep
+    return ndimage.distance_transform_edt(inner)[1:-1, 1:-1]
 
 
 def merge_thin_regions(regions: Regions, index_of_region: np.ndarray, keys: np.ndarray, palette: np.ndarray,
