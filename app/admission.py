@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from flask import Flask, current_app, g, request
 
-from app import budget
+from app import budget, options
 from app.errors import AppError
 
 
@@ -27,10 +27,10 @@ from app.errors import AppError
 class Work:
     """What a request will do with the photo's pixels, as far as its memory goes: the options it was sent."""
 
-    dither: str = "none"
-    method: str = "kmeans"
-    color_space: str = "rgb"
-    min_region: int = 0
+    dither: str = options.DITHER.default
+    method: str = options.METHOD.default
+    color_space: str = options.COLOR_SPACE.default
+    min_region: int = options.MIN_REGION.default
     template: bool = False  # a paint-by-number template
 
     @classmethod

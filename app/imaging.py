@@ -148,13 +148,13 @@ def _to_srgb(image: Image.Image) -> Image.Image:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     except (OSError, ImageCms.PyCMSError):
         return image  # a broken profile is ignored, as browsers do
-    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
-    base = image.convert({"RGBA": "RGB", "LA": "L"}.get(image.mode, image.mode))
+    mode = {"RGBA": "RGB", "LA": "L"}.get(image.mode, image.mode)
     try:
-        transform = ImageCms.buildTransform(source, _SRGB, base.mode, "RGB")
-        if base.mode == "RGB" and _is_srgb(source, transform):
-            return image
-        converted = ImageCms.applyTransform(base, transform)
+        transform = ImageCms.buildTransform(source, _SRGB, mode, "RGB")
+        if mode == "RGB" and _is_srgb(source, transform):
+            return image  # before any copy: an sRGB photo's pixels are taken as they are
+        alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+        converted = ImageCms.applyTransform(image.convert(mode), transform)
     except ImageCms.PyCMSError:
         return image
     if alpha is not None:

@@ -36,7 +36,7 @@ def palettes() -> Response:
     values = forms.read_all("/api/palettes")  # fields first: a bad one costs no decoding
     ks, color_space, background = values["ks"], values["color_space"], values["background"] == "1"
     delta_e = values["delta_e"] == "1"
-    photo = read_photo()
+    photo = read_photo(values)
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
     answers, found = [], 0

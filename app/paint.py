@@ -19,7 +19,7 @@ MIME_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 @bp.post("/api/paint-by-number")
 def paint_by_number_template() -> Response:
     values = forms.read_all("/api/paint-by-number")  # fields first: a bad one costs no decoding
-    photo = read_photo()
+    photo = read_photo(values)
     access_log.note(photo.pixels, values["k"])
     template = paint_by_number.make_template(photo.prepared, values["k"], values["color_space"], values["min_region"],
                                              values["min_font"])

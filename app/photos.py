@@ -178,14 +178,11 @@ def _from_caches(image_id: str, work: admission.Work) -> Photo:
     return Photo(cached, image_id, uploaded=False, work=work)
 
 
-def read_photo(values: Mapping[str, Any] | None = None) -> Photo:
+def read_photo(values: Mapping[str, Any]) -> Photo:
     """The photo from an upload or from the caches, with its name stem and image_id.
 
-    values: the endpoint's options as forms.read_all parsed them, for the memory the work takes; an endpoint
-    that does not pass them has them read here, the same way.
+    values: the endpoint's options as forms.read_all parsed them, for the memory the work takes.
     """
-    if values is None:
-        values = forms.read_all(request.path) if request.path in options.ENDPOINTS else {}
     work = admission.Work.of(values, template=request.path == "/api/paint-by-number")
     if request.mimetype not in FORM_TYPES:
         raise bad_request("Send the photo as multipart/form-data with an 'image' file field.")

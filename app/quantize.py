@@ -373,10 +373,15 @@ def _sorted_counts(keys: np.ndarray, weights: np.ndarray | None = None) -> tuple
     return ordered[starts], counts.astype(np.int64)
 
 
+def _minibatch_competes(k: int) -> bool:
+    """Whether MiniBatchKMeans competes with the starts at this k in RGB (MBK_KS)."""
+    return MBK_KS[0] <= k <= MBK_KS[1]
+
+
 def needs_scikit_learn(k: int, color_space: str) -> bool:
     """Whether find_palette runs scikit-learn's clustering for this k and color space: in RGB where
     MiniBatchKMeans competes (MBK_KS); the perceptual spaces' classic palette at any k."""
-    return color_space != "rgb" or MBK_KS[0] <= k <= MBK_KS[1]
+    return color_space != "rgb" or _minibatch_competes(k)
 
 
 def check_k(k: int) -> None:
@@ -817,7 +822,7 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
         for start in range(starts(k)):
             seeds = _seeds(points, weights, n_clusters, seed, start, reuse)
             candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
-    if not perceptual and MBK_KS[0] <= k <= MBK_KS[1]:
+    if not perceptual and _minibatch_competes(k):
         _check_cancelled()
         mbk = sklearn_cluster().MiniBatchKMeans(
             n_clusters=n_clusters,
@@ -919,7 +924,7 @@ class SeedChain:
 
     @property
     def nbytes(self) -> int:
-        return self._rows.nbytes + self._weights.nbytes + self._closest.nbytes
+        return self._rows.nbytes + self._closest.nbytes  # the weights are the bins' own, counted with them
 
     def head(self, n: int) -> np.ndarray:
         """The first n seeds, (n, dims) float64."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import multiprocessing
-import os
 import re
 import threading
 import time

@@ -336,6 +336,8 @@ def test_what_the_histogram_keeps_for_later_palettes_stays_within_its_accounting
     for space in quantize.COLOR_SPACES:
         for k in (2, 16, 256):
             quantize.find_palette(hist, k, space)
+    for k in range(2, 65):  # the page's slider: every RGB k it draws keeps its bins and seeds
+        quantize.find_palette(hist, k, "rgb", measure_delta_e=False)
     held = hist.keys.nbytes + hist.counts.nbytes + hist.work_bytes
     assert held <= quantize.CACHED_BYTES_PER_COLOR * hist.unique_colors
     assert hist.work_bytes > 0
