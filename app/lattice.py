@@ -41,6 +41,9 @@ BYTE_MAX_BLOCK = 8192
 MAX_CENTERS = 256  # the index must fit the low 8 bits
 # Centers of 8-bit colors searched in float32: the index fits the low 6 bits, and 64 * (12 * 128**2 + 1) < 2**24.
 BYTE_MAX_CENTERS = 64
+# A lattice of at most this many points (the coarse bins: a few thousand) can be searched from its search_rows, on one
+# thread (below parallel.MIN_PART it is never split anyway).
+SMALL_POINTS = 1 << 15
 _BYTE_INDEX = 64.0
 
 
@@ -69,6 +72,18 @@ class Lattice:
     def nbytes(self) -> int:
         rows = self.__dict__.get("byte_rows")
         return self.coordinates.nbytes + (0 if rows is None else rows.nbytes)
+
+    def search_rows(self) -> np.ndarray | None:
+        """[x, 1] as the rows of a (4, n) float64 array when the lattice has at most SMALL_POINTS points, else None:
+        for a caller that searches it many times (Lloyd steps on coarse bins, a tenth of a ms each), which hands
+        them to every search (rows=) rather than have each copy the coordinates block by block. Not kept."""
+        n = self.coordinates.shape[1]
+        if n > SMALL_POINTS:
+            return None
+        rows = np.empty((4, n))
+        rows[:3] = self.coordinates
+        rows[3] = 1.0
+        return rows
 
     @cached_property
     def byte_rows(self) -> np.ndarray | None:
@@ -132,19 +147,21 @@ def _block_buffer(size: int) -> np.ndarray:
     return buffer[:, :size]
 
 
-def nearest(lattice: Lattice, centers: np.ndarray, then: Callable[[int, int, np.ndarray], None] | None = None) -> Nearest:
+def nearest(lattice: Lattice, centers: np.ndarray, then: Callable[[int, int, np.ndarray], None] | None = None,
+            rows: np.ndarray | None = None) -> Nearest:
     """The nearest of the centers (already on the lattice) for every point, exactly.
 
     then(first, last, labels): more work on a part of the points once its
     labels are known, on the same core, while the other parts go on.
+    rows: the lattice's search_rows(), when the caller keeps them.
     """
-    labels, squared = _nearest(lattice, centers, with_distances=True, then=then)
+    labels, squared = _nearest(lattice, centers, with_distances=True, then=then, rows=rows)
     return Nearest(labels, squared)
 
 
-def nearest_labels(lattice: Lattice, centers: np.ndarray) -> np.ndarray:
+def nearest_labels(lattice: Lattice, centers: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """nearest(lattice, centers).labels, without working out the distances (what a Lloyd step needs)."""
-    return _nearest(lattice, centers, with_distances=False)[0]
+    return _nearest(lattice, centers, with_distances=False, rows=rows)[0]
 
 
 def _encode_bytes(centers: np.ndarray) -> np.ndarray | None:
@@ -164,11 +181,15 @@ def _encode_bytes(centers: np.ndarray) -> np.ndarray | None:
 
 
 def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool,
-             then: Callable[[int, int, np.ndarray], None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    few = _encode_bytes(centers) if len(centers) <= BYTE_MAX_CENTERS else None
-    if few is not None and lattice.byte_rows is not None:
-        return _nearest_bytes(lattice.byte_rows, few, with_distances, then)
+             then: Callable[[int, int, np.ndarray], None] | None = None,
+             rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    if len(centers) <= BYTE_MAX_CENTERS and lattice.byte_rows is not None:
+        few = _encode_bytes(centers)
+        if few is not None:
+            return _nearest_bytes(lattice.byte_rows, few, with_distances, then)
     encoded = _encode(centers, 1)
+    if rows is not None and then is None:
+        return _nearest_small(rows, encoded, with_distances)
     coordinates = lattice.coordinates
     n = coordinates.shape[1]
     labels = np.empty(n, dtype=np.intp)
@@ -185,6 +206,23 @@ def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool,
             then(first, last, labels[first:last])
 
     parallel.for_ranges(n, part)
+    return labels, squared
+
+
+def _nearest_small(rows: np.ndarray, encoded: np.ndarray, with_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """_nearest from a small lattice's search_rows, on this thread, in blocks of BLOCK_VALUES products."""
+    n = rows.shape[1]
+    labels = np.empty(n, dtype=np.intp)
+    squared = np.empty(n) if with_distances else None
+    size = max(256, BLOCK_VALUES // len(encoded))
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        best = np.minimum.reduce(encoded @ rows[:, start:stop], axis=0)
+        above = np.floor(best * (1.0 / 256.0))
+        labels[start:stop] = best - 256.0 * above
+        if squared is not None:
+            points = rows[:3, start:stop]
+            squared[start:stop] = above + np.einsum("ij,ij->j", points, points)
     return labels, squared
 
 

@@ -114,3 +114,17 @@ def test_centers_the_float32_search_cannot_take_get_the_exact_answer_all_the_sam
     labels, squared = brute_force(colors, centers)
     np.testing.assert_array_equal(found.labels, labels)
     np.testing.assert_array_equal(found.squared_distances, squared)
+
+
+@pytest.mark.parametrize("k", [3, 64, 200])
+def test_a_search_from_the_kept_rows_of_a_small_lattice_gives_the_same_answer(k):
+    rng = np.random.default_rng(60 + k)
+    grid = lattice.Lattice.of(rng.uniform(0, 255, (6_000, 3)), 8.0)  # coarse bins' means, on their finer lattice
+    centers = grid.snap(rng.uniform(0, 255, (k, 3)))
+    rows = grid.search_rows()
+    assert rows is not None and rows.shape == (4, 6_000)
+    kept, fresh = lattice.nearest(grid, centers, rows=rows), lattice.nearest(grid, centers)
+    np.testing.assert_array_equal(kept.labels, fresh.labels)
+    np.testing.assert_array_equal(kept.squared_distances, fresh.squared_distances)
+    np.testing.assert_array_equal(lattice.nearest_labels(grid, centers, rows), fresh.labels)
+    assert lattice.Lattice.of(rng.uniform(0, 255, (lattice.SMALL_POINTS + 1, 3)), 8.0).search_rows() is None
