@@ -164,6 +164,38 @@ def nearest_labels(lattice: Lattice, centers: np.ndarray, rows: np.ndarray | Non
     return _nearest(lattice, centers, with_distances=False, rows=rows)[0]
 
 
+def nearest_each(lattice: Lattice, center_sets: list[np.ndarray], with_distances: bool = False,
+                 rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """nearest() for several sets of centers (on the lattice) of as many centers each, in one product a block:
+    (sets, n) labels, each row as nearest(lattice, centers).labels gives it, and with_distances their squared
+    distances. On one thread: for the few thousand coarse points of several k-means starts.
+    rows: the lattice's search_rows(), when the caller keeps them.
+    """
+    count = len(center_sets[0])
+    encoded = np.concatenate([_encode(centers, 1) for centers in center_sets])
+    if len(encoded) != count * len(center_sets):
+        raise ValueError("every set must have as many centers")
+    sets = len(center_sets)
+    n = lattice.coordinates.shape[1]
+    labels = np.empty((sets, n), dtype=np.intp)
+    squared = np.empty((sets, n)) if with_distances else None
+    size = max(256, BLOCK_VALUES // len(encoded))
+    block = None if rows is not None else _block_buffer(min(size, max(n, 1)))
+    for start in range(0, n, size):
+        stop = min(start + size, n)
+        if rows is not None:
+            points = rows[:, start:stop]
+        else:
+            points = block[:, : stop - start]
+            points[:3] = lattice.coordinates[:, start:stop]
+        best = np.minimum.reduce((encoded @ points).reshape(sets, count, stop - start), axis=1)
+        above = np.floor(best * (1.0 / 256.0))
+        labels[:, start:stop] = best - 256.0 * above
+        if squared is not None:
+            squared[:, start:stop] = above + np.einsum("ij,ij->j", points[:3], points[:3])
+    return labels, squared
+
+
 def _encode_bytes(centers: np.ndarray) -> np.ndarray | None:
     """The (k, 5) float32 rows [-128 c', 64, 64 |c'|^2 + j] (c' = c - 128) for the float32 search,
     or None when the centers are not few 8-bit colors."""
