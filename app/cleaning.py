@@ -22,7 +22,7 @@ import numpy as np
 
 from app import colorspace, parallel, quantize
 from app.merging import merge_small_regions
-from app.regions import borders, first_of_each, label_regions, pixels_of_regions
+from app.regions import borders, first_of_each, label_regions, pixels_of_regions, sums_of_regions
 from app.thin_regions import merge_thin_regions
 
 MAX_MIN_REGION = 1_000_000
@@ -83,12 +83,18 @@ def clean(
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs. They are read in the pool while the borders are found.
-    with parallel.in_background(lambda: pixels_of_regions(regions, small, keys)) as small_pixels_soon:
+    # At a strong setting, where they are most pixels, only their sums are read, run by run: the pixels that
+    # moved are read from the cleaned map at the end.
+    strong = 2 * int(regions.size[small].sum()) >= len(keys)
+    read_small = (lambda: sums_of_regions(regions, small, keys)) if strong else (
+        lambda: pixels_of_regions(regions, small, keys))
+    with parallel.in_background(read_small) as small_pixels_soon:
         graph = borders(regions, small, both_ways=False)
-    small_pixels = small_pixels_soon.result()
+    small_pixels = None if strong else small_pixels_soon.result()
+    sums = small_pixels_soon.result() if strong else small_pixels.sums
     # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile.
     merged, (counts, entry_sums) = parallel.side_by_side(
-        lambda: merge_small_regions(regions, small_pixels.sums, graph, palette, min_region),
+        lambda: merge_small_regions(regions, sums, graph, palette, min_region),
         lambda: _entry_sums(hist, color_labels, len(palette)))
     del graph
     index_of_region, after = merged.index_of_region, merged.regions
@@ -98,8 +104,11 @@ def clean(
     final_index = np.where(regions.visible, index_of_region, 0)
     moved_region = regions.visible & (final_index != regions.index)
     if min_depth and (moved_region & ~small).any():  # thin regions of any size moved: read their pixels too
-        small_pixels = pixels_of_regions(regions, moved_region, keys)
-    sums = small_pixels.sums
+        if strong:
+            sums = sums_of_regions(regions, moved_region, keys)
+        else:
+            small_pixels = pixels_of_regions(regions, moved_region, keys)
+            sums = small_pixels.sums
 
     # One Lloyd step with the labels fixed: each entry becomes the mean of its pixels.
     entries = len(palette)
@@ -124,6 +133,10 @@ def clean(
     renumber = new_of_old.astype(np.uint8)
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
+
+    def moved_pairs_from_map(cleaned: np.ndarray) -> _MovedPairs:
+        listed = np.repeat(moved_region[regions.run_region], regions.run_lengths)
+        return _MovedPairs.of(np.compress(listed, keys), np.compress(listed, cleaned.ravel()), hist)
 
     def moved_pairs() -> _MovedPairs:
         nonlocal small_pixels
@@ -152,8 +165,13 @@ def clean(
             cleaned[clear] = renumber[indices[clear]]
         return cleaned
 
-    with parallel.in_background(moved_pairs) as pairs_soon:
-        fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
+    if strong:  # the map first, then the moved pixels' pairs from it in the pool while the figures are measured
+        cleaned = cleaned_map()
+        with parallel.in_background(lambda: moved_pairs_from_map(cleaned)) as pairs_soon:
+            fit = figures()
+    else:
+        with parallel.in_background(moved_pairs) as pairs_soon:
+            fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
     if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
     return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)

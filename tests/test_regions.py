@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 
 from app import regions as regions_module
-from app.regions import CLEAR, borders, label_regions, pixels_of_regions
+from app.regions import CLEAR, borders, label_regions, pixels_of_regions, sums_of_regions
 
 
 def oracle_regions(values: np.ndarray) -> np.ndarray:
@@ -161,3 +161,20 @@ def test_pixels_and_color_sums_of_some_regions_match_the_map(share):
     expected = np.zeros((regions.count, 3))
     np.add.at(expected, owner[listed], rgb[listed])
     assert np.array_equal(found.sums, expected)
+    assert np.array_equal(sums_of_regions(regions, wanted, keys), expected)  # run by run, as at a strong setting
+
+
+def test_color_sums_run_by_run_in_parts_and_in_float64_match_pixel_by_pixel(monkeypatch):
+    values = random_map(8, shape=(40, 301))
+    regions = label_regions(values)
+    rng = np.random.default_rng(8)
+    keys = rng.integers(0, 1 << 24, values.size).astype(np.uint32)
+    wanted = rng.random(regions.count) < 0.7
+    expected = pixels_of_regions(regions, wanted, keys).sums
+    monkeypatch.setattr(regions_module.parallel, "MIN_PART", 16)  # runs summed in parts, one per core
+    assert np.array_equal(sums_of_regions(regions, wanted, keys), expected)
+    wide = label_regions(np.tile(values, (1, 240)))  # rows too wide for a run's sum to be exact in float32
+    wide_keys = np.tile(keys.reshape(values.shape), (1, 240)).ravel()
+    everything = np.ones(wide.count, dtype=bool)
+    assert np.array_equal(sums_of_regions(wide, everything, wide_keys),
+                          pixels_of_regions(wide, everything, wide_keys).sums)
