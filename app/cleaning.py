@@ -136,7 +136,7 @@ def clean(
 
     def moved_pairs_from_map(cleaned: np.ndarray) -> _MovedPairs:
         listed = np.repeat(moved_region[regions.run_region], regions.run_lengths)
-        return _MovedPairs.of(np.compress(listed, keys), np.compress(listed, cleaned.ravel()), hist)
+        return _MovedPairs.of(keys[listed], cleaned.ravel()[listed], hist)  # a mask picks faster than compress()
 
     def moved_pairs() -> _MovedPairs:
         nonlocal small_pixels
