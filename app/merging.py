@@ -70,6 +70,19 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     # wanting) rank last. A region is ready when it ranks before every neighbour.
     rank = _ranks(np.arange(count), size, wanting, min_region, count)
     source, target, length = graph.source, graph.target, graph.length
+    # A small region whose one neighbour waits for nobody (a speck inside a large region: most small regions
+    # at 12 MP) is ready in the first round and has one choice; no other region touches it, so no merge
+    # brings neighbours together through it. All of them are settled here, before the rounds.
+    runs = _Runs.of(source)
+    alone = runs.starts[(runs.lengths == 1) & (rank[target[runs.starts]] == _LAST)]
+    if len(alone):
+        gone, taker = source[alone], target[alone]
+        index[gone], parent[gone], current[gone] = index[taker], taker, taker
+        wanting[gone] = False
+        np.add.at(size, taker, size[gone])  # a group that waits for nobody never chooses: its sums are not read
+        others = np.ones(len(source), dtype=bool)
+        others[alone] = False
+        source, target, length = source[others], target[others], length[others]
     rounds = 0
     while len(source):  # every source is a group under min_region
         runs = _Runs.of(source)
