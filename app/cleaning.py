@@ -10,7 +10,7 @@ pixels that now carry it. Both keep the error the cleaning costs below that
 of the classic facet reduction of paint-by-number generators
 (bench/bench_regions.py).
 
-Merging runs in vectorized rounds on the graph of regions (app/regions.py),
+Merging runs in vectorized rounds on the graph of regions (app/regions.py, app/borders.py),
 never pixel by pixel; see app/merging.py.
 """
 
@@ -22,7 +22,8 @@ import numpy as np
 
 from app import colorspace, parallel, quantize
 from app.merging import merge_small_regions
-from app.regions import borders, first_of_each, label_regions, pixels_of_regions, sums_of_regions
+from app.borders import borders
+from app.regions import first_of_each, label_regions, pixels_of_regions, sums_of_regions
 from app.thin_regions import merge_thin_regions
 
 MAX_MIN_REGION = 1_000_000

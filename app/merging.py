@@ -1,7 +1,7 @@
 """Merging small regions into neighbours, in vectorized rounds on the graph of regions.
 
-Pure numpy and scipy; app/cleaning.py calls merge_small_regions() on the
-regions and borders of app/regions.py, never pixel by pixel.
+Pure numpy; app/cleaning.py calls merge_small_regions() on the
+regions of app/regions.py and the borders of app/borders.py, never pixel by pixel.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from functools import partial
 import numpy as np
 
 from app import parallel
-from app.regions import CLEAR, Borders, Regions, first_of_each, group_borders, joined_borders
+from app.borders import Borders, group_borders, joined_borders
+from app.regions import CLEAR, Regions, first_of_each
 
 # Rounds merged in the exact smallest-first order before long chains switch to halving.
 EXACT_ROUNDS = 48
