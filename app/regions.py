@@ -44,8 +44,9 @@ class Regions:
     lower_run: np.ndarray
     stacked_length: np.ndarray
 
-    @property
+    @cached_property
     def run_lengths(self) -> np.ndarray:
+        """(runs,) pixels of each run (made once: reading the regions' pixels and making a map both need it)."""
         return np.diff(self.run_first, append=self.shape[0] * self.shape[1])
 
     @cached_property
