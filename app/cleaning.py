@@ -93,10 +93,15 @@ def clean(
         graph = borders(regions, small, both_ways=False)
     small_pixels = None if strong else small_pixels_soon.result()
     sums = small_pixels_soon.result() if strong else small_pixels.sums
-    # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile.
+    # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile,
+    # and so are the colors in CIELAB that the figures' CIEDE2000 needs (made once a photo).
+    def from_the_histogram() -> tuple[np.ndarray, np.ndarray]:
+        entry_sums = _entry_sums(hist, color_labels, len(palette))
+        hist.lab
+        return entry_sums
+
     merged, (counts, entry_sums) = parallel.side_by_side(
-        lambda: merge_small_regions(regions, sums, graph, palette, min_region),
-        lambda: _entry_sums(hist, color_labels, len(palette)))
+        lambda: merge_small_regions(regions, sums, graph, palette, min_region), from_the_histogram)
     del graph
     index_of_region, after = merged.index_of_region, merged.regions
     if min_depth:
