@@ -116,11 +116,12 @@ LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 # What a photo's Histogram holds per distinct color once palettes have been found in every
 # space, for cache accounting: key, count, RGB, CIELAB, float weight, three bin numbers (no longer
 # kept: room for the means of the more sets of bins RGB asks for at small k), the
-# lattices of three spaces, OKLab points, the weighted rows of RGB's exact Lloyd step (32 bytes:
+# lattices of three spaces and the RGB one's float32 rows (lattice.py), OKLab points, the weighted rows of RGB's exact Lloyd step (32 bytes:
 # the slider's every palette takes that step), and allowances for the bins' means, weights and
 # lattices (32 bytes a bin and space: photos have about three or more colors a fine bin,
 # 12 MP ones ten, and a coarse bin holds several fine ones).
-CACHED_BYTES_PER_COLOR = 4 + 8 + 3 + 12 + 8 + 3 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + 12 + 3 * 11 + 3 * 4 + 32
+CACHED_BYTES_PER_COLOR = (4 + 8 + 3 + 12 + 8 + 3 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + lattice.Lattice.BYTE_ROWS_PER_POINT
+                          + 12 + 3 * 11 + 3 * 4 + 32)
 # measure_map sums the error over blocks of about this many pixels.
 MEASURE_BLOCK_PIXELS = 1 << 20
 
@@ -606,10 +607,11 @@ def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: in
     """
     if rows is None:
         rows = weighted_rows(points, weights)
+    search_rows = grid.search_rows() if steps > 1 else None
     labels = None
     for _ in range(steps):
         _check_cancelled()
-        new_labels = lattice.nearest_labels(grid, grid.snap(centers))
+        new_labels = lattice.nearest_labels(grid, grid.snap(centers), search_rows)
         if labels is not None and np.array_equal(new_labels, labels):
             break
         labels = new_labels
@@ -617,10 +619,55 @@ def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: in
     return centers
 
 
+def _lloyd_each(grid: lattice.Lattice, starting: list[np.ndarray], steps: int, rows: np.ndarray) -> list[np.ndarray]:
+    """lloyd() from several starts of as many centers each, their steps taken together: one search and one update
+    a step for all the starts not settled yet. Each start's centers come out as its own lloyd() gives them.
+
+    (A start whose labels did not change is settled: lloyd() stops there. The update sums each start's
+    points in the same order as lloyd() does, so every sum and center is the same float.)
+    """
+    centers = [np.array(start, dtype=np.float64) for start in starting]
+    count = len(centers[0])
+    search_rows = grid.search_rows()
+    repeated = np.tile(rows, len(centers))  # each start's rows one after the other: one bincount a row for all
+    n = rows.shape[1]
+    labels: list[np.ndarray | None] = [None] * len(centers)
+    going = list(range(len(centers)))
+    for _ in range(steps):
+        _check_cancelled()
+        found = lattice.nearest_each(grid, [grid.snap(centers[start]) for start in going], rows=search_rows)[0]
+        moving = [(start, new) for start, new in zip(going, found)
+                  if labels[start] is None or not np.array_equal(new, labels[start])]
+        if not moving:
+            break
+        going = [start for start, _ in moving]
+        grouped = np.concatenate([new + place * count for place, (_, new) in enumerate(moving)])
+        groups = count * len(moving)
+        total = np.bincount(grouped, weights=repeated[0, : len(moving) * n], minlength=groups)
+        sums = np.empty((groups, len(rows) - 1))
+        for dimension, row in enumerate(repeated[1:]):
+            sums[:, dimension] = np.bincount(grouped, weights=row[: len(moving) * n], minlength=groups)
+        moved = np.concatenate([centers[start] for start in going])
+        np.divide(sums, total[:, None], out=moved, where=(total > 0)[:, None])
+        for place, (start, new) in enumerate(moving):
+            labels[start] = new
+            centers[start] = moved[place * count:(place + 1) * count]
+    return centers
+
+
 def _lloyd_update(rows: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Each center moved to the weighted mean of its points (rows: weighted_rows); one left without points stays put."""
-    means, total = _row_means(rows, labels, len(centers))
-    return np.where((total > 0)[:, None], means, centers)
+    """Each center moved to the weighted mean of its points (rows: weighted_rows); one left without points stays put.
+
+    The sums and quotients of _row_means, without its stack and error state (a coarse step is a tenth of a ms).
+    """
+    groups = len(centers)
+    total = np.bincount(labels, weights=rows[0], minlength=groups)
+    sums = np.empty((groups, len(rows) - 1))
+    for dimension, row in enumerate(rows[1:]):
+        sums[:, dimension] = np.bincount(labels, weights=row, minlength=groups)
+    moved = np.array(centers, dtype=np.float64)
+    np.divide(sums, total[:, None], out=moved, where=(total > 0)[:, None])
+    return moved
 
 
 def weighted_rows(points, weights) -> np.ndarray:
@@ -819,10 +866,25 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
                                                     max_no_improvement=5, random_state=seed).fit(points, sample_weight=weights)
             candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
     else:
-        for start in range(starts(k)):
-            seeds = _seeds(points, weights, n_clusters, seed, start, reuse)
-            candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
-    if not perceptual and _minibatch_competes(k):
+        return _rgb_cluster(points, weights, grid, k, seed, reuse, rows)
+    if len(candidates) == 1:
+        return candidates[0]
+    errors = [_squared_error(grid, weights, c) for c in candidates]
+    return candidates[int(np.argmin(errors))]
+
+
+def _rgb_cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int, reuse,
+                 rows: np.ndarray) -> np.ndarray:
+    """_cluster in RGB: starts(k) k-means++ starts and, in MBK_KS, MiniBatchKMeans compete.
+
+    Their Lloyd steps run together (_lloyd_each): on a few thousand coarse
+    points a step's time is mostly the calls, not the arithmetic. Each
+    start's centers are those its own lloyd() would give, and of equal
+    errors the earlier start wins, as when they ran in turn.
+    """
+    n_clusters = min(k, len(points))
+    starting = [_seeds(points, weights, n_clusters, seed, start, reuse) for start in range(starts(k))]
+    if _minibatch_competes(k):
         _check_cancelled()
         mbk = sklearn_cluster().MiniBatchKMeans(
             n_clusters=n_clusters,
@@ -836,10 +898,14 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
             compute_labels=False,
             random_state=seed,
         ).fit(points, sample_weight=weights)
-        candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
-    if len(candidates) == 1:
-        return candidates[0]
-    errors = [_squared_error(grid, weights, c) for c in candidates]
+        starting.append(mbk.cluster_centers_)
+    if len(starting) == 1:
+        return lloyd(grid, points, weights, starting[0], COARSE_STEPS, rows)
+    candidates = _lloyd_each(grid, starting, COARSE_STEPS, rows)
+    _check_cancelled()
+    squared = lattice.nearest_each(grid, [grid.snap(c) for c in candidates], with_distances=True,
+                                   rows=grid.search_rows())[1]
+    errors = [float(np.dot(row, weights)) for row in squared]
     return candidates[int(np.argmin(errors))]
 
 

@@ -79,3 +79,52 @@ def test_labels_alone_are_those_of_the_full_answer(k):
     grid = lattice.Lattice.of(rng.integers(0, 256, (50_000, 3)), 1.0)
     centers = rng.integers(0, 256, (k, 3)).astype(np.float64)
     np.testing.assert_array_equal(lattice.nearest_labels(grid, centers), lattice.nearest(grid, centers).labels)
+
+
+@pytest.mark.parametrize("k", [2, 64, 65])
+def test_colors_at_the_corners_of_the_cube_are_matched_exactly(k):
+    # The largest products the float32 search adds (k <= 64): colors and centers at opposite corners.
+    corners = np.array([[r, g, b] for r in (0, 255) for g in (0, 255) for b in (0, 255)])
+    rng = np.random.default_rng(k)
+    colors = np.concatenate([corners, rng.integers(0, 256, (30_000, 3))])
+    centers = np.concatenate([corners[[0, 7]], rng.integers(0, 256, (k - 2, 3))]).astype(np.float64)
+    found = lattice.nearest(lattice.Lattice.of(colors, 1.0), centers)
+    labels, squared = brute_force(colors, centers)
+    np.testing.assert_array_equal(found.labels, labels)
+    np.testing.assert_array_equal(found.squared_distances, squared)
+
+
+def test_few_centers_on_8_bit_colors_take_the_float32_search_and_others_do_not():
+    rng = np.random.default_rng(8)
+    colors = lattice.Lattice.of(rng.integers(0, 256, (5_000, 3)), 1.0)
+    assert colors.byte_rows is not None and colors.nbytes == 5_000 * (12 + lattice.Lattice.BYTE_ROWS_PER_POINT)
+    assert lattice.Lattice.of(rng.integers(0, 300, (5_000, 3)), 1.0).byte_rows is None  # beyond 8 bits
+    assert lattice.Lattice.of(rng.uniform(0, 1, (5_000, 3)), 64.0).byte_rows is None  # a scaled lattice
+    assert lattice._encode_bytes(np.full((64, 3), 10.0)) is not None
+    assert lattice._encode_bytes(np.full((65, 3), 10.0)) is None
+    assert lattice._encode_bytes(np.array([[10.0, 10.0, 256.0]])) is None
+    assert lattice._encode_bytes(np.array([[10.0, 10.5, 20.0]])) is None
+
+
+def test_centers_the_float32_search_cannot_take_get_the_exact_answer_all_the_same():
+    rng = np.random.default_rng(9)
+    colors = rng.integers(0, 256, (20_000, 3))
+    centers = np.array([[-40.0, 10.0, 300.0], [128.0, 128.0, 128.0], [255.0, 0.0, 0.0]])
+    found = lattice.nearest(lattice.Lattice.of(colors, 1.0), centers)
+    labels, squared = brute_force(colors, centers)
+    np.testing.assert_array_equal(found.labels, labels)
+    np.testing.assert_array_equal(found.squared_distances, squared)
+
+
+@pytest.mark.parametrize("k", [3, 64, 200])
+def test_a_search_from_the_kept_rows_of_a_small_lattice_gives_the_same_answer(k):
+    rng = np.random.default_rng(60 + k)
+    grid = lattice.Lattice.of(rng.uniform(0, 255, (6_000, 3)), 8.0)  # coarse bins' means, on their finer lattice
+    centers = grid.snap(rng.uniform(0, 255, (k, 3)))
+    rows = grid.search_rows()
+    assert rows is not None and rows.shape == (4, 6_000)
+    kept, fresh = lattice.nearest(grid, centers, rows=rows), lattice.nearest(grid, centers)
+    np.testing.assert_array_equal(kept.labels, fresh.labels)
+    np.testing.assert_array_equal(kept.squared_distances, fresh.squared_distances)
+    np.testing.assert_array_equal(lattice.nearest_labels(grid, centers, rows), fresh.labels)
+    assert lattice.Lattice.of(rng.uniform(0, 255, (lattice.SMALL_POINTS + 1, 3)), 8.0).search_rows() is None

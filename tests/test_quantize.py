@@ -644,3 +644,25 @@ def test_fine_bins_at_small_k_are_the_coarsest_with_enough_bins_a_center_and_nev
     # More than 6/6/6 holds: 6/6/6, as without k (the perceptual spaces).
     np.testing.assert_array_equal(quantize._fine(hist, "rgb", 64)[0], quantize._fine(hist, "rgb")[0])
     np.testing.assert_array_equal(quantize._fine(hist, "rgb")[0], quantize._bins(hist, "rgb", quantize.FINE_BITS)[0])
+
+
+@pytest.mark.parametrize("k", [3, 24, 64])
+def test_lloyd_steps_of_several_starts_taken_together_give_each_start_its_own_centers(k):
+    from app import lattice
+
+    rng = np.random.default_rng(70 + k)
+    points = rng.uniform(0, 255, (3_000, 3)).astype(np.float32)  # coarse bins' means
+    weights = rng.integers(1, 40, 3_000).astype(np.float64)
+    grid = lattice.Lattice.of(points, 8.0)
+    rows = quantize.weighted_rows(points, weights)
+    starting = [quantize.kmeans_plusplus(points, k, weights, seed) for seed in range(4)]
+    starting.append(points[:k].copy())  # float32, as MiniBatchKMeans's centers are
+    starting.append(np.repeat(points[:1].astype(np.float64), k, axis=0))  # every center but one loses its points
+    together = quantize._lloyd_each(grid, starting, quantize.COARSE_STEPS, rows)
+    for start, centers in zip(starting, together):
+        np.testing.assert_array_equal(centers, quantize.lloyd(grid, points, weights, start, quantize.COARSE_STEPS, rows))
+    each = lattice.nearest_each(grid, [grid.snap(c) for c in together], with_distances=True)
+    for centers, labels, squared in zip(together, *each):
+        alone = lattice.nearest(grid, grid.snap(centers))
+        np.testing.assert_array_equal(labels, alone.labels)
+        np.testing.assert_array_equal(squared, alone.squared_distances)
