@@ -5,12 +5,12 @@ k after k, and POST /api/quantize by image_id takes its palette from it, so
 the two can never disagree. It is bounded by a count and by bytes; the
 oldest fits go first.
 
-One fit may be found ahead (start_ahead), before anyone asks for it: the
-page's first result is a k in RGB, and the next thing people change is
-often the color space, whose palette costs five times as much at 12 MP.
-That fit runs on a thread of its own, one k-means at a time like the rest,
-and gives way: it stops at its next step once someone waits for any other
-palette of the photo, or another photo's fit ahead starts.
+One fit may be found ahead (start_ahead): the page's first result is a
+k in RGB, and the first thing people change next is the color space, whose
+palette costs five times as much at 12 MP. That fit runs on a thread of its
+own beside the first result's (the one exception to one k-means at a time),
+and gives way: it stops at its next step as soon as someone waits for any
+other palette of the photo, or another photo's fit ahead starts.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Ahead:
     """A fit found ahead, before anyone asks for it (FitCache.start_ahead)."""
 
     key: FitKey
+    beside: frozenset[FitKey]  # palettes waited for that it does not give way to (the one made beside it)
     done: threading.Event = field(default_factory=threading.Event)
     # Someone waited for a palette it does not serve, or another photo's fit ahead started: it stops at its next step.
     give_way: bool = False
@@ -72,7 +73,7 @@ class FitCache:
         with self._lock:
             self._waiting[key] += 1
             ahead = self._ahead
-            if ahead is not None and key != ahead.key:
+            if ahead is not None and key != ahead.key and key not in ahead.beside:
                 ahead.give_way = True  # the user has moved on: it stops even if this palette comes quickly
         try:
             yield
@@ -95,20 +96,19 @@ class FitCache:
             return any(waited != key for waited in self._waiting)
 
     def start_ahead(self, key: FitKey, make: Callable[[Callable[[], bool]], PaletteFit],
-                    finished: Callable[[], None] = lambda: None) -> Ahead | None:
-        """Find the fit of key on a thread of its own, unless it is here or a fit ahead already runs.
+                    beside: tuple[FitKey, ...] = (), finished: Callable[[], None] = lambda: None) -> Ahead | None:
+        """Find the fit of key on a thread of its own, now, unless it is here or a fit ahead already runs.
 
-        make(cancelled) finds it, asking cancelled() between its steps (quantize.find_palette's cancelled),
-        once it has the photo's k-means lock. It stops, and nothing is kept, once someone has waited for
-        another palette of this photo (foreground), or another fit ahead has started. finished() runs on
-        that thread when it ends, whatever happened, before anyone waiting for it goes on.
-        The Ahead it runs as; None if not started.
+        make(cancelled) finds it, asking cancelled() between its steps (quantize.find_palette's cancelled).
+        It stops, and nothing is kept, once someone has waited for a palette of this photo other than
+        key and those in beside (foreground), or another fit ahead starts. finished() runs on that thread when it ends,
+        whatever happened, before anyone waiting for it goes on. The Ahead it runs as; None if not started.
         """
         global _latest_ahead
         with self._lock:
             if key in self._fits or self._ahead is not None:
                 return None
-            ahead = self._ahead = Ahead(key)
+            ahead = self._ahead = Ahead(key, frozenset(beside))
         with _latest_lock:
             if _latest_ahead is not None:
                 _latest_ahead.give_way = True
@@ -120,12 +120,9 @@ class FitCache:
                     finished: Callable[[], None]) -> None:
         global _latest_ahead
         try:
-            with self._work:  # one k-means at a time on the photo, this one too
-                fit = self.get(ahead.key)  # made by a request that had the lock first
-                if fit is None and not ahead.give_way:
-                    fit = make(lambda: ahead.give_way)
-                    self.put(ahead.key, fit)
-                ahead.fit = fit
+            fit = make(lambda: ahead.give_way)
+            self.put(ahead.key, fit)
+            ahead.fit = fit
         except Cancelled:
             pass
         except Exception:  # noqa: BLE001 - a fit no one asked for yet: whoever asks finds it again and sees the error
@@ -146,6 +143,11 @@ class FitCache:
         with self._lock:
             ahead = self._ahead
         return ahead is None or ahead.done.wait(timeout)
+
+    def __contains__(self, key: FitKey) -> bool:
+        """Whether the fit of key is here (unlike get, without making it the most recently used)."""
+        with self._lock:
+            return key in self._fits
 
     def _found_ahead(self, key: FitKey) -> PaletteFit | None:
         """The fit of key, once the fit ahead that is finding it ends; None when none is, or it stopped."""

@@ -39,7 +39,8 @@ def palettes() -> Response:
     photo = read_photo(values)
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
-    first_result = not background and not len(photo.fits)
+    if not background and not len(photo.fits):  # the photo's first result: its palette in CIELAB begins beside it
+        ahead.start(photo, ks, color_space)
     answers, found = [], 0
     # A background batch (the page fetching ahead) gives way as soon as someone waits for a palette
     # not found yet on this photo, even in the middle of a k; the page asks again for the rest later.
@@ -52,8 +53,6 @@ def palettes() -> Response:
         answers.append({"k": k, **pipeline.fit_summary(fit, delta_e)})
     if found:
         count_fits(photo)
-    if first_result:  # the photo's first palettes: its CIELAB one begins while they travel
-        ahead.start(photo, ks[0], color_space)
     facts = photo.facts
     timings = {"quantize_ms": round((time.perf_counter() - start) * 1000, 1), "found": found,
                "cached": len(answers) - found}

@@ -63,8 +63,19 @@ def one_part():
     return thread_value(_this_thread, "one_part", True)
 
 
+def one_part_while(condition: Callable[[], bool]):
+    """Within it, this thread does its passes in one part while condition() holds, asked at each pass,
+    and its side_by_side steps in turn, those left once it no longer holds side by side.
+
+    For work beside a job someone waits for: it leaves the pool to that job
+    (its parts would queue behind this work's), and takes the cores once that is done.
+    """
+    return thread_value(_this_thread, "one_part", condition)
+
+
 def _in_one_part() -> bool:
-    return bool(getattr(_this_thread, "one_part", False))
+    setting = getattr(_this_thread, "one_part", False)
+    return bool(setting() if callable(setting) else setting)
 
 
 @contextmanager
@@ -97,7 +108,7 @@ def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
     For independent steps of one job. The others must not wait on the pool themselves.
     """
     if _workers() == 1 or _in_one_part():  # a pool thread waiting on the pool could wait for ever
-        return [first()] + [other() for other in others]
+        return _one_after_another(first, others)
     futures = [_executor().submit(other) for other in others]
     try:
         mine = first()
@@ -106,6 +117,16 @@ def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
         # cancelled here never goes on in the pool behind the caller's back.
         wait(futures)
     return [mine] + [future.result() for future in futures]
+
+
+def _one_after_another(first: Callable[[], T], others: tuple[Callable[[], T], ...]) -> list[T]:
+    """The steps on this thread in turn; those left once one_part_while's condition no longer holds, side by side."""
+    done = [first()]
+    for at, step in enumerate(others):
+        if _workers() > 1 and not _in_one_part():
+            return done + side_by_side(*others[at:])
+        done.append(step())
+    return done
 
 
 @contextmanager
