@@ -64,8 +64,7 @@ def one_part():
 
 
 def one_part_while(condition: Callable[[], bool]):
-    """Within it, this thread does its passes in one part while condition() holds, asked at each pass,
-    and its side_by_side steps in turn, those left once it no longer holds side by side.
+    """Within it, this thread does its passes in one part while condition() holds, asked at each pass.
 
     For work beside a job someone waits for: it leaves the pool to that job
     (its parts would queue behind this work's), and takes the cores once that is done.
@@ -108,7 +107,7 @@ def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
     For independent steps of one job. The others must not wait on the pool themselves.
     """
     if _workers() == 1 or _in_one_part():  # a pool thread waiting on the pool could wait for ever
-        return _one_after_another(first, others)
+        return [first()] + [other() for other in others]
     futures = [_executor().submit(other) for other in others]
     try:
         mine = first()
@@ -117,16 +116,6 @@ def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
         # cancelled here never goes on in the pool behind the caller's back.
         wait(futures)
     return [mine] + [future.result() for future in futures]
-
-
-def _one_after_another(first: Callable[[], T], others: tuple[Callable[[], T], ...]) -> list[T]:
-    """The steps on this thread in turn; those left once one_part_while's condition no longer holds, side by side."""
-    done = [first()]
-    for at, step in enumerate(others):
-        if _workers() > 1 and not _in_one_part():
-            return done + side_by_side(*others[at:])
-        done.append(step())
-    return done
 
 
 @contextmanager
