@@ -7,9 +7,7 @@ second core while the first result is made, rather than when the page asks.
 It is the palette /api/palettes and /api/quantize would find (the same call,
 kept in the photo's FitCache, which hands it to whoever asks for it).
 
-Until the first result is found it runs on its own thread alone, leaving
-the cores' pool to that result (app/parallel.py, one_part_while); then it
-splits its passes like any palette. It gives way (app/fits.py, FitCache.start_ahead): it stops at its next step
+It gives way (app/fits.py, FitCache.start_ahead): it stops at its next step
 once someone waits for any other palette of the photo, or another photo's
 palette ahead starts. Its memory is held under the budget like a request's
 work on a histogram, and only when that fits now: a palette no one asked
@@ -20,19 +18,18 @@ from __future__ import annotations
 
 from flask import current_app
 
-from app import budget, parallel, quantize
+from app import budget, quantize
 from app.photos import Photo
 
 # The color space fetched ahead: the page's ladder asks for it first too (static/js/ladder.js).
 AHEAD_SPACE = "lab"
 
 
-def start(photo: Photo, ks: list[int], beside: str) -> bool:
-    """Begin the palette of ks[0] in AHEAD_SPACE on its own thread, beside the request's fits of ks in beside.
+def start(photo: Photo, k: int, beside: str) -> bool:
+    """Begin the palette of k in AHEAD_SPACE on its own thread, beside the request's fit of k in beside.
 
     Returns whether it began: not when it is found already, a fit ahead runs on this photo,
     the request is in AHEAD_SPACE itself, no cache keeps the photo, or its memory does not fit now."""
-    k, alongside = ks[0], tuple((each, beside) for each in ks)
     if beside == AHEAD_SPACE or photo.token is None or photo.fits.get((k, AHEAD_SPACE)) is not None:
         return False  # no later request could find it, or it is here
     memory: budget.Budget = current_app.extensions["memory_budget"]
@@ -47,11 +44,9 @@ def start(photo: Photo, ks: list[int], beside: str) -> bool:
         photo_cache.recount(photo.token, photo.nbytes)  # the entry grew by the palette
 
     def find(cancelled) -> quantize.PaletteFit:
-        # On this thread alone until the first result is found: split, its parts would hold up that one's.
-        with parallel.one_part_while(lambda: any(key not in photo.fits for key in alongside)):
-            return quantize.find_palette(hist, k, AHEAD_SPACE, cancelled=cancelled, measure_delta_e=False)
+        return quantize.find_palette(hist, k, AHEAD_SPACE, cancelled=cancelled, measure_delta_e=False)
 
-    started = photo.fits.start_ahead((k, AHEAD_SPACE), find, beside=alongside, finished=finished)
+    started = photo.fits.start_ahead((k, AHEAD_SPACE), find, beside=((k, beside),), finished=finished)
     if started is None:
         memory.release(needed)
     return started is not None

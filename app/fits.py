@@ -42,8 +42,7 @@ class Ahead:
     key: FitKey
     beside: frozenset[FitKey]  # palettes waited for that it does not give way to (the one made beside it)
     done: threading.Event = field(default_factory=threading.Event)
-    # Someone waited for a palette it does not serve, or another photo's fit ahead started: it stops at its next step.
-    give_way: bool = False
+    superseded: bool = False  # another photo's fit ahead started: this one stops at its next step
     fit: PaletteFit | None = None  # once done: None when it stopped or failed
 
 
@@ -72,9 +71,6 @@ class FitCache:
         """Mark the fit of key as waited for: background work on this photo yields to it (see wanted_now)."""
         with self._lock:
             self._waiting[key] += 1
-            ahead = self._ahead
-            if ahead is not None and key != ahead.key and key not in ahead.beside:
-                ahead.give_way = True  # the user has moved on: it stops even if this palette comes quickly
         try:
             yield
         finally:
@@ -100,8 +96,8 @@ class FitCache:
         """Find the fit of key on a thread of its own, now, unless it is here or a fit ahead already runs.
 
         make(cancelled) finds it, asking cancelled() between its steps (quantize.find_palette's cancelled).
-        It stops, and nothing is kept, once someone has waited for a palette of this photo other than
-        key and those in beside (foreground), or another fit ahead starts. finished() runs on that thread when it ends,
+        It stops, and nothing is kept, once someone waits for a palette of this photo other than key
+        and those in beside, or another fit ahead starts. finished() runs on that thread when it ends,
         whatever happened, before anyone waiting for it goes on. The Ahead it runs as; None if not started.
         """
         global _latest_ahead
@@ -111,7 +107,7 @@ class FitCache:
             ahead = self._ahead = Ahead(key, frozenset(beside))
         with _latest_lock:
             if _latest_ahead is not None:
-                _latest_ahead.give_way = True
+                _latest_ahead.superseded = True
             _latest_ahead = ahead
         threading.Thread(target=self._find_ahead, args=(ahead, make, finished), name="fit-ahead", daemon=True).start()
         return ahead
@@ -120,7 +116,7 @@ class FitCache:
                     finished: Callable[[], None]) -> None:
         global _latest_ahead
         try:
-            fit = make(lambda: ahead.give_way)
+            fit = make(lambda: self._gives_way(ahead))
             self.put(ahead.key, fit)
             ahead.fit = fit
         except Cancelled:
@@ -138,16 +134,12 @@ class FitCache:
             finally:
                 ahead.done.set()
 
-    def wait_ahead(self, timeout: float | None = None) -> bool:
-        """Wait until no fit ahead runs on this photo (at most timeout seconds); whether none does."""
+    def _gives_way(self, ahead: Ahead) -> bool:
+        """Whether the fit ahead should stop: superseded, or someone waits for a palette it does not serve."""
+        if ahead.superseded:
+            return True
         with self._lock:
-            ahead = self._ahead
-        return ahead is None or ahead.done.wait(timeout)
-
-    def __contains__(self, key: FitKey) -> bool:
-        """Whether the fit of key is here (unlike get, without making it the most recently used)."""
-        with self._lock:
-            return key in self._fits
+            return any(waited != ahead.key and waited not in ahead.beside for waited in self._waiting)
 
     def _found_ahead(self, key: FitKey) -> PaletteFit | None:
         """The fit of key, once the fit ahead that is finding it ends; None when none is, or it stopped."""

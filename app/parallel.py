@@ -63,18 +63,8 @@ def one_part():
     return thread_value(_this_thread, "one_part", True)
 
 
-def one_part_while(condition: Callable[[], bool]):
-    """Within it, this thread does its passes in one part while condition() holds, asked at each pass.
-
-    For work beside a job someone waits for: it leaves the pool to that job
-    (its parts would queue behind this work's), and takes the cores once that is done.
-    """
-    return thread_value(_this_thread, "one_part", condition)
-
-
 def _in_one_part() -> bool:
-    setting = getattr(_this_thread, "one_part", False)
-    return bool(setting() if callable(setting) else setting)
+    return bool(getattr(_this_thread, "one_part", False))
 
 
 @contextmanager
