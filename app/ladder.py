@@ -25,7 +25,7 @@ import time
 
 from flask import Blueprint, Response, jsonify
 
-from app import access_log, ahead, forms, pipeline, quantize
+from app import access_log, forms, pipeline, quantize
 from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("ladder", __name__)
@@ -39,8 +39,6 @@ def palettes() -> Response:
     photo = read_photo(values)
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
-    if not background and not len(photo.fits):  # the photo's first result: its palette in CIELAB begins beside it
-        ahead.start(photo, ks[0], color_space)
     answers, found = [], 0
     # A background batch (the page fetching ahead) gives way as soon as someone waits for a palette
     # not found yet on this photo, even in the middle of a k; the page asks again for the rest later.
