@@ -10,7 +10,7 @@ pixels that now carry it. Both keep the error the cleaning costs below that
 of the classic facet reduction of paint-by-number generators
 (bench/bench_regions.py).
 
-Merging runs in vectorized rounds on the graph of regions (app/regions.py),
+Merging runs in vectorized rounds on the graph of regions (app/regions.py, app/borders.py),
 never pixel by pixel; see app/merging.py.
 """
 
@@ -22,7 +22,8 @@ import numpy as np
 
 from app import colorspace, parallel, quantize
 from app.merging import merge_small_regions
-from app.regions import borders, first_of_each, label_regions, pixels_of_regions
+from app.borders import borders
+from app.regions import first_of_each, label_regions, pixels_of_regions, sums_of_regions
 from app.thin_regions import merge_thin_regions
 
 MAX_MIN_REGION = 1_000_000
@@ -83,13 +84,24 @@ def clean(
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs. They are read in the pool while the borders are found.
-    with parallel.in_background(lambda: pixels_of_regions(regions, small, keys)) as small_pixels_soon:
+    # At a strong setting, where they are most pixels, only their sums are read, run by run: the pixels that
+    # moved are read from the cleaned map at the end.
+    strong = 2 * int(regions.size[small].sum()) >= len(keys)
+    read_small = (lambda: sums_of_regions(regions, small, keys)) if strong else (
+        lambda: pixels_of_regions(regions, small, keys))
+    with parallel.in_background(read_small) as small_pixels_soon:
         graph = borders(regions, small, both_ways=False)
-    small_pixels = small_pixels_soon.result()
-    # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile.
+    small_pixels = None if strong else small_pixels_soon.result()
+    sums = small_pixels_soon.result() if strong else small_pixels.sums
+    # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile,
+    # and so are the colors in CIELAB that the figures' CIEDE2000 needs (made once a photo).
+    def from_the_histogram() -> tuple[np.ndarray, np.ndarray]:
+        entry_sums = _entry_sums(hist, color_labels, len(palette))
+        hist.lab
+        return entry_sums
+
     merged, (counts, entry_sums) = parallel.side_by_side(
-        lambda: merge_small_regions(regions, small_pixels.sums, graph, palette, min_region),
-        lambda: _entry_sums(hist, color_labels, len(palette)))
+        lambda: merge_small_regions(regions, sums, graph, palette, min_region), from_the_histogram)
     del graph
     index_of_region, after = merged.index_of_region, merged.regions
     if min_depth:
@@ -98,8 +110,11 @@ def clean(
     final_index = np.where(regions.visible, index_of_region, 0)
     moved_region = regions.visible & (final_index != regions.index)
     if min_depth and (moved_region & ~small).any():  # thin regions of any size moved: read their pixels too
-        small_pixels = pixels_of_regions(regions, moved_region, keys)
-    sums = small_pixels.sums
+        if strong:
+            sums = sums_of_regions(regions, moved_region, keys)
+        else:
+            small_pixels = pixels_of_regions(regions, moved_region, keys)
+            sums = small_pixels.sums
 
     # One Lloyd step with the labels fixed: each entry becomes the mean of its pixels.
     entries = len(palette)
@@ -124,6 +139,10 @@ def clean(
     renumber = new_of_old.astype(np.uint8)
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
+
+    def moved_pairs_from_map(cleaned: np.ndarray) -> _MovedPairs:
+        listed = np.repeat(moved_region[regions.run_region], regions.run_lengths)
+        return _MovedPairs.of(keys[listed], cleaned.ravel()[listed], hist)  # a mask picks faster than compress()
 
     def moved_pairs() -> _MovedPairs:
         nonlocal small_pixels
@@ -152,8 +171,13 @@ def clean(
             cleaned[clear] = renumber[indices[clear]]
         return cleaned
 
-    with parallel.in_background(moved_pairs) as pairs_soon:
-        fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
+    if strong:  # the map first, then the moved pixels' pairs from it in the pool while the figures are measured
+        cleaned = cleaned_map()
+        with parallel.in_background(lambda: moved_pairs_from_map(cleaned)) as pairs_soon:
+            fit = figures()
+    else:
+        with parallel.in_background(moved_pairs) as pairs_soon:
+            fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
     if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
     return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)

@@ -1,7 +1,7 @@
 """Merging small regions into neighbours, in vectorized rounds on the graph of regions.
 
-Pure numpy and scipy; app/cleaning.py calls merge_small_regions() on the
-regions and borders of app/regions.py, never pixel by pixel.
+Pure numpy; app/cleaning.py calls merge_small_regions() on the
+regions of app/regions.py and the borders of app/borders.py, never pixel by pixel.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from functools import partial
 import numpy as np
 
 from app import parallel
-from app.regions import CLEAR, Borders, Regions, first_of_each, group_borders, joined_borders
+from app.borders import Borders, group_borders, joined_borders
+from app.regions import CLEAR, Regions, first_of_each
 
 # Rounds merged in the exact smallest-first order before long chains switch to halving.
 EXACT_ROUNDS = 48
@@ -55,9 +56,6 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     one per core; the halves meet at a seam, since a group stands for its
     lowest member and the borders come sorted by group.
     """
-    from scipy.sparse import coo_matrix  # on first use, as in app/regions.py
-    from scipy.sparse.csgraph import connected_components
-
     palette = np.asarray(palette, dtype=np.float64)
     count = regions.count
     # 32-bit sizes and one array of sums per channel: what a round gathers most, kept compact.
@@ -73,6 +71,19 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     # wanting) rank last. A region is ready when it ranks before every neighbour.
     rank = _ranks(np.arange(count), size, wanting, min_region, count)
     source, target, length = graph.source, graph.target, graph.length
+    # A small region whose one neighbour waits for nobody (a speck inside a large region: most small regions
+    # at 12 MP) is ready in the first round and has one choice; no other region touches it, so no merge
+    # brings neighbours together through it. All of them are settled here, before the rounds.
+    runs = _Runs.of(source)
+    alone = runs.starts[(runs.lengths == 1) & (rank[target[runs.starts]] == _LAST)]
+    if len(alone):
+        gone, taker = source[alone], target[alone]
+        index[gone], parent[gone], current[gone] = index[taker], taker, taker
+        wanting[gone] = False
+        np.add.at(size, taker, size[gone])  # a group that waits for nobody never chooses: its sums are not read
+        others = np.ones(len(source), dtype=bool)
+        others[alone] = False
+        source, target, length = source[others], target[others], length[others]
     rounds = 0
     while len(source):  # every source is a group under min_region
         runs = _Runs.of(source)
@@ -116,12 +127,8 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         else:  # a late round touches a few groups: sorting them beats scanning every region
             nodes = np.unique(np.concatenate([first, second]))
         local[nodes] = np.arange(len(nodes))
-        links = coo_matrix((np.ones(len(first), np.int8), (local[first], local[second])), shape=(len(nodes), len(nodes)))
-        _, group = connected_components(links, directed=False)
-        # Groups are numbered in the order of their first node, which is their lowest number: it stands for them.
-        new_group = np.ones(len(group), dtype=bool)
-        new_group[1:] = group[1:] > np.maximum.accumulate(group)[:-1]
-        rep = nodes[np.flatnonzero(new_group)][group]
+        # A group stands for its lowest number.
+        rep = nodes[lowest_linked(len(nodes), local[first], local[second])]
         moved = np.flatnonzero(nodes != rep)
         gone, taker = nodes[moved], rep[moved]
         np.add.at(size, taker, size[gone])
@@ -257,6 +264,31 @@ def _choose(chooser, runs: _Runs, which: np.ndarray, target, length, size, index
         firsts = ranked[first_of_each(run[ranked])]
         chosen[run[firsts]] = firsts
     return target[chosen]
+
+
+def lowest_linked(nodes: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """For each of nodes 0..nodes-1, the lowest node it is linked to through the links first[i]-second[i].
+
+    Each pass points every root at the lowest root it is linked to, then
+    follows pointers until each node points at a root: pointers only ever go
+    down, and a merge round's links (stars of merges, short chains of joins)
+    settle in a pass or two. For a round's few hundred links this costs a
+    tenth of a sparse matrix and scipy's connected_components, whose checks
+    alone take most of a millisecond.
+    """
+    lowest = np.arange(nodes)
+    while True:
+        a, b = lowest[first], lowest[second]
+        apart = np.flatnonzero(a != b)
+        if not len(apart):
+            return lowest
+        a, b = a[apart], b[apart]
+        np.minimum.at(lowest, np.maximum(a, b), np.minimum(a, b))
+        while True:
+            further = lowest[lowest]
+            if np.array_equal(further, lowest):
+                break
+            lowest = further
 
 
 def _depth(parent: np.ndarray) -> np.ndarray:

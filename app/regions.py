@@ -1,8 +1,8 @@
-"""Regions of an index map: 4-connected labelling and the borders between regions.
+"""Regions of an index map: 4-connected labelling, and the pixels and color sums of some regions.
 
 Pure numpy and scipy. label_regions() numbers every 4-connected patch of one
-palette index; borders() lists the borders that touch the regions a
-cleaning has to move, with their lengths. app/cleaning.py merges on them.
+palette index; app/borders.py lists the borders between them, and
+app/cleaning.py merges on those.
 
 Why runs: a 12 MP map has a few hundred thousand regions but only a couple
 of million horizontal runs of one index, numbered in raster order. Two runs
@@ -12,7 +12,8 @@ row and of the lower row starts at a stretch, so counting run starts along
 the stretches numbers both runs of every stretch without a per-pixel map.
 Linking the stretches whose two runs have one index and taking connected
 components of that small graph labels every color at once; the stretches
-whose runs differ, with the runs side by side in a row, are all the borders.
+whose runs differ, with the runs side by side in a row, are all the borders
+(app/borders.py).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class Regions:
     lower_run: np.ndarray
     stacked_length: np.ndarray
 
-    @property
+    @cached_property
     def run_lengths(self) -> np.ndarray:
+        """(runs,) pixels of each run (made once: reading the regions' pixels and making a map both need it)."""
         return np.diff(self.run_first, append=self.shape[0] * self.shape[1])
 
     @cached_property
@@ -110,13 +112,33 @@ def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) ->
     return Pixels(keys=chosen, region=region, sums=sums)
 
 
-@dataclass(frozen=True)
-class Borders:
-    """Shared borders between regions, sorted by (source, target), each pair at most once."""
+def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """(count, 3) float64 sums of R, G and B over the pixels of each region where `wanted` holds (zero elsewhere).
 
-    source: np.ndarray  # (e,) intp region (numpy gathers by intp numbers fastest)
-    target: np.ndarray  # (e,) intp region
-    length: np.ndarray  # (e,) int64 pixel edges the two regions share
+    For a strong setting, where most pixels are wanted: every run is summed
+    where it lies in the photo (one reduceat a channel, each core summing
+    half of the runs), then the wanted runs by region. No pixel is listed or
+    given its region, which costs more than the sums themselves.
+    """
+    pixels = len(keys)
+    channels = np.ascontiguousarray(keys).astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
+    # A run's sum is a whole number below 255 * width: exact in float32 when that is below 2**24.
+    exact_type = np.float32 if 255 * regions.shape[1] < 2**24 else np.float64
+    run_first = regions.run_first
+
+    def runs_summed(first: int, last: int) -> np.ndarray:
+        begin, end = int(run_first[first]), int(run_first[last]) if last < len(run_first) else pixels
+        weights, sums = np.empty(end - begin, dtype=exact_type), np.empty((last - first, 3))
+        for channel, byte in enumerate((2, 1, 0)):  # a packed key's bytes are B, G, R, 0 (little-endian)
+            np.copyto(weights, channels[begin:end, byte])
+            sums[:, channel] = np.add.reduceat(weights, run_first[first:last] - begin)
+        return sums
+
+    per_run = np.concatenate(parallel.map_ranges(len(run_first), runs_summed))
+    runs = np.flatnonzero(wanted[regions.run_region])
+    region = regions.run_region[runs]
+    return np.stack([np.bincount(region, weights=per_run[runs, channel], minlength=regions.count)
+                     for channel in range(3)], axis=1)
 
 
 def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regions:
@@ -215,142 +237,9 @@ class _Band:
         return cls(run_first, upper[joined], lower[joined], upper[across], lower[across], lengths)
 
 
-def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borders:
-    """The borders between different regions, for pairs where `keep` holds for at least one side.
-
-    Each pair comes in both directions; with both_ways=False only from the
-    side(s) where `keep` holds, which is all that merging those regions needs.
-    Transparent regions share no borders: nothing merges into or out of them.
-
-    A large map is done in two halves of its runs side by side, one per
-    core. Regions are numbered by first pixel, so the top half's borders
-    come from the lower numbers: only the few kept regions that cross the
-    middle have borders in both lists, and they are joined into the other.
-    """
-    run_count = len(regions.run_first)
-    # Runs side by side: a run that does not start a row borders the run before it, over one pixel edge.
-    if run_count < 2 * _BORDER_RUNS:
-        return _grouped(*_directed(regions, keep, both_ways, 0, run_count), regions.count)
-    middle = run_count // 2
-    top, bottom = parallel.side_by_side(
-        lambda: _grouped(*_directed(regions, keep, both_ways, 0, middle), regions.count),
-        lambda: _grouped(*_directed(regions, keep, both_ways, middle, run_count), regions.count))
-    # Regions that begin in the top half have the lower numbers; the few of them with borders in the bottom
-    # half too (and the few regions beginning at the middle with borders in the top half) join the other list.
-    split = int(regions.run_region[middle - 1]) + 1
-    top_end, bottom_start = np.searchsorted(top.source, split), np.searchsorted(bottom.source, split)
-    low = joined_borders(_part(top, 0, top_end), _part(bottom, 0, bottom_start), regions.count)
-    high = joined_borders(_part(bottom, bottom_start, None), _part(top, top_end, None), regions.count)
-    return Borders(*(np.concatenate([getattr(low, name), getattr(high, name)]) for name in ("source", "target", "length")))
-
-
-def _part(found: Borders, start: int, stop: int | None) -> Borders:
-    return Borders(found.source[start:stop], found.target[start:stop], found.length[start:stop])
-
-
-def joined_borders(many: Borders, few: Borders, count: int) -> Borders:
-    """Two lists of borders in one, sorted by (source, target), lengths of a pair in both summed; `few` is short."""
-    if not len(few.source):
-        return many
-    number_bits = max(int(count - 1).bit_length(), 1)
-    if 2 * number_bits > 62:
-        return group_borders(*(np.concatenate([getattr(many, name), getattr(few, name)]) for name in
-                               ("source", "target", "length")), count, distinct=True)
-    many_pairs = (many.source.astype(np.int64) << number_bits) | many.target
-    few_pairs = (few.source.astype(np.int64) << number_bits) | few.target
-    at = np.searchsorted(many_pairs, few_pairs)
-    found = at < len(many_pairs)
-    found[found] = many_pairs[at[found]] == few_pairs[found]
-    length = many.length.copy()
-    np.add.at(length, at[found], few.length[found])
-    new = np.flatnonzero(~found)
-    return Borders(np.insert(many.source, at[new], few.source[new]), np.insert(many.target, at[new], few.target[new]),
-                   np.insert(length, at[new], few.length[new]))
-
-
-# Below this many runs a half, borders() works in one piece: a thread costs more than it saves.
-_BORDER_RUNS = 1 << 16
-
-
-def _directed(regions: Regions, keep: np.ndarray, both_ways: bool, first_run: int, last_run: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source, target, length) of the borders that runs first_run..last_run-1 have with the run before them
-    and with the runs below them, from the side(s) where `keep` holds (from both when both_ways)."""
-    width = regions.shape[1]
-    run_region = regions.run_region
-    beside = np.flatnonzero(regions.run_first[first_run:last_run] % width)
-    beside += first_run
-    stacked = slice(*np.searchsorted(regions.upper_run, [first_run, last_run]))  # upper_run ascends
-    first = np.concatenate([run_region[beside - 1], run_region[regions.upper_run[stacked]]])
-    second = np.concatenate([run_region[beside], run_region[regions.lower_run[stacked]]])
-    length = np.concatenate([np.ones(len(beside), dtype=regions.stacked_length.dtype), regions.stacked_length[stacked]])
-    keep_first, keep_second = keep[first], keep[second]
-    if not regions.visible.all():
-        shown = regions.visible[first] & regions.visible[second]
-        keep_first &= shown
-        keep_second &= shown
-    if both_ways:
-        keep_first |= keep_second
-        keep_second = keep_first
-    from_first, from_second = np.flatnonzero(keep_first), np.flatnonzero(keep_second)
-    return (np.concatenate([first[from_first], second[from_second]]),
-            np.concatenate([second[from_first], first[from_second]]),
-            np.concatenate([length[from_first], length[from_second]]))
-
-
-def _grouped(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: int) -> Borders:
-    return group_borders(source, target, length, count, distinct=True)
-
-
 def first_of_each(ascending: np.ndarray) -> np.ndarray:
     """Where each value of a non-decreasing array first appears."""
     begins = np.empty(len(ascending), dtype=bool)
     begins[:1] = True
     np.not_equal(ascending[1:], ascending[:-1], out=begins[1:])
     return np.flatnonzero(begins)
-
-
-def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: int,
-                  distinct: bool = False) -> Borders:
-    """Each (source, target) pair once with its lengths summed, self-pairs dropped, sorted by (source, target).
-
-    Each pair and its length pack into one 64-bit key, (source, target,
-    length) from the high bits down: one sort of plain integers (vectorized
-    in numpy) brings a pair's entries together, and the lengths are summed
-    from the low bits. Keys too wide for 64 bits go through a sparse matrix.
-    `distinct` says that no pair joins a region to itself.
-    """
-    if not distinct:
-        apart = np.flatnonzero(source != target)
-        source, target, length = source[apart], target[apart], length[apart]
-    number_bits = max(int(count - 1).bit_length(), 1)
-    length_bits = max(int(length.max()).bit_length() if len(length) else 1, 1)
-    # A sparse matrix sums a long list faster than one sort of packed keys (it buckets by source first,
-    # then sorts each source's few targets); a short list pays more for scipy's checks than it saves.
-    if 2 * number_bits + length_bits > 63 or len(source) >= _MATRIX_ENTRIES:
-        return _group_in_matrix(source, target, length, count)
-    keys = source.astype(np.int64) << (number_bits + length_bits)
-    keys |= target.astype(np.int64) << length_bits
-    keys |= length
-    keys.sort()
-    pairs = keys >> length_bits
-    starts = first_of_each(pairs)
-    # Each pair's lengths summed from the low bits of its entries.
-    keys &= (1 << length_bits) - 1
-    summed = np.add.reduceat(keys, starts) if len(keys) else keys
-    pairs = pairs[starts]
-    return Borders(source=pairs >> number_bits, target=pairs & ((1 << number_bits) - 1),
-                   length=summed)
-
-
-# From this many entries on, group_borders() sums in a sparse matrix (measured: 2.3M entries, 30% faster).
-_MATRIX_ENTRIES = 1 << 20
-
-
-def _group_in_matrix(source: np.ndarray, target: np.ndarray, length: np.ndarray, count: int) -> Borders:
-    from scipy.sparse import csr_matrix  # on first use: scipy's import is a good part of a command's start-up
-
-    pairs = csr_matrix((length.astype(np.int64), (source, target)), shape=(count, count))
-    pairs.sum_duplicates()  # sorts each row's targets too
-    rows = np.repeat(np.arange(count, dtype=np.intp), np.diff(pairs.indptr))
-    return Borders(source=rows, target=pairs.indices.astype(np.intp), length=pairs.data.astype(np.int64))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from app.merging import merge_small_regions
-from app.regions import CLEAR, Regions, borders, label_regions, pixels_of_regions
+from app.borders import borders
+from app.regions import CLEAR, Regions, label_regions, pixels_of_regions
 
 
 def deep_enough(values: np.ndarray, regions: Regions, min_depth: float) -> np.ndarray:

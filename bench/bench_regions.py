@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_regions [--ks 8,16,32] [--thresholds 10,40] [--photos a.png,...]
                                             [--no-camera] [--no-request] [--no-memory] [--repeat 3]
-                                            [--request-thresholds 40,1000]
+                                            [--request-thresholds 40,1000] [--stages]
 
 For every photo, k and threshold, both methods start from the same k-means
 index map (app.pipeline, k-means in RGB) and the figures of both are
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app import budget, cleaning, colorspace, pipeline, quantize
+from app import budget, cleaning, colorspace, parallel, pipeline, quantize
 from app.regions import label_regions
 from bench import memory
 from bench.classic_facets import classic_clean
@@ -196,6 +196,57 @@ def memory_table(photos: list[Path], k: int, thresholds: list[int]) -> tuple[str
     return table(["photo", "k", "min_region", "peak MB", "bytes/px", "estimate bytes/px"], body), verdicts
 
 
+# The steps of a cleaning timed one by one in stages_table(): app.cleaning's names for them.
+STAGES = {"label_regions": "labelling", "borders": "borders", "pixels_of_regions": "small pixels",
+          "sums_of_regions": "small pixels", "merge_small_regions": "merging"}
+
+
+def stages_table(photos: list[Path], k: int, thresholds: list[int], repeat: int) -> str:
+    """Where a 12 MP cleaning's CPU goes: each step's CPU time (least of N), all of it on one thread.
+
+    In parallel.one_part() every step that runs beside another runs in turn on this thread, so its thread
+    CPU time is all the CPU the cleaning spends; "the rest" is the refit, the figures and the cleaned map.
+    """
+    body = []
+    for photo in photos:
+        prepared = pipeline.prepare(photo.read_bytes(), 100_000_000)
+        fit, indices = pipeline.palette_and_indices(prepared, pipeline.Options(k=k))
+        rgb = prepared.decoded.rgb
+        indices = indices.reshape(rgb.shape[:2])
+        for threshold in thresholds:
+            best: dict[str, float] = {}
+            for _ in range(repeat):
+                spent = {name: 0.0 for name in [*dict.fromkeys(STAGES.values()), "the rest", "total"]}
+                originals = {name: getattr(cleaning, name) for name in STAGES}
+
+                def timed(name, step):
+                    def run(*args, **kwargs):
+                        start = time.thread_time()
+                        try:
+                            return step(*args, **kwargs)
+                        finally:
+                            spent[STAGES[name]] += time.thread_time() - start
+                    return run
+
+                start = time.thread_time()
+                try:
+                    for name, step in originals.items():
+                        setattr(cleaning, name, timed(name, step))
+                    with parallel.one_part():
+                        cleaning.clean(indices, fit.palette, rgb, None, threshold, prepared.hist, prepared.keys,
+                                       fit.labels)
+                finally:
+                    for name, step in originals.items():
+                        setattr(cleaning, name, step)
+                spent["total"] = time.thread_time() - start
+                spent["the rest"] = spent["total"] - sum(v for n, v in spent.items() if n not in ("the rest", "total"))
+                best = {n: min(best.get(n, v), v) for n, v in spent.items()}
+            body.append([photo.name, k, threshold, *(f"{best[n] * 1000:.0f}" for n in best)])
+    header = ["photo", "k", "min_region", *(f"{name} ms" for name in dict.fromkeys(STAGES.values())), "the rest ms",
+              "total ms"]
+    return table(header, body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ks", default="8,16,32")
@@ -208,6 +259,8 @@ def main() -> None:
     parser.add_argument("--request-thresholds", default="40,1000",
                         help="min_region values for the 12 MP request and memory (1000: the page's strongest level)")
     parser.add_argument("--repeat", type=int, default=3, help="requests per case for the 12 MP timing (best of N)")
+    parser.add_argument("--stages", action="store_true",
+                        help="also where a 12 MP cleaning's CPU goes, step by step (at the request thresholds)")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
@@ -248,6 +301,11 @@ def main() -> None:
             text, more = memory_table(twelve, 16, request_thresholds + [cleaning.MAX_MIN_REGION])
             print(text)
             verdicts += more
+    if args.stages and cameras:
+        twelve = [p for p in cameras if "12mp" in p.name] or cameras
+        print(f"\n(5) Where a 12 MP cleaning's CPU goes (app.cleaning.clean at k=16, every step on one thread; "
+              f"least of {args.repeat})\n")
+        print(stages_table(twelve, 16, [int(t) for t in args.request_thresholds.split(",")], args.repeat))
     print("\nTargets")
     for line in verdicts:
         print(f"  {line}")

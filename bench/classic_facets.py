@@ -17,7 +17,8 @@ import heapq
 
 import numpy as np
 
-from app.regions import borders, label_regions
+from app.borders import borders
+from app.regions import label_regions
 
 
 def classic_clean(indices: np.ndarray, palette: np.ndarray, min_region: int) -> np.ndarray:

@@ -43,3 +43,17 @@ def test_the_comparison_rows_and_tables():
     summary, verdicts = bench_regions.summary_table(rows)
     assert "generated" in detail and len(summary.splitlines()) == 2 + 4
     assert any(line.startswith("20 px: PSNR ours >= classic") for line in verdicts)
+
+
+def test_the_stage_table_names_each_step_of_a_cleaning(tmp_path):
+    rng = np.random.default_rng(2)
+    pixels = np.clip(np.kron(rng.integers(0, 256, (6, 7, 3)), np.ones((9, 9, 1))) + rng.normal(0, 30, (54, 63, 3)),
+                     0, 255).astype(np.uint8)
+    path = tmp_path / "generated.png"
+    Image.fromarray(pixels).save(path)
+    lines = bench_regions.stages_table([path], 6, [5, 40], repeat=1).splitlines()
+    header = lines[0].split()
+    for step in ("labelling", "borders", "small", "merging", "rest", "total"):
+        assert step in header
+    assert len(lines) == 2 + 2 and all(line.startswith("generated.png") for line in lines[2:])
+    assert bench_regions.cleaning.label_regions.__module__ == "app.regions"  # the steps are put back

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from app import borders as borders_module
 from app import regions as regions_module
-from app.regions import CLEAR, borders, label_regions, pixels_of_regions
+from app.borders import borders, group_borders
+from app.regions import CLEAR, label_regions, pixels_of_regions, sums_of_regions
 
 
 def oracle_regions(values: np.ndarray) -> np.ndarray:
@@ -103,9 +105,9 @@ def test_border_lengths_count_every_pixel_edge_once_per_direction(seed):
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("knob, both_ways", [
-    ("_MATRIX_ENTRIES", False),  # long border lists summed in a sparse matrix, as a 12 MP photo's are
     ("_BORDER_RUNS", True),  # borders found in two halves of the runs side by side, as a 12 MP photo's are
     ("_BORDER_RUNS", False),
+    ("_bits", False),  # keys too wide for 64 bits: borders summed in a sparse matrix
 ])
 def test_borders_found_the_large_map_way_match_the_small_map_way(monkeypatch, seed, knob, both_ways):
     values = random_map(seed, shape=(37, 29))
@@ -113,7 +115,7 @@ def test_borders_found_the_large_map_way_match_the_small_map_way(monkeypatch, se
     regions = label_regions(values, alpha)
     keep = np.random.default_rng(seed).random(regions.count) < 0.6
     small_way = borders(regions, keep, both_ways=both_ways)
-    monkeypatch.setattr(regions_module, knob, 1)
+    monkeypatch.setattr(borders_module, knob, 1 if knob == "_BORDER_RUNS" else lambda largest: 40)
     large_way = borders(regions, keep, both_ways=both_ways)
     assert len(small_way.source) > 0
     for field in ("source", "target", "length"):
@@ -161,3 +163,36 @@ def test_pixels_and_color_sums_of_some_regions_match_the_map(share):
     expected = np.zeros((regions.count, 3))
     np.add.at(expected, owner[listed], rgb[listed])
     assert np.array_equal(found.sums, expected)
+    assert np.array_equal(sums_of_regions(regions, wanted, keys), expected)  # run by run, as at a strong setting
+
+
+def test_color_sums_run_by_run_in_parts_and_in_float64_match_pixel_by_pixel(monkeypatch):
+    values = random_map(8, shape=(40, 301))
+    regions = label_regions(values)
+    rng = np.random.default_rng(8)
+    keys = rng.integers(0, 1 << 24, values.size).astype(np.uint32)
+    wanted = rng.random(regions.count) < 0.7
+    expected = pixels_of_regions(regions, wanted, keys).sums
+    monkeypatch.setattr(regions_module.parallel, "MIN_PART", 16)  # runs summed in parts, one per core
+    assert np.array_equal(sums_of_regions(regions, wanted, keys), expected)
+    wide = label_regions(np.tile(values, (1, 240)))  # rows too wide for a run's sum to be exact in float32
+    wide_keys = np.tile(keys.reshape(values.shape), (1, 240)).ravel()
+    everything = np.ones(wide.count, dtype=bool)
+    assert np.array_equal(sums_of_regions(wide, everything, wide_keys),
+                          pixels_of_regions(wide, everything, wide_keys).sums)
+
+
+@pytest.mark.parametrize("too_wide", [False, True])  # True: keys too wide for 64 bits, summed in a sparse matrix
+def test_group_borders_sums_each_pair_once_and_drops_self_pairs(monkeypatch, too_wide):
+    rng = np.random.default_rng(11)
+    source, target = rng.integers(0, 9, 200), rng.integers(0, 9, 200)
+    length = rng.integers(1, 50, 200)
+    if too_wide:
+        monkeypatch.setattr(borders_module, "_bits", lambda largest: 40)
+    found = group_borders(source, target, length, 9)
+    expected = Counter()
+    for s, t, n in zip(source, target, length):
+        if s != t:
+            expected[(int(s), int(t))] += int(n)
+    assert {(int(s), int(t)): int(n) for s, t, n in zip(found.source, found.target, found.length)} == expected
+    assert np.array_equal(np.lexsort((found.target, found.source)), np.arange(len(found.source)))
