@@ -70,14 +70,17 @@ MBK_ITER = 20
 # k-means++ starts that compete, by k: (up to k, starts); one above. Measured on the corpus
 # (every photo, k = 2..64, 128, 256; final PSNR of each start): at small k a start is cheap and
 # one unlucky start costs most; above 64 one start is within 0.01 dB of three.
-# At k = 17-32 five starts, where three and scikit-learn's MiniBatchKMeans (5 passes from its own
-# k-means++ seeds) competed: their steps run together (_lloyd_each), so two more starts cost less than
-# half of MiniBatchKMeans's fit, and over the corpus at k = 17-32 (13 photos, 208 palettes) they gave
-# +0.005 dB mean PSNR (27% of the palettes lower, by 0.11 dB at most; every bench_quality cell still
-# ahead of libimagequant), for 20% less CPU a palette (kodim23 22.3 -> 17.8 ms, Olympus 39.8 -> 33.5).
-STARTS = ((8, 5), (16, 4), (32, 5), (64, 2))
+STARTS = ((8, 5), (16, 4), (32, 3), (64, 2))
 # Trials a k-means++ step (scikit-learn uses 2 + log k): fixed, so that a chain of seeds serves every k.
 SEED_TRIALS = 6
+# MiniBatchKMeans (from the k-means++ seeds it would draw itself, MBK_EPOCHS passes over the coarse
+# points) competes for k in MBK_KS, where it is the better one: added to the three starts there it
+# raised the corpus's mean PSNR by 0.009 dB, where a fourth start raised it by 0.005. At other k one
+# more start bought as much or more (k = 9-16: 0.009 against 0.004; 33-64: 0.011 against 0.006) for
+# a third of its time. After its passes it goes on with COARSE_STEPS Lloyd steps like the others:
+# 5 passes instead of 20 changed its result by under 0.01%.
+MBK_KS = (17, 32)
+MBK_EPOCHS = 5
 # The palettes that compete under CIEDE2000 (color_space lab and oklab) keep the earlier policy:
 # three k-means++ starts up to k = 32, one above, and MiniBatchKMeans seeding itself up to 64.
 # The mean CIEDE2000 of each corpus photo and k was measured with it; the RGB policy above moves
@@ -371,10 +374,15 @@ def _sorted_counts(keys: np.ndarray, weights: np.ndarray | None = None) -> tuple
     return ordered[starts], counts.astype(np.int64)
 
 
+def _minibatch_competes(k: int) -> bool:
+    """Whether MiniBatchKMeans competes with the starts at this k in RGB (MBK_KS)."""
+    return MBK_KS[0] <= k <= MBK_KS[1]
+
+
 def needs_scikit_learn(k: int, color_space: str) -> bool:
-    """Whether find_palette runs scikit-learn's clustering for this k and color space: never in RGB;
-    the perceptual spaces' classic palette at any k."""
-    return color_space != "rgb"
+    """Whether find_palette runs scikit-learn's clustering for this k and color space: in RGB where
+    MiniBatchKMeans competes (MBK_KS); the perceptual spaces' classic palette at any k."""
+    return color_space != "rgb" or _minibatch_competes(k)
 
 
 def check_k(k: int) -> None:
@@ -840,8 +848,9 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
 
     k-means++ seeding (weighted) is the main start: at large k it lands far
     better than MiniBatchKMeans's, which seeds on a sample. starts(k) seeds
-    compete, more at small k where one unlucky start costs most. The lowest
-    weighted squared error on these points is kept. Seeds come from chains kept for
+    compete, more at small k where one unlucky start costs most, and
+    MiniBatchKMeans competes where it wins (MBK_KS). The lowest weighted
+    squared error on these points is kept. Seeds come from chains kept for
     the photo under `reuse` (see _seeds). `perceptual`: the palettes that
     compete under CIEDE2000 keep the earlier policy (PERCEPTUAL_STARTS).
     """
@@ -866,7 +875,7 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
 
 def _rgb_cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int, reuse,
                  rows: np.ndarray) -> np.ndarray:
-    """_cluster in RGB: starts(k) k-means++ starts compete.
+    """_cluster in RGB: starts(k) k-means++ starts and, in MBK_KS, MiniBatchKMeans compete.
 
     Their Lloyd steps run together (_lloyd_each): on a few thousand coarse
     points a step's time is mostly the calls, not the arithmetic. Each
@@ -875,6 +884,21 @@ def _rgb_cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice,
     """
     n_clusters = min(k, len(points))
     starting = [_seeds(points, weights, n_clusters, seed, start, reuse) for start in range(starts(k))]
+    if _minibatch_competes(k):
+        _check_cancelled()
+        mbk = sklearn_cluster().MiniBatchKMeans(
+            n_clusters=n_clusters,
+            # It seeds itself on a sample when there are more points than its sample.
+            init=_seeds(points, weights, n_clusters, seed, 0, reuse, minibatch=True)
+            if len(points) <= 3 * MBK_BATCH else "k-means++",
+            n_init=1,
+            batch_size=MBK_BATCH,
+            max_iter=MBK_EPOCHS,
+            max_no_improvement=5,
+            compute_labels=False,
+            random_state=seed,
+        ).fit(points, sample_weight=weights)
+        starting.append(mbk.cluster_centers_)
     if len(starting) == 1:
         return lloyd(grid, points, weights, starting[0], COARSE_STEPS, rows)
     candidates = _lloyd_each(grid, starting, COARSE_STEPS, rows)
@@ -890,21 +914,38 @@ def starts(k: int) -> int:
     return next((count for up_to_k, count in STARTS if k <= up_to_k), 1)
 
 
-def _seeds(points: np.ndarray, weights: np.ndarray, n_clusters: int, seed: int, start: int, reuse) -> np.ndarray:
+def _seeds(points: np.ndarray, weights: np.ndarray, n_clusters: int, seed: int, start: int, reuse,
+           minibatch: bool = False) -> np.ndarray:
     """The first n_clusters k-means++ seeds of start number `start`, from a chain kept per photo and set of points.
 
     With a fixed number of trials a step, the seeds for k are the first k of
     the seeds for any larger k: one chain serves every k up to the largest
     that uses it, and is drawn only as far as the largest k asked so far (a
     request at k = 2 draws 2 seeds, not the 64 a later k might want).
+    minibatch: the seeds MiniBatchKMeans(random_state=seed) draws for itself
+    (_minibatch_random).
     """
-    longest = max((up_to_k for up_to_k, count in STARTS if count > start), default=0)
+    longest = MBK_KS[1] if minibatch else max((up_to_k for up_to_k, count in STARTS if count > start), default=0)
     longest = min(longest, len(points))
     if n_clusters > longest:
         return kmeans_plusplus(points, n_clusters, weights, seed + start)
-    chain = reuse(("seeds", seed + start, longest),
-                  lambda: SeedChain(points, weights, np.random.RandomState(seed + start), SEED_TRIALS))
+    random = (lambda: _minibatch_random(seed, len(points))) if minibatch else (lambda: np.random.RandomState(seed + start))
+    chain = reuse(("seeds", minibatch, seed + start, longest),
+                  lambda: SeedChain(points, weights, random(), SEED_TRIALS))
     return chain.head(n_clusters)
+
+
+def _minibatch_random(seed: int, n_points: int) -> np.random.RandomState:
+    """The random stream with which MiniBatchKMeans(random_state=seed) draws its k-means++ seeds.
+
+    Its own k-means++ goes through scikit-learn's general-purpose distance
+    routine at every step, half of its fit at k = 32; the seeds are drawn
+    here and handed to it. With at most 3 * MBK_BATCH points it first draws
+    a validation sample of them all, then the seeds.
+    """
+    random = np.random.RandomState(seed)
+    random.randint(0, n_points, n_points)  # its validation sample: every point, as there are few
+    return random
 
 
 def kmeans_plusplus(points: np.ndarray, n_clusters: int, weights: np.ndarray,

@@ -434,9 +434,9 @@ def test_an_install_puts_a_kmeans_filter_command_that_runs_from_anywhere(tmp_pat
 
 
 @pytest.mark.parametrize("args, uses", [
-    (["-k", "24"], False),  # RGB palettes are k-means++ starts and Lloyd steps alone
+    (["-k", "24"], True),  # MiniBatchKMeans competes at quantize.MBK_KS
     (["-k", "16"], False),
-    (["-k", "8", "24", "--color-space", "oklab"], True),
+    (["-k", "8", "24"], True),
     (["-k", "128", "256"], False),
     (["-k", "256", "--color-space", "lab"], True),
     (["-k", "8", "--method", "mediancut"], False),

@@ -396,11 +396,10 @@ def test_a_palette_does_not_depend_on_which_k_the_photo_saw_before():
         assert (again.psnr, again.delta_e) == (first[k].psnr, first[k].delta_e)
 
 
-def test_several_starts_compete_up_to_k_32_fewer_above_and_one_above_64():
-    counts = {k: quantize.starts(k) for k in range(2, 257)}
-    assert min(counts[k] for k in range(2, 33)) > max(counts[k] for k in range(33, 257)) > 1
-    assert counts[65] == counts[256] == 1
-    assert not any(quantize.needs_scikit_learn(k, "rgb") for k in counts)  # RGB's starts are all k-means++
+def test_starts_shrink_as_k_grows_and_minibatch_competes_where_it_wins():
+    counts = [quantize.starts(k) for k in range(2, 257)]
+    assert counts == sorted(counts, reverse=True) and counts[0] > 1 and counts[-1] == 1
+    assert quantize.MIN_K <= quantize.MBK_KS[0] <= quantize.MBK_KS[1] <= 64
 
 
 def test_the_median_steps_never_raise_the_weighted_mean_ciede2000():
