@@ -217,7 +217,7 @@ def stages_table(photos: list[Path], k: int, thresholds: list[int], repeat: int)
             best: dict[str, float] = {}
             for _ in range(repeat):
                 spent = {name: 0.0 for name in [*dict.fromkeys(STAGES.values()), "the rest", "total"]}
-                originals = {name: getattr(cleaning, name) for name in STAGES}
+                originals = {name: getattr(cleaning, name) for name in STAGES if hasattr(cleaning, name)}
 
                 def timed(name, step):
                     def run(*args, **kwargs):
