@@ -109,6 +109,16 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
             ready = np.flatnonzero(_odd_depth(chooser, choice, size, (size < min_region) | wanting))
             merging, into = chooser[ready], choice[ready]
         rounds += 1
+        if not len(merging):
+            # Stalled: every chooser waits for a group that ranks before it but has no borders listed to
+            # choose from (a region that was not small, joined by one that wanted to merge). That group
+            # gives up wanting in this pass: the rounds go on, and the caller's next pass sees the map anew.
+            blocking = np.setdiff1d(target[rank[target] < _LAST], chooser)
+            if not len(blocking):
+                break
+            wanting[blocking] = False
+            rank[blocking] = _LAST
+            continue
         index[merging] = index[into]
         current[merging] = into
         # Neighbours of one index that a merge brought together: only borders from or to a merged region.
