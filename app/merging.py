@@ -46,7 +46,8 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     the rest merge by pointer trees, which halves every chain per round.
     Neighbours of one index that a merge brings together become one region.
     Each round the smallest small region with a neighbour merges, so the
-    rounds end.
+    rounds end: every group ranked before another has borders listed, since
+    a group with a member that waited for nobody never wants to merge.
 
     Regions keep their numbers: a merged one points at the region that took
     it, so a round costs only what its borders and merges touch. Rows are
@@ -110,12 +111,12 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
             merging, into = chooser[ready], choice[ready]
         rounds += 1
         if not len(merging):
-            # Stalled: every chooser waits for a group that ranks before it but has no borders listed to
-            # choose from (a region that was not small, joined by one that wanted to merge). That group
-            # gives up wanting in this pass: the rounds go on, and the caller's next pass sees the map anew.
+            # A guard that should never act: a round merges nothing only if its choosers wait for a group that
+            # ranks before them with no borders listed to choose from. Such a group gives up wanting, so
+            # the rounds cannot spin (a pass that once did, with min_depth beside transparent holes, is a test).
             blocking = np.setdiff1d(target[rank[target] < _LAST], chooser)
             if not len(blocking):
-                break
+                raise RuntimeError("merge round stalled with no group to wait for")  # the smallest is ready
             wanting[blocking] = False
             rank[blocking] = _LAST
             continue
@@ -147,11 +148,14 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         parent[gone] = taker
         current[nodes] = rep
         if any_wanting:  # a group still wants to merge when one of its members does and has not merged yet
+            # ... and none of its members waited for nobody: a merge only deepens the region that takes it,
+            # and the sums of such a member are not kept (only those of small or wanting regions are).
             flag[merging] = True
             still = np.flatnonzero(wanting[nodes] & ~flag[nodes])
             flag[merging] = False
             wanting[nodes] = False
             wanting[rep[still]] = True
+            wanting[rep[rank[nodes] == _LAST]] = False
         rank[nodes] = _ranks(nodes, size, wanting, min_region, count)
         # Borders now run between groups; only those from a group still under min_region matter.
         def regrouped(first: int, last: int) -> Borders:

@@ -50,8 +50,9 @@ def merge_thin_regions(regions: Regions, index_of_region: np.ndarray, keys: np.n
     `index_of_region` is each region's index after merging by size; the
     regions of the map it makes are labelled again (merges joined some) and
     the thin ones merge, a pass at a time, until none is left: two thin
-    neighbours that merge may be thin together. The passes end once one
-    changes nothing; in practice two or three do.
+    neighbours that merge may be thin together. Each pass merges at least
+    one region (the smallest thin one with a neighbour), so the passes end;
+    in practice two or three do.
     """
     # Each region's first pixel finds the region it is part of in the map of a later pass.
     first_run = np.zeros(regions.count, dtype=np.intp)
@@ -71,8 +72,5 @@ def merge_thin_regions(regions: Regions, index_of_region: np.ndarray, keys: np.n
         sums = pixels_of_regions(joined, thin, keys).sums
         merged = merge_small_regions(joined, sums, graph, palette, min_region, wanting=thin)
         of_region = joined.run_region[np.searchsorted(joined.run_first, first_pixel, side="right") - 1]
-        merged_index = np.where(index_of_region == CLEAR, CLEAR, merged.index_of_region[of_region])
-        if np.array_equal(merged_index, index_of_region):  # nothing could merge: another pass would do the same
-            break
-        index_of_region = merged_index
+        index_of_region = np.where(index_of_region == CLEAR, CLEAR, merged.index_of_region[of_region])
     return index_of_region
