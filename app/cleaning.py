@@ -97,7 +97,7 @@ def clean(
     # and so are the colors in CIELAB that the figures' CIEDE2000 needs (made once a photo).
     def from_the_histogram() -> tuple[np.ndarray, np.ndarray]:
         entry_sums = _entry_sums(hist, color_labels, len(palette))
-        hist.lab
+        _ = hist.lab  # computed and kept on the photo's histogram now, off the merging's core
         return entry_sums
 
     merged, (counts, entry_sums) = parallel.side_by_side(
