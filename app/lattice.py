@@ -70,20 +70,20 @@ class Lattice:
 
     @property
     def nbytes(self) -> int:
-        rows = self.__dict__.get("byte_rows")
-        return self.coordinates.nbytes + (0 if rows is None else rows.nbytes)
+        byte_rows = self.__dict__.get("byte_rows")
+        return self.coordinates.nbytes + (0 if byte_rows is None else byte_rows.nbytes)
 
     def search_rows(self) -> np.ndarray | None:
         """[x, 1] as the rows of a (4, n) float64 array when the lattice has at most SMALL_POINTS points, else None:
         for a caller that searches it many times (Lloyd steps on coarse bins, a tenth of a ms each), which hands
-        them to every search (rows=) rather than have each copy the coordinates block by block. Not kept."""
+        them to every search (search_rows=) rather than have each copy the coordinates block by block. Not kept."""
         n = self.coordinates.shape[1]
         if n > SMALL_POINTS:
             return None
-        rows = np.empty((4, n))
-        rows[:3] = self.coordinates
-        rows[3] = 1.0
-        return rows
+        search_rows = np.empty((4, n))
+        search_rows[:3] = self.coordinates
+        search_rows[3] = 1.0
+        return search_rows
 
     @cached_property
     def byte_rows(self) -> np.ndarray | None:
@@ -93,13 +93,13 @@ class Lattice:
         coordinates = self.coordinates
         if self.scale != 1.0 or not coordinates.size or coordinates.min() < 0 or coordinates.max() > 255:
             return None
-        rows = np.empty((5, coordinates.shape[1]), dtype=np.float32)
-        np.subtract(coordinates, 128.0, out=rows[:3])
-        if not np.array_equal(rows[:3], np.rint(rows[:3])):
+        byte_rows = np.empty((5, coordinates.shape[1]), dtype=np.float32)
+        np.subtract(coordinates, 128.0, out=byte_rows[:3])
+        if not np.array_equal(byte_rows[:3], np.rint(byte_rows[:3])):
             return None
-        np.einsum("ij,ij->j", rows[:3], rows[:3], out=rows[3])
-        rows[4] = 1.0
-        return rows
+        np.einsum("ij,ij->j", byte_rows[:3], byte_rows[:3], out=byte_rows[3])
+        byte_rows[4] = 1.0
+        return byte_rows
 
     def snap(self, centers: np.ndarray) -> np.ndarray:
         """Centers of the space rounded to the lattice."""
@@ -148,28 +148,28 @@ def _block_buffer(size: int) -> np.ndarray:
 
 
 def nearest(lattice: Lattice, centers: np.ndarray, then: Callable[[int, int, np.ndarray], None] | None = None,
-            rows: np.ndarray | None = None) -> Nearest:
+            search_rows: np.ndarray | None = None) -> Nearest:
     """The nearest of the centers (already on the lattice) for every point, exactly.
 
     then(first, last, labels): more work on a part of the points once its
     labels are known, on the same core, while the other parts go on.
-    rows: the lattice's search_rows(), when the caller keeps them.
+    search_rows: the lattice's search_rows(), when the caller keeps them.
     """
-    labels, squared = _nearest(lattice, centers, with_distances=True, then=then, rows=rows)
+    labels, squared = _nearest(lattice, centers, with_distances=True, then=then, search_rows=search_rows)
     return Nearest(labels, squared)
 
 
-def nearest_labels(lattice: Lattice, centers: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+def nearest_labels(lattice: Lattice, centers: np.ndarray, search_rows: np.ndarray | None = None) -> np.ndarray:
     """nearest(lattice, centers).labels, without working out the distances (what a Lloyd step needs)."""
-    return _nearest(lattice, centers, with_distances=False, rows=rows)[0]
+    return _nearest(lattice, centers, with_distances=False, search_rows=search_rows)[0]
 
 
 def nearest_each(lattice: Lattice, center_sets: list[np.ndarray], with_distances: bool = False,
-                 rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                 search_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """nearest() for several sets of centers (on the lattice) of as many centers each, in one product a block:
     (sets, n) labels, each row as nearest(lattice, centers).labels gives it, and with_distances their squared
     distances. On one thread: for the few thousand coarse points of several k-means starts.
-    rows: the lattice's search_rows(), when the caller keeps them.
+    search_rows: the lattice's search_rows(), when the caller keeps them.
     """
     count = len(center_sets[0])
     encoded = np.concatenate([_encode(centers, 1) for centers in center_sets])
@@ -180,11 +180,11 @@ def nearest_each(lattice: Lattice, center_sets: list[np.ndarray], with_distances
     labels = np.empty((sets, n), dtype=np.intp)
     squared = np.empty((sets, n)) if with_distances else None
     size = max(256, BLOCK_VALUES // len(encoded))
-    block = None if rows is not None else _block_buffer(min(size, max(n, 1)))
+    block = None if search_rows is not None else _block_buffer(min(size, max(n, 1)))
     for start in range(0, n, size):
         stop = min(start + size, n)
-        if rows is not None:
-            points = rows[:, start:stop]
+        if search_rows is not None:
+            points = search_rows[:, start:stop]
         else:
             points = block[:, : stop - start]
             points[:3] = lattice.coordinates[:, start:stop]
@@ -214,14 +214,14 @@ def _encode_bytes(centers: np.ndarray) -> np.ndarray | None:
 
 def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool,
              then: Callable[[int, int, np.ndarray], None] | None = None,
-             rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+             search_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     if len(centers) <= BYTE_MAX_CENTERS and lattice.byte_rows is not None:
         few = _encode_bytes(centers)
         if few is not None:
             return _nearest_bytes(lattice.byte_rows, few, with_distances, then)
     encoded = _encode(centers, 1)
-    if rows is not None and then is None:
-        return _nearest_small(rows, encoded, with_distances)
+    if search_rows is not None and then is None:
+        return _nearest_small(search_rows, encoded, with_distances)
     coordinates = lattice.coordinates
     n = coordinates.shape[1]
     labels = np.empty(n, dtype=np.intp)
@@ -241,27 +241,28 @@ def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool,
     return labels, squared
 
 
-def _nearest_small(rows: np.ndarray, encoded: np.ndarray, with_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _nearest_small(search_rows: np.ndarray, encoded: np.ndarray,
+                   with_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """_nearest from a small lattice's search_rows, on this thread, in blocks of BLOCK_VALUES products."""
-    n = rows.shape[1]
+    n = search_rows.shape[1]
     labels = np.empty(n, dtype=np.intp)
     squared = np.empty(n) if with_distances else None
     size = max(256, BLOCK_VALUES // len(encoded))
     for start in range(0, n, size):
         stop = min(start + size, n)
-        best = np.minimum.reduce(encoded @ rows[:, start:stop], axis=0)
+        best = np.minimum.reduce(encoded @ search_rows[:, start:stop], axis=0)
         above = np.floor(best * (1.0 / 256.0))
         labels[start:stop] = best - 256.0 * above
         if squared is not None:
-            points = rows[:3, start:stop]
+            points = search_rows[:3, start:stop]
             squared[start:stop] = above + np.einsum("ij,ij->j", points, points)
     return labels, squared
 
 
-def _nearest_bytes(rows: np.ndarray, encoded: np.ndarray, with_distances: bool,
+def _nearest_bytes(byte_rows: np.ndarray, encoded: np.ndarray, with_distances: bool,
                    then: Callable[[int, int, np.ndarray], None] | None) -> tuple[np.ndarray, np.ndarray | None]:
     """_nearest in float32 on an 8-bit lattice's byte_rows, centers encoded by _encode_bytes."""
-    n = rows.shape[1]
+    n = byte_rows.shape[1]
     labels = np.empty(n, dtype=np.intp)
     squared = np.empty(n) if with_distances else None
     size = max(256, min(BYTE_MAX_BLOCK, BYTE_BLOCK_VALUES // len(encoded)))
@@ -269,7 +270,7 @@ def _nearest_bytes(rows: np.ndarray, encoded: np.ndarray, with_distances: bool,
     def part(first: int, last: int) -> None:
         for start in range(first, last, size):
             stop = min(start + size, last)
-            best = np.min(encoded @ rows[:, start:stop], axis=0)
+            best = np.min(encoded @ byte_rows[:, start:stop], axis=0)
             above = np.floor(best * (1.0 / _BYTE_INDEX))
             labels[start:stop] = best - _BYTE_INDEX * above
             if squared is not None:

@@ -619,36 +619,31 @@ def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: in
     return centers
 
 
-def _lloyd_each(grid: lattice.Lattice, starting: list[np.ndarray], steps: int, rows: np.ndarray) -> list[np.ndarray]:
+def _lloyd_each(grid: lattice.Lattice, starting: list[np.ndarray], steps: int, rows: np.ndarray,
+                search_rows: np.ndarray | None) -> list[np.ndarray]:
     """lloyd() from several starts of as many centers each, their steps taken together: one search and one update
     a step for all the starts not settled yet. Each start's centers come out as its own lloyd() gives them.
+    search_rows: grid.search_rows(), which the caller keeps for its own search.
 
     (A start whose labels did not change is settled: lloyd() stops there. The update sums each start's
     points in the same order as lloyd() does, so every sum and center is the same float.)
     """
     centers = [np.array(start, dtype=np.float64) for start in starting]
     count = len(centers[0])
-    search_rows = grid.search_rows()
     repeated = np.tile(rows, len(centers))  # each start's rows one after the other: one bincount a row for all
     n = rows.shape[1]
     labels: list[np.ndarray | None] = [None] * len(centers)
     going = list(range(len(centers)))
     for _ in range(steps):
         _check_cancelled()
-        found = lattice.nearest_each(grid, [grid.snap(centers[start]) for start in going], rows=search_rows)[0]
+        found = lattice.nearest_each(grid, [grid.snap(centers[start]) for start in going], search_rows=search_rows)[0]
         moving = [(start, new) for start, new in zip(going, found)
                   if labels[start] is None or not np.array_equal(new, labels[start])]
         if not moving:
             break
         going = [start for start, _ in moving]
         grouped = np.concatenate([new + place * count for place, (_, new) in enumerate(moving)])
-        groups = count * len(moving)
-        total = np.bincount(grouped, weights=repeated[0, : len(moving) * n], minlength=groups)
-        sums = np.empty((groups, len(rows) - 1))
-        for dimension, row in enumerate(repeated[1:]):
-            sums[:, dimension] = np.bincount(grouped, weights=row[: len(moving) * n], minlength=groups)
-        moved = np.concatenate([centers[start] for start in going])
-        np.divide(sums, total[:, None], out=moved, where=(total > 0)[:, None])
+        moved = _lloyd_update(repeated[:, : len(moving) * n], grouped, np.concatenate([centers[start] for start in going]))
         for place, (start, new) in enumerate(moving):
             labels[start] = new
             centers[start] = moved[place * count:(place + 1) * count]
@@ -901,10 +896,11 @@ def _rgb_cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice,
         starting.append(mbk.cluster_centers_)
     if len(starting) == 1:
         return lloyd(grid, points, weights, starting[0], COARSE_STEPS, rows)
-    candidates = _lloyd_each(grid, starting, COARSE_STEPS, rows)
+    search_rows = grid.search_rows()
+    candidates = _lloyd_each(grid, starting, COARSE_STEPS, rows, search_rows)
     _check_cancelled()
     squared = lattice.nearest_each(grid, [grid.snap(c) for c in candidates], with_distances=True,
-                                   rows=grid.search_rows())[1]
+                                   search_rows=search_rows)[1]
     errors = [float(np.dot(row, weights)) for row in squared]
     return candidates[int(np.argmin(errors))]
 
