@@ -841,27 +841,23 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
              reuse=lambda key, make: make(), perceptual: bool = False) -> np.ndarray:
     """Weighted k-means on (coarse) points: the best of several starts, each refined by Lloyd steps.
 
-    k-means++ seeding (weighted) is the main start: at large k it lands far
-    better than MiniBatchKMeans's, which seeds on a sample. starts(k) seeds
-    compete, more at small k where one unlucky start costs most, and
-    MiniBatchKMeans competes where it wins (MBK_KS). The lowest weighted
-    squared error on these points is kept. Seeds come from chains kept for
-    the photo under `reuse` (see _seeds). `perceptual`: the palettes that
-    compete under CIEDE2000 keep the earlier policy (PERCEPTUAL_STARTS).
+    In RGB see _rgb_cluster. `perceptual`: the palettes that compete under
+    CIEDE2000 keep the earlier policy, PERCEPTUAL_STARTS k-means++ starts
+    and, up to PERCEPTUAL_MBK_MAX_K, MiniBatchKMeans, their steps taken in
+    turn; the lowest weighted squared error on these points is kept.
     """
-    n_clusters = min(k, len(points))
     rows = weighted_rows(points, weights)
-    candidates = []
-    if perceptual:
-        for start in range(PERCEPTUAL_STARTS if k <= PERCEPTUAL_STARTS_UP_TO_K else 1):
-            seeds = kmeans_plusplus(points, n_clusters, weights, seed + start)
-            candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
-        if k <= PERCEPTUAL_MBK_MAX_K:
-            mbk = sklearn_cluster().MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER,
-                                                    max_no_improvement=5, random_state=seed).fit(points, sample_weight=weights)
-            candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
-    else:
+    if not perceptual:
         return _rgb_cluster(points, weights, grid, k, seed, reuse, rows)
+    n_clusters = min(k, len(points))
+    candidates = []
+    for start in range(PERCEPTUAL_STARTS if k <= PERCEPTUAL_STARTS_UP_TO_K else 1):
+        seeds = kmeans_plusplus(points, n_clusters, weights, seed + start)
+        candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
+    if k <= PERCEPTUAL_MBK_MAX_K:
+        mbk = sklearn_cluster().MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER,
+                                                max_no_improvement=5, random_state=seed).fit(points, sample_weight=weights)
+        candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
     if len(candidates) == 1:
         return candidates[0]
     errors = [_squared_error(grid, weights, c) for c in candidates]
@@ -871,6 +867,13 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
 def _rgb_cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int, reuse,
                  rows: np.ndarray) -> np.ndarray:
     """_cluster in RGB: starts(k) k-means++ starts and, in MBK_KS, MiniBatchKMeans compete.
+
+    k-means++ seeding (weighted) is the main start: at large k it lands far
+    better than MiniBatchKMeans's, which seeds on a sample. More starts
+    compete at small k, where one unlucky start costs most, and
+    MiniBatchKMeans competes where it wins (MBK_KS). Seeds come from chains
+    kept for the photo under `reuse` (see _seeds). The lowest weighted
+    squared error on these points is kept.
 
     Their Lloyd steps run together (_lloyd_each): on a few thousand coarse
     points a step's time is mostly the calls, not the arithmetic. Each
