@@ -643,7 +643,8 @@ def _lloyd_each(grid: lattice.Lattice, starting: list[np.ndarray], steps: int, r
             break
         going = [start for start, _ in moving]
         grouped = np.concatenate([new + place * count for place, (_, new) in enumerate(moving)])
-        moved = _lloyd_update(repeated[:, : len(moving) * n], grouped, np.concatenate([centers[start] for start in going]))
+        settling = np.concatenate([centers[start] for start in going])
+        moved = _lloyd_update(repeated[:, : len(moving) * n], grouped, settling)
         for place, (start, new) in enumerate(moving):
             labels[start] = new
             centers[start] = moved[place * count:(place + 1) * count]
@@ -856,7 +857,8 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
         candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
     if k <= PERCEPTUAL_MBK_MAX_K:
         mbk = sklearn_cluster().MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER,
-                                                max_no_improvement=5, random_state=seed).fit(points, sample_weight=weights)
+                                                max_no_improvement=5, random_state=seed)
+        mbk.fit(points, sample_weight=weights)
         candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
     if len(candidates) == 1:
         return candidates[0]
