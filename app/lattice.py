@@ -42,9 +42,9 @@ MAX_CENTERS = 256  # the index must fit the low 8 bits
 # Centers of 8-bit colors searched in float32: the index fits the low 6 bits, and 64 * (12 * 128**2 + 1) < 2**24.
 BYTE_MAX_CENTERS = 64
 # A lattice of at most this many points (the coarse bins: a few thousand) can be searched from its search_rows, on one
-# thread (below parallel.MIN_PART it is never split anyway).
-SMALL_POINTS = 1 << 15
-_BYTE_INDEX = 64.0
+# thread (it is never split below parallel.MIN_PART anyway).
+SMALL_POINTS = parallel.MIN_PART
+_BYTE_INDEX = float(BYTE_MAX_CENTERS)  # the float32 search's encoded index: below it the label, above it the distance
 
 
 @dataclass(frozen=True)
@@ -70,20 +70,20 @@ class Lattice:
 
     @property
     def nbytes(self) -> int:
-        rows = self.__dict__.get("byte_rows")
-        return self.coordinates.nbytes + (0 if rows is None else rows.nbytes)
+        byte_rows = self.__dict__.get("byte_rows")
+        return self.coordinates.nbytes + (0 if byte_rows is None else byte_rows.nbytes)
 
     def search_rows(self) -> np.ndarray | None:
         """[x, 1] as the rows of a (4, n) float64 array when the lattice has at most SMALL_POINTS points, else None:
         for a caller that searches it many times (Lloyd steps on coarse bins, a tenth of a ms each), which hands
-        them to every search (rows=) rather than have each copy the coordinates block by block. Not kept."""
+        them to every search (search_rows=) rather than have each copy the coordinates block by block. Not kept."""
         n = self.coordinates.shape[1]
         if n > SMALL_POINTS:
             return None
-        rows = np.empty((4, n))
-        rows[:3] = self.coordinates
-        rows[3] = 1.0
-        return rows
+        search_rows = np.empty((4, n))
+        search_rows[:3] = self.coordinates
+        search_rows[3] = 1.0
+        return search_rows
 
     @cached_property
     def byte_rows(self) -> np.ndarray | None:
@@ -93,13 +93,11 @@ class Lattice:
         coordinates = self.coordinates
         if self.scale != 1.0 or not coordinates.size or coordinates.min() < 0 or coordinates.max() > 255:
             return None
-        rows = np.empty((5, coordinates.shape[1]), dtype=np.float32)
-        np.subtract(coordinates, 128.0, out=rows[:3])
-        if not np.array_equal(rows[:3], np.rint(rows[:3])):
-            return None
-        np.einsum("ij,ij->j", rows[:3], rows[:3], out=rows[3])
-        rows[4] = 1.0
-        return rows
+        byte_rows = np.empty((5, coordinates.shape[1]), dtype=np.float32)
+        np.subtract(coordinates, 128.0, out=byte_rows[:3])
+        np.einsum("ij,ij->j", byte_rows[:3], byte_rows[:3], out=byte_rows[3])
+        byte_rows[4] = 1.0
+        return byte_rows
 
     def snap(self, centers: np.ndarray) -> np.ndarray:
         """Centers of the space rounded to the lattice."""
@@ -148,52 +146,66 @@ def _block_buffer(size: int) -> np.ndarray:
 
 
 def nearest(lattice: Lattice, centers: np.ndarray, then: Callable[[int, int, np.ndarray], None] | None = None,
-            rows: np.ndarray | None = None) -> Nearest:
+            search_rows: np.ndarray | None = None) -> Nearest:
     """The nearest of the centers (already on the lattice) for every point, exactly.
 
     then(first, last, labels): more work on a part of the points once its
     labels are known, on the same core, while the other parts go on.
-    rows: the lattice's search_rows(), when the caller keeps them.
+    search_rows: the lattice's search_rows(), when the caller keeps them.
     """
-    labels, squared = _nearest(lattice, centers, with_distances=True, then=then, rows=rows)
+    labels, squared = _nearest(lattice, centers, with_distances=True, then=then, search_rows=search_rows)
     return Nearest(labels, squared)
 
 
-def nearest_labels(lattice: Lattice, centers: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+def nearest_labels(lattice: Lattice, centers: np.ndarray, search_rows: np.ndarray | None = None) -> np.ndarray:
     """nearest(lattice, centers).labels, without working out the distances (what a Lloyd step needs)."""
-    return _nearest(lattice, centers, with_distances=False, rows=rows)[0]
+    return _nearest(lattice, centers, with_distances=False, search_rows=search_rows)[0]
 
 
 def nearest_each(lattice: Lattice, center_sets: list[np.ndarray], with_distances: bool = False,
-                 rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                 search_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """nearest() for several sets of centers (on the lattice) of as many centers each, in one product a block:
     (sets, n) labels, each row as nearest(lattice, centers).labels gives it, and with_distances their squared
     distances. On one thread: for the few thousand coarse points of several k-means starts.
-    rows: the lattice's search_rows(), when the caller keeps them.
+    search_rows: the lattice's search_rows(), when the caller keeps them.
     """
-    count = len(center_sets[0])
+    sizes = [len(centers) for centers in center_sets]
+    if len(set(sizes)) != 1:
+        raise ValueError(f"every set must have as many centers, got sets of {sizes}")
     encoded = np.concatenate([_encode(centers, 1) for centers in center_sets])
-    if len(encoded) != count * len(center_sets):
-        raise ValueError("every set must have as many centers")
-    sets = len(center_sets)
+    return _search_sets(lattice, encoded, len(center_sets), with_distances, search_rows)
+
+
+def _search_sets(lattice: Lattice, encoded: np.ndarray, sets: int, with_distances: bool,
+                 search_rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """nearest_each for centers already encoded, set after set, on this thread."""
+    count = len(encoded) // sets
     n = lattice.coordinates.shape[1]
     labels = np.empty((sets, n), dtype=np.intp)
     squared = np.empty((sets, n)) if with_distances else None
-    size = max(256, BLOCK_VALUES // len(encoded))
-    block = None if rows is not None else _block_buffer(min(size, max(n, 1)))
+    size = max(256, min(MAX_BLOCK, BLOCK_VALUES // len(encoded)))
+    block = None if search_rows is not None else _block_buffer(min(size, max(n, 1)))
     for start in range(0, n, size):
         stop = min(start + size, n)
-        if rows is not None:
-            points = rows[:, start:stop]
+        if search_rows is not None:
+            points = search_rows[:, start:stop]
         else:
             points = block[:, : stop - start]
             points[:3] = lattice.coordinates[:, start:stop]
         best = np.minimum.reduce((encoded @ points).reshape(sets, count, stop - start), axis=1)
-        above = np.floor(best * (1.0 / 256.0))
-        labels[:, start:stop] = best - 256.0 * above
-        if squared is not None:
-            squared[:, start:stop] = above + np.einsum("ij,ij->j", points[:3], points[:3])
+        _decode(best, labels[:, start:stop], None if squared is None else squared[:, start:stop], points)
     return labels, squared
+
+
+def _decode(best: np.ndarray, labels: np.ndarray, squared: np.ndarray | None = None, points: np.ndarray | None = None,
+            index: float = 256.0) -> None:
+    """Write the labels (the encoded minima `best` modulo `index`) and, into squared when given, the squared
+    distances: what is above the index, plus |x|^2 of the points' rows [x, ...] when given (the float64 search
+    leaves it out of the product)."""
+    above = np.floor(best * (1.0 / index))
+    labels[...] = best - index * above
+    if squared is not None:
+        squared[...] = above if points is None else above + np.einsum("ij,ij->j", points[:3], points[:3])
 
 
 def _encode_bytes(centers: np.ndarray) -> np.ndarray | None:
@@ -214,14 +226,15 @@ def _encode_bytes(centers: np.ndarray) -> np.ndarray | None:
 
 def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool,
              then: Callable[[int, int, np.ndarray], None] | None = None,
-             rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+             search_rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     if len(centers) <= BYTE_MAX_CENTERS and lattice.byte_rows is not None:
         few = _encode_bytes(centers)
         if few is not None:
             return _nearest_bytes(lattice.byte_rows, few, with_distances, then)
     encoded = _encode(centers, 1)
-    if rows is not None and then is None:
-        return _nearest_small(rows, encoded, with_distances)
+    if search_rows is not None and then is None:
+        labels, squared = _search_sets(lattice, encoded, 1, with_distances, search_rows)
+        return labels[0], None if squared is None else squared[0]
     coordinates = lattice.coordinates
     n = coordinates.shape[1]
     labels = np.empty(n, dtype=np.intp)
@@ -230,10 +243,7 @@ def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool,
     def part(first: int, last: int) -> None:
         for start, stop, points in _blocks(coordinates, first, last, len(encoded)):
             best = np.min(encoded @ points, axis=0)
-            above = np.floor(best * (1.0 / 256.0))
-            labels[start:stop] = best - 256.0 * above
-            if squared is not None:
-                squared[start:stop] = above + np.einsum("ij,ij->j", points[:3], points[:3])
+            _decode(best, labels[start:stop], None if squared is None else squared[start:stop], points)
         if then is not None:
             then(first, last, labels[first:last])
 
@@ -241,27 +251,10 @@ def _nearest(lattice: Lattice, centers: np.ndarray, with_distances: bool,
     return labels, squared
 
 
-def _nearest_small(rows: np.ndarray, encoded: np.ndarray, with_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """_nearest from a small lattice's search_rows, on this thread, in blocks of BLOCK_VALUES products."""
-    n = rows.shape[1]
-    labels = np.empty(n, dtype=np.intp)
-    squared = np.empty(n) if with_distances else None
-    size = max(256, BLOCK_VALUES // len(encoded))
-    for start in range(0, n, size):
-        stop = min(start + size, n)
-        best = np.minimum.reduce(encoded @ rows[:, start:stop], axis=0)
-        above = np.floor(best * (1.0 / 256.0))
-        labels[start:stop] = best - 256.0 * above
-        if squared is not None:
-            points = rows[:3, start:stop]
-            squared[start:stop] = above + np.einsum("ij,ij->j", points, points)
-    return labels, squared
-
-
-def _nearest_bytes(rows: np.ndarray, encoded: np.ndarray, with_distances: bool,
+def _nearest_bytes(byte_rows: np.ndarray, encoded: np.ndarray, with_distances: bool,
                    then: Callable[[int, int, np.ndarray], None] | None) -> tuple[np.ndarray, np.ndarray | None]:
     """_nearest in float32 on an 8-bit lattice's byte_rows, centers encoded by _encode_bytes."""
-    n = rows.shape[1]
+    n = byte_rows.shape[1]
     labels = np.empty(n, dtype=np.intp)
     squared = np.empty(n) if with_distances else None
     size = max(256, min(BYTE_MAX_BLOCK, BYTE_BLOCK_VALUES // len(encoded)))
@@ -269,11 +262,8 @@ def _nearest_bytes(rows: np.ndarray, encoded: np.ndarray, with_distances: bool,
     def part(first: int, last: int) -> None:
         for start in range(first, last, size):
             stop = min(start + size, last)
-            best = np.min(encoded @ rows[:, start:stop], axis=0)
-            above = np.floor(best * (1.0 / _BYTE_INDEX))
-            labels[start:stop] = best - _BYTE_INDEX * above
-            if squared is not None:
-                squared[start:stop] = above
+            best = np.min(encoded @ byte_rows[:, start:stop], axis=0)
+            _decode(best, labels[start:stop], None if squared is None else squared[start:stop], index=_BYTE_INDEX)
         if then is not None:
             then(first, last, labels[first:last])
 
@@ -298,7 +288,7 @@ def nearest_few(lattice: Lattice, centers: np.ndarray, count: int) -> np.ndarray
             values = encoded @ points
             for rank in range(count):
                 best = values.min(axis=0)
-                found[start:stop, rank] = best - 256.0 * np.floor(best * (1.0 / 256.0))
+                _decode(best, found[start:stop, rank])
                 if rank + 1 < count:
                     values[values == best] = np.inf
 

@@ -619,36 +619,32 @@ def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: in
     return centers
 
 
-def _lloyd_each(grid: lattice.Lattice, starting: list[np.ndarray], steps: int, rows: np.ndarray) -> list[np.ndarray]:
+def _lloyd_each(grid: lattice.Lattice, starting: list[np.ndarray], steps: int, rows: np.ndarray,
+                search_rows: np.ndarray | None) -> list[np.ndarray]:
     """lloyd() from several starts of as many centers each, their steps taken together: one search and one update
     a step for all the starts not settled yet. Each start's centers come out as its own lloyd() gives them.
+    search_rows: grid.search_rows(), which the caller keeps for its own search.
 
     (A start whose labels did not change is settled: lloyd() stops there. The update sums each start's
     points in the same order as lloyd() does, so every sum and center is the same float.)
     """
     centers = [np.array(start, dtype=np.float64) for start in starting]
     count = len(centers[0])
-    search_rows = grid.search_rows()
     repeated = np.tile(rows, len(centers))  # each start's rows one after the other: one bincount a row for all
     n = rows.shape[1]
     labels: list[np.ndarray | None] = [None] * len(centers)
     going = list(range(len(centers)))
     for _ in range(steps):
         _check_cancelled()
-        found = lattice.nearest_each(grid, [grid.snap(centers[start]) for start in going], rows=search_rows)[0]
+        found = lattice.nearest_each(grid, [grid.snap(centers[start]) for start in going], search_rows=search_rows)[0]
         moving = [(start, new) for start, new in zip(going, found)
                   if labels[start] is None or not np.array_equal(new, labels[start])]
         if not moving:
             break
         going = [start for start, _ in moving]
         grouped = np.concatenate([new + place * count for place, (_, new) in enumerate(moving)])
-        groups = count * len(moving)
-        total = np.bincount(grouped, weights=repeated[0, : len(moving) * n], minlength=groups)
-        sums = np.empty((groups, len(rows) - 1))
-        for dimension, row in enumerate(repeated[1:]):
-            sums[:, dimension] = np.bincount(grouped, weights=row[: len(moving) * n], minlength=groups)
-        moved = np.concatenate([centers[start] for start in going])
-        np.divide(sums, total[:, None], out=moved, where=(total > 0)[:, None])
+        settling = np.concatenate([centers[start] for start in going])
+        moved = _lloyd_update(repeated[:, : len(moving) * n], grouped, settling)
         for place, (start, new) in enumerate(moving):
             labels[start] = new
             centers[start] = moved[place * count:(place + 1) * count]
@@ -846,27 +842,24 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
              reuse=lambda key, make: make(), perceptual: bool = False) -> np.ndarray:
     """Weighted k-means on (coarse) points: the best of several starts, each refined by Lloyd steps.
 
-    k-means++ seeding (weighted) is the main start: at large k it lands far
-    better than MiniBatchKMeans's, which seeds on a sample. starts(k) seeds
-    compete, more at small k where one unlucky start costs most, and
-    MiniBatchKMeans competes where it wins (MBK_KS). The lowest weighted
-    squared error on these points is kept. Seeds come from chains kept for
-    the photo under `reuse` (see _seeds). `perceptual`: the palettes that
-    compete under CIEDE2000 keep the earlier policy (PERCEPTUAL_STARTS).
+    In RGB see _rgb_cluster. `perceptual`: the palettes that compete under
+    CIEDE2000 keep the earlier policy, PERCEPTUAL_STARTS k-means++ starts
+    and, up to PERCEPTUAL_MBK_MAX_K, MiniBatchKMeans, their steps taken in
+    turn; the lowest weighted squared error on these points is kept.
     """
-    n_clusters = min(k, len(points))
     rows = weighted_rows(points, weights)
-    candidates = []
-    if perceptual:
-        for start in range(PERCEPTUAL_STARTS if k <= PERCEPTUAL_STARTS_UP_TO_K else 1):
-            seeds = kmeans_plusplus(points, n_clusters, weights, seed + start)
-            candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
-        if k <= PERCEPTUAL_MBK_MAX_K:
-            mbk = sklearn_cluster().MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER,
-                                                    max_no_improvement=5, random_state=seed).fit(points, sample_weight=weights)
-            candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
-    else:
+    if not perceptual:
         return _rgb_cluster(points, weights, grid, k, seed, reuse, rows)
+    n_clusters = min(k, len(points))
+    candidates = []
+    for start in range(PERCEPTUAL_STARTS if k <= PERCEPTUAL_STARTS_UP_TO_K else 1):
+        seeds = kmeans_plusplus(points, n_clusters, weights, seed + start)
+        candidates.append(lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
+    if k <= PERCEPTUAL_MBK_MAX_K:
+        mbk = sklearn_cluster().MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER,
+                                                max_no_improvement=5, random_state=seed)
+        mbk.fit(points, sample_weight=weights)
+        candidates.append(lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
     if len(candidates) == 1:
         return candidates[0]
     errors = [_squared_error(grid, weights, c) for c in candidates]
@@ -876,6 +869,13 @@ def _cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: 
 def _rgb_cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int, reuse,
                  rows: np.ndarray) -> np.ndarray:
     """_cluster in RGB: starts(k) k-means++ starts and, in MBK_KS, MiniBatchKMeans compete.
+
+    k-means++ seeding (weighted) is the main start: at large k it lands far
+    better than MiniBatchKMeans's, which seeds on a sample. More starts
+    compete at small k, where one unlucky start costs most, and
+    MiniBatchKMeans competes where it wins (MBK_KS). Seeds come from chains
+    kept for the photo under `reuse` (see _seeds). The lowest weighted
+    squared error on these points is kept.
 
     Their Lloyd steps run together (_lloyd_each): on a few thousand coarse
     points a step's time is mostly the calls, not the arithmetic. Each
@@ -901,10 +901,11 @@ def _rgb_cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice,
         starting.append(mbk.cluster_centers_)
     if len(starting) == 1:
         return lloyd(grid, points, weights, starting[0], COARSE_STEPS, rows)
-    candidates = _lloyd_each(grid, starting, COARSE_STEPS, rows)
+    search_rows = grid.search_rows()
+    candidates = _lloyd_each(grid, starting, COARSE_STEPS, rows, search_rows)
     _check_cancelled()
     squared = lattice.nearest_each(grid, [grid.snap(c) for c in candidates], with_distances=True,
-                                   rows=grid.search_rows())[1]
+                                   search_rows=search_rows)[1]
     errors = [float(np.dot(row, weights)) for row in squared]
     return candidates[int(np.argmin(errors))]
 

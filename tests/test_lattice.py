@@ -121,10 +121,16 @@ def test_a_search_from_the_kept_rows_of_a_small_lattice_gives_the_same_answer(k)
     rng = np.random.default_rng(60 + k)
     grid = lattice.Lattice.of(rng.uniform(0, 255, (6_000, 3)), 8.0)  # coarse bins' means, on their finer lattice
     centers = grid.snap(rng.uniform(0, 255, (k, 3)))
-    rows = grid.search_rows()
-    assert rows is not None and rows.shape == (4, 6_000)
-    kept, fresh = lattice.nearest(grid, centers, rows=rows), lattice.nearest(grid, centers)
+    search_rows = grid.search_rows()
+    assert search_rows is not None and search_rows.shape == (4, 6_000)
+    kept, fresh = lattice.nearest(grid, centers, search_rows=search_rows), lattice.nearest(grid, centers)
     np.testing.assert_array_equal(kept.labels, fresh.labels)
     np.testing.assert_array_equal(kept.squared_distances, fresh.squared_distances)
-    np.testing.assert_array_equal(lattice.nearest_labels(grid, centers, rows), fresh.labels)
+    np.testing.assert_array_equal(lattice.nearest_labels(grid, centers, search_rows), fresh.labels)
     assert lattice.Lattice.of(rng.uniform(0, 255, (lattice.SMALL_POINTS + 1, 3)), 8.0).search_rows() is None
+
+
+def test_sets_of_different_sizes_are_refused_by_name():
+    grid = lattice.Lattice.of(np.zeros((10, 3), dtype=np.uint8), 1.0)
+    with pytest.raises(ValueError, match=r"\[3, 4\]"):
+        lattice.nearest_each(grid, [np.zeros((3, 3)), np.zeros((4, 3))])

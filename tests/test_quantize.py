@@ -658,7 +658,7 @@ def test_lloyd_steps_of_several_starts_taken_together_give_each_start_its_own_ce
     starting = [quantize.kmeans_plusplus(points, k, weights, seed) for seed in range(4)]
     starting.append(points[:k].copy())  # float32, as MiniBatchKMeans's centers are
     starting.append(np.repeat(points[:1].astype(np.float64), k, axis=0))  # every center but one loses its points
-    together = quantize._lloyd_each(grid, starting, quantize.COARSE_STEPS, rows)
+    together = quantize._lloyd_each(grid, starting, quantize.COARSE_STEPS, rows, grid.search_rows())
     for start, centers in zip(starting, together):
         np.testing.assert_array_equal(centers, quantize.lloyd(grid, points, weights, start, quantize.COARSE_STEPS, rows))
     each = lattice.nearest_each(grid, [grid.snap(c) for c in together], with_distances=True)
