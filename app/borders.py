@@ -51,12 +51,19 @@ def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borde
     middle = run_count // 2
     top, bottom = parallel.side_by_side(lambda: _borders_of_runs(regions, keep, both_ways, 0, middle),
                                         lambda: _borders_of_runs(regions, keep, both_ways, middle, run_count))
-    # Regions that begin in the top half have the lower numbers; the few of them with borders in the bottom
-    # half too (and the few regions beginning at the middle with borders in the top half) join the other list.
-    split = int(regions.run_region[middle - 1]) + 1
+    return seamed(top, bottom, int(regions.run_region[middle - 1]) + 1, regions.count)
+
+
+def seamed(top: Borders, bottom: Borders, split: int, count: int) -> Borders:
+    """The borders found in two halves, in one list sorted by (source, target).
+
+    The top half's sources are mostly below `split`, the bottom half's mostly
+    from it on: the few found on the other side (a region crossing the
+    middle) join the other half's list, lengths of a pair in both summed.
+    """
     top_end, bottom_start = np.searchsorted(top.source, split), np.searchsorted(bottom.source, split)
-    low = joined_borders(_part(top, 0, top_end), _part(bottom, 0, bottom_start), regions.count)
-    high = joined_borders(_part(bottom, bottom_start, None), _part(top, top_end, None), regions.count)
+    low = joined_borders(_part(top, 0, top_end), _part(bottom, 0, bottom_start), count)
+    high = joined_borders(_part(bottom, bottom_start, None), _part(top, top_end, None), count)
     return Borders(*(np.concatenate([getattr(low, name), getattr(high, name)]) for name in ("source", "target", "length")))
 
 

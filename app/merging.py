@@ -12,7 +12,7 @@ from functools import partial
 import numpy as np
 
 from app import parallel
-from app.borders import Borders, group_borders, joined_borders
+from app.borders import Borders, group_borders, seamed
 from app.regions import CLEAR, Regions, first_of_each
 
 # Rounds merged in the exact smallest-first order before long chains switch to halving.
@@ -166,7 +166,7 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
             return group_borders(a[kept], b[kept], length[begin:end][kept], count, distinct=True)
 
         parts = parallel.side_by_side(*(partial(regrouped, first, last) for first, last in zip(halves[:-1], halves[1:])))
-        graph = parts[0] if len(parts) == 1 else _seamed(*parts, int(chooser[halves[1]]), count)
+        graph = parts[0] if len(parts) == 1 else seamed(*parts, int(chooser[halves[1]]), count)
         source, target, length = graph.source, graph.target, graph.length
     root = parent
     while not np.array_equal(root[root], root):
@@ -181,16 +181,6 @@ _FEW_NODES = 4096
 
 # From this many borders on, a round works in two halves side by side: a thread costs more than it saves.
 _HALVES_ENTRIES = 1 << 17
-
-
-def _seamed(top: Borders, bottom: Borders, split: int, count: int) -> Borders:
-    """The borders of two halves in one list: those of the top half come from groups below `split` (a group
-    stands for its lowest member), and those of the bottom half mostly from the others."""
-    bottom_start = int(np.searchsorted(bottom.source, split))
-    low = joined_borders(top, Borders(bottom.source[:bottom_start], bottom.target[:bottom_start],
-                                      bottom.length[:bottom_start]), count)
-    return Borders(*(np.concatenate([getattr(low, name), getattr(bottom, name)[bottom_start:]])
-                     for name in ("source", "target", "length")))
 
 
 # The rank of a group that waits for nobody: above every size * count + number.

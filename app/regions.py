@@ -100,16 +100,20 @@ def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) ->
         positions, region = regions.pixels_of(wanted)
         chosen = keys[positions]  # the photo's pixels may be a strided view: never copy them whole
         del positions
-    # A packed key is 0x00RRGGBB: little-endian, its bytes are B, G, R, 0.
-    channels = chosen.astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
     sums = np.zeros((regions.count, 3))
     # bincount wants intp numbers and float64 weights: converted once, into one buffer, not per channel.
     numbers, weights = region.astype(np.intp, copy=False), np.empty(len(region))
-    for channel, byte in enumerate((2, 1, 0)):
-        np.copyto(weights, channels[:, byte])
+    for channel, column in enumerate(_rgb_columns(chosen)):
+        np.copyto(weights, column)
         sums[:, channel] = np.bincount(numbers, weights=weights, minlength=regions.count)
     del numbers, weights
     return Pixels(keys=chosen, region=region, sums=sums)
+
+
+def _rgb_columns(keys: np.ndarray) -> list[np.ndarray]:
+    """The R, G and B bytes of packed keys (0x00RRGGBB), as views: little-endian, a key's bytes are B, G, R, 0."""
+    channels = np.ascontiguousarray(keys).astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
+    return [channels[:, byte] for byte in (2, 1, 0)]
 
 
 def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -121,7 +125,7 @@ def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> n
     given its region, which costs more than the sums themselves.
     """
     pixels = len(keys)
-    channels = np.ascontiguousarray(keys).astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
+    columns = _rgb_columns(keys)
     # A run's sum is a whole number below 255 * width: exact in float32 when that is below 2**24.
     exact_type = np.float32 if 255 * regions.shape[1] < 2**24 else np.float64
     run_first = regions.run_first
@@ -129,8 +133,8 @@ def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> n
     def runs_summed(first: int, last: int) -> np.ndarray:
         begin, end = int(run_first[first]), int(run_first[last]) if last < len(run_first) else pixels
         weights, sums = np.empty(end - begin, dtype=exact_type), np.empty((last - first, 3))
-        for channel, byte in enumerate((2, 1, 0)):  # a packed key's bytes are B, G, R, 0 (little-endian)
-            np.copyto(weights, channels[begin:end, byte])
+        for channel, column in enumerate(columns):
+            np.copyto(weights, column[begin:end])
             sums[:, channel] = np.add.reduceat(weights, run_first[first:last] - begin)
         return sums
 
