@@ -87,7 +87,10 @@ def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
     # The calling thread does the first part itself: one hand-over fewer, and on a busy machine
     # it does not wait for a core to come free before any work starts.
     futures = [_executor().submit(work, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
-    first = work(bounds[0], bounds[1])
+    try:
+        first = work(bounds[0], bounds[1])
+    finally:
+        wait(futures)  # as side_by_side(): a part that failed or was cancelled here leaves none running behind
     return [first] + [future.result() for future in futures]
 
 

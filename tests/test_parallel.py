@@ -61,6 +61,22 @@ def test_when_the_first_step_fails_the_others_have_finished_before_the_error_rea
     assert finished.is_set()
 
 
+def test_when_the_callers_part_of_a_pass_fails_the_pool_parts_have_finished_before_the_error():
+    if parallel.workers() == 1:
+        pytest.skip("one core: a pass runs in one part here")
+    finished = threading.Event()
+
+    def part(first: int, last: int) -> None:
+        if first == 0:
+            raise ValueError("part failed")
+        finished.wait(0.2)
+        finished.set()
+
+    with pytest.raises(ValueError, match="part failed"):
+        parallel.map_ranges(parallel.workers() * parallel.MIN_PART, part)
+    assert finished.is_set()
+
+
 def test_in_background_runs_in_the_pool_and_hands_back_its_result_or_error():
     here = threading.get_ident()
     with parallel.in_background(threading.get_ident) as future:
