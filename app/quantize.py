@@ -413,19 +413,16 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
         _check_cancelled()
         if color_space == "rgb":
             palette = _palette(hist, k, "rgb", seed)
-            if not measure_delta_e:
-                found = lattice.nearest(hist.lattice("rgb"), palette)
-                _check_cancelled()
-                return summarize(hist, palette, found.labels, measure_delta_e=False,
-                                 squared_error=float(np.dot(found.squared_distances, hist.weights)))
-            # Each core measures the CIEDE2000 of its part of the colors as soon as it has their
-            # entries: one pass over the colors instead of two. (summarize only merges and
-            # reorders entries of the same color, so the differences stay what they are.)
-            differences = np.empty(hist.unique_colors, dtype=np.float32)
-            measure = colorspace.differences_to_entries(hist.lab, colorspace.srgb_to_lab(palette), differences)
+            differences = measure = None
+            if measure_delta_e:
+                # Each core measures the CIEDE2000 of its part of the colors as soon as it has their
+                # entries: one pass over the colors instead of two. (summarize only merges and
+                # reorders entries of the same color, so the differences stay what they are.)
+                differences = np.empty(hist.unique_colors, dtype=np.float32)
+                measure = colorspace.differences_to_entries(hist.lab, colorspace.srgb_to_lab(palette), differences)
             found = lattice.nearest(hist.lattice("rgb"), palette, then=measure)
             _check_cancelled()
-            return summarize(hist, palette, found.labels, differences,
+            return summarize(hist, palette, found.labels, differences, measure_delta_e=measure_delta_e,
                              squared_error=float(np.dot(found.squared_distances, hist.weights)))
         return _perceptual_fit(hist, k, color_space, seed)
 
@@ -444,7 +441,9 @@ def _perceptual_fit(hist: Histogram, k: int, color_space: str, seed: int) -> Pal
     bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
     coarse_lab, coarse_weights, _ = _coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
     coarse_lab = coarse_lab.astype(np.float32)
-    hist.points(color_space)  # a photo's first palette in this space converts its colors here, on every core
+    # A photo's first palette in this space converts its colors and makes the lattices the competitors share
+    # here, on every core, before they start side by side (each would otherwise make its own copy at once).
+    hist.lattice(color_space), hist.lattice("rgb")
     competitors = (
         lambda: _palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
         lambda: _classic_palette(hist, k, color_space, seed),
