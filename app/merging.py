@@ -110,16 +110,8 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
             ready = np.flatnonzero(_odd_depth(chooser, choice, size, (size < min_region) | wanting))
             merging, into = chooser[ready], choice[ready]
         rounds += 1
-        if not len(merging):
-            # A guard that should never act: a round merges nothing only if its choosers wait for a group that
-            # ranks before them with no borders listed to choose from. Such a group gives up wanting, so
-            # the rounds cannot spin (a pass that once did, with min_depth beside transparent holes, is a test).
-            blocking = np.setdiff1d(target[rank[target] < _LAST], chooser)
-            if not len(blocking):
-                raise RuntimeError("merge round stalled with no group to wait for")  # the smallest is ready
-            wanting[blocking] = False
-            rank[blocking] = _LAST
-            continue
+        if not len(merging):  # cannot happen (see the docstring): a hang, were it to, is worse than an error
+            raise RuntimeError("a merge round merged nothing: a group ranked before its neighbours has no borders listed")
         index[merging] = index[into]
         current[merging] = into
         # Neighbours of one index that a merge brought together: only borders from or to a merged region.
@@ -208,7 +200,7 @@ class _Runs:
 
     def bounds(self, first: int, last: int) -> tuple[int, int]:
         """Where runs first..last-1 begin and end among the entries."""
-        begin = int(self.starts[first]) if first < len(self.starts) else 0
+        begin = int(self.starts[first])
         return begin, int(self.starts[last - 1] + self.lengths[last - 1]) if last > first else begin
 
     def entries(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
