@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 from scipy import ndimage
 
@@ -53,7 +54,17 @@ def test_the_stage_table_names_each_step_of_a_cleaning(tmp_path):
     Image.fromarray(pixels).save(path)
     lines = bench_regions.stages_table([path], 6, [5, 40], repeat=1).splitlines()
     header = lines[0].split()
-    for step in ("labelling", "borders", "small", "merging", "rest", "total"):
+    for step in ("index", "labelling", "borders", "small", "merging", "rest", "total"):
         assert step in header
     assert len(lines) == 2 + 2 and all(line.startswith("generated.png") for line in lines[2:])
     assert bench_regions.cleaning.label_regions.__module__ == "app.regions"  # the steps are put back
+
+
+def test_the_stage_table_refuses_a_step_the_cleaning_never_calls(tmp_path, monkeypatch):
+    path = tmp_path / "generated.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(path)
+    # Given the photo's colors' entries, clean() never builds them from a lookup table.
+    monkeypatch.setattr(bench_regions, "STAGES", {**bench_regions.STAGES, "_labels_of_colors": "colors' entries"})
+    with pytest.raises(RuntimeError, match="colors' entries"):
+        bench_regions.stages_table([path], 4, [5], repeat=1)
+    assert bench_regions.cleaning._labels_of_colors.__module__ == "app.cleaning"
