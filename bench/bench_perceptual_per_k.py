@@ -1,6 +1,6 @@
 """A perceptual palette for one more k at 12 MP: this tree's engine against a git revision's, in turns in one run.
 
-    .venv/bin/python -m bench.bench_perceptual_per_k                      # against main, lab, Olympus 12 MP
+    .venv/bin/python -m bench.bench_perceptual_per_k --against main        # lab, Olympus 12 MP
     .venv/bin/python -m bench.bench_perceptual_per_k --against HEAD~3 --spaces lab,oklab --repeat 5
 
 The slider's color-space switch waits for quantize.find_palette(hist, k, "lab") on the photo's
@@ -8,7 +8,7 @@ cached histogram (issue 9: a switch within 400 ms at 12 MP). Each engine runs in
 its own: the revision's app/ comes from `git archive`, ours is the working tree. Both count the photo
 once and warm up (one palette in each space), then the parent asks them for the same k and color space
 in turns, so a busy moment of a shared machine falls on both alike. The table gives each engine's
-p50 / p95 wall time over --repeat calls per k, the ratio against the revision, the p50 CPU time of
+median / slowest wall time over --repeat calls per k, the ratio against the revision, the p50 CPU time of
 every thread (what the work took, where the wall clock also counts waiting for a core on a shared
 machine), and each engine's mean CIEDE2000 (lower is better), which must not rise.
 """

@@ -306,7 +306,9 @@ function rested() {
       view.delta_e = deltaE;
       showFigures(view, current.ladder.info, sameView(current.full?.view, view) ? current.full : null);
       announceReady(view);
-    }).catch(() => {}); // the figure stays "…"; the next rest asks again
+    }).catch(() => { // the figure stays "…" (the next rest asks again); the result is announced all the same
+      if (session === current && preview.shown === view) announceReady(view);
+    });
   } else announceReady(view);
   if (viewer.zoomed()) fetchFull(view).catch(() => {});
   else if (!view.minRegion && session.ladder.complete(view.colorSpace)) {
@@ -319,7 +321,8 @@ function rested() {
 
 function announceReady(view) {
   const psnr = view.psnr == null ? "identical to the original" : `PSNR ${view.psnr.toFixed(1)} dB`;
-  announce(`Result ready: ${view.colors} colors, ${psnr}, mean ΔE ${view.delta_e.toFixed(2)}.`);
+  const deltaE = view.delta_e == null ? "" : `, mean ΔE ${view.delta_e.toFixed(2)}`;
+  announce(`Result ready: ${view.colors} colors, ${psnr}${deltaE}.`);
 }
 
 /** The server's full-resolution result of a view: for the download, the file size and zooming to 100%. */

@@ -8,7 +8,7 @@
 // The server abandons a background batch's k-means within a step when a priority request
 // needs one (app/ladder.py); the batch answers what it has, and the rest is asked again once
 // the user has had no priority answer for QUIET_MS.
-// Palettes come without their mean ΔE (delta_e=0: it would cost the server a third more per k at
+// Palettes come without their mean ΔE (delta_e=0: it is a third of an rgb palette's cost on the server at
 // 12 MP, and drawing needs none); measure() asks for the figure of the k shown once the slider rests.
 
 // The order other color spaces are fetched ahead in. The page cannot know which one the user will

@@ -68,6 +68,12 @@ async function takePhoto({ bitmap, file, width, height, id }) {
   setTimeout(() => warmUp("rgb"), 0); // while the first palette is on the server
 }
 
+/** The CIELAB of the photo's distinct colors, made on first need and kept with the photo. */
+function labOf(photo) {
+  photo.lab ||= labOfKeys(photo.keys);
+  return photo.lab;
+}
+
 const warmed = new Set();
 
 /** Once per color space: its matching runs on a few of the photo's colors, so that the engine has
@@ -96,8 +102,7 @@ function render({ id, seq, palette, colorSpace, dither }) {
   if (dither === "floyd-steinberg") {
     ditherOnto(rgba, width, height, palette, out);
   } else {
-    if (colorSpace !== "rgb" && !photo.lab) photo.lab = labOfKeys(photo.keys);
-    const labels = assign(photo.keys, photo.lab, palette, colorSpace);
+    const labels = assign(photo.keys, colorSpace === "rgb" ? photo.lab : labOf(photo), palette, colorSpace);
     const entries = new Uint32Array(palette.length / 3);
     for (let e = 0; e < entries.length; e++) {
       entries[e] = (palette[3 * e + 2] << 16) | (palette[3 * e + 1] << 8) | palette[3 * e];
@@ -117,7 +122,7 @@ function render({ id, seq, palette, colorSpace, dither }) {
   if (!photo.lab) {
     setTimeout(() => {
       if (photo?.id !== id || photo.lab) return;
-      photo.lab = labOfKeys(photo.keys);
+      labOf(photo);
       warmUp("lab");
     }, 0);
   }
