@@ -82,13 +82,18 @@ def test_labels_alone_are_those_of_the_full_answer(k):
 
 
 @pytest.mark.parametrize("k", [2, 64, 65])
-def test_colors_at_the_corners_of_the_cube_are_matched_exactly(k):
+def test_colors_at_the_corners_of_the_cube_are_matched_exactly(k, monkeypatch):
     # The largest products the float32 search adds (k <= 64): colors and centers at opposite corners.
     corners = np.array([[r, g, b] for r in (0, 255) for g in (0, 255) for b in (0, 255)])
     rng = np.random.default_rng(k)
     colors = np.concatenate([corners, rng.integers(0, 256, (30_000, 3))])
     centers = np.concatenate([corners[[0, 7]], rng.integers(0, 256, (k - 2, 3))]).astype(np.float64)
+    searched_in_float32 = []
+    float32_search = lattice._nearest_bytes
+    monkeypatch.setattr(lattice, "_nearest_bytes",
+                        lambda *args: searched_in_float32.append(True) or float32_search(*args))
     found = lattice.nearest(lattice.Lattice.of(colors, 1.0), centers)
+    assert bool(searched_in_float32) == (k <= lattice.BYTE_MAX_CENTERS)  # the path this test is about was taken
     labels, squared = brute_force(colors, centers)
     np.testing.assert_array_equal(found.labels, labels)
     np.testing.assert_array_equal(found.squared_distances, squared)
