@@ -30,11 +30,9 @@ no user's browser does); one that left 127.0.0.1 ends the run (--intercept: stop
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import statistics
 import subprocess
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ import psutil
 import requests
 
 from bench.report import percentile
+from bench.revisions import unpacked
 from testsupport.browser import CHROMIUM, launch
 from testsupport.corpus import CORPUS
 from testsupport.images import gradient, png_bytes
@@ -317,21 +316,9 @@ def warm_up(base: str) -> None:
                       data={"k": "4", "color_space": color_space}, timeout=120).raise_for_status()
 
 
-def revision_root(revision: str, into: Path) -> Path:
-    """The app and page of a git revision, to serve beside the working tree's (--against)."""
-    archive = subprocess.run(["git", "archive", revision, "app", "templates", "static", "gunicorn.conf.py"], cwd=ROOT,
-                             capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def previous_design_root(into: Path) -> Path:
     """The current app with the page of PREVIOUS_DESIGN: the same engine and API, the old protocol."""
-    archive = subprocess.run(["git", "archive", PREVIOUS_DESIGN, "templates", "static"], cwd=ROOT,
-                             capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
+    unpacked(PREVIOUS_DESIGN, ["templates", "static"], into)
     shutil.copytree(ROOT / "app", into / "app", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "gunicorn.conf.py", into / "gunicorn.conf.py")
     # The old page's one setting the current app no longer gives: the largest preview it asked for.
@@ -379,7 +366,7 @@ def main() -> None:
         if args.against:
             revision = subprocess.run(["git", "rev-parse", "--short", args.against], cwd=ROOT, capture_output=True,
                                       text=True, check=True).stdout.strip()
-            designs.append((Design(f"live@{revision}", LIVE.mark), revision_root(revision, temp / "against")))
+            designs.append((Design(f"live@{revision}", LIVE.mark), unpacked(revision, ["app", "templates", "static", "gunicorn.conf.py"], temp / "against")))
         if not args.no_previous:
             designs.append((PREVIOUS, previous_design_root(temp / "previous")))
         browser = launch(playwright)

@@ -16,16 +16,15 @@ machine), and each engine's mean CIEDE2000 (lower is better), which must not ris
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
 from bench.report import table
+from bench.revisions import unpacked
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
@@ -71,14 +70,6 @@ class Engine:
         self.process.stdout.close()
 
 
-def revision_tree(revision: str, into: Path) -> Path:
-    """app/ of a git revision, unpacked under `into`."""
-    archive = subprocess.run(["git", "archive", revision, "app"], cwd=ROOT, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", required=True, help="git revision to run beside this tree, e.g. the commit before a change")
@@ -92,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     spaces = args.spaces.split(",")
     photo = args.corpus / args.photo  # an absolute path stays as it is
     with tempfile.TemporaryDirectory() as scratch:
-        engines = [Engine(args.against, revision_tree(args.against, Path(scratch)), photo), Engine("this tree", ROOT, photo)]
+        engines = [Engine(args.against, unpacked(args.against, ["app"], Path(scratch)), photo), Engine("this tree", ROOT, photo)]
         times: dict[tuple[str, str, int], list[float]] = {}
         cpu: dict[tuple[str, str, int], list[float]] = {}
         delta_e: dict[tuple[str, str, int], float] = {}
