@@ -23,7 +23,7 @@ import numpy as np
 from app import colorspace, parallel, quantize
 from app.merging import merge_small_regions
 from app.borders import borders
-from app.regions import first_of_each, label_regions, pixels_of_regions, sums_of_regions
+from app.regions import first_of_each, hold_most_pixels, label_regions, pixels_of_regions, sums_of_regions
 from app.thin_regions import merge_thin_regions
 
 MAX_MIN_REGION = 1_000_000
@@ -86,7 +86,7 @@ def clean(
     # and the corrections the refit needs. They are read in the pool while the borders are found.
     # At a strong setting, where they are most pixels, only their sums are read, run by run: the pixels that
     # moved are read from the cleaned map at the end.
-    strong = 2 * int(regions.size[small].sum()) >= len(keys)
+    strong = hold_most_pixels(regions, small, len(keys))
     read_small = (lambda: sums_of_regions(regions, small, keys)) if strong else (
         lambda: pixels_of_regions(regions, small, keys))
     with parallel.in_background(read_small) as small_pixels_soon:

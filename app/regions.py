@@ -82,13 +82,18 @@ class Pixels:
     sums: np.ndarray  # (regions, 3) float64 sums of R, G and B over each wanted region; zero for the others
 
 
+def hold_most_pixels(regions: Regions, wanted: np.ndarray, pixels: int) -> bool:
+    """Whether the regions where `wanted` holds have half of the photo's `pixels` or more (a strong setting)."""
+    return 2 * int(regions.size[wanted].sum()) >= pixels
+
+
 def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> Pixels:
     """The packed colors (`keys`, one per pixel) of the pixels of the regions where `wanted` holds.
 
     When they are most of the pixels (a strong setting), they are read in
     order rather than picked one by one: listing positions costs more then.
     """
-    if 2 * int(regions.size[wanted].sum()) >= len(keys):
+    if hold_most_pixels(regions, wanted, len(keys)):
         region = np.repeat(regions.run_region, regions.run_lengths)
         if wanted.all():
             chosen = np.ascontiguousarray(keys)  # a view of the photo's pixels, when it is contiguous
