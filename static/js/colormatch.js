@@ -209,7 +209,9 @@ function onLattice(points) {
 /** The palette (flat [r, g, b, ...] bytes) in CIELAB, rounded to float32. */
 function paletteLab(palette) {
   const keys = new Uint32Array(palette.length / 3);
-  for (let i = 0; i < keys.length; i++) keys[i] = (palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2];
+  for (let i = 0; i < keys.length; i++) {
+    keys[i] = (palette[3 * i] << 16) | (palette[3 * i + 1] << 8) | palette[3 * i + 2];
+  }
   return labOfKeys(keys);
 }
 
@@ -359,7 +361,7 @@ function labCellCandidates(cell, points, entries, count, into, at, least, farthe
  * (count per color). Each color compares itself only with its cell's candidates (labCellCandidates),
  * found the first time a color falls in that cell.
  */
-function nearestOnLattice(lattice, points, count, found) {
+export function nearestOnLattice(lattice, points, count, found) {
   const entries = points.length / 3;
   const first = new Int32Array(1 << (3 * LAB_CELL_BITS)).fill(-1); // each cell's place in `candidates`
   const sizes = new Uint16Array(1 << (3 * LAB_CELL_BITS));

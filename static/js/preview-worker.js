@@ -62,7 +62,9 @@ async function takePhoto({ bitmap, file, width, height, id }) {
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
   const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
-  photo = { id, width: canvas.width, height: canvas.height, rgba, lab: null, labLattice: null, ...distinctColors(rgba) };
+  photo = {
+    id, width: canvas.width, height: canvas.height, rgba, lab: null, labLattice: null, ...distinctColors(rgba),
+  };
   self.postMessage({ type: "photo", id, width: photo.width, height: photo.height, distinct: photo.keys.length,
     ms: performance.now() - started });
   setTimeout(() => warmUp("rgb"), 0); // while the first palette is on the server
