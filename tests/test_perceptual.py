@@ -77,10 +77,10 @@ def test_on_a_colorful_photo_the_median_steps_kept_lowered_the_error_over_every_
     starts, steps, assign = [], perceptual.steps, perceptual.nearest_perceptual
     passes = []  # per fit, the assignments of every color
 
-    def recorded_steps(lab, weights, palette, median=False):
+    def recorded_steps(lab, weights, palette, median=False, grid=None):
         if median:
             starts.append(palette)
-        return steps(lab, weights, palette, median)
+        return steps(lab, weights, palette, median, grid)
 
     def recorded_assign(lab, palette, *args, **kwargs):
         if lab is hist.lab:
