@@ -145,6 +145,7 @@ class Figures:
     first_server_cpu: list[float] = field(default_factory=list)  # the server process's CPU meanwhile
     first_answered: list[float] = field(default_factory=list)  # choosing the file to the answer's last byte
     first_requests: list[float] = field(default_factory=list)  # requests to /api/palettes before the first paint
+    first_drawn: list[float] = field(default_factory=list)  # the answer's last byte to the result on screen
     first_page_ready: list[float] = field(default_factory=list)
     moves_cold: list[float] = field(default_factory=list)
     moves_cold_prefetched: list[float] = field(default_factory=list)  # the palette was on the page before the move
@@ -303,6 +304,7 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
             figures.first_left.append(first["left"] - probe["chosen"])
         if first["answered"] is not None:
             figures.first_answered.append(first["answered"] - probe["chosen"])
+            figures.first_drawn.append(shown - first["answered"])
         if "app" in first["timing"]:
             figures.first_server_wall.append(first["timing"]["app"])
             figures.first_server_cpu.append(first["timing"]["process"])
@@ -430,7 +432,7 @@ def main() -> None:
         ("first result", "first", "ms"), ("  server: decode+count+k-means", "first_server", "ms"),
         ("  request left", "first_left", "ms"), ("  server: in the app (wall)", "first_server_wall", "ms"),
         ("  server: process CPU", "first_server_cpu", "ms"), ("  answer in", "first_answered", "ms"),
-        ("  requests for it", "first_requests", "n"),
+        ("  requests for it", "first_requests", "n"), ("  answer to result on screen", "first_drawn", "ms"),
         ("  page ready to draw", "first_page_ready", "ms"), ("original on screen", "original", "ms"),
         ("visible progress", "progress", "ms"), ("move, right after", "moves_cold", "ms"),
         ("  moves prefetched / asked", "moves_cold_split", "split"),
