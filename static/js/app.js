@@ -484,6 +484,7 @@ function loadFile(file) {
   root.dataset.ladder = "0";
   session = new Session(photo);
   preview.clear();
+  update(); // the first palette's request leaves now, ahead of the page's own work below
   // The original at once, from the file the browser holds; the result follows when its palette comes.
   els.original.src = URL.createObjectURL(file);
   els.original.alt = `Original photo, ${photo.name}`;
@@ -500,7 +501,6 @@ function loadFile(file) {
     if (!ok && current === session && !current.previewReady) cannotShow(current);
     update();
   });
-  update();
   explore.photoChanged();
   specks.photoChanged();
   paint.photoChanged();
