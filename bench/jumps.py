@@ -68,7 +68,8 @@ def one_round(process: subprocess.Popen) -> list[list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("photos", nargs="*", default=["kodim23.png"], help="corpus names or paths (default kodim23.png)")
+    parser.add_argument("photos", nargs="*", default=["kodim23.png"],
+                        help="corpus names or paths (default kodim23.png)")
     parser.add_argument("--against", metavar="REV", help="also run this git revision's engine, round by round in turns")
     parser.add_argument("--rounds", type=int, default=10, help="rounds per photo and tree (default %(default)s)")
     args = parser.parse_args()
