@@ -23,7 +23,8 @@ import numpy as np
 from app import colorspace, parallel, quantize
 from app.merging import merge_small_regions
 from app.borders import borders
-from app.regions import first_of_each, hold_most_pixels, label_regions, pixels_of_regions, sums_of_regions
+from app.regions import (first_of_each, hold_most_pixels, label_regions, pixels_of_regions, run_starts,
+                         sums_of_regions)
 from app.specks import NONE, settle_specks
 from app.thin_regions import merge_thin_regions
 
@@ -84,10 +85,12 @@ def clean(
         color_labels = _labels_of_colors(hist, keys, visible, indices)
     # Single pixels walled in by one region are settled first (app/specks.py): labelling, borders and merging
     # then have fewer of everything. Not beside transparent pixels, whose regions never merge.
-    specks = NONE
+    specks, starts = NONE, None
     if min_region >= 2 and (visible is None or visible.all()):
-        indices, specks = settle_specks(indices, owned=made_here)
-    regions = label_regions(indices, alpha)
+        starts = run_starts(indices)
+        indices, specks = settle_specks(indices, starts, owned=made_here)
+    regions = label_regions(indices, alpha, starts)
+    del starts
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs. They are read in the pool while the borders are found.

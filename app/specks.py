@@ -36,31 +36,34 @@ class Specks:
 NONE = Specks(position=np.zeros(0, dtype=np.intp), index=np.zeros(0, dtype=np.uint8))
 
 
-def settle_specks(indices: np.ndarray, owned: bool) -> tuple[np.ndarray, Specks]:
+def settle_specks(indices: np.ndarray, starts: np.ndarray, owned: bool) -> tuple[np.ndarray, Specks]:
     """The (H, W) uint8 map with every speck given its surrounding index, and the specks.
 
-    The map is filled in place when `owned` (the caller made it), else in a copy.
+    `starts` is the map's regions.run_starts(); it is updated to the filled
+    map's, in place. The map is filled in place when `owned` (the caller
+    made it), else in a copy.
     """
     height, width = indices.shape
     if height < 3 or width < 3:
         return indices, NONE
-    centre, left, right = indices[1:-1, 1:-1], indices[1:-1, :-2], indices[1:-1, 2:]
-    # First the pixels unlike the two beside them, which are alike: a few percent of the map.
-    alike = left == right
-    alike &= centre != left
-    inner = np.flatnonzero(alike)
-    del alike
-    row, column = np.divmod(inner, width - 2)
+    # First the pixels where a run begins between two alike neighbours (a few percent of the map), away from
+    # the edges; then those whose neighbours above, below and at the corners are alike too.
+    single = indices[1:-1, :-2] == indices[1:-1, 2:]
+    single &= starts[1:-1, 1:-1]
+    row, column = np.divmod(np.flatnonzero(single), width - 2)
+    del single
     position = (row + 1) * width + column + 1
     flat = indices.ravel()
     around = flat[position - 1]
-    walled = np.ones(len(position), dtype=bool)
-    for offset in (-width - 1, -width, -width + 1, width - 1, width, width + 1):
-        walled &= flat[position + offset] == around
-    position, around = position[walled], around[walled]
+    for offset in (-width, width, -width - 1, -width + 1, width - 1, width + 1):
+        walled = np.flatnonzero(flat[position + offset] == around)
+        position, around = position[walled], around[walled]
     if not len(position):
         return indices, NONE
     specks = Specks(position=position, index=flat[position])
     filled = indices if owned else indices.copy()
     filled.ravel()[position] = around
+    flat_starts = starts.ravel()  # the speck's run and the one after it are now part of the run before
+    flat_starts[position] = False
+    flat_starts[position + 1] = False
     return filled, specks

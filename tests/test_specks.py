@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import cleaning, quantize, specks
+from app.regions import run_starts
 from app.specks import settle_specks
 
 
@@ -19,18 +20,20 @@ def test_a_pixel_walled_in_by_eight_of_one_index_is_filled_and_no_other():
     indices[0, 4] = 3  # at the edge: left alone
     indices[5, 5] = indices[5, 6] = 4  # two pixels: a region of two, left alone
     before = indices.copy()
-    filled, found = settle_specks(indices, owned=False)
+    starts = run_starts(indices)
+    filled, found = settle_specks(indices, starts, owned=False)
     assert found.position.tolist() == [2 * 9 + 2] and found.index.tolist() == [1]
     expected = before.copy()
     expected[2, 2] = 0
     assert np.array_equal(filled, expected)
+    assert np.array_equal(starts, run_starts(expected))  # the runs' starts are those of the filled map
     assert np.array_equal(indices, before)  # not the caller's map: a copy was filled
 
 
 def test_the_map_is_filled_in_place_when_the_caller_made_it_for_this():
     indices = np.zeros((3, 3), dtype=np.uint8)
     indices[1, 1] = 5
-    filled, found = settle_specks(indices, owned=True)
+    filled, found = settle_specks(indices, run_starts(indices), owned=True)
     assert filled is indices and not indices.any() and found.index.tolist() == [5]
 
 
@@ -62,7 +65,7 @@ def test_cleaning_with_specks_settled_first_gives_what_it_gave_without(pixels, k
         if strong:  # the strong setting's path: moved pixels read back from the cleaned map
             patch.setattr(cleaning, "hold_most_pixels", lambda *_: True)
         settled = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, keys, fit.labels)
-        patch.setattr(cleaning, "settle_specks", lambda indices, owned: (indices, specks.NONE))
+        patch.setattr(cleaning, "settle_specks", lambda indices, starts, owned: (indices, specks.NONE))
         whole = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, keys, fit.labels)
     assert np.array_equal(settled.indices, whole.indices)
     assert np.array_equal(settled.result.palette, whole.result.palette)
@@ -77,5 +80,5 @@ def test_the_speckled_images_have_specks_to_settle():
     rng = np.random.default_rng(3)
     picks = np.kron(rng.integers(0, 3, (4, 4)), np.ones((6, 6), dtype=np.intp))
     picks[rng.random(picks.shape) < 0.05] = 3
-    _, found = settle_specks(picks.astype(np.uint8), owned=True)
+    _, found = settle_specks(picks.astype(np.uint8), run_starts(picks.astype(np.uint8)), owned=True)
     assert len(found) >= 3
