@@ -12,19 +12,21 @@ from app.regions import run_starts
 from app.specks import settle_specks
 
 
-def test_a_pixel_walled_in_by_eight_of_one_index_is_filled_and_no_other():
-    indices = np.zeros((7, 9), dtype=np.uint8)
+def test_a_pixel_walled_in_by_one_index_on_its_sides_and_three_corners_is_filled_and_no_other():
+    indices = np.zeros((8, 12), dtype=np.uint8)
     indices[2, 2] = 1  # walled in by eight 0s: a speck
-    indices[2, 6] = 1  # a 2 at its corner: the ring holds two indices
+    indices[2, 6] = 1  # a 2 at one corner: the seven 0s still join round three sides, a speck
     indices[3, 7] = 2
+    indices[5, 9] = 1  # 3s at two corners: its side neighbours may be apart, left alone
+    indices[4, 8] = indices[6, 10] = indices[6, 11] = 3
     indices[0, 4] = 3  # at the edge: left alone
     indices[5, 5] = indices[5, 6] = 4  # two pixels: a region of two, left alone
     before = indices.copy()
     starts = run_starts(indices)
     filled, found = settle_specks(indices, starts, owned=False)
-    assert found.position.tolist() == [2 * 9 + 2] and found.index.tolist() == [1]
+    assert found.position.tolist() == [2 * 12 + 2, 2 * 12 + 6] and found.index.tolist() == [1, 1]
     expected = before.copy()
-    expected[2, 2] = 0
+    expected[2, 2] = expected[2, 6] = 0
     assert np.array_equal(filled, expected)
     assert np.array_equal(starts, run_starts(expected))  # the runs' starts are those of the filled map
     assert np.array_equal(indices, before)  # not the caller's map: a copy was filled
