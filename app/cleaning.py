@@ -256,7 +256,7 @@ def _move_specks(counts: np.ndarray, entry_sums: np.ndarray, specks, keys: np.nd
     they were filled with: the sums then describe the map that was labelled."""
     if not len(specks):
         return
-    colors = quantize.unpack(keys[specks.position]).astype(np.float64)
+    colors = histograms.unpack(keys[specks.position]).astype(np.float64)
     entries = len(counts)
     for sign, entry in ((-1, specks.index), (1, filled.ravel()[specks.position])):
         counts += sign * np.bincount(entry, minlength=entries)
