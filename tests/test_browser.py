@@ -146,6 +146,26 @@ def test_after_the_first_result_the_other_spaces_of_its_k_come_first(page, corpu
     assert not any(a["color_space"] == "lab" and a["background"] == "0" for a in asks)
 
 
+def test_nothing_is_fetched_ahead_until_the_first_result_is_on_screen(page, corpus):
+    # The page's own clock: when each background batch left, against the mark of the first paint.
+    page.add_init_script("""
+        window.__background = [];
+        const pageFetch = window.fetch;
+        window.fetch = (resource, init) => {
+          if (String(resource).endsWith('/api/palettes') && init?.body?.get?.('background') === '1') {
+            window.__background.push(performance.now());
+          }
+          return pageFetch(resource, init);
+        };""")
+    page.reload()
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'")
+    upload(page, corpus / "kodim23.png")
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.ladder) >= 3")
+    painted = page.evaluate("() => performance.getEntriesByName('kmeans:painted')[0].startTime")
+    background = page.evaluate("() => window.__background")
+    assert background and min(background) >= painted, (painted, background[:3])
+
+
 def test_the_curve_waits_until_the_slider_rests(page, corpus):
     curve_requests = RequestCounter("/api/curve")
     curve_requests.attach(page)
