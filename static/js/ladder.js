@@ -30,13 +30,15 @@ export class Ladder {
     this.focus = null; // {k, colorSpace}
     this.start = null; // {k, colorSpace} of the first result
     this.priority = null; // {k, colorSpace}
-    this.batch = null; // {ks, colorSpace}
+    this.batch = null; // {ks, colorSpace}; {measuring} while measure() holds the background's place
     this.msPerK = new Map(); // color space -> the server's time a palette, last measured
     this.closed = false;
     this.failures = 0;
     this.quietFrom = 0; // no background batch starts before this time
     this.resume = 0;
     this.measuring = new Map(); // "colorSpace|k" -> promise of its delta_e
+    this.freed = []; // resolves of the measures waiting for the background's place
+    this.measuresWaiting = 0; // no batch goes out while a measure waits for that place
   }
 
   get(k, colorSpace) {
@@ -90,6 +92,7 @@ export class Ladder {
   /** The next background batch, in the order above, once the photo has an image_id and the first result is here. */
   async prefetch() {
     if (this.closed || this.batch || !this.focus || !this.photo.imageId || this.failures > 2) return;
+    if (this.measuresWaiting) return; // a measure waits for the background's place: it goes first
     if (this.priority || performance.now() < this.quietFrom) return; // the user is waiting on the server
     const next = this.nextBatch();
     if (!next) return;
@@ -101,7 +104,7 @@ export class Ladder {
     } catch {
       this.failures++; // the priority request reports errors; the ladder quietly tries again later
     } finally {
-      this.batch = null;
+      this.freeBackground();
     }
     if (!found) this.pause(); // given way to someone's priority request, or failed: not again at once
     this.followFocus();
@@ -151,16 +154,39 @@ export class Ladder {
     if (entry.delta_e != null) return Promise.resolve(entry.delta_e);
     const key = `${colorSpace}|${k}`;
     if (!this.measuring.has(key)) {
-      const asking = this.photo.post("/api/palettes", { ks: String(k), color_space: colorSpace, delta_e: 1 })
-        .then(({ palettes }) => {
-          const deltaE = palettes[0].delta_e;
-          entry.delta_e = deltaE;
-          return deltaE;
-        })
-        .finally(() => this.measuring.delete(key));
+      const asking = this.measured(key, k, colorSpace, entry).finally(() => this.measuring.delete(key));
       this.measuring.set(key, asking);
     }
     return this.measuring.get(key);
+  }
+
+  /** measure()'s request. It takes the background's place (no batch goes out meanwhile, and it waits for one out),
+   *  so that the server still has at most two requests of ours: a priority one and this or a batch. */
+  async measured(key, k, colorSpace, entry) {
+    this.measuresWaiting++;
+    try {
+      while (this.batch) await new Promise((resolve) => this.freed.push(resolve));
+    } finally {
+      this.measuresWaiting--;
+    }
+    this.batch = { measuring: key };
+    try {
+      const fields = { ks: String(k), color_space: colorSpace, delta_e: 1 };
+      const { palettes } = await this.photo.post("/api/palettes", fields);
+      entry.delta_e = palettes[0].delta_e;
+      return entry.delta_e;
+    } finally {
+      this.freeBackground();
+      this.prefetch();
+    }
+  }
+
+  /** The background's place is free again: a measure waiting for it may go. */
+  freeBackground() {
+    this.batch = null;
+    const waiting = this.freed;
+    this.freed = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Ask for these palettes; resolves to how many came (a background batch may give way before the end). */
