@@ -23,7 +23,9 @@ import numpy as np
 from app import colorspace, histograms, parallel, summary
 from app.merging import merge_small_regions
 from app.borders import borders
-from app.regions import first_of_each, hold_most_pixels, label_regions, pixels_of_regions, sums_of_regions
+from app.regions import (first_of_each, hold_most_pixels, label_regions, pixels_of_regions, run_starts,
+                         sums_of_regions)
+from app.specks import NONE, settle_specks
 from app.thin_regions import merge_thin_regions
 
 MAX_MIN_REGION = 1_000_000
@@ -72,6 +74,7 @@ def clean(
     dithering); it spares two passes over the pixels.
     """
     check_min_region(min_region)
+    made_here = not isinstance(indices, np.ndarray)
     indices = _index_map(indices, rgb.shape[:2])
     palette = np.asarray(palette, dtype=np.uint8)
     keys = histograms.pack(rgb) if keys is None else keys
@@ -80,7 +83,14 @@ def clean(
         hist = histograms.histogram(keys if visible is None else keys[visible])
     if color_labels is None:
         color_labels = _labels_of_colors(hist, keys, visible, indices)
-    regions = label_regions(indices, alpha)
+    # Regions of one or two pixels walled in by one region are settled first (app/specks.py): labelling, borders
+    # and merging then have fewer of everything. Not beside transparent pixels, whose regions never merge.
+    specks, starts = NONE, None
+    if min_region >= 3 and (visible is None or visible.all()):
+        starts = run_starts(indices)
+        indices, specks = settle_specks(indices, starts, owned=made_here)
+    regions = label_regions(indices, alpha, starts)
+    del starts
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs. They are read in the pool while the borders are found.
@@ -97,6 +107,7 @@ def clean(
     # and so are the colors in CIELAB that the figures' CIEDE2000 needs (made once a photo).
     def from_the_histogram() -> tuple[np.ndarray, np.ndarray]:
         entry_sums = _entry_sums(hist, color_labels, len(palette))
+        _move_specks(*entry_sums, specks, keys, indices)
         _ = hist.lab  # computed and kept on the photo's histogram now, off the merging's core
         return entry_sums
 
@@ -140,9 +151,16 @@ def clean(
     sorted_sums = np.zeros((len(final_palette), 3))
     np.add.at(sorted_sums, new_of_old[used], entry_sums[used])
 
+    # The specks moved too: those in a region that moved are among its pixels, the others are added.
+    speck_region = regions.run_region[np.searchsorted(regions.run_first, specks.position, side="right") - 1]
+    still = ~moved_region[speck_region]
+    specks_still, entry_of_specks_still = specks.position[still], renumber[final_index[speck_region[still]]]
+
     def moved_pairs_from_map(cleaned: np.ndarray) -> _MovedPairs:
         listed = np.repeat(moved_region[regions.run_region], regions.run_lengths)
-        return _MovedPairs.of(keys[listed], cleaned.ravel()[listed], hist)  # a mask picks faster than compress()
+        flat = cleaned.ravel()
+        return _MovedPairs.of(np.concatenate([keys[listed], keys[specks_still]]),  # a mask picks faster than compress()
+                              np.concatenate([flat[listed], entry_of_specks_still]), hist)
 
     def moved_pairs() -> _MovedPairs:
         nonlocal small_pixels
@@ -151,9 +169,9 @@ def clean(
         entry_of_region = np.where(moved_region, renumber[final_index].astype(np.uint16), 256)
         entry = entry_of_region[pixels.region]
         moving = entry < 256
-        keys_moved = np.compress(moving, pixels.keys)
+        keys_moved = np.concatenate([np.compress(moving, pixels.keys), keys[specks_still]])
         del pixels
-        return _MovedPairs.of(keys_moved, np.compress(moving, entry), hist)
+        return _MovedPairs.of(keys_moved, np.concatenate([np.compress(moving, entry), entry_of_specks_still]), hist)
 
     def figures() -> summary.PaletteFit:
         return summary.PaletteFit(
@@ -180,7 +198,8 @@ def clean(
             fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
     if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
-    return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()), regions_after=after)
+    return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()) + specks.regions,
+                   regions_after=after)
 
 
 def _index_map(indices, shape: tuple[int, int]) -> np.ndarray:
@@ -230,6 +249,19 @@ def _entry_sums(hist: histograms.Histogram, color_labels: np.ndarray, entries: i
     sums = np.stack([np.bincount(color_labels, weights=hist.counts * hist.colors[:, c], minlength=entries)
                      for c in range(3)], axis=1)
     return counts, sums
+
+
+def _move_specks(counts: np.ndarray, entry_sums: np.ndarray, specks, keys: np.ndarray, filled: np.ndarray) -> None:
+    """Move the specks' pixels, in the entries' pixel counts and color sums, from their own entry to the one
+    they were filled with: the sums then describe the map that was labelled."""
+    if not len(specks):
+        return
+    colors = histograms.unpack(keys[specks.position]).astype(np.float64)
+    entries = len(counts)
+    for sign, entry in ((-1, specks.index), (1, filled.ravel()[specks.position])):
+        counts += sign * np.bincount(entry, minlength=entries)
+        for c in range(3):
+            entry_sums[:, c] += sign * np.bincount(entry, weights=colors[:, c], minlength=entries)
 
 
 @dataclass(frozen=True)

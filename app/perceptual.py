@@ -1,4 +1,5 @@
-"""find_palette in lab and oklab: competing palettes judged by CIEDE2000, each color taking its perceptually nearest entry."""
+"""find_palette in lab and oklab: competing palettes judged by CIEDE2000, each color taking its perceptually
+nearest entry."""
 
 from __future__ import annotations
 
@@ -123,7 +124,7 @@ def _on_one_thread(step: Callable[[], T]) -> Callable[[], T]:
 
 
 def steps(lab: np.ndarray, weights: np.ndarray, palette: np.ndarray,
-                      median: bool = False) -> tuple[np.ndarray, float]:
+          median: bool = False) -> tuple[np.ndarray, float]:
     """Steps under the perceptual assignment, kept while they lower the weighted mean CIEDE2000.
 
     Each color takes the entry with the smallest CIEDE2000. Then each entry
@@ -167,14 +168,15 @@ def classic_palette(hist: histograms.Histogram, k: int, color_space: str, seed: 
     best = None
     for start in range(CLASSIC_STARTS if k <= CLASSIC_STARTS_UP_TO_K else 1):
         cancel.check()
-        mbk = cluster.MiniBatchKMeans(n_clusters=n_clusters, batch_size=clustering.MBK_BATCH, max_iter=clustering.MBK_ITER, max_no_improvement=5,
-                              random_state=seed + start).fit(points, sample_weight=weights)
+        mbk = cluster.MiniBatchKMeans(n_clusters=n_clusters, batch_size=clustering.MBK_BATCH,
+                                      max_iter=clustering.MBK_ITER, max_no_improvement=5,
+                                      random_state=seed + start).fit(points, sample_weight=weights)
         fit = cluster.KMeans(n_clusters=n_clusters, init=mbk.cluster_centers_, n_init=1, max_iter=CLASSIC_LLOYD_ITER,
-                     tol=CLASSIC_LLOYD_TOL).fit(points, sample_weight=weights)
+                             tol=CLASSIC_LLOYD_TOL).fit(points, sample_weight=weights)
         if best is None or fit.inertia_ < best.inertia_:
             best = fit
     centers = kmeans.lloyd(hist.lattice(color_space), hist.points(color_space), hist.weights, best.cluster_centers_,
-                    CLASSIC_EXACT_STEPS)
+                           CLASSIC_EXACT_STEPS)
     return colorspace.SPACES[color_space].to_srgb(centers)
 
 
@@ -207,7 +209,8 @@ def nearest_perceptual(
             lattice.Lattice(grid.coordinates[:, first:last], grid.scale), snapped, count)
     else:
         tree = libraries.kd_tree(lab_palette)
-        near_of = lambda first, last: tree.query(lab_colors[first:last], k=count)[1].reshape(last - first, count)  # noqa: E731
+        near_of = lambda first, last: (  # noqa: E731
+            tree.query(lab_colors[first:last], k=count)[1].reshape(last - first, count))
     cancelled = cancel.current()
 
     def part(first: int, last: int) -> None:

@@ -150,19 +150,29 @@ def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> n
                      for channel in range(3)], axis=1)
 
 
-def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None) -> Regions:
-    """Number the 4-connected regions of one index; fully transparent pixels form regions of CLEAR."""
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """(H, W) bool: where a horizontal run of one value begins (every row's first pixel, and each change)."""
+    starts = np.ones(values.shape, dtype=bool)
+    np.not_equal(values[:, 1:], values[:, :-1], out=starts[:, 1:])
+    return starts
+
+
+def label_regions(indices: np.ndarray, alpha: np.ndarray | None = None, starts: np.ndarray | None = None) -> Regions:
+    """Number the 4-connected regions of one index; fully transparent pixels form regions of CLEAR.
+
+    `starts`, run_starts(indices), may be given when the map has no transparent pixel.
+    """
     from scipy.sparse import csr_matrix  # on first use: scipy's import is a good part of a command's start-up
     from scipy.sparse.csgraph import connected_components
 
     values = indices
     if alpha is not None and (alpha == 0).any():
         values = np.where(alpha == 0, CLEAR, indices.astype(np.uint16))
+        starts = None
     height, width = values.shape
     pixels = height * width
     number_type = np.int32 if pixels < 2**31 else np.int64
-    starts = np.ones(values.shape, dtype=bool)
-    np.not_equal(values[:, 1:], values[:, :-1], out=starts[:, 1:])
+    starts = run_starts(values) if starts is None else starts
     runs_before_row = np.zeros(height + 1, dtype=number_type)
     np.cumsum(starts.sum(axis=1), out=runs_before_row[1:])
     # Two bands of rows side by side, one per core.

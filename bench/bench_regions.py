@@ -197,7 +197,7 @@ def memory_table(photos: list[Path], k: int, thresholds: list[int]) -> tuple[str
 
 
 # The steps of a cleaning timed one by one in stages_table(): app.cleaning's names for them.
-STAGES = {"_index_map": "index map", "label_regions": "labelling", "borders": "borders",
+STAGES = {"_index_map": "index map", "settle_specks": "labelling", "label_regions": "labelling", "borders": "borders",
           "pixels_of_regions": "small pixels", "sums_of_regions": "small pixels", "merge_small_regions": "merging"}
 
 
