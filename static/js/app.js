@@ -494,6 +494,7 @@ function loadFile(file) {
   root.dataset.ladder = "0";
   session = new Session(photo);
   preview.clear();
+  specks.photoChanged(); // before update(): the cleaning's size is the new photo's
   update(); // the first palette's request leaves now, ahead of the page's own work below
   // The original at once, from the file the browser holds; the result follows when its palette comes.
   els.original.src = URL.createObjectURL(file);
@@ -512,7 +513,6 @@ function loadFile(file) {
     update();
   });
   explore.photoChanged();
-  specks.photoChanged();
   paint.photoChanged();
 }
 

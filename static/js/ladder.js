@@ -39,6 +39,7 @@ export class Ladder {
     this.resume = 0;
     this.measuring = new Map(); // "colorSpace|k" -> promise of its delta_e
     this.batchDone = null; // a promise, settled when the batch on its way is answered
+    this.holding = false; // app.js: no background batch until the first result is on screen
   }
 
   get(k, colorSpace) {
@@ -156,9 +157,14 @@ export class Ladder {
     if (entry.delta_e != null) return Promise.resolve(entry.delta_e);
     const key = `${colorSpace}|${k}`;
     if (!this.measuring.has(key)) {
-      // It takes the background's place: after the batch on its way, and none starts before it is answered.
-      const asking = (this.batch ? this.batchDone : Promise.resolve())
-        .then(() => this.photo.post("/api/palettes", { ks: String(k), color_space: colorSpace, delta_e: 1 }))
+      // It takes the background's place: after the batch and the other measures on their way, and no
+      // batch starts before it is answered.
+      const before = [this.batch ? this.batchDone : null, ...this.measuring.values()];
+      const asking = Promise.allSettled(before)
+        .then(() => {
+          if (this.closed) throw new Error("the photo was closed");
+          return this.photo.post("/api/palettes", { ks: String(k), color_space: colorSpace, delta_e: 1 });
+        })
         .then(({ palettes }) => {
           const deltaE = palettes[0].delta_e;
           entry.delta_e = deltaE;
