@@ -15,13 +15,13 @@ FORM_ROOM_BYTES = 64 * 2**10  # multipart boundaries, part headers and the optio
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask
 
-    from app import admission, api, errors, explore, hooks, ladder, paint, quantize, settings, web
+    from app import admission, api, errors, explore, hooks, ladder, libraries, paint, settings, web
     from app.cache import PhotoCache
     from app.uploads import InMemoryRequest
 
     # Each gunicorn worker creates its app once it has forked, before its first request:
     # that request must not pay for importing scikit-learn.
-    quantize.preload()
+    libraries.preload()
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.request_class = InMemoryRequest

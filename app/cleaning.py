@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app import colorspace, parallel, quantize
+from app import colorspace, histograms, parallel, summary
 from app.merging import merge_small_regions
 from app.borders import borders
 from app.regions import (first_of_each, hold_most_pixels, label_regions, pixels_of_regions, run_starts,
@@ -36,7 +36,7 @@ class Cleaned:
     """A cleaned index map, its palette refitted and sorted by share, and figures measured on it."""
 
     indices: np.ndarray  # (H, W) uint8
-    result: quantize.PaletteFit  # labels is empty: colors no longer map to one entry
+    result: summary.PaletteFit  # labels is empty: colors no longer map to one entry
     regions_before: int
     regions_after: int
 
@@ -54,7 +54,7 @@ def clean(
     rgb: np.ndarray,
     alpha: np.ndarray | None,
     min_region: int,
-    hist: quantize.Histogram | None = None,
+    hist: histograms.Histogram | None = None,
     keys: np.ndarray | None = None,
     color_labels: np.ndarray | None = None,
     min_depth: float = 0.0,
@@ -77,10 +77,10 @@ def clean(
     made_here = not isinstance(indices, np.ndarray)
     indices = _index_map(indices, rgb.shape[:2])
     palette = np.asarray(palette, dtype=np.uint8)
-    keys = quantize.pack(rgb) if keys is None else keys
+    keys = histograms.pack(rgb) if keys is None else keys
     visible = None if alpha is None else alpha.ravel() > 0
     if hist is None:
-        hist = quantize.histogram(keys if visible is None else keys[visible])
+        hist = histograms.histogram(keys if visible is None else keys[visible])
     if color_labels is None:
         color_labels = _labels_of_colors(hist, keys, visible, indices)
     # Single pixels walled in by one region are settled first (app/specks.py): labelling, borders and merging
@@ -137,14 +137,14 @@ def clean(
     used = np.flatnonzero(counts > 0)
     refit = np.clip(np.rint(entry_sums[used] / counts[used, None]), 0, 255).astype(np.uint8)
     # Entries that rounded to one color become one; then sort by share, ties by color.
-    refit_keys, joined = np.unique(quantize.pack(refit), return_inverse=True)
+    refit_keys, joined = np.unique(histograms.pack(refit), return_inverse=True)
     totals = np.bincount(joined, weights=counts[used], minlength=len(refit_keys))
     order = np.lexsort((refit_keys, -totals))
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     new_of_old = np.zeros(entries, dtype=np.intp)
     new_of_old[used] = rank[joined]
-    final_palette = quantize.unpack(refit_keys[order])
+    final_palette = histograms.unpack(refit_keys[order])
     # Every region takes its final entry, renumbered: the map is made from the runs, and the moved pixels
     # are those of the regions whose entry changed; both in the pool while the figures are measured.
     renumber = new_of_old.astype(np.uint8)
@@ -173,8 +173,8 @@ def clean(
         del pixels
         return _MovedPairs.of(keys_moved, np.concatenate([np.compress(moving, entry), entry_of_specks_still]), hist)
 
-    def figures() -> quantize.PaletteFit:
-        return quantize.PaletteFit(
+    def figures() -> summary.PaletteFit:
+        return summary.PaletteFit(
             palette=final_palette,
             shares=totals[order] / totals.sum(),
             labels=np.zeros(0, np.uint8),
@@ -234,16 +234,16 @@ def _labels_of_colors(hist, keys, visible, indices) -> np.ndarray:
     return lut[hist.keys]
 
 
-def _psnr(hist: quantize.Histogram, palette: np.ndarray, entry_sums: np.ndarray, entry_counts: np.ndarray) -> float:
+def _psnr(hist: histograms.Histogram, palette: np.ndarray, entry_sums: np.ndarray, entry_counts: np.ndarray) -> float:
     """Exact PSNR from sums: sum |x - p|^2 = sum |x|^2 - sum over entries of (2 p.S - n |p|^2)."""
     colors = hist.colors.astype(np.float64)
     total_square = float(np.dot((colors**2).sum(axis=1), hist.counts))
     p = palette.astype(np.float64)
     error = total_square - float((2 * (p * entry_sums).sum(axis=1) - entry_counts * (p**2).sum(axis=1)).sum())
-    return quantize.psnr(max(error, 0.0), hist.pixels)
+    return summary.psnr(max(error, 0.0), hist.pixels)
 
 
-def _entry_sums(hist: quantize.Histogram, color_labels: np.ndarray, entries: int) -> tuple[np.ndarray, np.ndarray]:
+def _entry_sums(hist: histograms.Histogram, color_labels: np.ndarray, entries: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixels and summed colors of each palette entry before cleaning, from the histogram."""
     counts = np.bincount(color_labels, weights=hist.counts, minlength=entries)
     sums = np.stack([np.bincount(color_labels, weights=hist.counts * hist.colors[:, c], minlength=entries)
@@ -256,7 +256,7 @@ def _move_specks(counts: np.ndarray, entry_sums: np.ndarray, specks, keys: np.nd
     they were filled with: the sums then describe the map that was labelled."""
     if not len(specks):
         return
-    colors = quantize.unpack(keys[specks.position]).astype(np.float64)
+    colors = histograms.unpack(keys[specks.position]).astype(np.float64)
     entries = len(counts)
     for sign, entry in ((-1, specks.index), (1, filled.ravel()[specks.position])):
         counts += sign * np.bincount(entry, minlength=entries)
@@ -274,7 +274,7 @@ class _MovedPairs:
     per_color: np.ndarray  # (histogram colors,) moved pixels of each color
 
     @classmethod
-    def of(cls, keys: np.ndarray, entries: np.ndarray, hist: quantize.Histogram) -> _MovedPairs:
+    def of(cls, keys: np.ndarray, entries: np.ndarray, hist: histograms.Histogram) -> _MovedPairs:
         pairs = keys.astype(np.uint32, copy=False) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
         pairs |= entries.astype(np.uint32, copy=False)
         pairs.sort()

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from app import imaging, options, paint_by_number, pipeline, quantize, results, settings, sheet
+from app import imaging, libraries, options, paint_by_number, pipeline, quantize, results, settings, sheet
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 # An -o with one of these names a file, so it cannot take several outputs.
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
     args = parse_args(argv, prog)
     if uses_scikit_learn(args):  # otherwise it is never imported at all
         sys.setswitchinterval(BACKGROUND_IMPORT_SWITCH_SECONDS)
-        quantize.preload_in_background()  # scikit-learn's import overlaps decoding and counting colors
+        libraries.preload_in_background()  # scikit-learn's import overlaps decoding and counting colors
     try:
         extra = (args.curve or args.contact_sheet is not None or args.palette_format is not None
                  or args.paint_by_number is not None)

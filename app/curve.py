@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app import colorspace, quantize
+from app import binning, colorspace, histograms, kmeans, libraries, perceptual, quantize, summary
 
 CURVE_KS = tuple(range(2, 33))
 # Up to this many distinct colors, the curve clusters the colors themselves.
@@ -68,7 +68,7 @@ class _Bins:
     spread: float  # sum over all pixels of |color - its bin mean|^2
 
 
-def error_curve(hist: quantize.Histogram, color_space: str = "rgb", ks: tuple[int, ...] = CURVE_KS) -> Curve:
+def error_curve(hist: histograms.Histogram, color_space: str = "rgb", ks: tuple[int, ...] = CURVE_KS) -> Curve:
     """PSNR and mean CIEDE2000 at every k in ks (ascending, from 2), and the suggested k."""
     if color_space not in quantize.COLOR_SPACES:
         raise ValueError(f"color_space must be one of {', '.join(quantize.COLOR_SPACES)}, got {color_space!r}")
@@ -81,7 +81,7 @@ def error_curve(hist: quantize.Histogram, color_space: str = "rgb", ks: tuple[in
     # As quantize.find_palette does: a perceptual space competes with RGB, and the
     # palette with the lower mean CIEDE2000 under perceptual assignment wins.
     spaces = ("rgb",) if color_space == "rgb" else (color_space, "rgb")
-    with quantize.single_threaded():  # tiny matrices: BLAS threads cost more than they give
+    with libraries.single_threaded():  # tiny matrices: BLAS threads cost more than they give
         chains = [_palettes(bins, space, ks[-1]) for space in spaces]
         points = [_measure(bins, bin_lab, [chain[k] for chain in chains], k) for k in ks]
     return Curve(tuple(points), suggest_k([p.k for p in points], [p.psnr for p in points]))
@@ -91,13 +91,13 @@ def _measure(bins: _Bins, bin_lab: np.ndarray, palettes: list[np.ndarray], k: in
     """PSNR and mean CIEDE2000 of the bins under the best of the candidate palettes."""
     if len(palettes) == 1:  # RGB: the nearest entry in RGB, as quantize.find_palette assigns
         palette = palettes[0]
-        labels = quantize.nearest(bins.rgb, palette)
+        labels = kmeans.nearest(bins.rgb, palette)
         differences = colorspace.ciede2000(bin_lab, colorspace.srgb_to_lab(palette)[labels])
     else:
-        assigned = [(p, *quantize.nearest_perceptual(bin_lab, p)) for p in palettes]
+        assigned = [(p, *perceptual.nearest_perceptual(bin_lab, p)) for p in palettes]
         palette, labels, differences = min(assigned, key=lambda a: float(np.dot(a[2], bins.weights)))
     sse = float(np.dot(((bins.rgb - palette[labels]) ** 2).sum(axis=1), bins.weights)) + bins.spread
-    psnr = quantize.psnr(sse, bins.weights.sum())
+    psnr = summary.psnr(sse, bins.weights.sum())
     return CurvePoint(k, psnr, float(np.average(differences, weights=bins.weights)))
 
 
@@ -111,7 +111,7 @@ def _palettes(bins: _Bins, color_space: str, last_k: int) -> dict[int, np.ndarra
         centers = _lloyd(points, bins.weights, _add_center(points, bins.weights, centers))
         if k <= min(FRESH_UP_TO_K, len(points) - 1):
             # Small k is where a greedy chain gets stuck; a few fresh starts are cheap there.
-            fresh = quantize.sklearn_cluster().KMeans(k, n_init=FRESH_STARTS, random_state=0).fit(points, sample_weight=bins.weights)
+            fresh = libraries.sklearn_cluster().KMeans(k, n_init=FRESH_STARTS, random_state=0).fit(points, sample_weight=bins.weights)
             if fresh.inertia_ < _error(points, bins.weights, centers):
                 centers = fresh.cluster_centers_
         palettes[k] = space.to_srgb(centers)
@@ -119,7 +119,7 @@ def _palettes(bins: _Bins, color_space: str, last_k: int) -> dict[int, np.ndarra
 
 
 def _error(points: np.ndarray, weights: np.ndarray, centers: np.ndarray) -> float:
-    labels = quantize.nearest(points, centers)
+    labels = kmeans.nearest(points, centers)
     return float(np.dot(weights, ((points - centers[labels]) ** 2).sum(axis=1)))
 
 
@@ -142,11 +142,11 @@ def suggest_k(ks: list[int], psnr: list[float]) -> int:
     return int(x[np.argmax(difference)])
 
 
-def _bin(hist: quantize.Histogram) -> _Bins:
+def _bin(hist: histograms.Histogram) -> _Bins:
     colors = hist.colors
     values = colors.astype(np.float64)
     weights = hist.counts.astype(np.float64)
-    means, totals = quantize.coarsen(colors, values, weights, exact_limit=EXACT_COLORS_LIMIT)
+    means, totals = binning.coarsen(colors, values, weights, exact_limit=EXACT_COLORS_LIMIT)
     # sum w|x - m|^2 = sum w|x|^2 - W|m|^2 within each bin.
     spread = float(np.dot(weights, (values**2).sum(axis=1)) - np.dot(totals, (means**2).sum(axis=1)))
     return _Bins(means, totals, max(spread, 0.0))
@@ -154,7 +154,7 @@ def _bin(hist: quantize.Histogram) -> _Bins:
 
 def _add_center(points: np.ndarray, weights: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Add the point that contributes most error; none when every point is a center already."""
-    labels = quantize.nearest(points, centers)
+    labels = kmeans.nearest(points, centers)
     cost = weights * ((points - centers[labels]) ** 2).sum(axis=1)
     worst = int(np.argmax(cost))
     if cost[worst] <= 0:
@@ -166,9 +166,9 @@ def _lloyd(points: np.ndarray, weights: np.ndarray, centers: np.ndarray) -> np.n
     """A few weighted Lloyd steps; a center left without points stays put."""
     labels = None
     for _ in range(LLOYD_STEPS):
-        new_labels = quantize.nearest(points, centers)
+        new_labels = kmeans.nearest(points, centers)
         if labels is not None and np.array_equal(new_labels, labels):
             break
         labels = new_labels
-        centers = quantize.weighted_means(points, weights, labels, centers)
+        centers = kmeans.weighted_means(points, weights, labels, centers)
     return centers

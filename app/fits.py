@@ -13,7 +13,7 @@ from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from app.quantize import PaletteFit
+from app.summary import PaletteFit
 
 # Room for the slider's whole ladder (k = 2..64) in all three color spaces.
 MAX_FITS = 3 * 63

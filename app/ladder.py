@@ -25,7 +25,7 @@ import time
 
 from flask import Blueprint, Response, jsonify
 
-from app import access_log, forms, pipeline, quantize
+from app import access_log, cancel, forms, pipeline, quantize, summary
 from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("ladder", __name__)
@@ -45,7 +45,7 @@ def palettes() -> Response:
     for k in ks:
         try:
             fit, kept = (_background_fit if background else _foreground_fit)(photo, k, color_space, delta_e)
-        except quantize.Cancelled:
+        except cancel.Cancelled:
             break
         found += not kept
         answers.append({"k": k, **pipeline.fit_summary(fit, delta_e)})
@@ -69,7 +69,7 @@ def palettes() -> Response:
     })
 
 
-def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[quantize.PaletteFit, bool]:
+def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:
     """pipeline.kmeans_fit's palette, for someone waiting: a palette to find makes background work give way."""
     fit = photo.fits.get((k, color_space))
     if fit is not None:
@@ -78,12 +78,12 @@ def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tu
         return pipeline.kmeans_fit(photo.hist, photo.fits, k, color_space, measure_delta_e=delta_e)
 
 
-def _background_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[quantize.PaletteFit, bool]:
+def _background_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:
     """pipeline.kmeans_fit's palette, abandoned (quantize.Cancelled) once someone waits for another palette
     of this photo: that request then gets the photo's k-means lock within a step, not after a whole k.
     Someone waiting for this very palette lets it finish, and the batch stops after it."""
     fits, key = photo.fits, (k, color_space)
     if fits.wanted_now:
-        raise quantize.Cancelled()
+        raise cancel.Cancelled()
     return fits.get_or_make(key, lambda: quantize.find_palette(
         photo.hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e))

@@ -35,6 +35,10 @@ from app import parallel
 # stay in cache; at k = 256 a 2048-color block took 1.6 times as long as a 512-color one.
 BLOCK_VALUES = 1 << 17
 MAX_BLOCK = 4096
+# ... but the searches of Lloyd steps on bins (_search_sets: a few thousand to 30,000 points, 8-128 centers in all)
+# take blocks of half that: their whole step is a few ms, and at 64k values their steps took 5-10% less CPU than at
+# 128k on kodim23 (k = 8-48, coarse and fine bins; 32k was no better than 64k).
+SETS_BLOCK_VALUES = 1 << 16
 # The float32 search's (k, block) products: 128k of them (512 kB) was the fastest of 32k-256k at k = 8-64.
 BYTE_BLOCK_VALUES = 1 << 17
 BYTE_MAX_BLOCK = 8192
@@ -183,7 +187,7 @@ def _search_sets(lattice: Lattice, encoded: np.ndarray, sets: int, with_distance
     n = lattice.coordinates.shape[1]
     labels = np.empty((sets, n), dtype=np.intp)
     squared = np.empty((sets, n)) if with_distances else None
-    size = max(256, min(MAX_BLOCK, BLOCK_VALUES // len(encoded)))
+    size = max(256, min(MAX_BLOCK, SETS_BLOCK_VALUES // len(encoded)))
     block = None if search_rows is not None else _block_buffer(min(size, max(n, 1)))
     for start in range(0, n, size):
         stop = min(start + size, n)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app import cleaning, imaging, pipeline, quantize, thin_regions, tracing
+from app import cleaning, imaging, pipeline, summary, thin_regions, tracing
 from app.regions import Regions, label_regions
 
 WORKING_SIDE = 2400
@@ -63,7 +63,7 @@ class Label:
 @dataclass(frozen=True)
 class Template:
     indices: np.ndarray  # (h, w) uint8, the cleaned map at working size
-    result: quantize.PaletteFit  # palette sorted by share: entry i is number i + 1
+    result: summary.PaletteFit  # palette sorted by share: entry i is number i + 1
     borders: tracing.Borders
     labels: list[Label]
     regions: pipeline.RegionCount

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from flask import current_app, request
 
-from app import access_log, admission, filenames, forms, imaging, options, pipeline, quantize, results
+from app import access_log, admission, filenames, forms, histograms, imaging, options, pipeline, results
 from app.cache import PhotoCache, content_id
 from app.errors import AppError, bad_request
 from app.fits import FitCache
@@ -47,7 +47,7 @@ class CachedPhoto:
     """
 
     facts: PhotoFacts
-    hist: quantize.Histogram
+    hist: histograms.Histogram
     prepared: pipeline.Prepared | None  # None: taken from the shared cache, not decoded here yet
     fits: FitCache  # the palettes found for the photo (app/fits.py)
 
@@ -78,7 +78,7 @@ class Photo:
         self._pixels_admitted = uploaded  # an upload's decoding was admitted with its pixels
 
     @property
-    def hist(self) -> quantize.Histogram:
+    def hist(self) -> histograms.Histogram:
         return self._cached.hist
 
     @property

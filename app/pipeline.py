@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from app import cleaning, imaging, quantize
+from app import cleaning, histograms, imaging, quantize, summary
 from app.fits import FitCache
 
 METHODS = ("kmeans", "mediancut", "octree")
@@ -27,7 +27,7 @@ class Prepared:
     """A decoded photo with its color histogram."""
 
     decoded: imaging.Decoded
-    hist: quantize.Histogram  # visible pixels only
+    hist: histograms.Histogram  # visible pixels only
     source_bytes: int
     timings: dict[str, float] = field(default_factory=dict)
     # The k-means palettes found so far, by (k, color_space): the photo's cache entry's own (app/photos.py),
@@ -43,7 +43,7 @@ class Prepared:
     def nbytes(self) -> int:
         """Memory held, the palettes found so far included: the photo cache counts it again as they grow."""
         # Per distinct color: the histogram and what the engine keeps for the photo's next palettes.
-        return self.decoded.nbytes + self.hist.unique_colors * quantize.CACHED_BYTES_PER_COLOR + self.fits.nbytes
+        return self.decoded.nbytes + self.hist.unique_colors * histograms.CACHED_BYTES_PER_COLOR + self.fits.nbytes
 
 
 def conflict(min_region: int, dither: str) -> str | None:
@@ -94,7 +94,7 @@ class RegionCount:
 class Mapped:
     """A palette and the index map it colors (shrunk already for a preview when that was cheaper)."""
 
-    result: quantize.PaletteFit
+    result: summary.PaletteFit
     indices: np.ndarray  # or a LookedUp, inside this module
     regions: RegionCount | None = None  # when min_region cleaned the map
 
@@ -105,7 +105,7 @@ class Rendered:
     mime_type: str
     width: int
     height: int
-    result: quantize.PaletteFit
+    result: summary.PaletteFit
     bit_depth: int | None
     timings: dict[str, float]
     regions: RegionCount | None = None
@@ -115,7 +115,7 @@ def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def prepare(data: bytes, max_pixels: int, known_hist: quantize.Histogram | None = None,
+def prepare(data: bytes, max_pixels: int, known_hist: histograms.Histogram | None = None,
             fits: FitCache | None = None) -> Prepared:
     """Decode a photo and count its colors; known_hist: its histogram, counted before from the same bytes;
     fits: the palettes found before for the same bytes (the photo's cache entry holds them), kept on."""
@@ -134,7 +134,7 @@ def prepare_decoded(decoded: imaging.Decoded, source_bytes: int) -> Prepared:
     start = time.perf_counter()
     keys = decoded.keys
     visible = keys if decoded.alpha is None else keys[decoded.alpha.ravel() > 0]
-    hist = quantize.histogram(visible)
+    hist = histograms.histogram(visible)
     if hist.unique_colors == 0:
         raise imaging.ImageError("unusable_image", "Every pixel of this image is fully transparent: there are no colors to find.")
     return Prepared(decoded, hist, source_bytes, {"histogram_ms": _ms(start)})
@@ -185,7 +185,7 @@ class LookedUp:
         return indices if dtype is None else indices.astype(dtype)
 
 
-def palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray]:
+def palette_and_indices(prepared: Prepared, options: Options) -> tuple[summary.PaletteFit, np.ndarray]:
     """The palette and the index map for the chosen method (already shrunk for a preview without dithering)."""
     mapped = map_colors(prepared, options)
     return mapped.result, mapped.indices
@@ -212,7 +212,7 @@ def _mapped(prepared: Prepared, options: Options) -> Mapped:
     return Mapped(cleaned.result, indices, RegionCount(cleaned.regions_before, cleaned.regions_after))
 
 
-def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize.PaletteFit, np.ndarray | LookedUp]:
+def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[summary.PaletteFit, np.ndarray | LookedUp]:
     hist, keys = prepared.hist, prepared.keys
     shape = (prepared.decoded.height, prepared.decoded.width)
     result = palette_fit(prepared, options)
@@ -221,11 +221,11 @@ def _palette_and_indices(prepared: Prepared, options: Options) -> tuple[quantize
         keys = keys.reshape(shape)
         if options.max_side:
             keys = imaging.shrink_nearest(keys, options.max_side)
-        return result, LookedUp(keys, quantize.lookup_table(hist, result))
+        return result, LookedUp(keys, summary.lookup_table(hist, result))
     return dithered(prepared.decoded, prepared.hist, result.palette)
 
 
-def palette_fit(prepared: Prepared, options: Options) -> quantize.PaletteFit:
+def palette_fit(prepared: Prepared, options: Options) -> summary.PaletteFit:
     """The palette the chosen method finds in the whole photo, with its figures before any dithering.
 
     A k-means fit measures its mean CIEDE2000 when the figure is first read:
@@ -237,8 +237,8 @@ def palette_fit(prepared: Prepared, options: Options) -> quantize.PaletteFit:
     return _pillow_quantize(prepared, options.k, _PIL_METHODS[options.method])
 
 
-def kmeans_fit(hist: quantize.Histogram, fits: FitCache, k: int, color_space: str,
-               measure_delta_e: bool = True) -> tuple[quantize.PaletteFit, bool]:
+def kmeans_fit(hist: histograms.Histogram, fits: FitCache, k: int, color_space: str,
+               measure_delta_e: bool = True) -> tuple[summary.PaletteFit, bool]:
     """The k-means palette of a photo's histogram for k and color_space, from its fits when found before;
     and whether it was. Needs no pixels: a photo known by its histogram alone gets its palettes undecoded.
     measure_delta_e=False: a new fit measures its delta_e when first read (quantize.find_palette)."""
@@ -246,7 +246,7 @@ def kmeans_fit(hist: quantize.Histogram, fits: FitCache, k: int, color_space: st
                             lambda: quantize.find_palette(hist, k, color_space, measure_delta_e=measure_delta_e))
 
 
-def fit_summary(fit: quantize.PaletteFit, delta_e: bool = True) -> dict:
+def fit_summary(fit: summary.PaletteFit, delta_e: bool = True) -> dict:
     """colors, palette [{hex, share}] (largest share first), psnr (None when exact) and delta_e, as the API answers.
     delta_e=False: None for a fit whose delta_e is not measured yet, rather than measuring it now."""
     return {
@@ -257,14 +257,14 @@ def fit_summary(fit: quantize.PaletteFit, delta_e: bool = True) -> dict:
     }
 
 
-def dithered(decoded: imaging.Decoded, hist: quantize.Histogram, palette: np.ndarray
-             ) -> tuple[quantize.PaletteFit, np.ndarray]:
+def dithered(decoded: imaging.Decoded, hist: histograms.Histogram, palette: np.ndarray
+             ) -> tuple[summary.PaletteFit, np.ndarray]:
     """Floyd-Steinberg onto the palette, and the figures of that map (decoded may be a shrunk copy)."""
     indices = _dither(_visible_image(decoded, hist), palette)
-    return quantize.measure_map(decoded.rgb, decoded.alpha, indices, palette)
+    return summary.measure_map(decoded.rgb, decoded.alpha, indices, palette)
 
 
-def _visible_image(decoded: imaging.Decoded, hist: quantize.Histogram) -> Image.Image:
+def _visible_image(decoded: imaging.Decoded, hist: histograms.Histogram) -> Image.Image:
     """The pixels as a Pillow image, with transparent ones painted the most common visible color.
 
     Pillow's quantizers and error diffusion see every pixel; this keeps colors
@@ -277,7 +277,7 @@ def _visible_image(decoded: imaging.Decoded, hist: quantize.Histogram) -> Image.
     return imaging.Decoded(painted, None, decoded.source_format).pil_rgb()
 
 
-def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quantize.PaletteFit:
+def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> summary.PaletteFit:
     """Pillow's classic quantizers, summarized like ours so the figures compare."""
     quantized = _visible_image(prepared.decoded, prepared.hist).quantize(k, method=method, dither=Image.Dither.NONE)
     indices = np.asarray(quantized).ravel()
@@ -289,7 +289,7 @@ def _pillow_quantize(prepared: Prepared, k: int, method: Image.Quantize) -> quan
         visible = prepared.decoded.alpha.ravel() > 0
         lut[prepared.keys[visible]] = indices[visible]
     labels = lut[prepared.hist.keys]
-    return quantize.summarize(prepared.hist, palette.reshape(-1, 3), labels)
+    return summary.summarize(prepared.hist, palette.reshape(-1, 3), labels)
 
 
 def _dither(image: Image.Image, palette: np.ndarray) -> np.ndarray:

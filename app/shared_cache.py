@@ -31,7 +31,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from app.quantize import Histogram
+from app.histograms import Histogram
 
 log = logging.getLogger("kmeans_filter.shared_cache")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from app import imaging, pipeline, quantize
+from app import imaging, pipeline, quantize, summary
 
 DEFAULT_KS = (2, 5, 10, 15, 24)  # the article that inspired the app
 MAX_TILES = 12  # k values on one sheet, besides the original
@@ -91,7 +91,7 @@ def _tile_image(prepared: pipeline.Prepared, rgb: np.ndarray, tile_side: int) ->
     return Image.fromarray(np.dstack([rgb, imaging.shrink_nearest(alpha, tile_side)]))
 
 
-def tile_label(k: int, result: quantize.PaletteFit) -> str:
+def tile_label(k: int, result: summary.PaletteFit) -> str:
     """For example "k = 5 · PSNR 24.1 dB · dE 9.6"; the fewer colors used, if fewer than k."""
     head = f"k = {k}" if len(result.palette) == k else f"k = {k} ({len(result.palette)} colors)"
     if math.isinf(result.psnr):

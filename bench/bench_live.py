@@ -68,7 +68,17 @@ MOVES_ONLY = False
 # Seen before the page's own scripts: when the file was chosen, when work first showed, and a
 # promise for the mark of a given result.
 PROBE = """
-window.__bench = {chosen: null, progress: null, original: null};
+window.__bench = {chosen: null, progress: null, original: null, fetches: []};
+// When each request left the page's code, and what it asked for (read in verbose runs).
+const pageFetch = window.fetch;
+window.fetch = (resource, init) => {
+  const body = init?.body;
+  const ask = body && typeof body.get === 'function'
+    ? ['ks', 'color_space', 'background', 'image_id'].map((key) => key === 'image_id' ? (body.get(key) ? 'by hash' : 'upload') : body.get(key)).join(' ')
+    : '';
+  window.__bench.fetches.push([Math.round(performance.now()), String(resource), ask]);
+  return pageFetch(resource, init);
+};
 document.addEventListener('change', (e) => {
   if (e.target.id === 'image') window.__bench.chosen = performance.now();
 }, true);
@@ -130,6 +140,12 @@ class Figures:
     original: list[float] = field(default_factory=list)
     progress: list[float] = field(default_factory=list)
     first_server: list[float] = field(default_factory=list)
+    first_left: list[float] = field(default_factory=list)  # choosing the file to the first request leaving
+    first_server_wall: list[float] = field(default_factory=list)  # that request's time in the app (Server-Timing)
+    first_server_cpu: list[float] = field(default_factory=list)  # the server process's CPU meanwhile
+    first_answered: list[float] = field(default_factory=list)  # choosing the file to the answer's last byte
+    first_requests: list[float] = field(default_factory=list)  # requests to /api/palettes before the first paint
+    first_drawn: list[float] = field(default_factory=list)  # the answer's last byte to the result on screen
     first_page_ready: list[float] = field(default_factory=list)
     moves_cold: list[float] = field(default_factory=list)
     moves_cold_prefetched: list[float] = field(default_factory=list)  # the palette was on the page before the move
@@ -261,15 +277,44 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
     if probe["progress"] is not None:
         figures.progress.append(probe["progress"] - probe["chosen"])
     if design.ladder:
-        first = page.evaluate("""() => {
+        first = page.evaluate("""(shown) => {
             const palette = performance.getEntriesByName('kmeans:palettes')[0];
             const ready = performance.getEntriesByName('kmeans:preview-ready')[0];
-            return {server: palette?.detail.timings, ready: ready?.startTime};
-        }""")
+            // The requests for palettes that left before the first result was on screen; the one that
+            // answered first (the upload, or the same photo asked for by its hash) is the one waited for.
+            const asked = performance.getEntriesByType('resource')
+              .filter((r) => r.name.endsWith('/api/palettes') && r.startTime <= shown);
+            const answered = asked.filter((r) => r.responseStatus === 200).sort((a, b) => a.responseEnd - b.responseEnd)[0];
+            const timing = Object.fromEntries((answered?.serverTiming || []).map((t) => [t.name, t.duration]));
+            const painted = performance.getEntriesByName('kmeans:painted').find((m) => m.startTime === shown);
+            return {server: palette?.detail.timings, ready: ready?.startTime, requests: asked.length,
+                    marked: palette?.startTime, renderMs: painted?.detail.renderMs,
+                    left: asked.length ? Math.min(...asked.map((r) => r.startTime)) : null,
+                    answered: answered?.responseEnd ?? null, timing,
+                    each: asked.map((r) => [Math.round(r.startTime), Math.round(r.requestStart), Math.round(r.responseStart),
+                                            Math.round(r.responseEnd), r.responseStatus,
+                                            Object.fromEntries(r.serverTiming.map((t) => [t.name, t.duration]))])};
+        }""", shown)
         if first["server"]:
             figures.first_server.append(sum(first["server"].get(key, 0) for key in ("decode_ms", "histogram_ms", "quantize_ms")))
         if first["ready"] is not None:
             figures.first_page_ready.append(first["ready"] - probe["chosen"])
+        figures.first_requests.append(first["requests"])
+        if first["left"] is not None:
+            figures.first_left.append(first["left"] - probe["chosen"])
+        if first["answered"] is not None:
+            figures.first_answered.append(first["answered"] - probe["chosen"])
+            figures.first_drawn.append(shown - first["answered"])
+        if "app" in first["timing"]:
+            figures.first_server_wall.append(first["timing"]["app"])
+            figures.first_server_cpu.append(first["timing"]["process"])
+        step(f"first: request left {first['left'] - probe['chosen']:.0f}, answered "
+             f"{first['answered'] - probe['chosen']:.0f} ({first['requests']} requests), server {first['timing']}, "
+             f"{first['server']}, page ready {first['ready'] - probe['chosen']:.0f}; chosen {probe['chosen']:.0f}, "
+             f"requests [start, sent, first byte, last byte, status, server]: {first['each']}; palette mark "
+             f"{first['marked']:.0f}, render {first['renderMs']} ms, shown {shown:.0f}; fetches {probe['fetches'][:5]}"
+             if first["left"] is not None and first["answered"] is not None and first["ready"] is not None else
+             f"first: {first}")
     if full:
         ladder_started = time.perf_counter()
         cpu_started = worker_cpu(server)
@@ -385,6 +430,9 @@ def main() -> None:
 
     rows = [
         ("first result", "first", "ms"), ("  server: decode+count+k-means", "first_server", "ms"),
+        ("  request left", "first_left", "ms"), ("  server: in the app (wall)", "first_server_wall", "ms"),
+        ("  server: process CPU", "first_server_cpu", "ms"), ("  answer in", "first_answered", "ms"),
+        ("  requests for it", "first_requests", "n"), ("  answer to result on screen", "first_drawn", "ms"),
         ("  page ready to draw", "first_page_ready", "ms"), ("original on screen", "original", "ms"),
         ("visible progress", "progress", "ms"), ("move, right after", "moves_cold", "ms"),
         ("  moves prefetched / asked", "moves_cold_split", "split"),

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app import budget, cleaning, colorspace, parallel, pipeline, quantize
+from app import budget, cleaning, colorspace, histograms, parallel, pipeline, summary
 from app.regions import label_regions
 from bench import memory
 from bench.classic_facets import classic_clean
@@ -61,10 +61,10 @@ def figures(rgb: np.ndarray, indices: np.ndarray, palette: np.ndarray) -> tuple[
     squares = float(sum(np.dot(flat[:, c].astype(np.float64), flat[:, c]) for c in range(3)))
     p = palette.astype(np.float64)
     error = squares - float((2 * (p * sums).sum(axis=1) - counts * (p**2).sum(axis=1)).sum())
-    pairs, pair_counts = np.unique((quantize.pack(rgb).astype(np.uint64) << 8) | labels, return_counts=True)
-    pair_rgb = quantize.unpack((pairs >> 8).astype(np.uint32))
+    pairs, pair_counts = np.unique((histograms.pack(rgb).astype(np.uint64) << 8) | labels, return_counts=True)
+    pair_rgb = histograms.unpack((pairs >> 8).astype(np.uint32))
     delta = colorspace.ciede2000_srgb(pair_rgb, palette[(pairs & 255).astype(np.intp)]).astype(np.float64)
-    return quantize.psnr(max(error, 0.0), labels.size), float(np.dot(delta, pair_counts) / labels.size), \
+    return summary.psnr(max(error, 0.0), labels.size), float(np.dot(delta, pair_counts) / labels.size), \
         int(label_regions(indices).count)
 
 
@@ -310,10 +310,10 @@ def main() -> None:
     if rows:
         print("\n(1) Ours vs classic facet reduction on the same k-means map (RGB); figures from the result pixels\n")
         print(detail_table(rows))
-        summary, verdicts = summary_table(rows)
+        table, verdicts = summary_table(rows)
         print("\n(2) Per threshold and k: median PSNR lost to cleaning, ours minus classic (min and median over "
               "photos),\n    how many times fewer regions than without cleaning, and how much longer the classic took\n")
-        print(summary)
+        print(table)
     if not args.no_request and cameras:
         twelve = [p for p in cameras if "12mp" in p.name] or cameras
         print(f"\n(3) The request at 12 MP through gunicorn: POST /api/quantize, JSON answer, photo uploaded each time; "

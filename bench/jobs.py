@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from app import imaging, pipeline, quantize
+from app import histograms, imaging, pipeline
 from bench import peers
 
 MAX_PIXELS = 50_000_000  # the app's default MAX_PIXELS; the largest corpus photo is 12.2 MP
@@ -31,7 +31,7 @@ def psnr(original: np.ndarray, approx: np.ndarray) -> float:
 
 
 def colors_used(approx: np.ndarray) -> int:
-    keys = quantize.pack(approx)
+    keys = histograms.pack(approx)
     if len(keys) < 2_000_000:  # sorting a small photo beats clearing a 2**24 count table
         return len(np.unique(keys))
     return int(np.count_nonzero(np.bincount(keys, minlength=1 << 24)))

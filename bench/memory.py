@@ -148,10 +148,10 @@ def measure_histogram_request(data: bytes, path: str, fields: dict, first: dict)
 
 
 def histogram_table(data: bytes, failures: list[str]) -> None:
-    from app import imaging, quantize
+    from app import histograms, imaging
 
     decoded = imaging.decode(data, 10**9)
-    colors, pixels = quantize.histogram(decoded.keys).unique_colors, decoded.width * decoded.height
+    colors, pixels = histograms.histogram(decoded.keys).unique_colors, decoded.width * decoded.height
     estimate, before = budget.histogram_request_bytes(colors), budget.request_bytes(pixels)
     print(f"\n## Histogram-only requests by image_id, 12 MP photo with {colors:,} colors: estimate "
           f"{estimate / 2**20:.0f} MB ({budget.HISTOGRAM_BYTES_PER_COLOR} B a color), the pixels' estimate "

@@ -24,7 +24,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.utils import shuffle
 from threadpoolctl import threadpool_limits
 
-from app import quantize
+from app import histograms, quantize, summary
 
 CONVERT = "/usr/bin/convert"  # the real ImageMagick; /usr/local/bin/convert is a stand-in
 RECIPE_SAMPLES = 1_000
@@ -78,10 +78,10 @@ def _from_indices(indices: np.ndarray, palette: np.ndarray, shape: tuple[int, ..
 def ours(photo: Photo, k: int, cap: float) -> Outcome:
     """Our engine, pixels in to index map out: pack, histogram, k-means, lookup."""
     start = time.perf_counter()
-    keys = quantize.pack(photo.rgb)
-    hist = quantize.histogram(keys)
+    keys = histograms.pack(photo.rgb)
+    hist = histograms.histogram(keys)
     result = quantize.find_palette(hist, k)
-    indices = quantize.index_map(keys, hist, result)
+    indices = summary.index_map(keys, hist, result)
     seconds = time.perf_counter() - start
     return Outcome(_from_indices(indices, result.palette, photo.rgb.shape), seconds)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import quantize
+from app import histograms, quantize, summary
 from bench import bench_quantize, jobs, peers, report, runs
 from testsupport.needs import require
 
@@ -43,10 +43,10 @@ def test_every_method_gives_at_most_k_colors_and_a_psnr(method, photo):
 
 
 def test_psnr_matches_the_engine(photo):
-    keys = quantize.pack(photo.rgb)
-    hist = quantize.histogram(keys)
+    keys = histograms.pack(photo.rgb)
+    hist = histograms.histogram(keys)
     result = quantize.find_palette(hist, K)
-    approx = result.palette[quantize.index_map(keys, hist, result)].reshape(photo.rgb.shape)
+    approx = result.palette[summary.index_map(keys, hist, result)].reshape(photo.rgb.shape)
     assert jobs.psnr(photo.rgb, approx) == pytest.approx(result.psnr, abs=1e-9)
     assert jobs.psnr(photo.rgb, photo.rgb) == float("inf")
 
@@ -95,7 +95,7 @@ def test_issue_10_benchmarks_run_their_peers_on_a_tiny_photo(photo):
     assert Image.open(io.BytesIO(job)).mode == "P"
     assert 5 < bench_api.psnr_of(png, job) < 60
     assert bench_api.floor_seconds(png, job) > 0
-    ms, fit = bench_per_k.best_ms(lambda: quantize.find_palette(quantize.histogram(quantize.pack(photo.rgb)), K), 2)
+    ms, fit = bench_per_k.best_ms(lambda: quantize.find_palette(histograms.histogram(histograms.pack(photo.rgb)), K), 2)
     assert ms > 0 and len(fit.palette) == K
 
 

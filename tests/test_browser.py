@@ -146,6 +146,26 @@ def test_after_the_first_result_the_other_spaces_of_its_k_come_first(page, corpu
     assert not any(a["color_space"] == "lab" and a["background"] == "0" for a in asks)
 
 
+def test_nothing_is_fetched_ahead_until_the_first_result_is_on_screen(page, corpus):
+    # The page's own clock: when each background batch left, against the mark of the first paint.
+    page.add_init_script("""
+        window.__background = [];
+        const pageFetch = window.fetch;
+        window.fetch = (resource, init) => {
+          if (String(resource).endsWith('/api/palettes') && init?.body?.get?.('background') === '1') {
+            window.__background.push(performance.now());
+          }
+          return pageFetch(resource, init);
+        };""")
+    page.reload()
+    page.wait_for_function("() => document.getElementById('app').dataset.ready === 'true'")
+    upload(page, corpus / "kodim23.png")
+    page.wait_for_function("() => Number(document.getElementById('app').dataset.ladder) >= 3")
+    painted = page.evaluate("() => performance.getEntriesByName('kmeans:painted')[0].startTime")
+    background = page.evaluate("() => window.__background")
+    assert background and min(background) >= painted, (painted, background[:3])
+
+
 def test_the_curve_waits_until_the_slider_rests(page, corpus):
     curve_requests = RequestCounter("/api/curve")
     curve_requests.attach(page)
@@ -615,7 +635,7 @@ def test_perceptual_preview_takes_the_servers_palette(page, live_server, corpus)
 
 
 def test_colormatch_assigns_every_color_as_the_server_does(page, corpus):
-    """static/js/colormatch.js against app/quantize.py on a real histogram, color by color."""
+    """static/js/colormatch.js against app/perceptual.py on a real histogram, color by color."""
     from app import pipeline, quantize
 
     prepared = pipeline.prepare((corpus / "kodim23.png").read_bytes(), 50_000_000)
@@ -671,6 +691,37 @@ def test_the_nearest_rgb_entry_is_exact_with_ties_to_the_entry_listed_first(page
             nearer = distance < least
             nearest[nearer], least[nearer] = entry, distance[nearer]
         assert got == nearest.tolist(), f"k = {len(palette)}"
+
+
+def test_the_nearest_cielab_entries_are_exact_with_ties_to_the_lower_entry(page, corpus):
+    """colormatch.nearestOnLattice (the lab and oklab candidates, by cells of the CIELAB lattice) against a brute force:
+    the 3 nearest entries of every color by squared lattice distance, nearest first, ties to the lower entry."""
+    from app import colorspace, pipeline
+
+    keys = pipeline.prepare((corpus / "kodim23.png").read_bytes(), 50_000_000).hist.keys
+    every_cell = np.arange(0, 1 << 24, 4099, dtype=np.uint32)
+    colors = np.concatenate([keys, every_cell, np.array([0, 0xFFFFFF, 0xFF0000, 0x0000FF, 0x00FF00], np.uint32)])
+    rgb = np.stack([(colors >> 16) & 255, (colors >> 8) & 255, colors & 255], axis=1)
+    points = np.rint(colorspace.srgb_to_lab(rgb).astype(np.float32).astype(np.float64) * 64).astype(np.int64)
+    rng = np.random.default_rng(5)
+    palettes = [np.rint(colorspace.srgb_to_lab(rng.integers(0, 256, (k, 3))) * 64).astype(np.int64) for k in (2, 3, 16, 64)]
+    # Ties: entries mirrored about a cell's faces (cells are 256 lattice steps), duplicates, and a crowd in one cell.
+    palettes.append(np.array([[5000, 0, 0], [5000, 0, 0], [5120, 0, 0], [5136, 0, 0], [4864, 0, 0], [5000, 256, 0]]))
+    palettes.append(np.array([[3000, 100 + i, -100 - 2 * i] for i in range(40)] + [[0, 0, 0], [6400, 0, 0]]))
+    for palette in palettes:
+        count = min(3, len(palette))
+        got = page.evaluate(
+            """async ([lattice, palette, count]) => {
+                const m = await import('/static/js/colormatch.js');
+                const found = new Int32Array(count * lattice.length / 3);
+                m.nearestOnLattice(Int32Array.from(lattice), Float64Array.from(palette), count, found);
+                return Array.from(found);
+            }""",
+            [points.ravel().tolist(), palette.ravel().tolist(), count],
+        )
+        distances = ((points[:, None, :] - palette[None, :, :]) ** 2).sum(axis=2)
+        expected = np.argsort(distances, axis=1, kind="stable")[:, :count]  # stable: ties keep the lower entry first
+        assert np.array_equal(np.array(got).reshape(-1, count), expected), f"k = {len(palette)}"
 
 
 def test_swatches_are_one_markup_with_and_without_the_script(open_app, corpus):

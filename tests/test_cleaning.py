@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 from scipy import ndimage
 
-from app import cleaning, colorspace, merging, pipeline, quantize
+from app import cleaning, colorspace, histograms, merging, pipeline, quantize, summary
 from app.borders import borders
 from app.regions import CLEAR, label_regions
 from app.thin_regions import deep_enough
@@ -57,19 +57,19 @@ def images(draw, alpha: bool = False) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def kmeans_map(pixels: np.ndarray, k: int, alpha=None) -> tuple[quantize.PaletteFit, np.ndarray, quantize.Histogram]:
-    keys = quantize.pack(pixels)
+def kmeans_map(pixels: np.ndarray, k: int, alpha=None) -> tuple[summary.PaletteFit, np.ndarray, histograms.Histogram]:
+    keys = histograms.pack(pixels)
     visible = keys if alpha is None else keys[alpha.ravel() > 0]
-    hist = quantize.histogram(visible)
+    hist = histograms.histogram(visible)
     fit = quantize.find_palette(hist, k)
-    return fit, quantize.index_map(keys, hist, fit).reshape(pixels.shape[:2]), hist
+    return fit, summary.index_map(keys, hist, fit).reshape(pixels.shape[:2]), hist
 
 
 @PROPERTY
 @given(pixels=images(), k=st.integers(2, 12), min_region=st.integers(0, 450))
 def test_no_region_is_smaller_than_min_region_unless_the_whole_image_is(pixels, k, min_region):
     fit, indices, hist = kmeans_map(pixels, k)
-    cleaned = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, quantize.pack(pixels), fit.labels)
+    cleaned = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, histograms.pack(pixels), fit.labels)
     sizes = np.concatenate(region_sizes(cleaned.indices))
     if pixels.shape[0] * pixels.shape[1] < min_region:
         assert len(sizes) == 1, "an image smaller than min_region must become one region"
@@ -95,7 +95,7 @@ def test_figures_are_those_of_the_cleaned_pixels(pixels, k, min_region):
     mse = ((pixels.astype(np.float64) - shown) ** 2).mean()
     expected_psnr = np.inf if mse == 0 else 10 * np.log10(255**2 / mse)
     assert cleaned.result.psnr == pytest.approx(expected_psnr, abs=1e-9)
-    # Pixel by pixel, in the engine's precision: it keeps CIELAB in float32 (app/quantize.py), which near
+    # Pixel by pixel, in the engine's precision: it keeps CIELAB in float32 (app/histograms.py), which near
     # black is off by up to about 0.0015 from float64 (hypothesis found a 1.0352 that float64 puts at 1.0362).
     lab = colorspace.srgb_to_lab(pixels.reshape(-1, 3)).astype(np.float32)
     # Each entry converted once, as the engine does: a gray entry converted inside a full-size array may
@@ -117,7 +117,7 @@ def test_with_transparency_only_walled_in_patches_stay_small(pixels, k, min_regi
     if not alpha.any():
         alpha[0, 0] = 255
     fit, indices, hist = kmeans_map(pixels, k, alpha)
-    cleaned = cleaning.clean(indices, fit.palette, pixels, alpha, min_region, hist, quantize.pack(pixels), fit.labels)
+    cleaned = cleaning.clean(indices, fit.palette, pixels, alpha, min_region, hist, histograms.pack(pixels), fit.labels)
     visible = alpha > 0
     patches, count = ndimage.label(visible)
     patch_size = np.bincount(patches.ravel())
@@ -230,9 +230,9 @@ def test_rounds_worked_in_two_halves_side_by_side_merge_as_in_one_piece(pixels, 
     exact_rounds, halves_entries = merging.EXACT_ROUNDS, merging._HALVES_ENTRIES
     merging.EXACT_ROUNDS = exact_rounds if exact else 0
     try:
-        whole = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, quantize.pack(pixels), fit.labels)
+        whole = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, histograms.pack(pixels), fit.labels)
         merging._HALVES_ENTRIES = 1  # every round in halves, as the first ones at 12 MP
-        halves = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, quantize.pack(pixels), fit.labels)
+        halves = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, histograms.pack(pixels), fit.labels)
     finally:
         merging.EXACT_ROUNDS, merging._HALVES_ENTRIES = exact_rounds, halves_entries
     assert np.array_equal(halves.indices, whole.indices)
@@ -245,8 +245,8 @@ def test_a_map_read_from_a_lookup_row_by_row_cleans_as_the_array_does(monkeypatc
     pixels = np.kron(rng.integers(0, 256, (9, 7, 3)), np.ones((6, 6, 1))).astype(np.uint8)
     pixels = np.clip(pixels.astype(int) + rng.normal(0, 30, pixels.shape), 0, 255).astype(np.uint8)
     fit, indices, hist = kmeans_map(pixels, 6)
-    keys = quantize.pack(pixels)
-    lookup = pipeline.LookedUp(keys.reshape(indices.shape), quantize.lookup_table(hist, fit))
+    keys = histograms.pack(pixels)
+    lookup = pipeline.LookedUp(keys.reshape(indices.shape), summary.lookup_table(hist, fit))
     monkeypatch.setattr(cleaning, "_HALVES_PIXELS", halves_from)  # 1: in two halves side by side, as at 12 MP
     from_lookup = cleaning.clean(lookup, fit.palette, pixels, None, 12, hist, keys, fit.labels)
     from_array = cleaning.clean(indices, fit.palette, pixels, None, 12, hist, keys, fit.labels)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import imaging, pipeline, quantize
+from app import histograms, imaging, pipeline
 
 BIG = 100_000_000
 SMALL_PHOTOS = ["kodim01.png", "kodim03.png", "kodim05.png", "kodim07.png", "kodim13.png", "kodim15.png",
@@ -22,11 +22,11 @@ def decode_output(data: bytes) -> np.ndarray:
 
 
 def colors_of(rgb: np.ndarray) -> set[int]:
-    return set(np.unique(quantize.pack(rgb)).tolist())
+    return set(np.unique(histograms.pack(rgb)).tolist())
 
 
 def palette_keys(rendered: pipeline.Rendered) -> set[int]:
-    return set(quantize.pack(rendered.result.palette).tolist())
+    return set(histograms.pack(rendered.result.palette).tolist())
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_small_photo_at_k_8_has_exactly_its_palette(corpus, name):
         original = np.asarray(source.convert("RGB"))
     assert (prepared.decoded.width, prepared.decoded.height) == (width, height)
     assert prepared.hist.pixels == width * height
-    assert prepared.hist.unique_colors == len(np.unique(quantize.pack(original)))
+    assert prepared.hist.unique_colors == len(np.unique(histograms.pack(original)))
     rendered = pipeline.render(prepared, pipeline.Options(k=8))
     out = decode_output(rendered.data)
     assert out.shape == (height, width, 3)

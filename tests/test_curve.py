@@ -3,11 +3,11 @@ import math
 import numpy as np
 import pytest
 
-from app import curve, pipeline, quantize
+from app import curve, histograms, pipeline, quantize
 
 
-def hist_of(rgb: np.ndarray) -> quantize.Histogram:
-    return quantize.histogram(quantize.pack(rgb))
+def hist_of(rgb: np.ndarray) -> histograms.Histogram:
+    return histograms.histogram(histograms.pack(rgb))
 
 
 def noisy_gradient(width: int = 96, height: int = 96, seed: int = 0) -> np.ndarray:

@@ -12,7 +12,7 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from app import create_app, pipeline, quantize
+from app import create_app, histograms, pipeline, quantize
 from app.cache import PhotoCache
 from app.fits import FitCache, fit_nbytes
 
@@ -151,7 +151,7 @@ def test_an_unknown_image_id_is_410(client):
 
 
 def test_fit_cache_is_bounded_by_count_and_bytes():
-    hist = quantize.histogram(quantize.pack(np.random.default_rng(2).integers(0, 256, (50, 50, 3), dtype=np.uint8)))
+    hist = histograms.histogram(histograms.pack(np.random.default_rng(2).integers(0, 256, (50, 50, 3), dtype=np.uint8)))
     fits = [quantize.find_palette(hist, k) for k in (2, 3, 4)]
     by_count = FitCache(max_fits=2)
     for k, fit in zip((2, 3, 4), fits):

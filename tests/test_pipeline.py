@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import colorspace, pipeline, png, quantize
+from app import colorspace, histograms, pipeline, png, quantize, summary
 
 BIG = 100_000_000
 
@@ -132,14 +132,14 @@ def test_dithering_uses_only_palette_colors():
 def test_palette_sorted_by_share_with_hex_and_shares_that_match_the_file():
     _, rendered = render(to_bytes(photo_like(seed=4)), k=7)
     rgba = rgba_of(rendered.data)
-    keys = quantize.pack(rgba[..., :3])
+    keys = histograms.pack(rgba[..., :3])
     counts = dict(zip(*np.unique(keys, return_counts=True)))
     shares = rendered.result.shares
     assert np.all(np.diff(shares) <= 0)
     assert float(shares.sum()) == pytest.approx(1.0)
     for code, color, share in zip(rendered.result.hex_codes(), rendered.result.palette, shares):
         assert code == "#%02x%02x%02x" % tuple(int(v) for v in color)
-        assert counts[int(quantize.pack(color[None])[0])] / keys.size == pytest.approx(share)
+        assert counts[int(histograms.pack(color[None])[0])] / keys.size == pytest.approx(share)
 
 
 def test_psnr_and_delta_e_match_the_written_file():
@@ -419,6 +419,6 @@ def test_a_plain_map_is_looked_up_as_it_is_encoded_and_agrees_with_the_engine_s_
     rendered = pipeline.render(prepared, pipeline.Options(k=16))
     result, indices = pipeline.palette_and_indices(prepared, pipeline.Options(k=16))
     assert isinstance(indices, np.ndarray)  # the public map is an array, made whole
-    expected = quantize.index_map(prepared.keys, prepared.hist, result).reshape(rgb.shape[:2])
+    expected = summary.index_map(prepared.keys, prepared.hist, result).reshape(rgb.shape[:2])
     np.testing.assert_array_equal(indices, expected)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(rendered.data))), expected)

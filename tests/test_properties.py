@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from app import pipeline, quantize
+from app import histograms, pipeline, quantize, summary
 from testsupport.images import png_bytes
 
 # No example database: nothing is written into the working tree; failures print their reproduction blob.
@@ -106,13 +106,13 @@ def test_transparent_pixels_stay_transparent_and_visible_ones_get_at_most_k_colo
 @PROPERTY
 @given(pixels=images(), k=ks, color_space=st.sampled_from(quantize.COLOR_SPACES))
 def test_the_engine_alone_is_deterministic_and_exact_when_k_suffices(pixels, k, color_space):
-    keys = quantize.pack(pixels)
-    hist = quantize.histogram(keys)
+    keys = histograms.pack(pixels)
+    hist = histograms.histogram(keys)
     first = quantize.find_palette(hist, k, color_space)
     second = quantize.find_palette(hist, k, color_space)
-    indices = quantize.index_map(keys, hist, first)
+    indices = summary.index_map(keys, hist, first)
     assert np.array_equal(first.palette, second.palette) and np.array_equal(first.labels, second.labels)
-    assert np.array_equal(indices, quantize.index_map(keys, hist, second))
+    assert np.array_equal(indices, summary.index_map(keys, hist, second))
     assert indices.shape == (pixels.shape[0] * pixels.shape[1],)
     assert len(first.palette) <= min(k, hist.unique_colors)
     assert indices.max() < len(first.palette)
@@ -123,6 +123,6 @@ def test_the_engine_alone_is_deterministic_and_exact_when_k_suffices(pixels, k, 
 
 @pytest.mark.parametrize("k", [0, 1, -3, 257, 10**9, 2.5, "4", True, None])
 def test_the_engine_refuses_a_bad_k_naming_it(k):
-    hist = quantize.histogram(quantize.pack(np.zeros((2, 2, 3), np.uint8)))
+    hist = histograms.histogram(histograms.pack(np.zeros((2, 2, 3), np.uint8)))
     with pytest.raises(ValueError, match=f"k must .*got {k!r}"):
         quantize.find_palette(hist, k)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import redis
 
-from app import create_app, imaging, quantize, shared_cache
+from app import create_app, histograms, imaging, shared_cache
 from app.cache import content_id
 from app.shared_cache import PhotoFacts, SharedCache, SharedPhoto, pack_histogram, unpack_histogram
 from testsupport.forms import client_multipart, multipart
@@ -56,8 +56,8 @@ def ask(client, path="/api/quantize", **fields):
 # --- the stored form ---------------------------------------------------------------------------------
 
 def test_histograms_survive_packing_exactly_and_shrink():
-    keys = quantize.pack(gradient(300, 200))
-    hist = quantize.histogram(keys)
+    keys = histograms.pack(gradient(300, 200))
+    hist = histograms.histogram(keys)
     packed = pack_histogram(hist)
     again = unpack_histogram(packed)
     assert again.keys.dtype == np.uint32 and np.array_equal(again.keys, hist.keys)
@@ -72,7 +72,7 @@ def test_image_id_is_the_sha256_of_the_bytes_as_uploaded():
 
 def test_put_then_read_back_with_expiry_renewed(redis_url):
     cache = SharedCache(redis_url.url, ttl_seconds=600)
-    hist = quantize.histogram(quantize.pack(gradient()))
+    hist = histograms.histogram(histograms.pack(gradient()))
     facts = PhotoFacts("holiday", 48, 32, 1234, "PNG")
     assert cache.put("ab" * 32, SharedPhoto(facts, hist), b"the upload")
     found = cache.photo("ab" * 32)

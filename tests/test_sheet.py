@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import imaging, pipeline, quantize, sheet
+from app import histograms, imaging, pipeline, quantize, sheet
 from testsupport.images import gradient, png_bytes
 
 
@@ -97,10 +97,10 @@ def test_transparent_pixels_show_the_sheet_background():
 
 
 def test_labels_carry_the_figures():
-    hist = quantize.histogram(quantize.pack(gradient(50, 40)))
+    hist = histograms.histogram(histograms.pack(gradient(50, 40)))
     result = quantize.find_palette(hist, 5)
     assert sheet.tile_label(5, result) == f"k = 5 · PSNR {result.psnr:.1f} dB · dE {result.delta_e:.1f}"
-    few = quantize.histogram(quantize.pack(np.array([[[0, 0, 0], [255, 255, 255], [9, 9, 9]]], np.uint8)))
+    few = histograms.histogram(histograms.pack(np.array([[[0, 0, 0], [255, 255, 255], [9, 9, 9]]], np.uint8)))
     assert sheet.tile_label(8, quantize.find_palette(few, 8)) == "k = 8 (3 colors) · identical"
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import cleaning, quantize, specks
+from app import cleaning, histograms, quantize, specks, summary
 from app.regions import run_starts
 from app.specks import settle_specks
 
@@ -59,10 +59,10 @@ def speckled(draw) -> np.ndarray:
           suppress_health_check=[HealthCheck.too_slow])
 @given(pixels=speckled(), k=st.integers(2, 8), min_region=st.integers(0, 80), strong=st.booleans())
 def test_cleaning_with_specks_settled_first_gives_what_it_gave_without(pixels, k, min_region, strong):
-    keys = quantize.pack(pixels)
-    hist = quantize.histogram(keys)
+    keys = histograms.pack(pixels)
+    hist = histograms.histogram(keys)
     fit = quantize.find_palette(hist, k)
-    indices = quantize.index_map(keys, hist, fit).reshape(pixels.shape[:2])
+    indices = summary.index_map(keys, hist, fit).reshape(pixels.shape[:2])
     with pytest.MonkeyPatch.context() as patch:
         if strong:  # the strong setting's path: moved pixels read back from the cleaned map
             patch.setattr(cleaning, "hold_most_pixels", lambda *_: True)

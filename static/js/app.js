@@ -59,6 +59,10 @@ class Session {
       },
       onError: (error, asked) => failed(this, error, asked),
     });
+    // No palette is fetched ahead until the first result is on screen: on a small photo the server's
+    // next palette (the start's k in CIELAB, ten times the work of an rgb one) would take the cores
+    // the browser needs to draw and paint it (painted() lets go).
+    this.ladder.holding = true;
     this.previewing = null; // a promise: the photo handed to the preview worker
     this.full = null; // {view, blob, url, answer}: the server's full-resolution result
     this.fullJob = null; // {view, controller, promise}
@@ -248,6 +252,10 @@ function setK(k) {
 function painted(view) {
   if (!session) return;
   session.shownOnce = true;
+  if (session.ladder.holding) {
+    session.ladder.holding = false;
+    session.ladder.prefetch();
+  }
   if (previous.session) {
     previous.session.close();
     previous.session = null;
@@ -476,6 +484,7 @@ function loadFile(file) {
   root.dataset.ladder = "0";
   session = new Session(photo);
   preview.clear();
+  update(); // the first palette's request leaves now, ahead of the page's own work below
   // The original at once, from the file the browser holds; the result follows when its palette comes.
   els.original.src = URL.createObjectURL(file);
   els.original.alt = `Original photo, ${photo.name}`;
@@ -492,7 +501,6 @@ function loadFile(file) {
     if (!ok && current === session && !current.previewReady) cannotShow(current);
     update();
   });
-  update();
   explore.photoChanged();
   specks.photoChanged();
   paint.photoChanged();

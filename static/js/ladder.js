@@ -111,7 +111,7 @@ export class Ladder {
   nextBatch() {
     const { k: focusK, colorSpace } = this.focus;
     const start = this.start;
-    if (!this.get(start.k, start.colorSpace)) return null; // the first result comes first
+    if (!this.get(start.k, start.colorSpace) || this.holding) return null; // the first result comes first (app.js: until painted)
     const otherSpace = (k, shown) => SPACES.find((space) => space !== shown && !this.get(k, space) && !this.asked(k, space));
     const early = otherSpace(start.k, start.colorSpace);
     if (early) return { ks: [start.k], colorSpace: early };

@@ -4,7 +4,7 @@
 // entry (colormatch.js) and then every pixel through that table; dithering diffuses
 // the error pixel by pixel.
 
-import { assign, ditherOnto, labOfKeys } from "./colormatch.js";
+import { assign, ditherOnto, labLattice, labOfKeys } from "./colormatch.js";
 
 let photo = null;
 let latest = 0; // the id of the photo last handed over: an older one still decoding is dropped
@@ -62,15 +62,19 @@ async function takePhoto({ bitmap, file, width, height, id }) {
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
   const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
-  photo = { id, width: canvas.width, height: canvas.height, rgba, lab: null, ...distinctColors(rgba) };
+  photo = {
+    id, width: canvas.width, height: canvas.height, rgba, lab: null, labLattice: null, ...distinctColors(rgba),
+  };
   self.postMessage({ type: "photo", id, width: photo.width, height: photo.height, distinct: photo.keys.length,
     ms: performance.now() - started });
   setTimeout(() => warmUp("rgb"), 0); // while the first palette is on the server
 }
 
-/** The CIELAB of the photo's distinct colors, made on first need and kept with the photo. */
+/** The CIELAB of the photo's distinct colors and that CIELAB on the server's lattice (where the nearest
+ *  entries are found), made on first need and kept with the photo. */
 function labOf(photo) {
   photo.lab ||= labOfKeys(photo.keys);
+  photo.labLattice ||= labLattice(photo.lab);
   return photo.lab;
 }
 
@@ -88,7 +92,8 @@ function warmUp(colorSpace) {
     const key = photo.keys[Math.floor((e * count) / 16)];
     palette.set([(key >>> 16) & 255, (key >>> 8) & 255, key & 255], 3 * e);
   }
-  assign(photo.keys.subarray(0, count), photo.lab?.subarray(0, 3 * count), palette, colorSpace);
+  assign(photo.keys.subarray(0, count), photo.lab?.subarray(0, 3 * count), palette, colorSpace,
+    photo.labLattice?.subarray(0, 3 * count));
 }
 
 function render({ id, seq, palette, colorSpace, dither }) {
@@ -102,7 +107,8 @@ function render({ id, seq, palette, colorSpace, dither }) {
   if (dither === "floyd-steinberg") {
     ditherOnto(rgba, width, height, palette, out);
   } else {
-    const labels = assign(photo.keys, colorSpace === "rgb" ? photo.lab : labOf(photo), palette, colorSpace);
+    const labels = assign(photo.keys, colorSpace === "rgb" ? photo.lab : labOf(photo), palette, colorSpace,
+      photo.labLattice);
     const entries = new Uint32Array(palette.length / 3);
     for (let e = 0; e < entries.length; e++) {
       entries[e] = (palette[3 * e + 2] << 16) | (palette[3 * e + 1] << 8) | palette[3 * e];
