@@ -36,7 +36,10 @@ FINE_BITS: Bits = (6, 6, 6)
 FINE_BINS_PER_CENTER = 512
 
 
-def fine(hist: histograms.Histogram, color_space: str, k: int | None = None) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+Bins = tuple[np.ndarray, np.ndarray, lattice.Lattice]  # the bins' weighted means, their weights and lattice
+
+
+def fine(hist: histograms.Histogram, color_space: str, k: int | None = None) -> Bins:
     """The fine bins: FINE_BITS, or for k the coarsest bins (one channel at a time) with at least
     FINE_BINS_PER_CENTER a center, when those are coarser."""
     if k is None:
@@ -46,8 +49,9 @@ def fine(hist: histograms.Histogram, color_space: str, k: int | None = None) -> 
 
 
 def coarse(
-    hist: histograms.Histogram, color_space: str, min_bins: int, exact_limit: int = EXACT_POINTS_LIMIT, by_channel: bool = False,
-) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    hist: histograms.Histogram, color_space: str, min_bins: int, exact_limit: int = EXACT_POINTS_LIMIT,
+    by_channel: bool = False,
+) -> Bins:
     """The histogram in that space, as the means of the coarsest RGB bins of which at least `min_bins` are occupied.
 
     Up to `exact_limit` colors, the colors themselves. by_channel: the bins
@@ -84,7 +88,7 @@ def occupied(hist: histograms.Histogram, bits: Bits) -> int:
     return hist.reuse(("occupied", bits), lambda: int(np.count_nonzero(np.bincount(_bin_numbers(hist.keys, bits)))))
 
 
-def means(hist: histograms.Histogram, color_space: str, bits: Bits) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+def means(hist: histograms.Histogram, color_space: str, bits: Bits) -> Bins:
     """The weighted means (float32) of the RGB bins at `bits` (red, green, blue) in that space, their weights and lattice.
 
     Kept for the photo's next palettes. The lattice is 8 times finer than

@@ -55,7 +55,8 @@ class Histogram:
             return self.colors
         if color_space == "lab":
             return self.lab
-        return self.reuse(("points", color_space), lambda: colorspace.SPACES[color_space].from_srgb(self.colors).astype(np.float32))
+        space = colorspace.SPACES[color_space]
+        return self.reuse(("points", color_space), lambda: space.from_srgb(self.colors).astype(np.float32))
 
     def lattice(self, color_space: str) -> lattice.Lattice:
         return self.reuse(("lattice", color_space),

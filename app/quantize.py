@@ -61,7 +61,8 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
     colors = hist.colors
     if hist.unique_colors <= k:
         return summary.summarize(hist, colors, np.arange(hist.unique_colors), measure_delta_e=measure_delta_e)
-    with libraries.single_threaded(), cancel.cancellable(cancelled):  # small fits: OpenMP and BLAS threads cost more than they give
+    # Small fits: OpenMP and BLAS threads cost more than they give.
+    with libraries.single_threaded(), cancel.cancellable(cancelled):
         cancel.check()
         if color_space == "rgb":
             palette = clustering.palette(hist, k, "rgb", seed)
