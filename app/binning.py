@@ -10,7 +10,7 @@ from app import histograms, kmeans, lattice
 # Above this many distinct colors the clustering starts on the means of coarse RGB bins
 # (COARSE_BITS per channel, finer until there are SEED_BINS_PER_CENTER bins a center), goes
 # on with Lloyd steps on the means of fine bins (FINE_BITS per channel), and ends with
-# EXACT_STEPS Lloyd steps over every color.
+# clustering.EXACT_STEPS Lloyd steps over every color.
 EXACT_POINTS_LIMIT = 1 << 12
 COARSE_BITS = 5
 SEED_BINS_PER_CENTER = 16
@@ -36,7 +36,10 @@ FINE_BITS: Bits = (6, 6, 6)
 FINE_BINS_PER_CENTER = 512
 
 
-def fine(hist: histograms.Histogram, color_space: str, k: int | None = None) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+Bins = tuple[np.ndarray, np.ndarray, lattice.Lattice]  # the bins' weighted means, their weights and lattice
+
+
+def fine(hist: histograms.Histogram, color_space: str, k: int | None = None) -> Bins:
     """The fine bins: FINE_BITS, or for k the coarsest bins (one channel at a time) with at least
     FINE_BINS_PER_CENTER a center, when those are coarser."""
     if k is None:
@@ -46,8 +49,9 @@ def fine(hist: histograms.Histogram, color_space: str, k: int | None = None) -> 
 
 
 def coarse(
-    hist: histograms.Histogram, color_space: str, min_bins: int, exact_limit: int = EXACT_POINTS_LIMIT, by_channel: bool = False,
-) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
+    hist: histograms.Histogram, color_space: str, min_bins: int, exact_limit: int = EXACT_POINTS_LIMIT,
+    by_channel: bool = False,
+) -> Bins:
     """The histogram in that space, as the means of the coarsest RGB bins of which at least `min_bins` are occupied.
 
     Up to `exact_limit` colors, the colors themselves. by_channel: the bins
@@ -75,17 +79,22 @@ def _finer(hist: histograms.Histogram, bits: Bits) -> Bits:
     """One bit more on the channel, among those with the fewest bits, that gives the most occupied bins
     (green, then red, then blue on a tie)."""
     fewest = min(bits)
-    options = [tuple(b + (channel == c) for c, b in enumerate(bits)) for channel in (1, 0, 2) if bits[channel] == fewest]
+    options = [tuple(b + (channel == c) for c, b in enumerate(bits))
+               for channel in (1, 0, 2) if bits[channel] == fewest]
     return max(options, key=lambda option: occupied(hist, option))
 
 
 def occupied(hist: histograms.Histogram, bits: Bits) -> int:
-    """How many RGB bins at `bits` hold a color of the photo (kept: an int, where the bins' numbers are 4 bytes a color)."""
+    """How many RGB bins at `bits` hold a color of the photo.
+
+    Kept: an int, where the bins' numbers are 4 bytes a color.
+    """
     return hist.reuse(("occupied", bits), lambda: int(np.count_nonzero(np.bincount(_bin_numbers(hist.keys, bits)))))
 
 
-def means(hist: histograms.Histogram, color_space: str, bits: Bits) -> tuple[np.ndarray, np.ndarray, lattice.Lattice]:
-    """The weighted means (float32) of the RGB bins at `bits` (red, green, blue) in that space, their weights and lattice.
+def means(hist: histograms.Histogram, color_space: str, bits: Bits) -> Bins:
+    """The weighted means (float32) of the RGB bins at `bits` (red, green, blue) in that space, their weights
+    and lattice.
 
     Kept for the photo's next palettes. The lattice is 8 times finer than
     the colors' own, as the means fall between lattice points.
@@ -146,5 +155,6 @@ def coarsen(colors, points, weights, min_bins: int = 0, exact_limit: int = EXACT
 
 
 def rgb_rows(hist: histograms.Histogram) -> np.ndarray:
-    """weighted_rows of the photo's colors in RGB, kept: every RGB palette's exact step sums them, and the bins' means."""
+    """weighted_rows of the photo's colors in RGB, kept: every RGB palette's exact step sums them, and the
+    bins' means."""
     return hist.reuse(("rows", "rgb"), lambda: kmeans.weighted_rows(hist.colors, hist.weights))

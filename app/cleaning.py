@@ -83,10 +83,10 @@ def clean(
         hist = histograms.histogram(keys if visible is None else keys[visible])
     if color_labels is None:
         color_labels = _labels_of_colors(hist, keys, visible, indices)
-    # Regions of one or two pixels walled in by one region are settled first (app/specks.py): labelling, borders
-    # and merging then have fewer of everything. Not beside transparent pixels, whose regions never merge.
+    # Single pixels walled in by one region are settled first (app/specks.py): labelling, borders and merging
+    # then have fewer of everything. Not beside transparent pixels, whose regions never merge.
     specks, starts = NONE, None
-    if min_region >= 3 and (visible is None or visible.all()):
+    if min_region >= 2 and (visible is None or visible.all()):
         starts = run_starts(indices)
         indices, specks = settle_specks(indices, starts, owned=made_here)
     regions = label_regions(indices, alpha, starts)
@@ -198,7 +198,7 @@ def clean(
             fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
     if after is None or len(refit_keys) < len(used):  # regions joined (two refitted entries became one color)
         after = int(label_regions(cleaned, alpha).visible.sum())
-    return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()) + specks.regions,
+    return Cleaned(indices=cleaned, result=fit, regions_before=int(regions.visible.sum()) + len(specks),
                    regions_after=after)
 
 

@@ -47,7 +47,8 @@ def minibatch_competes(k: int) -> bool:
     return MBK_KS[0] <= k <= MBK_KS[1]
 
 
-def palette(hist: histograms.Histogram, k: int, color_space: str, seed: int, exact_limit: int = binning.EXACT_POINTS_LIMIT,
+def palette(hist: histograms.Histogram, k: int, color_space: str, seed: int,
+            exact_limit: int = binning.EXACT_POINTS_LIMIT,
              perceptual: bool = False) -> np.ndarray:
     """k-means in the given space: the palette in sRGB.
 
@@ -92,8 +93,8 @@ def cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: i
         seeds = seeding.kmeans_plusplus(points, n_clusters, weights, seed + start)
         candidates.append(kmeans.lloyd(grid, points, weights, seeds, COARSE_STEPS, rows))
     if k <= PERCEPTUAL_MBK_MAX_K:
-        mbk = libraries.sklearn_cluster().MiniBatchKMeans(n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER,
-                                                max_no_improvement=5, random_state=seed)
+        mbk = libraries.sklearn_cluster().MiniBatchKMeans(
+            n_clusters=n_clusters, batch_size=MBK_BATCH, max_iter=MBK_ITER, max_no_improvement=5, random_state=seed)
         mbk.fit(points, sample_weight=weights)
         candidates.append(kmeans.lloyd(grid, points, weights, mbk.cluster_centers_, COARSE_STEPS, rows))
     if len(candidates) == 1:
@@ -166,7 +167,10 @@ def _seeds(points: np.ndarray, weights: np.ndarray, n_clusters: int, seed: int, 
     longest = min(longest, len(points))
     if n_clusters > longest:
         return seeding.kmeans_plusplus(points, n_clusters, weights, seed + start)
-    random = (lambda: seeding.minibatch_random(seed, len(points))) if minibatch else (lambda: np.random.RandomState(seed + start))
+
+    def random() -> np.random.RandomState:
+        return seeding.minibatch_random(seed, len(points)) if minibatch else np.random.RandomState(seed + start)
+
     chain = reuse(("seeds", minibatch, seed + start, longest),
                   lambda: seeding.SeedChain(points, weights, random(), SEED_TRIALS))
     return chain.head(n_clusters)

@@ -13,13 +13,15 @@ from app import colorspace, lattice, parallel
 # Lattice steps per unit of each space for the exact nearest-entry search (app/lattice.py).
 LATTICE_SCALES = {"rgb": 1.0, "lab": 64.0, "oklab": 65536.0}
 # What a photo's Histogram holds per distinct color once palettes have been found in every
-# space, for cache accounting: key, count, RGB, CIELAB, float weight, three bin numbers (no longer
-# kept: room for the means of the more sets of bins RGB asks for at small k), the
-# lattices of three spaces and the RGB one's float32 rows (lattice.py), OKLab points, the weighted rows of RGB's exact Lloyd step (32 bytes:
-# the slider's every palette takes that step), and allowances for the bins' means, weights and
-# lattices (32 bytes a bin and space: photos have about three or more colors a fine bin,
-# 12 MP ones ten, and a coarse bin holds several fine ones).
-CACHED_BYTES_PER_COLOR = (4 + 8 + 3 + 12 + 8 + 3 * 4 + 3 * lattice.Lattice.BYTES_PER_POINT + lattice.Lattice.BYTE_ROWS_PER_POINT
+# space, for cache accounting: key, count, RGB, CIELAB, float weight, three bin numbers (no
+# longer kept: room for the means of the more sets of bins RGB asks for at small k), the
+# lattices of three spaces and the RGB one's float32 rows (lattice.py), OKLab points, the
+# weighted rows of RGB's exact Lloyd step (32 bytes: the slider's every palette takes that
+# step), and allowances for the bins' means, weights and lattices (32 bytes a bin and space:
+# photos have about three or more colors a fine bin, 12 MP ones ten, and a coarse bin holds
+# several fine ones).
+CACHED_BYTES_PER_COLOR = (4 + 8 + 3 + 12 + 8 + 3 * 4
+                          + 3 * lattice.Lattice.BYTES_PER_POINT + lattice.Lattice.BYTE_ROWS_PER_POINT
                           + 12 + 3 * 11 + 3 * 4 + 32)
 
 
@@ -55,7 +57,8 @@ class Histogram:
             return self.colors
         if color_space == "lab":
             return self.lab
-        return self.reuse(("points", color_space), lambda: colorspace.SPACES[color_space].from_srgb(self.colors).astype(np.float32))
+        space = colorspace.SPACES[color_space]
+        return self.reuse(("points", color_space), lambda: space.from_srgb(self.colors).astype(np.float32))
 
     def lattice(self, color_space: str) -> lattice.Lattice:
         return self.reuse(("lattice", color_space),

@@ -7,8 +7,10 @@ import numpy as np
 from app import cancel, lattice, libraries
 
 
-def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int, rows: np.ndarray | None = None) -> np.ndarray:
-    """Up to `steps` weighted Lloyd steps, each point taking its nearest center on the lattice; stops when no label changes.
+def lloyd(grid: lattice.Lattice, points, weights, centers: np.ndarray, steps: int,
+          rows: np.ndarray | None = None) -> np.ndarray:
+    """Up to `steps` weighted Lloyd steps, each point taking its nearest center on the lattice; stops when no
+    label changes.
 
     rows: weighted_rows(points, weights), when the caller keeps them.
     """

@@ -10,7 +10,7 @@ worker uploaded (known here from the shared cache) is not decoded for them.
 
 One k-means runs at a time per photo (app/fits.py). The page's background
 batches (background=1) give way to any palette someone waits for: a k-means
-in the background is abandoned between two of its steps (quantize.Cancelled)
+in the background is abandoned between two of its steps (cancel.Cancelled)
 as soon as such a request comes, and the batch answers what it has.
 
 The page asks with delta_e=0: a palette to draw with needs no error figure,
@@ -79,7 +79,7 @@ def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tu
 
 
 def _background_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:
-    """pipeline.kmeans_fit's palette, abandoned (quantize.Cancelled) once someone waits for another palette
+    """pipeline.kmeans_fit's palette, abandoned (cancel.Cancelled) once someone waits for another palette
     of this photo: that request then gets the photo's k-means lock within a step, not after a whole k.
     Someone waiting for this very palette lets it finish, and the batch stops after it."""
     fits, key = photo.fits, (k, color_space)

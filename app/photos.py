@@ -60,8 +60,8 @@ class CachedPhoto:
         """Memory held, the palettes found so far included (the cache counts it again as they grow)."""
         if self.prepared is not None:
             return self.prepared.nbytes  # its fits are the entry's
-        # key, count, and the RGB and CIELAB copies the engine caches per color
-        return self.hist.unique_colors * (4 + 8 + 3 + 3 * 4) + self.fits.nbytes
+        # What the engine keeps per color once palettes are found (as a decoded photo's Prepared counts it)
+        return self.hist.unique_colors * histograms.CACHED_BYTES_PER_COLOR + self.fits.nbytes
 
 
 class Photo:

@@ -13,7 +13,9 @@ then mapped to its palette entry through a 2**24-entry lookup table.
 The parts: histograms (the distinct colors), binning (coarse and fine bins),
 seeding (k-means++), kmeans (Lloyd steps), clustering (the RGB palette and
 its competing starts), perceptual (lab and oklab, judged by CIEDE2000) and
-summary (the fit: shares, PSNR, CIEDE2000, index maps).
+summary (the fit: shares, PSNR, CIEDE2000, index maps); cancel stops a
+palette no one waits for, and libraries imports scikit-learn and scipy
+when first needed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ COLOR_SPACES = ("rgb", "oklab", "lab")
 
 def needs_scikit_learn(k: int, color_space: str) -> bool:
     """Whether find_palette runs scikit-learn's clustering for this k and color space: in RGB where
-    MiniBatchKMeans competes (MBK_KS); the perceptual spaces' classic palette at any k."""
+    MiniBatchKMeans competes (clustering.MBK_KS); the perceptual spaces' classic palette at any k."""
     return color_space != "rgb" or clustering.minibatch_competes(k)
 
 
@@ -61,7 +63,8 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
     colors = hist.colors
     if hist.unique_colors <= k:
         return summary.summarize(hist, colors, np.arange(hist.unique_colors), measure_delta_e=measure_delta_e)
-    with libraries.single_threaded(), cancel.cancellable(cancelled):  # small fits: OpenMP and BLAS threads cost more than they give
+    # Small fits: OpenMP and BLAS threads cost more than they give.
+    with libraries.single_threaded(), cancel.cancellable(cancelled):
         cancel.check()
         if color_space == "rgb":
             palette = clustering.palette(hist, k, "rgb", seed)
@@ -75,5 +78,5 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
             found = lattice.nearest(hist.lattice("rgb"), palette, then=measure)
             cancel.check()
             return summary.summarize(hist, palette, found.labels, differences, measure_delta_e=measure_delta_e,
-                             squared_error=float(np.dot(found.squared_distances, hist.weights)))
+                                     squared_error=float(np.dot(found.squared_distances, hist.weights)))
         return perceptual.fit(hist, k, color_space, seed)

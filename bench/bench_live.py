@@ -313,7 +313,7 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
              f"{first['server']}, page ready {first['ready'] - probe['chosen']:.0f}; chosen {probe['chosen']:.0f}, "
              f"requests [start, sent, first byte, last byte, status, server]: {first['each']}; palette mark "
              f"{first['marked']:.0f}, render {first['renderMs']} ms, shown {shown:.0f}; fetches {probe['fetches'][:5]}"
-             if first["left"] is not None and first["answered"] is not None and first["ready"] is not None else
+             if None not in (first["left"], first["answered"], first["ready"], first["marked"]) else
              f"first: {first}")
     if full:
         ladder_started = time.perf_counter()

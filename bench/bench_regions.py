@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_regions [--ks 8,16,32] [--thresholds 10,40] [--photos a.png,...]
                                             [--no-camera] [--no-request] [--no-memory] [--repeat 3]
-                                            [--request-thresholds 40,1000] [--stages]
+                                            [--request-thresholds 40,1000] [--against REV] [--stages]
 
 For every photo, k and threshold, both methods start from the same k-means
 index map (app.pipeline, k-means in RGB) and the figures of both are
@@ -26,9 +26,11 @@ threshold; at 40 px at least 10x fewer regions than without cleaning; the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -42,6 +44,7 @@ from app.regions import label_regions
 from bench import memory
 from bench.classic_facets import classic_clean
 from bench.report import table
+from bench.revisions import ROOT, unpacked
 from testsupport.corpus import CORPUS
 from testsupport.forms import multipart
 from testsupport.servers import gunicorn
@@ -147,33 +150,49 @@ def server_cpu_seconds(master: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def request_table(photos: list[Path], k: int, thresholds: list[int], repeat: int, log: Path) -> tuple[str, list[str]]:
+def request_table(photos: list[Path], k: int, thresholds: list[int], repeat: int, log: Path,
+                  against: str | None = None) -> tuple[str, list[str]]:
     """Wall time (best of N) and the server's CPU time (median of N) per request, with and without min_region.
 
     On this shared machine wall times move with the load; the CPU the worker spends on a request moves far less.
+    With `against` (a git revision), that revision's app runs in a second gunicorn and the requests alternate
+    between the two, in turns, so that a burst of load hits both; the targets are read from this tree's rows.
     """
     body, verdicts = [], []
-    with gunicorn(log, LOG_LEVEL="warning", CACHE_MB="0") as (server, base):
+    with contextlib.ExitStack() as stack:
+        roots = [("this tree", ROOT)]
+        if against:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            roots.insert(0, (against, unpacked(against, ["app", "gunicorn.conf.py", "templates", "static"], scratch)))
+        servers = [(name, *stack.enter_context(gunicorn(log.with_suffix(f".{number}.log"), root=root,
+                                                           LOG_LEVEL="warning", CACHE_MB="0")))
+                   for number, (name, root) in enumerate(roots)]
         for photo in photos:
             data = photo.read_bytes()
-            post(base, data, {"k": str(k)})  # warm the worker
-            wall: dict[int, list[float]] = {0: [], **{t: [] for t in thresholds}}
-            cpu: dict[int, list[float]] = {0: [], **{t: [] for t in thresholds}}
-            for _ in range(repeat):  # alternate, so a burst of load hits both
-                for threshold in wall:
-                    before = server_cpu_seconds(server.pid)
-                    wall[threshold].append(post(base, data, {"k": str(k), "min_region": str(threshold)}))
-                    cpu[threshold].append(server_cpu_seconds(server.pid) - before)
+            for _, _, base in servers:
+                post(base, data, {"k": str(k)})  # warm the worker
+            wall = {(name, t): [] for name, _, _ in servers for t in [0, *thresholds]}
+            cpu = {(name, t): [] for name, _, _ in servers for t in [0, *thresholds]}
+            for turn in range(repeat):  # alternate, so a burst of load hits both
+                for name, server, base in servers if turn % 2 == 0 else servers[::-1]:
+                    for threshold in [0, *thresholds]:
+                        before = server_cpu_seconds(server.pid)
+                        wall[name, threshold].append(post(base, data, {"k": str(k), "min_region": str(threshold)}))
+                        cpu[name, threshold].append(server_cpu_seconds(server.pid) - before)
             for threshold in thresholds:
-                wall_ratio = min(wall[threshold]) / min(wall[0])
-                cpu_ratio = statistics.median(cpu[threshold]) / statistics.median(cpu[0])
-                body.append([photo.name, k, threshold, f"{min(wall[0]):.2f}", f"{min(wall[threshold]):.2f}",
-                             f"{wall_ratio:.2f}x", f"{statistics.median(cpu[0]):.2f}",
-                             f"{statistics.median(cpu[threshold]):.2f}", f"{cpu_ratio:.2f}x"])
-                for what, ratio in (("wall", wall_ratio), ("server CPU", cpu_ratio)):
-                    verdicts.append(f"{photo.name} {threshold} px: request with cleaning <= 3x without ({what}): "
-                                    f"{'MET' if ratio <= 3 else 'NOT MET'} ({ratio:.2f}x)")
-    header = ["photo", "k", "min_region", "wall s without", "with", "ratio", "CPU s without", "with", "ratio"]
+                for name, _, _ in servers:
+                    wall_ratio = min(wall[name, threshold]) / min(wall[name, 0])
+                    cpu_ratio = statistics.median(cpu[name, threshold]) / statistics.median(cpu[name, 0])
+                    body.append([photo.name, name, k, threshold, f"{min(wall[name, 0]):.2f}",
+                                 f"{min(wall[name, threshold]):.2f}", f"{wall_ratio:.2f}x",
+                                 f"{statistics.median(cpu[name, 0]):.2f}", f"{statistics.median(cpu[name, threshold]):.2f}",
+                                 f"{cpu_ratio:.2f}x"])
+                    if name != "this tree":
+                        continue
+                    for what, ratio in (("wall", wall_ratio), ("server CPU", cpu_ratio)):
+                        verdicts.append(f"{photo.name} {threshold} px: request with cleaning <= 3x without ({what}): "
+                                        f"{'MET' if ratio <= 3 else 'NOT MET'} ({ratio:.2f}x)")
+    header = ["photo", "app", "k", "min_region", "wall s without", "with", "ratio", "CPU s without", "with", "ratio"]
     return table(header, body), verdicts
 
 
@@ -266,6 +285,8 @@ def main() -> None:
     parser.add_argument("--request-thresholds", default="40,1000",
                         help="min_region values for the 12 MP request and memory (1000: the page's strongest level)")
     parser.add_argument("--repeat", type=int, default=3, help="requests per case for the 12 MP timing (best of N)")
+    parser.add_argument("--against", default=None,
+                        help="a git revision (main, a tag, a commit) whose app answers the 12 MP requests too, in turns")
     parser.add_argument("--stages", action="store_true",
                         help="also where a 12 MP cleaning's CPU goes, step by step (at the request thresholds)")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
@@ -299,7 +320,7 @@ def main() -> None:
               f"wall: best of {args.repeat}, server CPU: median of {args.repeat}\n")
         request_thresholds = [int(t) for t in args.request_thresholds.split(",")]
         text, more = request_table(twelve, 16, request_thresholds, args.repeat,
-                                   Path("/tmp") / f"bench-regions-{uuid.uuid4().hex}.log")
+                                   Path("/tmp") / f"bench-regions-{uuid.uuid4().hex}.log", against=args.against)
         print(text)
         verdicts += more
         if not args.no_memory:

@@ -434,7 +434,7 @@ def test_an_install_puts_a_kmeans_filter_command_that_runs_from_anywhere(tmp_pat
 
 
 @pytest.mark.parametrize("args, uses", [
-    (["-k", "24"], True),  # MiniBatchKMeans competes at quantize.MBK_KS
+    (["-k", "24"], True),  # MiniBatchKMeans competes at clustering.MBK_KS
     (["-k", "16"], False),
     (["-k", "8", "24"], True),
     (["-k", "128", "256"], False),

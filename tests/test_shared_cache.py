@@ -140,6 +140,8 @@ def test_palettes_from_another_worker_need_no_decoding_and_outlive_it(redis_url,
     photo_cache = second.application.extensions["photo_cache"]
     entry = photo_cache.get(image_id)  # the histogram alone, its palettes counted in its bytes
     assert entry.prepared is None and len(entry.fits) == 5 and photo_cache.nbytes == entry.nbytes > entry.fits.nbytes
+    # What the engine keeps per color for later palettes (lattices, bins, CIELAB) is counted as well.
+    assert entry.nbytes >= entry.hist.work_bytes + entry.fits.nbytes
 
     monkeypatch.setattr(imaging, "decode", real_decode)
     quantized = ask(second, image_id=image_id, k=4, color_space="lab")  # needs pixels: decoded now, once

@@ -251,10 +251,12 @@ function setK(k) {
 /** A painted frame: the figures, palette and strip follow the pixels. */
 function painted(view) {
   if (!session) return;
-  session.shownOnce = true;
-  if (session.ladder.holding) {
-    session.ladder.holding = false;
-    session.ladder.prefetch();
+  const current = session;
+  const first = !current.shownOnce;
+  current.shownOnce = true;
+  if (current.ladder.holding) {
+    current.ladder.holding = false;
+    current.ladder.prefetch();
   }
   if (previous.session) {
     previous.session.close();
@@ -265,10 +267,21 @@ function painted(view) {
   els.dropzone.hidden = true;
   els.compare.hidden = false;
   els.toolbar.hidden = false;
-  els.results.hidden = false;
   els.caption.textContent = view.minRegion ? `${view.colors} colors · specks cleaned` : `${view.colors} colors`;
-  const info = session.ladder.info || photoInfo(view.answer);
-  const full = sameView(session.full?.view, view) ? session.full : null;
+  const params = readParams();
+  if (params && wantedView(params) && preview.isShown(wantedView(params))) waitingFor(null);
+  rest.restart();
+  // A photo's first result: its figures, palette and the cards below appear for the first time, and laying
+  // them out (20-50 ms here) would hold back the frame that shows its pixels. They follow in the next task.
+  if (first) setTimeout(() => { if (session === current && preview.shown === view) showPanels(current, view); }, 0);
+  else showPanels(current, view);
+}
+
+/** The figures, palette, strip and download of the view on show. */
+function showPanels(current, view) {
+  els.results.hidden = false;
+  const info = current.ladder.info || photoInfo(view.answer);
+  const full = sameView(current.full?.view, view) ? current.full : null;
   showFigures(view, info, full);
   showPalette(els.palette, els.swatch, view.palette, announce);
   showStrip(els.strip, view.palette);
@@ -278,9 +291,6 @@ function painted(view) {
   explore.resultShown(view);
   paint.resultShown();
   const sized = info ? specks.resultShown({ width: info.width, height: info.height }, view.regions || null, view.dither) : false;
-  const params = readParams();
-  if (params && wantedView(params) && preview.isShown(wantedView(params))) waitingFor(null);
-  rest.restart();
   if (sized) update(); // the specks level now means another size: ask again
 }
 
@@ -484,6 +494,7 @@ function loadFile(file) {
   root.dataset.ladder = "0";
   session = new Session(photo);
   preview.clear();
+  specks.photoChanged(); // before update(): the cleaning's size is the new photo's
   update(); // the first palette's request leaves now, ahead of the page's own work below
   // The original at once, from the file the browser holds; the result follows when its palette comes.
   els.original.src = URL.createObjectURL(file);
@@ -502,7 +513,6 @@ function loadFile(file) {
     update();
   });
   explore.photoChanged();
-  specks.photoChanged();
   paint.photoChanged();
 }
 

@@ -1,6 +1,7 @@
 // The palettes of one photo, per color space and k, fetched from POST /api/palettes.
 // The k the user is on comes first (a priority request of its own). In the background, one
-// batch at a time, so the server never has more than two requests of ours to work on:
+// batch (or one measure of a mean ΔE) at a time, so the server never has more than two requests
+// of ours to work on:
 //   1. the first k shown, in the other color spaces, so that switching the space right after
 //      the first result is quick too;
 //   2. the rest of the slider's ladder in the space shown, nearest k first;
@@ -37,6 +38,8 @@ export class Ladder {
     this.quietFrom = 0; // no background batch starts before this time
     this.resume = 0;
     this.measuring = new Map(); // "colorSpace|k" -> promise of its delta_e
+    this.batchDone = null; // a promise, settled when the batch on its way is answered
+    this.holding = false; // app.js: no background batch until the first result is on screen
   }
 
   get(k, colorSpace) {
@@ -89,12 +92,14 @@ export class Ladder {
 
   /** The next background batch, in the order above, once the photo has an image_id and the first result is here. */
   async prefetch() {
-    if (this.closed || this.batch || !this.focus || !this.photo.imageId || this.failures > 2) return;
+    if (this.closed || this.batch || this.measuring.size || !this.focus || !this.photo.imageId || this.failures > 2) return;
     if (this.priority || performance.now() < this.quietFrom) return; // the user is waiting on the server
     const next = this.nextBatch();
     if (!next) return;
     this.batch = next;
     let found = 0;
+    let done;
+    this.batchDone = new Promise((resolve) => { done = resolve; });
     try {
       found = await this.fetch(next.ks, next.colorSpace, true);
       this.failures = 0;
@@ -102,6 +107,7 @@ export class Ladder {
       this.failures++; // the priority request reports errors; the ladder quietly tries again later
     } finally {
       this.batch = null;
+      done();
     }
     if (!found) this.pause(); // given way to someone's priority request, or failed: not again at once
     this.followFocus();
@@ -151,13 +157,23 @@ export class Ladder {
     if (entry.delta_e != null) return Promise.resolve(entry.delta_e);
     const key = `${colorSpace}|${k}`;
     if (!this.measuring.has(key)) {
-      const asking = this.photo.post("/api/palettes", { ks: String(k), color_space: colorSpace, delta_e: 1 })
+      // It takes the background's place: after the batch and the other measures on their way, and no
+      // batch starts before it is answered.
+      const before = [this.batch ? this.batchDone : null, ...this.measuring.values()];
+      const asking = Promise.allSettled(before)
+        .then(() => {
+          if (this.closed) throw new Error("the photo was closed");
+          return this.photo.post("/api/palettes", { ks: String(k), color_space: colorSpace, delta_e: 1 });
+        })
         .then(({ palettes }) => {
           const deltaE = palettes[0].delta_e;
           entry.delta_e = deltaE;
           return deltaE;
         })
-        .finally(() => this.measuring.delete(key));
+        .finally(() => {
+          this.measuring.delete(key);
+          this.prefetch();
+        });
       this.measuring.set(key, asking);
     }
     return this.measuring.get(key);
