@@ -23,8 +23,8 @@ import numpy as np
 from app import colorspace, histograms, parallel, summary
 from app.merging import merge_small_regions
 from app.borders import borders
-from app.regions import (first_of_each, hold_most_pixels, label_regions, pixels_of_regions, run_starts,
-                         sums_of_regions)
+from app.region_sums import hold_most_pixels, pixels_of_regions, sums_of_regions
+from app.regions import first_of_each, label_regions, run_starts
 from app.specks import NONE, settle_specks
 from app.thin_regions import merge_thin_regions
 
