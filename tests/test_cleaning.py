@@ -301,21 +301,6 @@ def test_with_min_depth_no_region_is_thinner_unless_it_is_the_whole_image(pixels
     assert np.array_equal(again.indices, cleaned.indices) and again.result.delta_e == cleaned.result.delta_e
 
 
-@settings(max_examples=60, deadline=None, database=None, print_blob=True)
-@given(nodes=st.integers(1, 40), data=st.data())
-def test_lowest_linked_names_each_node_by_the_lowest_of_its_scipy_component(nodes, data):
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    links = data.draw(st.lists(st.tuples(st.integers(0, nodes - 1), st.integers(0, nodes - 1)), max_size=60))
-    first = np.array([a for a, _ in links], dtype=np.intp)
-    second = np.array([b for _, b in links], dtype=np.intp)
-    _, component = connected_components(coo_matrix((np.ones(len(links)), (first, second)), shape=(nodes, nodes)),
-                                        directed=False)
-    lowest_of_component = {c: int(np.flatnonzero(component == c)[0]) for c in np.unique(component)}
-    assert merging.lowest_linked(nodes, first, second).tolist() == [lowest_of_component[c] for c in component]
-
-
 THIN_WITH_HOLES = """
 import sys
 import numpy as np
