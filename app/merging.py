@@ -2,6 +2,8 @@
 
 Pure numpy; app/cleaning.py calls merge_small_regions() on the
 regions of app/regions.py and the borders of app/borders.py, never pixel by pixel.
+Each region's choice of neighbour is app/neighbour_choice.py's; the groups and
+pointer trees that merges make are followed by app/pointer_trees.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import numpy as np
 
 from app import parallel
 from app.borders import Borders, group_borders, seamed
-from app.regions import CLEAR, Regions, first_of_each
+from app.neighbour_choice import BorderRuns, choose_neighbours
+from app.pointer_trees import lowest_linked, odd_depth
+from app.regions import CLEAR, Regions
 
 # Rounds merged in the exact smallest-first order before long chains switch to halving.
 EXACT_ROUNDS = 48
@@ -75,7 +79,7 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
     # A small region whose one neighbour waits for nobody (a speck inside a large region: most small regions
     # at 12 MP) is ready in the first round and has one choice; no other region touches it, so no merge
     # brings neighbours together through it. All of them are settled here, before the rounds.
-    runs = _Runs.of(source)
+    runs = BorderRuns.of(source)
     alone = runs.starts[(runs.lengths == 1) & (rank[target[runs.starts]] == _LAST)]
     if len(alone):
         gone, taker = source[alone], target[alone]
@@ -87,7 +91,7 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         source, target, length = source[others], target[others], length[others]
     rounds = 0
     while len(source):  # every source is a group under min_region
-        runs = _Runs.of(source)
+        runs = BorderRuns.of(source)
         chooser = source[runs.starts]
         # A long list is worked in two halves of its choosers side by side, one per core.
         halves = [0, len(chooser) // 2, len(chooser)] if len(source) >= _HALVES_ENTRIES else [0, len(chooser)]
@@ -99,15 +103,15 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
                 ready = np.flatnonzero(np.minimum.reduceat(rank[target[begin:end]], runs.starts[first:last] - begin)
                                        > size[chooser[first:last]].astype(np.int64) * count + chooser[first:last])
                 ready += first
-                return ready, _choose(chooser, runs, ready, target, length, size, index, channel_sums, palette)
+                return ready, choose_neighbours(chooser, runs, ready, target, length, size, index, channel_sums, palette)
 
             parts = parallel.side_by_side(*(partial(ready_and_chosen, first, last)
                                             for first, last in zip(halves[:-1], halves[1:])))
             merging, into = chooser[np.concatenate([ready for ready, _ in parts])], np.concatenate([i for _, i in parts])
         else:
             every = np.arange(len(chooser))
-            choice = _choose(chooser, runs, every, target, length, size, index, channel_sums, palette)
-            ready = np.flatnonzero(_odd_depth(chooser, choice, size, (size < min_region) | wanting))
+            choice = choose_neighbours(chooser, runs, every, target, length, size, index, channel_sums, palette)
+            ready = np.flatnonzero(odd_depth(chooser, choice, size, (size < min_region) | wanting))
             merging, into = chooser[ready], choice[ready]
         rounds += 1
         if not len(merging):  # cannot happen (see the docstring): a hang, were it to, is worse than an error
@@ -184,116 +188,3 @@ def _ranks(groups: np.ndarray, size: np.ndarray, wanting: np.ndarray, min_region
     ranks = size[groups].astype(np.int64) * count + groups
     ranks[(size[groups] >= min_region) & ~wanting[groups]] = _LAST
     return ranks
-
-
-@dataclass(frozen=True)
-class _Runs:
-    """The borders of each source, a run of consecutive entries in a list sorted by source."""
-
-    starts: np.ndarray  # (sources,) where each run begins
-    lengths: np.ndarray  # (sources,) its entries
-
-    @classmethod
-    def of(cls, source: np.ndarray) -> _Runs:
-        starts = first_of_each(source)
-        return cls(starts=starts, lengths=np.diff(starts, append=len(source)))
-
-    def bounds(self, first: int, last: int) -> tuple[int, int]:
-        """Where runs first..last-1 begin and end among the entries."""
-        begin = int(self.starts[first])
-        return begin, int(self.starts[last - 1] + self.lengths[last - 1]) if last > first else begin
-
-    def entries(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The entries of these runs, in order; for each, its place in `runs`; where each run begins among them."""
-        lengths = self.lengths[runs]
-        ends = np.cumsum(lengths)
-        begins = ends - lengths
-        which = np.repeat(np.arange(len(runs)), lengths)
-        return np.arange(ends[-1] if len(ends) else 0) + (self.starts[runs] - begins)[which], which, begins
-
-
-def _odd_depth(chooser: np.ndarray, choice: np.ndarray, size: np.ndarray, small: np.ndarray) -> np.ndarray:
-    """Which choosers merge: pointing only at larger regions, those at odd depth of the pointer trees."""
-    upward = ~small[choice] | (size[chooser] < size[choice]) | (
-        (size[chooser] == size[choice]) & (chooser < choice))
-    nodes = np.unique(np.concatenate([chooser, choice]))
-    tree = np.arange(len(nodes))
-    tree[np.searchsorted(nodes, chooser[upward])] = np.searchsorted(nodes, choice[upward])
-    return upward & (_depth(tree)[np.searchsorted(nodes, chooser)] % 2 == 1)
-
-
-def _choose(chooser, runs: _Runs, which: np.ndarray, target, length, size, index, channel_sums, palette
-            ) -> np.ndarray:
-    """The neighbour each of the sources runs[which] joins: nearest palette color to the source's mean, then
-    longest border, then lowest number.
-
-    The borders come sorted by (source, target), so each source's candidates
-    form one run and the ties resolve within it without sorting. Neighbours
-    of one index end in one group whichever of them is chosen (the others
-    join it as neighbours of one index), so only ties between different
-    colors, equally far, need the border lengths.
-    """
-    if len(which) == 0:
-        return np.zeros(0, dtype=target.dtype)
-    positions, run, starts = runs.entries(which)
-    target = target[positions]
-    chooser = chooser[which]
-    entry = index[target]
-    chooser_size = size[chooser]
-    cost = np.zeros(len(target))
-    for channel, sums in enumerate(channel_sums):  # one channel at a time: no (borders, 3) copies
-        mean = sums[chooser]
-        mean /= chooser_size
-        difference = mean[run]
-        difference -= np.ascontiguousarray(palette[:, channel])[entry]
-        difference *= difference
-        cost += difference
-    best = cost == np.minimum.reduceat(cost, starts)[run]
-    candidates = np.flatnonzero(best)
-    chosen = candidates[first_of_each(run[candidates])]
-    other_color = best & (entry != entry[chosen][run])
-    if other_color.any():  # equally far colors: the longest border wins, then the lowest number
-        tied = np.zeros(len(starts), dtype=bool)
-        tied[run[other_color]] = True
-        candidates = np.flatnonzero(best & tied[run])
-        ranked = candidates[np.lexsort((candidates, -length[positions[candidates]], run[candidates]))]
-        firsts = ranked[first_of_each(run[ranked])]
-        chosen[run[firsts]] = firsts
-    return target[chosen]
-
-
-def lowest_linked(nodes: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """For each of nodes 0..nodes-1, the lowest node it is linked to through the links first[i]-second[i].
-
-    Each pass points every root at the lowest root it is linked to, then
-    follows pointers until each node points at a root: pointers only ever go
-    down, and a merge round's links (stars of merges, short chains of joins)
-    settle in a pass or two. For a round's few hundred links this costs a
-    tenth of a sparse matrix and scipy's connected_components, whose checks
-    alone take most of a millisecond.
-    """
-    lowest = np.arange(nodes)
-    while True:
-        a, b = lowest[first], lowest[second]
-        apart = np.flatnonzero(a != b)
-        if not len(apart):
-            return lowest
-        a, b = a[apart], b[apart]
-        np.minimum.at(lowest, np.maximum(a, b), np.minimum(a, b))
-        while True:
-            further = lowest[lowest]
-            if np.array_equal(further, lowest):
-                break
-            lowest = further
-
-
-def _depth(parent: np.ndarray) -> np.ndarray:
-    """Distance of every node to the root of its tree, by pointer doubling."""
-    depth = (parent != np.arange(len(parent))).astype(np.int64)
-    ancestor = parent
-    while True:
-        next_ancestor = ancestor[ancestor]
-        if np.array_equal(next_ancestor, ancestor):
-            return depth
-        depth = depth + depth[ancestor]
-        ancestor = next_ancestor

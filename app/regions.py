@@ -1,8 +1,9 @@
-"""Regions of an index map: 4-connected labelling, and the pixels and color sums of some regions.
+"""Regions of an index map: 4-connected labelling from horizontal runs.
 
 Pure numpy and scipy. label_regions() numbers every 4-connected patch of one
-palette index; app/borders.py lists the borders between them, and
-app/cleaning.py merges on those.
+palette index; app/borders.py lists the borders between them,
+app/region_sums.py reads their pixels and color sums, and app/cleaning.py
+merges on those.
 
 Why runs: a 12 MP map has a few hundred thousand regions but only a couple
 of million horizontal runs of one index, numbered in raster order. Two runs
@@ -71,83 +72,6 @@ class Regions:
     @property
     def visible(self) -> np.ndarray:
         return self.index != CLEAR
-
-
-@dataclass(frozen=True)
-class Pixels:
-    """The pixels of some regions, in raster order, and the sums of their colors per region."""
-
-    keys: np.ndarray  # (n,) packed colors (0xRRGGBB)
-    region: np.ndarray  # (n,) their regions
-    sums: np.ndarray  # (regions, 3) float64 sums of R, G and B over each wanted region; zero for the others
-
-
-def hold_most_pixels(regions: Regions, wanted: np.ndarray, pixels: int) -> bool:
-    """Whether the regions where `wanted` holds have half of the photo's `pixels` or more (a strong setting)."""
-    return 2 * int(regions.size[wanted].sum()) >= pixels
-
-
-def pixels_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> Pixels:
-    """The packed colors (`keys`, one per pixel) of the pixels of the regions where `wanted` holds.
-
-    When they are most of the pixels (a strong setting), they are read in
-    order rather than picked one by one: listing positions costs more then.
-    """
-    if hold_most_pixels(regions, wanted, len(keys)):
-        region = np.repeat(regions.run_region, regions.run_lengths)
-        if wanted.all():
-            chosen = np.ascontiguousarray(keys)  # a view of the photo's pixels, when it is contiguous
-        else:
-            listed = wanted[region]
-            chosen, region = np.compress(listed, keys), np.compress(listed, region)
-            del listed
-    else:
-        positions, region = regions.pixels_of(wanted)
-        chosen = keys[positions]  # the photo's pixels may be a strided view: never copy them whole
-        del positions
-    sums = np.zeros((regions.count, 3))
-    # bincount wants intp numbers and float64 weights: converted once, into one buffer, not per channel.
-    numbers, weights = region.astype(np.intp, copy=False), np.empty(len(region))
-    for channel, column in enumerate(_rgb_columns(chosen)):
-        np.copyto(weights, column)
-        sums[:, channel] = np.bincount(numbers, weights=weights, minlength=regions.count)
-    del numbers, weights
-    return Pixels(keys=chosen, region=region, sums=sums)
-
-
-def _rgb_columns(keys: np.ndarray) -> list[np.ndarray]:
-    """The R, G and B bytes of packed keys (0x00RRGGBB), as views: little-endian, a key's bytes are B, G, R, 0."""
-    channels = np.ascontiguousarray(keys).astype("<u4", copy=False).view(np.uint8).reshape(-1, 4)
-    return [channels[:, byte] for byte in (2, 1, 0)]
-
-
-def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """(count, 3) float64 sums of R, G and B over the pixels of each region where `wanted` holds (zero elsewhere).
-
-    For a strong setting, where most pixels are wanted: every run is summed
-    where it lies in the photo (one reduceat a channel, each core summing
-    half of the runs), then the wanted runs by region. No pixel is listed or
-    given its region, which costs more than the sums themselves.
-    """
-    pixels = len(keys)
-    columns = _rgb_columns(keys)
-    # A run's sum is a whole number below 255 * width: exact in float32 when that is below 2**24.
-    exact_type = np.float32 if 255 * regions.shape[1] < 2**24 else np.float64
-    run_first = regions.run_first
-
-    def runs_summed(first: int, last: int) -> np.ndarray:
-        begin, end = int(run_first[first]), int(run_first[last]) if last < len(run_first) else pixels
-        weights, sums = np.empty(end - begin, dtype=exact_type), np.empty((last - first, 3))
-        for channel, column in enumerate(columns):
-            np.copyto(weights, column[begin:end])
-            sums[:, channel] = np.add.reduceat(weights, run_first[first:last] - begin)
-        return sums
-
-    per_run = np.concatenate(parallel.map_ranges(len(run_first), runs_summed))
-    runs = np.flatnonzero(wanted[regions.run_region])
-    region = regions.run_region[runs]
-    return np.stack([np.bincount(region, weights=per_run[runs, channel], minlength=regions.count)
-                     for channel in range(3)], axis=1)
 
 
 def run_starts(values: np.ndarray) -> np.ndarray:

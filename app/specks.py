@@ -14,7 +14,7 @@ speck none), and two specks never share a side. What R gains is what
 the merge would have given it: the speck's pixel, its color counted in R's
 mean from the photo's own pixels. The cleaning counts the specks back into
 the regions before cleaning, and moves their pixels from their own palette
-entry in the refit and the figures (app/cleaning.py).
+entry in the refit and the figures (app/palette_refit.py, app/cleaned_map.py).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ import numpy as np
 
 from app.merging import merge_small_regions
 from app.borders import borders
-from app.regions import CLEAR, Regions, label_regions, pixels_of_regions
+from app.region_sums import pixels_of_regions
+from app.regions import CLEAR, Regions, label_regions
 
 
 def deep_enough(values: np.ndarray, regions: Regions, min_depth: float) -> np.ndarray:

@@ -1,0 +1,65 @@
+"""Figures of a cleaned image, exact and worked from sums and pairs: PSNR and mean CIEDE2000.
+
+The PSNR comes from the refitted entries' sums (app/palette_refit.py). For
+CIEDE2000 a color's pixels keep the entry the color had before cleaning,
+except those of merged regions, counted as distinct (color, new entry)
+pairs of their own (MovedPairs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app import colorspace, histograms, summary
+from app.regions import first_of_each
+
+
+def psnr_from_sums(hist: histograms.Histogram, palette: np.ndarray, entry_sums: np.ndarray,
+                   entry_counts: np.ndarray) -> float:
+    """Exact PSNR from sums: sum |x - p|^2 = sum |x|^2 - sum over entries of (2 p.S - n |p|^2)."""
+    colors = hist.colors.astype(np.float64)
+    total_square = float(np.dot((colors**2).sum(axis=1), hist.counts))
+    p = palette.astype(np.float64)
+    error = total_square - float((2 * (p * entry_sums).sum(axis=1) - entry_counts * (p**2).sum(axis=1)).sum())
+    return summary.psnr(max(error, 0.0), hist.pixels)
+
+
+@dataclass(frozen=True)
+class MovedPairs:
+    """The pixels of merged regions as distinct (histogram color, new entry) pairs, and how many of each."""
+
+    colors: np.ndarray  # (pairs,) position in the histogram
+    entries: np.ndarray  # (pairs,) new palette entry
+    counts: np.ndarray  # (pairs,) pixels
+    per_color: np.ndarray  # (histogram colors,) moved pixels of each color
+
+    @classmethod
+    def of(cls, keys: np.ndarray, entries: np.ndarray, hist: histograms.Histogram) -> MovedPairs:
+        pairs = keys.astype(np.uint32, copy=False) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
+        pairs |= entries.astype(np.uint32, copy=False)
+        pairs.sort()
+        starts = first_of_each(pairs)
+        counts = np.diff(starts, append=len(pairs))
+        pairs = pairs[starts]
+        colors = np.searchsorted(hist.keys, pairs >> 8)
+        return cls(colors=colors, entries=(pairs & 255).astype(np.intp), counts=counts,
+                   per_color=np.bincount(colors, weights=counts, minlength=hist.unique_colors))
+
+
+def mean_delta_e(hist, usual_entry, moved_soon, palette) -> float:
+    """Exact mean CIEDE2000 over visible pixels.
+
+    A color's pixels keep the entry the color had before cleaning, except
+    those of merged regions: each color counts once at its usual entry, and
+    the merged pixels as (color, entry) pairs of their own (`moved_soon`, a
+    future of MovedPairs, made in the pool meanwhile).
+    """
+    palette_lab = colorspace.srgb_to_lab(palette).astype(np.float32)
+    usual_delta = colorspace.ciede2000(hist.lab, palette_lab[usual_entry])
+    moved = moved_soon.result()
+    moved_delta = colorspace.ciede2000(hist.lab[moved.colors], palette_lab[moved.entries])
+    total = np.dot(usual_delta.astype(np.float64), hist.counts - moved.per_color)
+    total += np.dot(moved_delta.astype(np.float64), moved.counts)
+    return float(total / hist.pixels)

@@ -1,0 +1,87 @@
+"""The last step of cleaning: the cleaned index map, and the figures measured on it meanwhile.
+
+Every region takes its final entry, renumbered by the refit
+(app/palette_refit.py): the map is made from the runs, and the pixels that
+moved are those of the regions whose entry changed, with the specks filled
+before labelling. Their (color, entry) pairs are made in the pool while the
+figures are measured (app/cleaned_figures.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app import histograms, parallel, summary
+from app.cleaned_figures import MovedPairs, mean_delta_e, psnr_from_sums
+from app.palette_refit import Refit
+from app.region_sums import Pixels
+from app.regions import Regions
+from app.specks import Specks
+
+
+@dataclass
+class MovablePixels:
+    """What was read of the pixels of the regions that can move: the pixels themselves at a weak setting,
+    only the sums of their colors at a strong one (the moved pixels are then read from the cleaned map)."""
+
+    pixels: Pixels | None  # let go of once the moved pixels are picked
+    sums: np.ndarray  # (regions, 3) float64
+
+
+def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regions: Regions, final_index: np.ndarray,
+                            moved_region: np.ndarray, specks: Specks, movable: MovablePixels, refit: Refit,
+                            keys: np.ndarray, hist: histograms.Histogram, color_labels: np.ndarray, strong: bool
+                            ) -> tuple[np.ndarray, summary.PaletteFit]:
+    """The cleaned (H, W) map and its figures. `indices` is the map that was labelled, `final_index` each
+    region's entry before renumbering, `moved_region` whether it changed."""
+    # Every region takes its final entry, renumbered: the map is made from the runs, and the moved pixels
+    # are those of the regions whose entry changed; both in the pool while the figures are measured.
+    renumber = refit.renumber
+
+    # The specks moved too: those in a region that moved are among its pixels, the others are added.
+    speck_region = regions.run_region[np.searchsorted(regions.run_first, specks.position, side="right") - 1]
+    still = ~moved_region[speck_region]
+    specks_still, entry_of_specks_still = specks.position[still], renumber[final_index[speck_region[still]]]
+
+    def moved_pairs_from_map(cleaned: np.ndarray) -> MovedPairs:
+        listed = np.repeat(moved_region[regions.run_region], regions.run_lengths)
+        flat = cleaned.ravel()
+        return MovedPairs.of(np.concatenate([keys[listed], keys[specks_still]]),  # a mask picks faster than compress()
+                             np.concatenate([flat[listed], entry_of_specks_still]), hist)
+
+    def moved_pairs() -> MovedPairs:
+        pixels, movable.pixels = movable.pixels, None  # let go of every small pixel once the moved ones are picked
+        # Each region's new entry, or 256 when it did not move: one look-up a pixel.
+        entry_of_region = np.where(moved_region, renumber[final_index].astype(np.uint16), 256)
+        entry = entry_of_region[pixels.region]
+        moving = entry < 256
+        keys_moved = np.concatenate([np.compress(moving, pixels.keys), keys[specks_still]])
+        del pixels
+        return MovedPairs.of(keys_moved, np.concatenate([np.compress(moving, entry), entry_of_specks_still]), hist)
+
+    def figures() -> summary.PaletteFit:
+        return summary.PaletteFit(
+            palette=refit.palette,
+            shares=refit.counts / refit.counts.sum(),
+            labels=np.zeros(0, np.uint8),
+            psnr=psnr_from_sums(hist, refit.palette, refit.sums, refit.counts),
+            delta_e=mean_delta_e(hist, refit.new_of_old[color_labels], pairs_soon, refit.palette),
+        )
+
+    def cleaned_map() -> np.ndarray:
+        cleaned = np.repeat(renumber[final_index[regions.run_region]], regions.run_lengths).reshape(indices.shape)
+        if not regions.visible.all():  # transparent pixels keep their own entry, renumbered
+            clear = alpha == 0
+            cleaned[clear] = renumber[indices[clear]]
+        return cleaned
+
+    if strong:  # the map first, then the moved pixels' pairs from it in the pool while the figures are measured
+        cleaned = cleaned_map()
+        with parallel.in_background(lambda: moved_pairs_from_map(cleaned)) as pairs_soon:
+            fit = figures()
+    else:
+        with parallel.in_background(moved_pairs) as pairs_soon:
+            fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
+    return cleaned, fit
