@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app import colorspace, histograms, summary
+from app import ciede2000, colorspace, histograms, summary
 from app.regions import first_of_each
 
 
@@ -57,9 +57,9 @@ def mean_delta_e(hist, usual_entry, moved_soon, palette) -> float:
     future of MovedPairs, made in the pool meanwhile).
     """
     palette_lab = colorspace.srgb_to_lab(palette).astype(np.float32)
-    usual_delta = colorspace.ciede2000(hist.lab, palette_lab[usual_entry])
+    usual_delta = ciede2000.between(hist.lab, palette_lab[usual_entry])
     moved = moved_soon.result()
-    moved_delta = colorspace.ciede2000(hist.lab[moved.colors], palette_lab[moved.entries])
+    moved_delta = ciede2000.between(hist.lab[moved.colors], palette_lab[moved.entries])
     total = np.dot(usual_delta.astype(np.float64), hist.counts - moved.per_color)
     total += np.dot(moved_delta.astype(np.float64), moved.counts)
     return float(total / hist.pixels)

@@ -7,7 +7,7 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
-from app import binning, cancel, clustering, colorspace, histograms, kmeans, lattice, libraries, parallel, summary
+from app import binning, cancel, ciede2000, clustering, colorspace, histograms, kmeans, lattice, libraries, parallel, summary
 
 
 T = TypeVar("T")
@@ -209,7 +209,7 @@ def nearest_perceptual(
     labels = np.empty(n, dtype=np.intp)
     differences = np.empty(n, dtype=np.result_type(lab_colors.dtype, np.float32))
     chosen = np.empty(n, dtype=differences.dtype)  # the difference to one candidate, a block at a time
-    measure = colorspace.differences_to_entries(lab_colors, lab_palette, chosen)
+    measure = ciede2000.differences_to_entries(lab_colors, lab_palette, chosen)
     if grid is not None and len(palette) <= LATTICE_FEW_MAX_K:
         snapped = grid.snap(lab_palette)
         near_of = lambda first, last: lattice.nearest_few(  # noqa: E731

@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from app import cancel, clustering, colorspace, lattice, libraries, perceptual, summary
+from app import cancel, ciede2000, clustering, colorspace, lattice, libraries, perceptual, summary
 from app.histograms import Histogram
 from app.summary import PaletteFit
 
@@ -74,7 +74,7 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
                 # entries: one pass over the colors instead of two. (summarize only merges and
                 # reorders entries of the same color, so the differences stay what they are.)
                 differences = np.empty(hist.unique_colors, dtype=np.float32)
-                measure = colorspace.differences_to_entries(hist.lab, colorspace.srgb_to_lab(palette), differences)
+                measure = ciede2000.differences_to_entries(hist.lab, colorspace.srgb_to_lab(palette), differences)
             found = lattice.nearest(hist.lattice("rgb"), palette, then=measure)
             cancel.check()
             return summary.summarize(hist, palette, found.labels, differences, measure_delta_e=measure_delta_e,

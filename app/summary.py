@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from app import colorspace, histograms, libraries
+from app import ciede2000, colorspace, histograms, libraries
 
 
 # measure_map sums the error over blocks of about this many pixels.
@@ -107,7 +107,7 @@ def mean_delta_e(hist: histograms.Histogram, palette: np.ndarray, labels: np.nda
     """
     with libraries.single_threaded():
         lab_palette = colorspace.srgb_to_lab(palette).astype(np.float32)
-        return _mean_over_pixels(hist, colorspace.ciede2000_to_entries(hist.lab, lab_palette, labels))
+        return _mean_over_pixels(hist, ciede2000.to_entries(hist.lab, lab_palette, labels))
 
 
 def _mean_over_pixels(hist: histograms.Histogram, differences: np.ndarray) -> float:
@@ -163,7 +163,7 @@ def measure_map(
         shares=totals[order] / visible_count,
         labels=np.zeros(0, np.uint8),
         psnr=psnr(sse, visible_count),
-        delta_e=float(colorspace.ciede2000_srgb(sample_rgb, palette[sample_idx]).mean()),
+        delta_e=float(ciede2000.between_srgb(sample_rgb, palette[sample_idx]).mean()),
     )
     return result, rank[indices]
 

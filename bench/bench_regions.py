@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app import budget, cleaning, colorspace, histograms, parallel, pipeline, summary
+from app import budget, ciede2000, cleaning, histograms, parallel, pipeline, summary
 from app.regions import label_regions
 from bench import memory
 from bench.classic_facets import classic_clean
@@ -63,7 +63,7 @@ def figures(rgb: np.ndarray, indices: np.ndarray, palette: np.ndarray) -> tuple[
     error = squares - float((2 * (p * sums).sum(axis=1) - counts * (p**2).sum(axis=1)).sum())
     pairs, pair_counts = np.unique((histograms.pack(rgb).astype(np.uint64) << 8) | labels, return_counts=True)
     pair_rgb = histograms.unpack((pairs >> 8).astype(np.uint32))
-    delta = colorspace.ciede2000_srgb(pair_rgb, palette[(pairs & 255).astype(np.intp)]).astype(np.float64)
+    delta = ciede2000.between_srgb(pair_rgb, palette[(pairs & 255).astype(np.intp)]).astype(np.float64)
     return summary.psnr(max(error, 0.0), labels.size), float(np.dot(delta, pair_counts) / labels.size), \
         int(label_regions(indices).count)
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import cleaning, colorspace
+from app import ciede2000, cleaning, colorspace
 from testsupport.cleaning_maps import PROPERTY, images, kmeans_map
 
 
@@ -28,7 +28,7 @@ def test_figures_are_those_of_the_cleaned_pixels(pixels, k, min_region):
     # gray palette where the per-pixel conversion missed the float64 answer by 4e-4 and the engine did not).
     palette_lab = colorspace.srgb_to_lab(cleaned.result.palette).astype(np.float32)
     shown_lab = palette_lab[cleaned.indices.ravel()]
-    expected_delta = colorspace.ciede2000(lab, shown_lab).astype(np.float64).mean()
+    expected_delta = ciede2000.between(lab, shown_lab).astype(np.float64).mean()
     assert cleaned.result.delta_e == pytest.approx(expected_delta, rel=1e-5, abs=1e-6)
     shares = np.bincount(cleaned.indices.ravel(), minlength=len(cleaned.result.palette)) / cleaned.indices.size
     assert np.allclose(cleaned.result.shares, shares)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app import binning, cancel, colorspace, histograms, libraries, perceptual, quantize
+from app import binning, cancel, ciede2000, colorspace, histograms, libraries, perceptual, quantize
 from testsupport.engine import hist_of, noisy_image
 
 
@@ -13,8 +13,8 @@ def test_perceptual_spaces_assign_no_worse_than_the_nearest_entry_in_cielab(spac
     result = quantize.find_palette(hist, 12, space)
     lab, lab_palette = colorspace.srgb_to_lab(hist.colors), colorspace.srgb_to_lab(result.palette)
     nearest_in_lab = ((lab[:, None, :] - lab_palette[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-    chosen = colorspace.ciede2000(lab, lab_palette[result.labels])
-    reference = colorspace.ciede2000(lab, lab_palette[nearest_in_lab])
+    chosen = ciede2000.between(lab, lab_palette[result.labels])
+    reference = ciede2000.between(lab, lab_palette[nearest_in_lab])
     assert np.all(chosen <= reference + 1e-9)
 
 
@@ -49,7 +49,7 @@ def test_nearest_perceptual_takes_the_candidate_with_the_smallest_ciede2000_the_
         near = lattice.nearest_few(grid, grid.snap(lab_palette), 3)
     else:
         near = libraries.kd_tree(lab_palette).query(hist.lab, k=3)[1]
-    each = np.stack([colorspace.ciede2000(hist.lab, lab_palette[near[:, i]]) for i in range(3)], axis=1)
+    each = np.stack([ciede2000.between(hist.lab, lab_palette[near[:, i]]) for i in range(3)], axis=1)
     best = np.argmin(each, axis=1)  # the first of equal minima
     rows = np.arange(hist.unique_colors)
     assert np.array_equal(labels, near[rows, best])

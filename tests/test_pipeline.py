@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import colorspace, histograms, pipeline, png, quantize, summary
+from app import ciede2000, histograms, pipeline, png, quantize, summary
 
 BIG = 100_000_000
 
@@ -148,7 +148,7 @@ def test_psnr_and_delta_e_match_the_written_file():
     out = rgba_of(rendered.data)[..., :3]
     mse = ((rgb.astype(float) - out) ** 2).mean()
     assert rendered.result.psnr == pytest.approx(10 * np.log10(255**2 / mse), rel=1e-9)
-    delta_e = colorspace.ciede2000_srgb(rgb.reshape(-1, 3), out.reshape(-1, 3)).mean()
+    delta_e = ciede2000.between_srgb(rgb.reshape(-1, 3), out.reshape(-1, 3)).mean()
     assert rendered.result.delta_e == pytest.approx(delta_e, rel=1e-6)  # the engine measures in float32
 
 

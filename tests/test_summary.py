@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from app import colorspace, histograms, quantize, summary
+from app import ciede2000, colorspace, histograms, quantize, summary
 from testsupport.engine import hist_of, noisy_image
 
 
@@ -38,7 +38,7 @@ def test_psnr_and_delta_e_match_a_direct_computation_over_pixels():
     approx = np.array([lut[key] for key in histograms.pack(pixels).tolist()], dtype=np.uint8)
     mse = ((pixels.astype(float) - approx) ** 2).mean()
     assert result.psnr == pytest.approx(10 * np.log10(255**2 / mse), rel=1e-9)
-    delta_e = colorspace.ciede2000(colorspace.srgb_to_lab(pixels), colorspace.srgb_to_lab(approx)).mean()
+    delta_e = ciede2000.between(colorspace.srgb_to_lab(pixels), colorspace.srgb_to_lab(approx)).mean()
     assert result.delta_e == pytest.approx(delta_e, rel=1e-6)  # the engine measures in float32
     assert 15 < result.psnr < 40 and 0 < result.delta_e < 30
 
@@ -103,7 +103,7 @@ def test_delta_e_measured_later_is_the_same_when_entries_merge():
     hist = hist_of(noisy_image(seed=11))
     palette = np.array([[40, 60, 80], [200, 180, 20], [40, 60, 80], [120, 120, 120]], dtype=np.uint8)
     labels = np.arange(hist.unique_colors) % len(palette)
-    differences = colorspace.ciede2000_to_entries(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32), labels)
+    differences = ciede2000.to_entries(hist.lab, colorspace.srgb_to_lab(palette).astype(np.float32), labels)
     now = summary.summarize(hist, palette, labels, differences)
     later = summary.summarize(hist, palette, labels, measure_delta_e=False)
     assert len(now.palette) == 3 and not later.delta_e_measured

@@ -26,3 +26,8 @@ def blobs(centers, per_blob=500, spread=6, seed=1) -> np.ndarray:
 
 def mapped_pixels(hist, result):
     return result.palette[result.labels]
+
+
+def rgb(*colors) -> np.ndarray:
+    """The given (r, g, b) colors as rows of uint8."""
+    return np.array(colors, dtype=np.uint8).reshape(-1, 3)

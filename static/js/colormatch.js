@@ -57,7 +57,7 @@ function pow7(x) {
 }
 
 /**
- * CIEDE2000 between two CIELAB colors (Sharma et al. 2005), the steps of app/colorspace.ciede2000 in
+ * CIEDE2000 between two CIELAB colors (Sharma et al. 2005), the steps of app/ciede2000.between in
  * float64: hue angles handled as vectors, so one arctangent, one exponential and one sine a pair where
  * the textbook form takes seven such calls (9% faster in node). The mean hue bisects the smaller arc
  * between the two hues, so its cosine and sine come from the sum of the unit hue vectors, the four
