@@ -62,12 +62,12 @@ async function takePhoto({ bitmap, file, width, height, id }) {
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
   const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  spare.length = 0; // the last photo's
   photo = {
     id, width: canvas.width, height: canvas.height, rgba, lab: null, labLattice: null, ...distinctColors(rgba),
   };
   self.postMessage({ type: "photo", id, width: photo.width, height: photo.height, distinct: photo.keys.length,
     ms: performance.now() - started });
-  setTimeout(() => warmUp("rgb"), 0); // while the first palette is on the server
 }
 
 /** The CIELAB of the photo's distinct colors and that CIELAB on the server's lattice (where the nearest
@@ -80,21 +80,100 @@ function labOf(photo) {
 
 const warmed = new Set();
 
-/** Once per color space: its matching runs on a few of the photo's colors, so that the engine has
- *  compiled it before a palette comes. Cold, the first render took 12-21 ms in RGB where a warm one
+/** Once per color space (CIELAB's, once the first result is shown; RGB's is warmRender): its matching runs
+ *  on a few of the photo's colors, so that the engine has compiled it before a palette comes. Cold, the first render took 12-21 ms in RGB where a warm one
  *  takes 3-7 (61,000 colors), and the first CIELAB one 70-120 where a warm one takes 55-95. */
 function warmUp(colorSpace) {
   if (!photo || warmed.has(colorSpace) || (colorSpace !== "rgb" && !photo.lab)) return;
   warmed.add(colorSpace);
+  const count = Math.min(photo.keys.length, 4096);
+  assign(photo.keys.subarray(0, count), photo.lab?.subarray(0, 3 * count), warmPalette(photo), colorSpace,
+    photo.labLattice?.subarray(0, 3 * count));
+}
+
+/** 16 of the photo's own colors, spread over its first 4,096 distinct ones. */
+function warmPalette(photo) {
   const count = Math.min(photo.keys.length, 4096);
   const palette = new Uint8Array(3 * 16);
   for (let e = 0; e < 16; e++) {
     const key = photo.keys[Math.floor((e * count) / 16)];
     palette.set([(key >>> 16) & 255, (key >>> 8) & 255, key & 255], 3 * e);
   }
-  assign(photo.keys.subarray(0, count), photo.lab?.subarray(0, 3 * count), palette, colorSpace,
-    photo.labLattice?.subarray(0, 3 * count));
+  return palette;
 }
+
+/** A buffer of byteLength for a render's pixels: one the page has handed back after painting it, else a new one.
+ *  A buffer sent to the page is transferred (detached here), so only one it returns can be written again. */
+function pixelBuffer(byteLength) {
+  const index = spare.findIndex((buffer) => buffer.byteLength === byteLength);
+  if (index < 0) return new Uint8ClampedArray(byteLength);
+  return new Uint8ClampedArray(spare.splice(index, 1)[0]);
+}
+
+const spare = []; // buffers of the photo's size that the page has painted and handed back
+const SPARE_MAX = 3;
+
+function keep(buffer) {
+  if (photo && buffer.byteLength === photo.rgba.length && spare.length < SPARE_MAX) spare.push(buffer);
+}
+
+/** Pixels start to end take the entry their distinct color took (labels[inverse[i]]), their own alpha kept. */
+function mapPixels(photo, palette, labels, out, start = 0, end = photo.inverse.length) {
+  const entries = new Uint32Array(palette.length / 3);
+  for (let e = 0; e < entries.length; e++) {
+    entries[e] = (palette[3 * e + 2] << 16) | (palette[3 * e + 1] << 8) | palette[3 * e];
+  }
+  const { rgba, inverse } = photo;
+  const source = new Uint32Array(rgba.buffer, rgba.byteOffset, rgba.length / 4);
+  const target = new Uint32Array(out.buffer, out.byteOffset, out.length / 4);
+  for (let i = start; i < end; i++) {
+    target[i] = (entries[labels[inverse[i]]] | (source[i] & 0xff000000)) >>> 0;
+  }
+}
+
+function draw(photo, palette, colorSpace, dither, out) {
+  if (dither === "floyd-steinberg") {
+    ditherOnto(photo.rgba, photo.width, photo.height, palette, out);
+    return;
+  }
+  const labels = assign(photo.keys, colorSpace === "rgb" ? photo.lab : labOf(photo), palette, colorSpace,
+    photo.labLattice);
+  mapPixels(photo, palette, labels, out);
+}
+
+/** Once per photo, while its first palette is on the server (the page asks, when it has none yet): an RGB
+ *  render of the photo's first colors and pixels, thrown away, so that the first real one runs compiled code.
+ *  Cold, a first render took 15-34 ms on kodim23 where a warm one takes 3-7. It goes in slices, each a task of
+ *  a few ms, so that a palette that comes meanwhile waits for one slice at most, and stops once a real render
+ *  ran. Its buffer is kept for that render. */
+function warmRender(id) {
+  if (photo?.id !== id || photo.rendered) return;
+  const palette = warmPalette(photo);
+  const out = pixelBuffer(photo.rgba.length);
+  const { keys, inverse } = photo;
+  const labels = new Uint8Array(keys.length);
+  const steps = [];
+  for (let at = 0; at < Math.min(keys.length, WARM_COLORS * WARM_SLICES); at += WARM_COLORS) {
+    steps.push(() => labels.set(assign(keys.subarray(at, at + WARM_COLORS), null, palette, "rgb"), at));
+  }
+  for (let at = 0; at < Math.min(inverse.length, WARM_PIXELS * WARM_SLICES); at += WARM_PIXELS) {
+    steps.push(() => mapPixels(photo, palette, labels, out, at, Math.min(at + WARM_PIXELS, inverse.length)));
+  }
+  const next = (step) => {
+    if (photo?.id !== id || photo.rendered) return;
+    if (step === steps.length) {
+      keep(out.buffer);
+      return;
+    }
+    steps[step]();
+    setTimeout(() => next(step + 1), 0);
+  };
+  setTimeout(() => next(0), 0);
+}
+
+const WARM_COLORS = 16384;
+const WARM_PIXELS = 1 << 18;
+const WARM_SLICES = 3; // of each: enough for compiled code; the whole of a 12 MP photo's would take CPU from the server
 
 function render({ id, seq, palette, colorSpace, dither }) {
   if (!photo || photo.id !== id) {
@@ -102,24 +181,10 @@ function render({ id, seq, palette, colorSpace, dither }) {
     return;
   }
   const started = performance.now();
-  const { width, height, rgba } = photo;
-  const out = new Uint8ClampedArray(width * height * 4);
-  if (dither === "floyd-steinberg") {
-    ditherOnto(rgba, width, height, palette, out);
-  } else {
-    const labels = assign(photo.keys, colorSpace === "rgb" ? photo.lab : labOf(photo), palette, colorSpace,
-      photo.labLattice);
-    const entries = new Uint32Array(palette.length / 3);
-    for (let e = 0; e < entries.length; e++) {
-      entries[e] = (palette[3 * e + 2] << 16) | (palette[3 * e + 1] << 8) | palette[3 * e];
-    }
-    const source = new Uint32Array(rgba.buffer, rgba.byteOffset, width * height);
-    const target = new Uint32Array(out.buffer);
-    const { inverse } = photo;
-    for (let i = 0; i < target.length; i++) {
-      target[i] = (entries[labels[inverse[i]]] | (source[i] & 0xff000000)) >>> 0;
-    }
-  }
+  photo.rendered = true;
+  const { width, height } = photo;
+  const out = pixelBuffer(width * height * 4);
+  draw(photo, palette, colorSpace, dither, out);
   self.postMessage({ type: "render", id, seq, pixels: out, width, height, ms: performance.now() - started },
     [out.buffer]);
   // Once the photo's first result is shown, while the page waits for its other palettes (hundreds of
@@ -137,4 +202,6 @@ function render({ id, seq, palette, colorSpace, dither }) {
 self.onmessage = ({ data }) => {
   if (data.type === "photo") takePhoto(data);
   else if (data.type === "render") render(data);
+  else if (data.type === "warm") warmRender(data.id);
+  else if (data.type === "buffer") keep(data.buffer);
 };

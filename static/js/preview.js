@@ -83,6 +83,8 @@ export class Preview {
     this.canvas.height = info.height;
     this.ready = true;
     this.kick();
+    // No palette yet: the worker warms its render path on the photo meanwhile.
+    if (!this.rendering) this.worker.postMessage({ type: "warm", id });
     return info;
   }
 
@@ -145,6 +147,8 @@ export class Preview {
     performance.mark("kmeans:painted", { detail: { k: view.k, colorSpace: view.colorSpace, dither: view.dither,
       renderMs: data.ms } });
     this.onPaint(view);
+    // putImageData copied the pixels: the worker may draw into their buffer again.
+    this.worker.postMessage({ type: "buffer", buffer: data.pixels.buffer }, [data.pixels.buffer]);
     this.kick();
   }
 
