@@ -199,6 +199,26 @@ function render({ id, seq, palette, colorSpace, dither }) {
   }
 }
 
+/** While the page loads, before any photo: the whole path (distinct colors, RGB matching, pixel mapping) runs
+ *  a few times on a small made-up image, each time a task of its own, so that the engine has compiled it when
+ *  the first photo and its palette come. It stops once a photo is handed over. */
+function warmAtStart(round = 0) {
+  if (latest || round === 4) return;
+  const side = 256;
+  const rgba = new Uint8ClampedArray(side * side * 4);
+  for (let i = 0; i < side * side; i++) {
+    rgba[4 * i] = (i * 7 + round) & 255;
+    rgba[4 * i + 1] = (i >>> 3) & 255;
+    rgba[4 * i + 2] = (i * 29) >>> 9;
+    rgba[4 * i + 3] = 255;
+  }
+  const made = { rgba, width: side, height: side, ...distinctColors(rgba) };
+  const palette = warmPalette(made);
+  mapPixels(made, palette, assign(made.keys, null, palette, "rgb"), new Uint8ClampedArray(rgba.length));
+  setTimeout(() => warmAtStart(round + 1), 0);
+}
+setTimeout(warmAtStart, 0);
+
 self.onmessage = ({ data }) => {
   if (data.type === "photo") takePhoto(data);
   else if (data.type === "render") render(data);

@@ -83,8 +83,11 @@ export class Preview {
     this.canvas.height = info.height;
     this.ready = true;
     this.kick();
-    // No palette yet: the worker warms its render path on the photo meanwhile.
-    if (!this.rendering) this.worker.postMessage({ type: "warm", id });
+    // No palette yet, once the page has said what it wants (it does so as this resolves): the worker warms its
+    // render path on the photo meanwhile. Not when a palette is here: the warming would delay its render.
+    setTimeout(() => {
+      if (id === this.photoId && !this.wanted && !this.rendering) this.worker.postMessage({ type: "warm", id });
+    }, 0);
     return info;
   }
 
