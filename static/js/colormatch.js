@@ -219,6 +219,26 @@ const CELL_BITS = 4; // nearestRgb's cells: 2**4 along each channel, 4096 in the
 const CELL_SIDE = 1 << (8 - CELL_BITS); // values of a channel in a cell
 const CELL_MASK = (1 << CELL_BITS) - 1;
 
+const span = new Float64Array(2); // cubeDistances' answer: [nearest, farthest]
+
+/** Squared distances from point e of `points` (x, y, z rows) to the nearest and the farthest point of the
+ * cube of `side` lattice steps whose lowest corner is `lows`, into span[0] and span[1]. */
+function cubeDistances(points, e, lows, side) {
+  let near = 0;
+  let far = 0;
+  for (let c = 0; c < 3; c++) {
+    const value = points[3 * e + c];
+    const low = lows[c];
+    const high = low + side - 1;
+    const below = value < low ? low - value : value > high ? value - high : 0;
+    const across = Math.max(value - low, high - value);
+    near += below * below;
+    far += across * across;
+  }
+  span[0] = near;
+  span[1] = far;
+}
+
 /**
  * The entries that can be nearest (squared RGB distance) to some color of one cell of the RGB cube,
  * in ascending entry order: those whose least distance to the cell is at most the smallest, over all
@@ -230,19 +250,9 @@ function cellCandidates(cell, palette, count, into, at, least) {
     (cell & CELL_MASK) * CELL_SIDE];
   let bound = Infinity;
   for (let e = 0; e < count; e++) {
-    let near = 0;
-    let far = 0;
-    for (let c = 0; c < 3; c++) {
-      const value = palette[3 * e + c];
-      const low = lows[c];
-      const high = low + CELL_SIDE - 1;
-      const below = value < low ? low - value : value > high ? value - high : 0;
-      const across = Math.max(value - low, high - value);
-      near += below * below;
-      far += across * across;
-    }
-    least[e] = near;
-    if (far < bound) bound = far;
+    cubeDistances(palette, e, lows, CELL_SIDE);
+    least[e] = span[0];
+    if (span[1] < bound) bound = span[1];
   }
   let kept = 0;
   for (let e = 0; e < count; e++) if (least[e] <= bound) into[at + kept++] = e;
@@ -328,18 +338,9 @@ function labCellCandidates(cell, points, entries, count, into, at, least, farthe
     cell & ((1 << LAB_CELL_BITS) - 1)].map((c) => c * LAB_CELL_SIDE - LAB_CELL_OFFSET);
   farthest.fill(Infinity);
   for (let e = 0; e < entries; e++) {
-    let near = 0;
-    let far = 0;
-    for (let c = 0; c < 3; c++) {
-      const value = points[3 * e + c];
-      const low = lows[c];
-      const high = low + LAB_CELL_SIDE - 1;
-      const below = value < low ? low - value : value > high ? value - high : 0;
-      const across = Math.max(value - low, high - value);
-      near += below * below;
-      far += across * across;
-    }
-    least[e] = near;
+    cubeDistances(points, e, lows, LAB_CELL_SIDE);
+    least[e] = span[0];
+    const far = span[1];
     let place = count - 1; // keep the count smallest of far, ascending
     if (far < farthest[place]) {
       while (place > 0 && farthest[place - 1] > far) {
