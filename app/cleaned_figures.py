@@ -37,15 +37,31 @@ class MovedPairs:
 
     @classmethod
     def of(cls, keys: np.ndarray, entries: np.ndarray, hist: histograms.Histogram) -> MovedPairs:
-        pairs = keys.astype(np.uint32, copy=False) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
-        pairs |= entries.astype(np.uint32, copy=False)
-        pairs.sort()
-        starts = first_of_each(pairs)
-        counts = np.diff(starts, append=len(pairs))
-        pairs = pairs[starts]
+        return cls.from_counted([counted_pairs(keys, entries)], hist)
+
+    @classmethod
+    def from_counted(cls, parts: list[tuple[np.ndarray, np.ndarray]], hist: histograms.Histogram) -> MovedPairs:
+        """The pairs of several parts of the moved pixels, each counted by counted_pairs()."""
+        pairs, counts = parts[0]
+        if len(parts) > 1:  # a pair found in several parts is counted once, with their counts summed
+            pairs, counts = np.concatenate([p for p, _ in parts]), np.concatenate([c for _, c in parts])
+            order = np.argsort(pairs, kind="stable")
+            pairs = pairs[order]
+            starts = first_of_each(pairs)
+            counts = np.add.reduceat(counts[order], starts) if len(starts) else counts
+            pairs = pairs[starts]
         colors = np.searchsorted(hist.keys, pairs >> 8)
         return cls(colors=colors, entries=(pairs & 255).astype(np.intp), counts=counts,
                    per_color=np.bincount(colors, weights=counts, minlength=hist.unique_colors))
+
+
+def counted_pairs(keys: np.ndarray, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (color, entry) pairs of some pixels, ascending, as 32-bit numbers; and how many of each."""
+    pairs = keys.astype(np.uint32, copy=False) << 8  # a 24-bit color and an 8-bit entry: one 32-bit number
+    pairs |= entries.astype(np.uint32, copy=False)
+    pairs.sort()
+    starts = first_of_each(pairs)
+    return pairs[starts], np.diff(starts, append=len(pairs))
 
 
 def mean_delta_e(hist, usual_entry, moved_soon, palette) -> float:
@@ -57,8 +73,15 @@ def mean_delta_e(hist, usual_entry, moved_soon, palette) -> float:
     future of MovedPairs, made in the pool meanwhile).
     """
     palette_lab = colorspace.srgb_to_lab(palette).astype(np.float32)
-    usual_delta = ciede2000.between(hist.lab, palette_lab[usual_entry])
-    moved = moved_soon.result()
+    usual_lab = palette_lab[usual_entry]
+    if moved_soon.done():  # colors whose every pixel moved weigh nothing at their usual entry: not measured
+        moved = moved_soon.result()
+        kept = np.flatnonzero(hist.counts > moved.per_color)
+        usual_delta = np.zeros(len(usual_lab), dtype=np.float32)
+        usual_delta[kept] = ciede2000.between(hist.lab[kept], usual_lab[kept])
+    else:  # measured while the pairs are made
+        usual_delta = ciede2000.between(hist.lab, usual_lab)
+        moved = moved_soon.result()
     moved_delta = ciede2000.between(hist.lab[moved.colors], palette_lab[moved.entries])
     total = np.dot(usual_delta.astype(np.float64), hist.counts - moved.per_color)
     total += np.dot(moved_delta.astype(np.float64), moved.counts)

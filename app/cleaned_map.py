@@ -9,12 +9,13 @@ figures are measured (app/cleaned_figures.py).
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
 
 from app import histograms, parallel, summary
-from app.cleaned_figures import MovedPairs, mean_delta_e, psnr_from_sums
+from app.cleaned_figures import MovedPairs, counted_pairs, mean_delta_e, psnr_from_sums
 from app.palette_refit import Refit
 from app.region_sums import Pixels
 from app.regions import Regions
@@ -37,7 +38,8 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
     """The cleaned (H, W) map and its figures. `indices` is the map that was labelled, `final_index` each
     region's entry before renumbering, `moved_region` whether it changed."""
     # Every region takes its final entry, renumbered: the map is made from the runs, and the moved pixels
-    # are those of the regions whose entry changed; both in the pool while the figures are measured.
+    # are those of the regions whose entry changed: in the pool while the figures are measured, or at a strong
+    # setting counted as the map is made, half of the runs on each core.
     renumber = refit.renumber
 
     # The specks moved too: those in a region that moved are among its pixels, the others are added.
@@ -45,11 +47,24 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
     still = ~moved_region[speck_region]
     specks_still, entry_of_specks_still = specks.position[still], renumber[final_index[speck_region[still]]]
 
-    def moved_pairs_from_map(cleaned: np.ndarray) -> MovedPairs:
-        listed = np.repeat(moved_region[regions.run_region], regions.run_lengths)
-        flat = cleaned.ravel()
-        return MovedPairs.of(np.concatenate([keys[listed], keys[specks_still]]),  # a mask picks faster than compress()
-                             np.concatenate([flat[listed], entry_of_specks_still]), hist)
+    def cleaned_map_and_moved_pairs() -> tuple[np.ndarray, MovedPairs]:
+        # Each core makes the map of half of the runs and counts the pairs of their moved pixels meanwhile.
+        cleaned = np.empty(indices.shape, dtype=np.uint8)
+        flat = cleaned.reshape(-1)
+        entry_of_run, moved_run = renumber[final_index[regions.run_region]], moved_region[regions.run_region]
+        runs, run_first, run_lengths = len(regions.run_first), regions.run_first, regions.run_lengths
+
+        def part(first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+            begin, end = int(run_first[first]), int(run_first[last]) if last < runs else flat.size
+            made = flat[begin:end]
+            made[:] = np.repeat(entry_of_run[first:last], run_lengths[first:last])
+            listed = np.repeat(moved_run[first:last], run_lengths[first:last])
+            return counted_pairs(keys[begin:end][listed], made[listed])  # a mask picks faster than compress()
+
+        counted = parallel.map_ranges(runs, part)
+        counted.append(counted_pairs(keys[specks_still], entry_of_specks_still))
+        restore_transparent(cleaned)
+        return cleaned, MovedPairs.from_counted(counted, hist)
 
     def moved_pairs() -> MovedPairs:
         pixels, movable.pixels = movable.pixels, None  # let go of every small pixel once the moved ones are picked
@@ -72,15 +87,19 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
 
     def cleaned_map() -> np.ndarray:
         cleaned = np.repeat(renumber[final_index[regions.run_region]], regions.run_lengths).reshape(indices.shape)
+        restore_transparent(cleaned)
+        return cleaned
+
+    def restore_transparent(cleaned: np.ndarray) -> None:
         if not regions.visible.all():  # transparent pixels keep their own entry, renumbered
             clear = alpha == 0
             cleaned[clear] = renumber[indices[clear]]
-        return cleaned
 
-    if strong:  # the map first, then the moved pixels' pairs from it in the pool while the figures are measured
-        cleaned = cleaned_map()
-        with parallel.in_background(lambda: moved_pairs_from_map(cleaned)) as pairs_soon:
-            fit = figures()
+    if strong:  # most pixels moved: their pairs are counted as the map is made, on both cores, then the figures
+        cleaned, pairs = cleaned_map_and_moved_pairs()
+        pairs_soon = Future()
+        pairs_soon.set_result(pairs)
+        fit = figures()
     else:
         with parallel.in_background(moved_pairs) as pairs_soon:
             fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself

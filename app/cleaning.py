@@ -26,7 +26,7 @@ from app.borders import borders
 from app.cleaned_map import MovablePixels, cleaned_map_and_figures
 from app.merging import Merged, merge_small_regions
 from app.palette_refit import entry_sums, move_specks, refit_palette
-from app.region_sums import hold_most_pixels, pixels_of_regions, sums_of_regions
+from app.region_sums import RunSums, hold_most_pixels, pixels_of_regions, sums_of_regions
 from app.regions import Regions, label_regions, run_starts
 from app.specks import NONE, Specks, settle_specks
 from app.thin_regions import merge_thin_regions
@@ -93,9 +93,16 @@ def clean(
     # At a strong setting, where they are most pixels, only their sums are read, run by run: the pixels that
     # moved are read from the cleaned map at the end.
     strong = hold_most_pixels(regions, small, len(keys))
-    with parallel.in_background(lambda: _read_movable(regions, small, keys, strong)) as small_pixels_soon:
-        graph = borders(regions, small, both_ways=False)
-    movable = _movable(small_pixels_soon.result(), strong)
+    if strong:  # the runs' sums are chunks of work: this thread helps once the borders are found
+        run_sums = RunSums(regions, keys)
+        with parallel.in_background(run_sums.help):
+            graph = borders(regions, small, both_ways=False)
+            run_sums.help()
+        movable = _movable(run_sums.of_regions(small), strong)
+    else:
+        with parallel.in_background(lambda: _read_movable(regions, small, keys, strong)) as small_pixels_soon:
+            graph = borders(regions, small, both_ways=False)
+        movable = _movable(small_pixels_soon.result(), strong)
     # The refit's starting sums come from the histogram alone: they are made on the other core meanwhile.
     merged, (counts, sums_before) = parallel.side_by_side(
         lambda: merge_small_regions(regions, movable.sums, graph, palette, min_region),

@@ -7,6 +7,7 @@ most of the photo and summed run by run.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,26 +68,56 @@ def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> n
     """(count, 3) float64 sums of R, G and B over the pixels of each region where `wanted` holds (zero elsewhere).
 
     For a strong setting, where most pixels are wanted: every run is summed
-    where it lies in the photo (one reduceat a channel, each core summing
-    half of the runs), then the wanted runs by region. No pixel is listed or
-    given its region, which costs more than the sums themselves.
+    where it lies in the photo (one reduceat a channel), then the wanted runs
+    by region. No pixel is listed or given its region, which costs more than
+    the sums themselves.
     """
-    pixels = len(keys)
-    columns = _rgb_columns(keys)
-    # A run's sum is a whole number below 255 * width: exact in float32 when that is below 2**24.
-    exact_type = np.float32 if 255 * regions.shape[1] < 2**24 else np.float64
-    run_first = regions.run_first
+    summing = RunSums(regions, keys)
+    parallel.side_by_side(summing.help, summing.help)
+    return summing.of_regions(wanted)
 
-    def runs_summed(first: int, last: int) -> np.ndarray:
-        begin, end = int(run_first[first]), int(run_first[last]) if last < len(run_first) else pixels
-        weights, sums = np.empty(end - begin, dtype=exact_type), np.empty((last - first, 3))
-        for channel, column in enumerate(columns):
+
+class RunSums:
+    """The color sums of every run of a map, made in chunks taken in turn by every thread that helps().
+
+    Cleaning starts them in the pool while it finds the borders, then helps
+    with what is left: whoever is free sums the next chunk, and each chunk
+    is written to its own place, so the sums are the same whoever made them.
+    """
+
+    CHUNKS = 16
+
+    def __init__(self, regions: Regions, keys: np.ndarray):
+        self._regions, self._columns, self._pixels = regions, _rgb_columns(keys), len(keys)
+        runs = len(regions.run_first)
+        self._bounds = [runs * i // self.CHUNKS for i in range(self.CHUNKS + 1)]
+        self._per_run = np.empty((runs, 3))
+        self._next_chunk = itertools.count()  # its next() is one step under the GIL: each chunk goes to one thread
+
+    def help(self) -> None:
+        """Sum chunks until none is left to start."""
+        for chunk in self._next_chunk:
+            if chunk >= self.CHUNKS:
+                return
+            self._sum_runs(self._bounds[chunk], self._bounds[chunk + 1])
+
+    def _sum_runs(self, first: int, last: int) -> None:
+        run_first = self._regions.run_first
+        if first == last:
+            return
+        # A run's sum is a whole number below 255 * width: exact in float32 when that is below 2**24.
+        exact_type = np.float32 if 255 * self._regions.shape[1] < 2**24 else np.float64
+        begin, end = int(run_first[first]), int(run_first[last]) if last < len(run_first) else self._pixels
+        weights = np.empty(end - begin, dtype=exact_type)
+        for channel, column in enumerate(self._columns):
             np.copyto(weights, column[begin:end])
-            sums[:, channel] = np.add.reduceat(weights, run_first[first:last] - begin)
-        return sums
+            self._per_run[first:last, channel] = np.add.reduceat(weights, run_first[first:last] - begin)
 
-    per_run = np.concatenate(parallel.map_ranges(len(run_first), runs_summed))
-    runs = np.flatnonzero(wanted[regions.run_region])
-    region = regions.run_region[runs]
-    return np.stack([np.bincount(region, weights=per_run[runs, channel], minlength=regions.count)
-                     for channel in range(3)], axis=1)
+    def of_regions(self, wanted: np.ndarray) -> np.ndarray:
+        """The sums of the regions where `wanted` holds, once every chunk is summed (help() has returned on
+        every thread that helped)."""
+        regions = self._regions
+        runs = np.flatnonzero(wanted[regions.run_region])
+        region = regions.run_region[runs]
+        return np.stack([np.bincount(region, weights=self._per_run[runs, channel], minlength=regions.count)
+                         for channel in range(3)], axis=1)

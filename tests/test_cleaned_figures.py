@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import ciede2000, cleaning, colorspace
+from app import ciede2000, cleaning, colorspace, histograms
+from app.cleaned_figures import MovedPairs, counted_pairs
 from testsupport.cleaning_maps import PROPERTY, images, kmeans_map
 
 
@@ -33,3 +34,18 @@ def test_figures_are_those_of_the_cleaned_pixels(pixels, k, min_region):
     shares = np.bincount(cleaned.indices.ravel(), minlength=len(cleaned.result.palette)) / cleaned.indices.size
     assert np.allclose(cleaned.result.shares, shares)
     assert (np.diff(cleaned.result.shares) <= 0).all(), "entries must come sorted by share"
+
+
+@PROPERTY
+@given(pixels=images(), k=st.integers(2, 12), cut=st.floats(0, 1))
+def test_moved_pairs_counted_in_parts_are_those_counted_at_once(pixels, k, cut):
+    # The strong setting counts the pairs of each core's half of the map, then joins the halves.
+    _, indices, hist = kmeans_map(pixels, k)
+    keys, entries = histograms.pack(pixels.reshape(-1, 3)), np.asarray(indices[:]).ravel()[::-1].copy()
+    split = int(cut * len(keys))
+    whole = MovedPairs.of(keys, entries, hist)
+    parts = MovedPairs.from_counted([counted_pairs(keys[:split], entries[:split]),
+                                     counted_pairs(keys[split:], entries[split:])], hist)
+    for name in ("colors", "entries", "counts", "per_color"):
+        assert np.array_equal(getattr(whole, name), getattr(parts, name))
+        assert getattr(whole, name).dtype == getattr(parts, name).dtype

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -29,15 +31,26 @@ def test_pixels_and_color_sums_of_some_regions_match_the_map(share):
     assert np.array_equal(sums_of_regions(regions, wanted, keys), expected)  # run by run, as at a strong setting
 
 
-def test_color_sums_run_by_run_in_parts_and_in_float64_match_pixel_by_pixel(monkeypatch):
+def test_color_sums_run_by_run_in_chunks_and_in_float64_match_pixel_by_pixel():
     values = random_map(8, shape=(40, 301))
     regions = label_regions(values)
     rng = np.random.default_rng(8)
     keys = rng.integers(0, 1 << 24, values.size).astype(np.uint32)
     wanted = rng.random(regions.count) < 0.7
     expected = pixels_of_regions(regions, wanted, keys).sums
-    monkeypatch.setattr(region_sums.parallel, "MIN_PART", 16)  # runs summed in parts, one per core
     assert np.array_equal(sums_of_regions(regions, wanted, keys), expected)
+    # Chunks taken in turn by several threads, as cleaning helps the pool once its borders are found.
+    summing = region_sums.RunSums(regions, keys)
+    helpers = [threading.Thread(target=summing.help) for _ in range(3)]
+    for helper in helpers:
+        helper.start()
+    summing.help()
+    for helper in helpers:
+        helper.join()
+    assert np.array_equal(summing.of_regions(wanted), expected)
+    tiny = label_regions(np.zeros((1, 3), dtype=np.uint8))  # fewer runs than chunks
+    assert np.array_equal(sums_of_regions(tiny, np.ones(1, dtype=bool), np.array([1, 2, 3], dtype=np.uint32)),
+                          [[0, 0, 6]])
     wide = label_regions(np.tile(values, (1, 240)))  # rows too wide for a run's sum to be exact in float32
     wide_keys = np.tile(keys.reshape(values.shape), (1, 240)).ravel()
     everything = np.ones(wide.count, dtype=bool)
