@@ -4,7 +4,8 @@ Every region takes its final entry, renumbered by the refit
 (app/palette_refit.py): the map is made from the runs, and the pixels that
 moved are those of the regions whose entry changed, with the specks filled
 before labelling. Their (color, entry) pairs are made in the pool while the
-figures are measured (app/cleaned_figures.py).
+figures are measured, or at a strong setting counted as the map is made
+(app/cleaned_figures.py).
 """
 
 from __future__ import annotations

@@ -95,9 +95,10 @@ def clean(
     strong = hold_most_pixels(regions, small, len(keys))
     if strong:  # the runs' sums are chunks of work: this thread helps once the borders are found
         run_sums = RunSums(regions, keys)
-        with parallel.in_background(run_sums.help):
+        with parallel.in_background(run_sums.help) as helping:
             graph = borders(regions, small, both_ways=False)
             run_sums.help()
+        helping.result()  # a chunk the pool failed on is never summed: its error, not unset sums
         movable = _movable(run_sums.of_regions(small), strong)
     else:
         with parallel.in_background(lambda: _read_movable(regions, small, keys, strong)) as small_pixels_soon:

@@ -74,6 +74,28 @@ def test_zero_and_one_change_nothing_but_the_refit():
         assert cleaned.result.psnr >= fit.psnr - 1e-9  # a Lloyd step never adds error
 
 
+def test_at_a_strong_setting_a_sum_the_pool_failed_on_stops_the_cleaning(monkeypatch):
+    # The pool and this thread share the runs' sums chunk by chunk: a chunk the pool failed on was never
+    # summed, and cleaning must not go on with whatever its rows held.
+    import threading
+
+    from app import region_sums
+
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (96, 96, 3)).astype(np.uint8)
+    fit, indices, _ = kmeans_map(pixels, 6)
+    sum_runs = region_sums.RunSums._sum_runs
+
+    def failing_in_the_pool(self, first, last):
+        if threading.current_thread() is not threading.main_thread():
+            raise MemoryError("no room for a chunk")
+        return sum_runs(self, first, last)
+
+    monkeypatch.setattr(region_sums.RunSums, "_sum_runs", failing_in_the_pool)
+    with pytest.raises(MemoryError):
+        cleaning.clean(indices, fit.palette, pixels, None, 96 * 96)
+
+
 @pytest.mark.parametrize("bad", [-1, cleaning.MAX_MIN_REGION + 1, 2.5, "4", True, None])
 def test_a_bad_min_region_is_refused_by_name(bad):
     with pytest.raises(ValueError, match="min_region"):

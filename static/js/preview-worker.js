@@ -80,11 +80,11 @@ function labOf(photo) {
 
 const warmed = new Set();
 
-/** Once per color space (CIELAB's, once the first result is shown; RGB's is warmRender): its matching runs
- *  on a few of the photo's colors, so that the engine has compiled it before a palette comes. Cold, the first render took 12-21 ms in RGB where a warm one
- *  takes 3-7 (61,000 colors), and the first CIELAB one 70-120 where a warm one takes 55-95. */
+/** CIELAB's matching (or oklab's), once the first result is shown, on a few of the photo's colors, so that the
+ *  engine has compiled it before a palette comes: cold, the first CIELAB render took 70-120 ms where a warm one
+ *  takes 55-95. (RGB's whole render path is warmed by warmRender.) */
 function warmUp(colorSpace) {
-  if (!photo || warmed.has(colorSpace) || (colorSpace !== "rgb" && !photo.lab)) return;
+  if (!photo || warmed.has(colorSpace) || !photo.lab) return;
   warmed.add(colorSpace);
   const count = Math.min(photo.keys.length, 4096);
   assign(photo.keys.subarray(0, count), photo.lab?.subarray(0, 3 * count), warmPalette(photo), colorSpace,
