@@ -219,6 +219,14 @@ const CELL_BITS = 4; // nearestRgb's cells: 2**4 along each channel, 4096 in the
 const CELL_SIDE = 1 << (8 - CELL_BITS); // values of a channel in a cell
 const CELL_MASK = (1 << CELL_BITS) - 1;
 
+/** candidates, or a copy of them twice as long when `needed` entries would not fit. */
+function withRoom(candidates, needed) {
+  if (needed <= candidates.length) return candidates;
+  const grown = new Uint8Array(Math.max(candidates.length * 2, needed));
+  grown.set(candidates);
+  return grown;
+}
+
 const span = new Float64Array(2); // cubeDistances' answer: [nearest, farthest]
 
 /** Squared distances from point e of `points` (x, y, z rows) to the nearest and the farthest point of the
@@ -282,11 +290,7 @@ export function nearestRgb(keys, palette) {
     const cell = ((r >>> shift) << (2 * CELL_BITS)) | ((g >>> shift) << CELL_BITS) | (b >>> shift);
     let at = first[cell];
     if (at < 0) {
-      if (used + count > candidates.length) {
-        const grown = new Uint8Array(candidates.length * 2);
-        grown.set(candidates);
-        candidates = grown;
-      }
+      candidates = withRoom(candidates, used + count);
       at = first[cell] = used;
       sizes[cell] = cellCandidates(cell, palette, count, candidates, at, least);
       used += sizes[cell];
@@ -381,11 +385,7 @@ export function nearestOnLattice(lattice, points, count, found) {
       | (((a + LAB_CELL_OFFSET) >> LAB_CELL_SHIFT) << LAB_CELL_BITS) | ((b + LAB_CELL_OFFSET) >> LAB_CELL_SHIFT);
     let at = first[cell];
     if (at < 0) {
-      if (used + entries > candidates.length) {
-        const grown = new Uint8Array(candidates.length * 2);
-        grown.set(candidates);
-        candidates = grown;
-      }
+      candidates = withRoom(candidates, used + entries);
       at = first[cell] = used;
       sizes[cell] = labCellCandidates(cell, points, entries, count, candidates, at, least, farthest);
       used += sizes[cell];
