@@ -110,7 +110,9 @@ def test_a_photo_is_uploaded_at_once_and_then_asked_for_by_hash(open_app, tmp_pa
     page.fill("#k", "7")
     wait_for_result(page, 7)
     # One upload reached the server (a connection dropped under a loaded machine is retried, as it should be).
-    assert sent.answered == [200] and any(url.endswith("/api/palettes") for url in sent.by_id)
+    # Its answer may be overtaken by the ask by hash that races it (api.js firstUpload: meant for a server that
+    # had the photo already), which the server answers from this very upload; the page then drops the upload.
+    assert sent.answered in ([200], []) and any(url.endswith("/api/palettes") for url in sent.by_id)
 
 
 def test_the_same_photo_chosen_again_and_after_a_reload_is_never_uploaded_twice(open_app, tmp_path):
