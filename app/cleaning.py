@@ -26,7 +26,7 @@ from app.borders import borders
 from app.cleaned_map import MovablePixels, cleaned_map_and_figures
 from app.merging import Merged, merge_small_regions
 from app.palette_refit import entry_sums, move_specks, refit_palette
-from app.region_sums import RunSums, hold_most_pixels, pixels_of_regions, sums_of_regions
+from app.region_sums import hold_most_pixels, pixels_of_regions, sums_of_regions, sums_of_regions_beside
 from app.regions import Regions, label_regions, run_starts
 from app.specks import NONE, Specks, settle_specks
 from app.thin_regions import merge_thin_regions
@@ -93,13 +93,9 @@ def clean(
     # At a strong setting, where they are most pixels, only their sums are read, run by run: the pixels that
     # moved are read from the cleaned map at the end.
     strong = hold_most_pixels(regions, small, len(keys))
-    if strong:  # the runs' sums are chunks of work: this thread helps once the borders are found
-        run_sums = RunSums(regions, keys)
-        with parallel.in_background(run_sums.help) as helping:
-            graph = borders(regions, small, both_ways=False)
-            run_sums.help()
-        helping.result()  # a chunk the pool failed on is never summed: its error, not unset sums
-        movable = _movable(run_sums.of_regions(small), strong)
+    if strong:  # the runs' sums are chunks of work, started in the pool while this thread finds the borders
+        sums, graph = sums_of_regions_beside(regions, small, keys, lambda: borders(regions, small, both_ways=False))
+        movable = _movable(sums, strong)
     else:
         with parallel.in_background(lambda: _read_movable(regions, small, keys, strong)) as small_pixels_soon:
             graph = borders(regions, small, both_ways=False)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import numpy as np
 
 from app import parallel
 from app.regions import Regions
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,28 @@ def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> n
     by region. No pixel is listed or given its region, which costs more than
     the sums themselves.
     """
+    return sums_of_regions_beside(regions, wanted, keys, lambda: None)[0]
+
+
+def sums_of_regions_beside(regions: Regions, wanted: np.ndarray, keys: np.ndarray, meanwhile: Callable[[], T]
+                           ) -> tuple[np.ndarray, T]:
+    """sums_of_regions(), and what meanwhile() gives: the pool starts on the runs' sums while this thread does
+    meanwhile(), then this thread helps with the chunks left (RunSums)."""
     summing = RunSums(regions, keys)
-    parallel.side_by_side(summing.help, summing.help)
-    return summing.of_regions(wanted)
+    with parallel.in_background(summing.help) as helping:
+        done = meanwhile()
+        summing.help()
+    helping.result()  # a chunk the pool failed on is never summed: its error, not unset sums
+    return summing.of_regions(wanted), done
 
 
 class RunSums:
     """The color sums of every run of a map, made in chunks taken in turn by every thread that helps().
 
-    Cleaning starts them in the pool while it finds the borders, then helps
-    with what is left: whoever is free sums the next chunk, and each chunk
-    is written to its own place, so the sums are the same whoever made them.
+    The pool starts on them while cleaning finds the borders, and cleaning
+    helps with what is left (sums_of_regions_beside): whoever is free sums
+    the next chunk, and each chunk is written to its own place, so the sums
+    are the same whoever made them.
     """
 
     CHUNKS = 16
