@@ -71,7 +71,8 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
             moved = np.flatnonzero(moved_run[first:last])
             moved += first
             # A mask picks faster than compress(); the pairs are made in the picked keys' place.
-            return counted_pairs(keys[begin:end][listed], np.repeat(entries[moved], run_lengths[moved]), keys_owned=True)
+            return counted_pairs(keys[begin:end][listed], np.repeat(entries[moved], run_lengths[moved]),
+                                 keys_owned=True)
 
         counted = parallel.map_ranges(runs, part)
         counted.append(counted_pairs(keys[specks_still], entry_of_specks_still))

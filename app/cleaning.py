@@ -23,6 +23,7 @@ import numpy as np
 
 from app import histograms, parallel, summary
 from app.borders import borders
+from app.cleaned_figures import sum_of_squares
 from app.cleaned_map import MovablePixels, cleaned_map_and_figures
 from app.merging import Merged, merge_small_regions
 from app.palette_refit import entry_sums, move_specks, refit_palette
@@ -141,11 +142,11 @@ def _movable(read, strong: bool) -> MovablePixels:
 
 def _sums_from_the_histogram(hist: histograms.Histogram, color_labels: np.ndarray, entries: int, specks: Specks,
                              keys: np.ndarray, filled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The entries' pixel counts and color sums in the map that was labelled; and the colors in CIELAB that the
-    figures' CIEDE2000 needs (made once a photo), off the merging's core."""
+    """The entries' pixel counts and color sums in the map that was labelled; and what the figures need of the
+    photo alone (made once a photo: its colors in CIELAB, the sum of its squares), off the merging's core."""
     sums = entry_sums(hist, color_labels, entries)
     move_specks(*sums, specks, keys, filled)
-    _ = hist.lab  # computed and kept on the photo's histogram now
+    _ = hist.lab, sum_of_squares(hist)  # computed and kept on the photo's histogram now
     return sums
 
 
