@@ -58,7 +58,10 @@ class MovedPairs:
             starts = first_of_each(pairs)
             counts = np.add.reduceat(counts[order], starts) if len(starts) else counts
             pairs = pairs[starts]
-        colors = np.searchsorted(hist.keys, pairs >> 8)
+        # A color has a pair or two on average: each is found once in the histogram.
+        pair_colors = pairs >> 8
+        firsts = first_of_each(pair_colors)
+        colors = np.repeat(np.searchsorted(hist.keys, pair_colors[firsts]), np.diff(firsts, append=len(pairs)))
         return cls(colors=colors, entries=(pairs & 255).astype(np.intp), counts=counts,
                    per_color=np.bincount(colors, weights=counts, minlength=hist.unique_colors))
 
