@@ -50,25 +50,30 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summ
     color by color. The three are independent and run side by side on the
     cores, each on one thread.
     """
-    bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
-    coarse_lab, coarse_weights, coarse_grid = binning.coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
-    coarse_lab = coarse_lab.astype(np.float32)
-    # The steps find their candidates on the bins' lattice (8 times finer than the colors'), where that is
-    # quicker than a k-d tree; on the colors themselves they keep the k-d tree, whose exact candidates the
-    # corpus's results were measured with (there the colors' own lattice changed 2 of 117 cells by 0.001).
-    if coarse_grid is hist.lattice("lab"):
-        coarse_grid = None
-    # A photo's first palette in this space converts its colors and makes the lattices the competitors share
-    # here, on every core, before they start side by side (each would otherwise make its own copy at once).
-    hist.lattice(color_space), hist.lattice("rgb")
-    competitors = (
-        lambda: clustering.palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
-        lambda: classic_palette(hist, k, color_space, seed),
-        lambda: clustering.palette(hist, k, "rgb", seed, perceptual=True),
-    )
-    scored = parallel.side_by_side(*(_on_one_thread(lambda make=make: steps(coarse_lab, coarse_weights, make(),
-                                                                            grid=coarse_grid))
-                                     for make in competitors))
+    # The RGB competitor needs none of the photo's CIELAB: it starts at once, on the pool, while this thread
+    # converts the colors and bins them in CIELAB (a photo's first palette in this space), and it holds the
+    # GIL for its MiniBatchKMeans while that conversion, mostly numpy, does not. Only its score waits for the bins.
+    rgb_palette = _on_one_thread(lambda: clustering.palette(hist, k, "rgb", seed, perceptual=True))
+    with parallel.in_background(rgb_palette) as rgb_found:
+        bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
+        coarse_lab, coarse_weights, coarse_grid = binning.coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
+        coarse_lab = coarse_lab.astype(np.float32)
+        # The steps find their candidates on the bins' lattice (8 times finer than the colors'), where that is
+        # quicker than a k-d tree; on the colors themselves they keep the k-d tree, whose exact candidates the
+        # corpus's results were measured with (there the colors' own lattice changed 2 of 117 cells by 0.001).
+        if coarse_grid is hist.lattice("lab"):
+            coarse_grid = None
+        # The lattice the two competitors in this space share, made before they start side by side (each would
+        # otherwise make its own copy at once).
+        hist.lattice(color_space)
+        competitors = (
+            lambda: clustering.palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
+            lambda: classic_palette(hist, k, color_space, seed),
+            rgb_found.result,  # its score queues behind it on the pool
+        )
+        scored = parallel.side_by_side(*(_on_one_thread(lambda make=make: steps(coarse_lab, coarse_weights, make(),
+                                                                                grid=coarse_grid))
+                                         for make in competitors))
     palette = min(scored, key=lambda pair: pair[1])[0]
     cancel.check()
     # The median steps on the coarse bins, beside the palette's score on the fine bins that may judge them.
