@@ -56,16 +56,20 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summ
     rgb_palette = _on_one_thread(lambda: clustering.palette(hist, k, "rgb", seed, perceptual=True))
     with parallel.in_background(rgb_palette) as rgb_found:
         bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
-        coarse_lab, coarse_weights, coarse_grid = binning.coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
+        if hist.unique_colors > PERCEPTUAL_EXACT_LIMIT:  # coarse bins, which share nothing with the rest
+            hist.lab  # noqa: B018 - made once, on every core, before the two steps below read it side by side
+            (coarse_lab, coarse_weights, coarse_grid), _ = parallel.side_by_side(
+                lambda: binning.coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT),
+                _on_one_thread(lambda: _shared_by_competitors(hist, color_space)))
+        else:  # the colors themselves, and their lattice
+            coarse_lab, coarse_weights, coarse_grid = binning.coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
+            _shared_by_competitors(hist, color_space)
         coarse_lab = coarse_lab.astype(np.float32)
         # The steps find their candidates on the bins' lattice (8 times finer than the colors'), where that is
         # quicker than a k-d tree; on the colors themselves they keep the k-d tree, whose exact candidates the
         # corpus's results were measured with (there the colors' own lattice changed 2 of 117 cells by 0.001).
         if coarse_grid is hist.lattice("lab"):
             coarse_grid = None
-        # The lattice the two competitors in this space share, made before they start side by side (each would
-        # otherwise make its own copy at once).
-        hist.lattice(color_space)
         competitors = (
             lambda: clustering.palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
             lambda: classic_palette(hist, k, color_space, seed),
@@ -96,6 +100,15 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summ
             final, labels, differences = palette, start_labels, start_differences
     cancel.check()
     return summary.summarize(hist, final, labels, differences)
+
+
+def _shared_by_competitors(hist: histograms.Histogram, color_space: str) -> None:
+    """What both competitors in this space read, made before they start side by side (each would otherwise
+    make its own copy at once): the colors' lattice and, above PERCEPTUAL_EXACT_LIMIT colors, the fine bins
+    (the clustering's Lloyd steps there, and in CIELAB the bins that judge the median steps)."""
+    hist.lattice(color_space)
+    if hist.unique_colors > PERCEPTUAL_EXACT_LIMIT:
+        binning.means(hist, color_space, binning.FINE_BITS)
 
 
 def judging_bins(hist: histograms.Histogram, coarse_bins: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice] | None:
