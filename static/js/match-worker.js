@@ -9,17 +9,25 @@ let part = null; // {id, keys, lab, lattice}: the photo's colors this thread ass
 
 self.onmessage = ({ data }) => {
   if (data.type === "colors") {
-    // Their CIELAB at once, while the page waits for a perceptual palette, and the matching compiled.
+    // Their CIELAB at once, while the page waits for a perceptual palette, then the matching compiled on a few
+    // thousand of them at a time, a task each (as the preview worker's warmUp).
     const lab = labOfKeys(data.keys);
-    part = { id: data.id, keys: data.keys, lab, lattice: labLattice(lab) };
-    const count = Math.min(part.keys.length, 4096);
-    assign(part.keys.subarray(0, count), lab.subarray(0, 3 * count), data.warmPalette, "lab",
-      part.lattice.subarray(0, 3 * count));
+    const mine = part = { id: data.id, keys: data.keys, lab, lattice: labLattice(lab), asked: false };
+    const count = Math.min(mine.keys.length, data.warmColors);
+    const warm = (round) => {
+      if (part !== mine || mine.asked || round === data.warmPalettes.length) return;
+      const at = Math.min(round * count, mine.keys.length - count);
+      assign(mine.keys.subarray(at, at + count), lab.subarray(3 * at, 3 * (at + count)), data.warmPalettes[round],
+        "lab", mine.lattice.subarray(3 * at, 3 * (at + count)));
+      setTimeout(() => warm(round + 1), 0);
+    };
+    warm(0);
   } else if (data.type === "assign") {
     if (part?.id !== data.id) {
       self.postMessage({ type: "labels", seq: data.seq, labels: null });
       return;
     }
+    part.asked = true;
     const labels = assign(part.keys, part.lab, data.palette, data.colorSpace, part.lattice);
     self.postMessage({ type: "labels", seq: data.seq, labels }, [labels.buffer]);
   }

@@ -79,8 +79,8 @@ function labOf(photo) {
     const other = photo.keys.length >= SPLIT_MIN_COLORS ? matcher() : null;
     if (other) {
       photo.split = photo.keys.length >> 1;
-      other.postMessage({ type: "colors", id: photo.id, keys: photo.keys.slice(photo.split),
-        warmPalette: warmPalette(photo) });
+      other.postMessage({ type: "colors", id: photo.id, keys: photo.keys.slice(photo.split), warmColors: WARM_LAB_COLORS,
+        warmPalettes: Array.from({ length: WARM_LAB_ROUNDS }, (_, round) => warmPalette(photo, round)) });
     }
     photo.lab = labOfKeys(photo.keys.subarray(0, photo.split));
   }
@@ -130,20 +130,28 @@ async function otherPart(photo, palette, colorSpace) {
 
 const warmed = new Set();
 
-/** CIELAB's matching (or oklab's), once the first result is shown, on a few of the photo's colors, so that the
- *  engine has compiled it before a palette comes: cold, the first CIELAB render took 70-120 ms where a warm one
- *  takes 55-95. (RGB's whole render path is warmed by warmRender.) */
-function warmUp(colorSpace) {
-  if (!photo || warmed.has(colorSpace) || !photo.lab) return;
+/** CIELAB's matching (or oklab's), once the first result is shown, on the photo's colors WARM_LAB_COLORS at a time,
+ *  WARM_LAB_ROUNDS tasks in turn (a palette that comes meanwhile waits for one), so that the engine has compiled it
+ *  before a palette comes: cold, the first CIELAB render took 70-120 ms where a warm one takes 55-95; after one
+ *  round it still took 100-135 ms in chromium (at load 3-4), after four 50-90. (RGB's whole render path is warmed
+ *  by warmRender; the matching thread warms itself the same way.) */
+function warmUp(colorSpace, round = 0) {
+  if (!photo?.lab || photo.matched || (round === 0 && warmed.has(colorSpace))) return;
   warmed.add(colorSpace);
-  const count = Math.min(photo.keys.length, 4096);
-  assign(photo.keys.subarray(0, count), photo.lab?.subarray(0, 3 * count), warmPalette(photo), colorSpace,
-    photo.labLattice?.subarray(0, 3 * count));
+  const id = photo.id;
+  const count = Math.min(photo.split, WARM_LAB_COLORS);
+  const at = Math.min(round * count, photo.split - count);
+  assign(photo.keys.subarray(at, at + count), photo.lab.subarray(3 * at, 3 * (at + count)), warmPalette(photo, round),
+    colorSpace, photo.labLattice.subarray(3 * at, 3 * (at + count)));
+  if (round + 1 < WARM_LAB_ROUNDS) setTimeout(() => photo?.id === id && warmUp(colorSpace, round + 1), 0);
 }
 
-/** 16 of the photo's own colors, spread over its first 4,096 distinct ones. */
-function warmPalette(photo) {
-  const count = Math.min(photo.keys.length, 4096);
+const WARM_LAB_COLORS = 4096;
+const WARM_LAB_ROUNDS = 4;
+
+/** 16 of the photo's own colors, spread over its first 4,096 distinct ones (4,096 more each round). */
+function warmPalette(photo, round = 0) {
+  const count = Math.min(photo.keys.length, WARM_LAB_COLORS * (round + 1));
   const palette = new Uint8Array(3 * 16);
   for (let e = 0; e < 16; e++) {
     const key = photo.keys[Math.floor((e * count) / 16)];
@@ -191,6 +199,7 @@ async function draw(photo, palette, colorSpace, dither, out) {
     return;
   }
   labOf(photo);
+  photo.matched = true; // no more warming: the matching thread's warm-up ends when its first part is asked for
   const labels = new Uint8Array(photo.keys.length);
   const theirs = photo.split < photo.keys.length ? otherPart(photo, palette, colorSpace) : null;
   labels.set(assign(photo.keys.subarray(0, photo.split), photo.lab, palette, colorSpace, photo.labLattice));
