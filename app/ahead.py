@@ -24,21 +24,23 @@ from app import clustering, histograms, libraries
 _thread = ThreadPoolExecutor(1, thread_name_prefix="kmeans-ahead")
 
 
-def make_ahead(hist: histograms.Histogram, max_k: int, someone_waits: Callable[[], bool]) -> None:
-    """Go on with the photo's work ahead for k up to max_k, in the background, unless it is done or on its way."""
+def make_ahead(hist: histograms.Histogram, max_k: int, around: int, someone_waits: Callable[[], bool]) -> None:
+    """Go on with the photo's work ahead for k up to max_k, nearest `around` (the photo's first k asked) first,
+    in the background, unless it is done or on its way."""
     state = hist.reuse(("ahead", "rgb", max_k), dict)
     if state.get("done") or state.get("queued"):
         return
     state["queued"] = True
+    state.setdefault("around", around)
     _thread.submit(_go_on, hist, max_k, state, someone_waits)
 
 
 def _go_on(hist: histograms.Histogram, max_k: int, state: dict, someone_waits: Callable[[], bool]) -> None:
     state["queued"] = False
-    # Steps already made cost a lookup each: starting again from k = 2 is cheaper than keeping a generator,
+    # Steps already made cost a lookup each: starting again from the first is cheaper than keeping a generator,
     # which would hold the histogram beyond its cache entry.
     with libraries.single_threaded():
-        for _ in clustering.rgb_ahead(hist, max_k):
+        for _ in clustering.rgb_ahead(hist, max_k, state["around"]):
             if someone_waits():
                 return
     state["done"] = True

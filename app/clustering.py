@@ -86,12 +86,13 @@ def _kept(hist: histograms.Histogram, color_space: str, seed_bins: int, exact_li
     return lambda key, make: hist.reuse((coarse_key, key), make)
 
 
-def rgb_ahead(hist: histograms.Histogram, max_k: int, seed: int = 0) -> Iterator[None]:
-    """What palette() in RGB takes from the photo whatever the k, made ahead for k = 2..max_k, one small step
-    a yield (the caller may stop between any two): each k's fine bins, and one more seed of each k-means++
-    chain that k reads. These are the very values palette() makes on first need (same keys, same draws),
-    so its palettes are the same; a jump to a k not asked before then finds them made."""
-    for k in range(2, min(max_k, hist.unique_colors - 1) + 1):
+def rgb_ahead(hist: histograms.Histogram, max_k: int, around: int = 2, seed: int = 0) -> Iterator[None]:
+    """What palette() in RGB takes from the photo whatever the k, made ahead for k = 2..max_k, nearest `around`
+    first (as the page's ladder goes), one small step a yield (the caller may stop between any two): each k's
+    fine bins, and the seeds of each k-means++ chain that k reads (one more a step, going outwards). These are
+    the very values palette() makes on first need (same keys, same draws), so its palettes are the same; a jump
+    to a k not asked before then finds them made."""
+    for k in sorted(range(2, min(max_k, hist.unique_colors - 1) + 1), key=lambda k: (abs(k - around), k)):
         if hist.unique_colors > binning.EXACT_POINTS_LIMIT:
             binning.fine(hist, "rgb", k)
             yield

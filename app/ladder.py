@@ -69,7 +69,7 @@ def palettes() -> Response:
     })
     # Once answered: the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py).
     hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
-    response.call_on_close(lambda: ahead.make_ahead(hist, max_k, lambda: fits.busy))
+    response.call_on_close(lambda: ahead.make_ahead(hist, max_k, ks[0], lambda: fits.busy))
     return response
 
 

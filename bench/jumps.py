@@ -45,7 +45,7 @@ for _ in sys.stdin:
     quantize.find_palette(hist, %(first)d, measure_delta_e=False)
     quantize.find_palette(hist, %(first)d, "lab")
     if %(ahead)s and hasattr(clustering, "rgb_ahead"):  # the server's work ahead (app/ahead.py), done before the moves
-        for _ in clustering.rgb_ahead(hist, 64):
+        for _ in clustering.rgb_ahead(hist, 64, %(first)d):
             pass
     moves = []
     for k in ks:

@@ -19,7 +19,7 @@ def test_palettes_made_after_the_work_ahead_are_those_made_without_it():
     plain = {k: quantize.find_palette(photo_hist(), k) for k in KS}
     hist = photo_hist()
     quantize.find_palette(hist, 16)  # the first result
-    steps = clustering.rgb_ahead(hist, 64)
+    steps = clustering.rgb_ahead(hist, 64, around=16)
     for _ in range(25):  # stopped part of the way, as when someone asks for a palette
         next(steps)
     for k in KS:
@@ -48,10 +48,10 @@ def test_make_ahead_waits_while_a_k_means_runs_on_the_photo_and_goes_on_after():
     fits = FitCache()
     with fits.foreground((20, "rgb")):
         assert fits.busy
-        ahead.make_ahead(hist, 64, lambda: fits.busy)
+        ahead.make_ahead(hist, 64, 16, lambda: fits.busy)
         ahead._thread.submit(lambda: None).result()  # its one thread has run it
     assert not hist.reuse(("ahead", "rgb", 64), dict).get("done")
     assert not fits.busy
-    ahead.make_ahead(hist, 64, lambda: fits.busy)
+    ahead.make_ahead(hist, 64, 16, lambda: fits.busy)
     ahead._thread.submit(lambda: None).result()
     assert hist.reuse(("ahead", "rgb", 64), dict)["done"]
