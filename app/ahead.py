@@ -14,7 +14,8 @@ kept with the photo's histogram, as palette() keeps them.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 from app import clustering, histograms, libraries
@@ -22,6 +23,7 @@ from app import clustering, histograms, libraries
 # One thread for the worker, beside the requests: not in the k-means pool (app/parallel.py), whose
 # threads a palette someone waits for needs at once. Photos' work ahead goes one photo at a time.
 _thread = ThreadPoolExecutor(1, thread_name_prefix="kmeans-ahead")
+log = logging.getLogger("kmeans_filter.ahead")
 
 
 def make_ahead(hist: histograms.Histogram, max_k: int, around: int, someone_waits: Callable[[], bool]) -> None:
@@ -32,7 +34,13 @@ def make_ahead(hist: histograms.Histogram, max_k: int, around: int, someone_wait
         return
     state["queued"] = True
     state.setdefault("around", around)
-    _thread.submit(_go_on, hist, max_k, state, someone_waits)
+    _thread.submit(_go_on, hist, max_k, state, someone_waits).add_done_callback(_said)
+
+
+def _said(done: Future) -> None:
+    """No one waits on this work: an error in it is logged here, or it would pass unseen."""
+    if done.exception() is not None:
+        log.error("work ahead failed", exc_info=done.exception())
 
 
 def _go_on(hist: histograms.Histogram, max_k: int, state: dict, someone_waits: Callable[[], bool]) -> None:
