@@ -18,7 +18,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
-from app import clustering, histograms, libraries
+from app import clustering, histograms
 
 # One thread for the worker, beside the requests: not in the k-means pool (app/parallel.py), whose
 # threads a palette someone waits for needs at once. Photos' work ahead goes one photo at a time.
@@ -46,9 +46,10 @@ def _said(done: Future) -> None:
 def _go_on(hist: histograms.Histogram, max_k: int, state: dict, someone_waits: Callable[[], bool]) -> None:
     state["queued"] = False
     # Steps already made cost a lookup each: starting again from the first is cheaper than keeping a generator,
-    # which would hold the histogram beyond its cache entry.
-    with libraries.single_threaded():
-        for _ in clustering.rgb_ahead(hist, max_k, state["around"]):
-            if someone_waits():
-                return
+    # which would hold the histogram beyond its cache entry. Not in libraries.single_threaded(): its limit is
+    # the process's, and leaving it here would lift the one a palette begun meanwhile has set. The chains'
+    # products give the same seeds whatever BLAS's threads (every corpus photo, k = 2..64, at 1 and 2).
+    for _ in clustering.rgb_ahead(hist, max_k, state["around"]):
+        if someone_waits():
+            return
     state["done"] = True
