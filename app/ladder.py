@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
-from app import access_log, cancel, forms, pipeline, quantize, summary
+from app import access_log, ahead, cancel, forms, pipeline, quantize, summary
 from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("ladder", __name__)
@@ -56,7 +56,7 @@ def palettes() -> Response:
                "cached": len(answers) - found}
     if photo.uploaded:  # decoded and counted by this request: how long that took, for the page's first wait
         timings.update(photo.prepared.timings)
-    return jsonify({
+    response = jsonify({
         "image_id": photo.token,
         "color_space": color_space,
         "width": facts.width,
@@ -67,6 +67,10 @@ def palettes() -> Response:
         "unfinished": list(ks[len(answers):]),
         "timings": timings,
     })
+    # Once answered: the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py).
+    hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
+    response.call_on_close(lambda: ahead.make_ahead(hist, max_k, ks[0], lambda: fits.busy))
+    return response
 
 
 def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:
@@ -81,9 +85,11 @@ def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tu
 def _background_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:
     """pipeline.kmeans_fit's palette, abandoned (cancel.Cancelled) once someone waits for another palette
     of this photo: that request then gets the photo's k-means lock within a step, not after a whole k.
-    Someone waiting for this very palette lets it finish, and the batch stops after it."""
+    Someone waiting for this very palette lets it finish, and the batch stops after it; one who came first
+    (the page asks for the palette it fetched ahead when the user picks it) lets it start: it is the very work
+    they wait for, and giving way would throw away the batch's head start."""
     fits, key = photo.fits, (k, color_space)
-    if fits.wanted_now:
+    if fits.wanted_instead_of(key):
         raise cancel.Cancelled()
     return fits.get_or_make(key, lambda: quantize.find_palette(
         photo.hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e))
