@@ -119,13 +119,21 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         index[merging] = index[into]
         current[merging] = into
         # Neighbours of one index that a merge brought together: only borders from or to a merged region.
+        # A long list is read in the same halves side by side; their finds, in order, are those of the whole.
+        def brought_together(begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+            sources, targets = source[begin:end], target[begin:end]
+            touched = np.flatnonzero(flag[sources] | flag[targets])
+            a, b = current[sources[touched]], current[targets[touched]]
+            together = np.flatnonzero((a != b) & (index[a] == index[b]))
+            return a[together], b[together]
+
         flag[merging] = True
-        touched = np.flatnonzero(flag[source] | flag[target])
+        parts = parallel.side_by_side(*(partial(brought_together, *runs.bounds(first, last))
+                                        for first, last in zip(halves[:-1], halves[1:])))
         flag[merging] = False
-        a, b = current[source[touched]], current[target[touched]]
-        together = np.flatnonzero((a != b) & (index[a] == index[b]))
         # One group per merge, with the same-index neighbours it brought together.
-        first, second = np.concatenate([merging, a[together]]), np.concatenate([into, b[together]])
+        first, second = (np.concatenate([ends, *(part[side] for part in parts)])
+                         for side, ends in enumerate((merging, into)))
         if len(first) > _FEW_NODES:
             flag[first] = True
             flag[second] = True
