@@ -4,10 +4,11 @@ Every RGB palette of a photo reads things that do not depend on its k alone:
 its fine bins and the first k seeds of the k-means++ chains kept for the photo
 (clustering.rgb_ahead). Made on first need, they cost a jump to a k the page
 has not asked for before 2-5 ms (kodim23 at k = 17, 24, 32, 48, 64), where
-most of the slowest jumps are. Once a palette of a photo is answered, one
-thread of the worker makes them for the whole slider (k = 2..max_k) in small
-steps, and stops at the step in hand as soon as someone waits for a palette of
-that photo; the next answer lets it go on. They are the values palette() would
+most of the slowest jumps are. Once an RGB palette of a photo other than its
+first is found and answered (app/ladder.py: not while the page draws its first
+result), one thread of the worker makes them for the whole slider
+(k = 2..max_k) in small steps, and stops at the step in hand as soon as a
+k-means runs on that photo or someone waits for one; the next answer lets it go on. They are the values palette() would
 make (same keys, same draws), so every palette stays the same, and they are
 kept with the photo's histogram, as palette() keeps them.
 """
@@ -27,7 +28,7 @@ log = logging.getLogger("kmeans_filter.ahead")
 
 
 def make_ahead(hist: histograms.Histogram, max_k: int, around: int, someone_waits: Callable[[], bool]) -> None:
-    """Go on with the photo's work ahead for k up to max_k, nearest `around` (the photo's first k asked) first,
+    """Go on with the photo's work ahead for k up to max_k, nearest `around` (the first k it was started for) first,
     in the background, unless it is done or on its way."""
     state = hist.reuse(("ahead", "rgb", max_k), dict)
     if state.get("done") or state.get("queued"):

@@ -1,6 +1,9 @@
 """app.ahead and clustering.rgb_ahead: the slider's k-independent work made ahead, the palettes unchanged."""
 
+import io
+
 import numpy as np
+from PIL import Image
 
 from app import ahead, binning, clustering, quantize
 from app.fits import FitCache
@@ -55,3 +58,29 @@ def test_make_ahead_waits_while_a_k_means_runs_on_the_photo_and_goes_on_after():
     ahead.make_ahead(hist, 64, 16, lambda: fits.busy)
     ahead._thread.submit(lambda: None).result()
     assert hist.reuse(("ahead", "rgb", 64), dict)["done"]
+
+
+def started(client, image_id: str) -> bool:
+    """Whether the photo's work ahead (k up to the slider's end) has begun: its state is kept with the histogram."""
+    hist = client.application.extensions["photo_cache"].get(image_id).hist
+    return ("ahead", "rgb", client.application.config["SLIDER_MAX_K"]) in hist._work
+
+
+def palettes(client, **fields):
+    return client.post("/api/palettes", data={"background": "0", "delta_e": "0", **fields})
+
+
+def test_the_ladder_starts_the_work_ahead_after_a_photos_second_rgb_palette_not_its_first(client):
+    image = io.BytesIO()
+    Image.fromarray(noisy_image(seed=9, shape=(160, 200))).save(image, "PNG")
+    first = client.post("/api/palettes", data={"ks": "16", "background": "0", "delta_e": "0",
+                                               "image": (io.BytesIO(image.getvalue()), "photo.png")})
+    image_id = first.get_json()["image_id"]
+    first.close()
+    palettes(client, ks="16", image_id=image_id).close()  # the first result asked again: found nothing
+    palettes(client, ks="16", color_space="lab", image_id=image_id).close()
+    ahead._thread.submit(lambda: None).result()
+    assert not started(client, image_id)
+    palettes(client, ks="17", image_id=image_id).close()  # a move
+    ahead._thread.submit(lambda: None).result()
+    assert started(client, image_id)
