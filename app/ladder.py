@@ -88,9 +88,11 @@ def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tu
 def _background_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:
     """pipeline.kmeans_fit's palette, abandoned (cancel.Cancelled) once someone waits for another palette
     of this photo: that request then gets the photo's k-means lock within a step, not after a whole k.
-    Someone waiting for this very palette lets it finish, and the batch stops after it."""
+    Someone waiting for this very palette lets it finish, and the batch stops after it; one who came first
+    (the page asks for the palette it fetched ahead when the user picks it) lets it start: it is the very work
+    they wait for, and giving way would throw away the batch's head start."""
     fits, key = photo.fits, (k, color_space)
-    if fits.wanted_now:
+    if fits.wanted_instead_of(key):
         raise cancel.Cancelled()
     return fits.get_or_make(key, lambda: quantize.find_palette(
         photo.hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e))

@@ -50,25 +50,34 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summ
     color by color. The three are independent and run side by side on the
     cores, each on one thread.
     """
-    bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
-    coarse_lab, coarse_weights, coarse_grid = binning.coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
-    coarse_lab = coarse_lab.astype(np.float32)
-    # The steps find their candidates on the bins' lattice (8 times finer than the colors'), where that is
-    # quicker than a k-d tree; on the colors themselves they keep the k-d tree, whose exact candidates the
-    # corpus's results were measured with (there the colors' own lattice changed 2 of 117 cells by 0.001).
-    if coarse_grid is hist.lattice("lab"):
-        coarse_grid = None
-    # A photo's first palette in this space converts its colors and makes the lattices the competitors share
-    # here, on every core, before they start side by side (each would otherwise make its own copy at once).
-    hist.lattice(color_space), hist.lattice("rgb")
-    competitors = (
-        lambda: clustering.palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
-        lambda: classic_palette(hist, k, color_space, seed),
-        lambda: clustering.palette(hist, k, "rgb", seed, perceptual=True),
-    )
-    scored = parallel.side_by_side(*(_on_one_thread(lambda make=make: steps(coarse_lab, coarse_weights, make(),
-                                                                            grid=coarse_grid))
-                                     for make in competitors))
+    # The RGB competitor needs none of the photo's CIELAB: it starts at once, on the pool, while this thread
+    # converts the colors and bins them in CIELAB (a photo's first palette in this space), and it holds the
+    # GIL for its MiniBatchKMeans while that conversion, mostly numpy, does not. Only its score waits for the bins.
+    rgb_palette = _on_one_thread(lambda: clustering.palette(hist, k, "rgb", seed, perceptual=True))
+    with parallel.in_background(rgb_palette) as rgb_found:
+        bins = max(PERCEPTUAL_BINS, PERCEPTUAL_BINS_PER_CENTER * k)
+        if hist.unique_colors > PERCEPTUAL_EXACT_LIMIT:  # coarse bins, which share nothing with the rest
+            hist.lab  # noqa: B018 - made once, on every core, before the two steps below read it side by side
+            (coarse_lab, coarse_weights, coarse_grid), _ = parallel.side_by_side(
+                lambda: binning.coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT),
+                _on_one_thread(lambda: _shared_by_competitors(hist, color_space)))
+        else:  # the colors themselves, and their lattice
+            coarse_lab, coarse_weights, coarse_grid = binning.coarse(hist, "lab", bins, PERCEPTUAL_EXACT_LIMIT)
+            _shared_by_competitors(hist, color_space)
+        coarse_lab = coarse_lab.astype(np.float32)
+        # The steps find their candidates on the bins' lattice (8 times finer than the colors'), where that is
+        # quicker than a k-d tree; on the colors themselves they keep the k-d tree, whose exact candidates the
+        # corpus's results were measured with (there the colors' own lattice changed 2 of 117 cells by 0.001).
+        if coarse_grid is hist.lattice("lab"):
+            coarse_grid = None
+        competitors = (
+            lambda: clustering.palette(hist, k, color_space, seed, PERCEPTUAL_EXACT_LIMIT, perceptual=True),
+            lambda: classic_palette(hist, k, color_space, seed),
+            rgb_found.result,  # its score queues behind it on the pool
+        )
+        scored = parallel.side_by_side(*(_on_one_thread(lambda make=make: steps(coarse_lab, coarse_weights, make(),
+                                                                                grid=coarse_grid))
+                                         for make in competitors))
     palette = min(scored, key=lambda pair: pair[1])[0]
     cancel.check()
     # The median steps on the coarse bins, beside the palette's score on the fine bins that may judge them.
@@ -91,6 +100,15 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summ
             final, labels, differences = palette, start_labels, start_differences
     cancel.check()
     return summary.summarize(hist, final, labels, differences)
+
+
+def _shared_by_competitors(hist: histograms.Histogram, color_space: str) -> None:
+    """What both competitors in this space read, made before they start side by side (each would otherwise
+    make its own copy at once): the colors' lattice and, above PERCEPTUAL_EXACT_LIMIT colors, the fine bins
+    (the clustering's Lloyd steps there, and in CIELAB the bins that judge the median steps)."""
+    hist.lattice(color_space)
+    if hist.unique_colors > PERCEPTUAL_EXACT_LIMIT:
+        binning.means(hist, color_space, binning.FINE_BITS)
 
 
 def judging_bins(hist: histograms.Histogram, coarse_bins: int) -> tuple[np.ndarray, np.ndarray, lattice.Lattice] | None:

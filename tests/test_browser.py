@@ -663,6 +663,49 @@ def test_colormatch_assigns_every_color_as_the_server_does(page, corpus):
             assert len(differ) <= len(keys) // 10_000, f"{color_space}: {len(differ)} colors take another entry"
 
 
+def test_a_perceptual_render_split_between_two_threads_is_the_one_pass_assignment(page):
+    """preview-worker.js hands the last half of a large photo's colors to its matching thread (match-worker.js) for
+    lab and oklab: every pixel still takes the entry colormatch.assign gives its color over all colors at once."""
+    result = page.evaluate(
+        """async () => {
+            const m = await import('/static/js/colormatch.js');
+            const side = 256;  // 65,536 distinct colors: over the split's threshold
+            const rgba = new Uint8ClampedArray(side * side * 4);
+            const keys = new Uint32Array(side * side);
+            for (let i = 0; i < side * side; i++) {
+                rgba.set([i & 255, i >>> 8, (i * 37) & 255, 255], 4 * i);
+                keys[i] = ((i & 255) << 16) | ((i >>> 8) << 8) | ((i * 37) & 255);
+            }
+            const worker = new Worker('/static/js/preview-worker.js', {type: 'module'});
+            const next = (type) => new Promise((resolve) => {
+                worker.addEventListener('message', function got({data}) {
+                    if (data.type === type) { worker.removeEventListener('message', got); resolve(data); }
+                });
+            });
+            const bitmap = await createImageBitmap(new ImageData(rgba, side, side));
+            worker.postMessage({type: 'photo', id: 1, bitmap}, [bitmap]);
+            await next('photo');
+            const palette = Uint8Array.from({length: 3 * 24}, (_, i) => (i * 89 + 17) % 256);
+            const mismatches = {};
+            let seq = 0;
+            for (const space of ['rgb', 'lab', 'oklab', 'lab']) {  // the first render makes the colors' CIELAB
+                worker.postMessage({type: 'render', id: 1, seq: ++seq, palette, colorSpace: space, dither: 'none'});
+                const drawn = new Uint32Array((await next('render')).pixels.buffer);
+                const labels = m.assign(keys, space === 'rgb' ? null : m.labOfKeys(keys), palette, space);
+                let differ = 0;
+                for (let i = 0; i < keys.length; i++) {
+                    const e = labels[i];
+                    if (drawn[i] !== ((255 << 24) | (palette[3 * e + 2] << 16) | (palette[3 * e + 1] << 8) | palette[3 * e]) >>> 0) differ++;
+                }
+                mismatches[space + seq] = differ;
+            }
+            worker.terminate();
+            return mismatches;
+        }"""
+    )
+    assert result == {"rgb1": 0, "lab2": 0, "oklab3": 0, "lab4": 0}
+
+
 def test_the_nearest_rgb_entry_is_exact_with_ties_to_the_entry_listed_first(page, corpus):
     """colormatch.nearestRgb (the preview's RGB assignment, by cells of the RGB cube) against a brute force."""
     from app import pipeline

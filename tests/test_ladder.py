@@ -191,6 +191,15 @@ def test_a_background_batch_yields_to_a_request_someone_waits_for(app, client):
     assert "background" in error_of(ladder(client, image_id=token, ks="2", background="yes"), 400)
 
 
+def test_a_background_batch_starts_the_palette_someone_already_waits_for(app, client):
+    token = ladder(client, photo_bytes(seed=7), ks="2").get_json()["image_id"]
+    prepared = app.extensions["photo_cache"].get(token).prepared
+    with prepared.fits.foreground((3, "lab")):  # asked for as the batch that fetches it ahead arrives
+        answer = ladder(client, image_id=token, ks="3-5", color_space="lab", background="1").get_json()
+    assert [p["k"] for p in answer["palettes"]] == [3] and answer["unfinished"] == [4, 5]
+    assert prepared.fits.get((3, "lab")) is not None
+
+
 @dataclass
 class PausedBatch:
     """A background batch for ks 3-9 whose first k-means has begun and waits (holding the photo's lock)

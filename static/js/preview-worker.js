@@ -71,29 +71,87 @@ async function takePhoto({ bitmap, file, width, height, id }) {
 }
 
 /** The CIELAB of the photo's distinct colors and that CIELAB on the server's lattice (where the nearest
- *  entries are found), made on first need and kept with the photo. */
+ *  entries are found), made on first need and kept with the photo: of its first photo.split colors, where the
+ *  matching thread (match-worker.js) holds the others and makes theirs at the same time. */
 function labOf(photo) {
-  photo.lab ||= labOfKeys(photo.keys);
+  if (!photo.lab) {
+    photo.split = photo.keys.length;
+    const other = photo.keys.length >= SPLIT_MIN_COLORS ? matcher() : null;
+    if (other) {
+      photo.split = photo.keys.length >> 1;
+      other.postMessage({ type: "colors", id: photo.id, keys: photo.keys.slice(photo.split), warmColors: WARM_LAB_COLORS,
+        warmPalettes: Array.from({ length: WARM_LAB_ROUNDS }, (_, round) => warmPalette(photo, round)) });
+    }
+    photo.lab = labOfKeys(photo.keys.subarray(0, photo.split));
+  }
   photo.labLattice ||= labLattice(photo.lab);
   return photo.lab;
 }
 
-const warmed = new Set();
+// A perceptual render splits its colors with a second thread from this many distinct colors on (a 12 MP
+// photo at preview size has about 100,000); below, a hand-over costs more than half the matching.
+const SPLIT_MIN_COLORS = 32768;
+let matching = null; // the matching thread: null before it is needed, false where none can start
+let asked = 0;
+const answers = new Map(); // the matching thread's labels by request, each to a resolve
 
-/** CIELAB's matching (or oklab's), once the first result is shown, on a few of the photo's colors, so that the
- *  engine has compiled it before a palette comes: cold, the first CIELAB render took 70-120 ms where a warm one
- *  takes 55-95. (RGB's whole render path is warmed by warmRender.) */
-function warmUp(colorSpace) {
-  if (!photo || warmed.has(colorSpace) || !photo.lab) return;
-  warmed.add(colorSpace);
-  const count = Math.min(photo.keys.length, 4096);
-  assign(photo.keys.subarray(0, count), photo.lab?.subarray(0, 3 * count), warmPalette(photo), colorSpace,
-    photo.labLattice?.subarray(0, 3 * count));
+function matcher() {
+  if (matching === null) {
+    try {
+      matching = new Worker(new URL("./match-worker.js", import.meta.url), { type: "module" });
+      matching.onmessage = ({ data }) => {
+        answers.get(data.seq)?.(data.labels);
+        answers.delete(data.seq);
+      };
+      matching.onerror = () => { // it did not start: every part is assigned here from now on
+        matching = false;
+        for (const resolve of answers.values()) resolve(null);
+        answers.clear();
+      };
+    } catch {
+      matching = false; // a browser whose workers cannot start workers
+    }
+  }
+  return matching || null;
 }
 
-/** 16 of the photo's own colors, spread over its first 4,096 distinct ones. */
-function warmPalette(photo) {
-  const count = Math.min(photo.keys.length, 4096);
+/** The entries of the photo's colors from photo.split on, as the matching thread assigns them; else (that
+ *  thread gone, or holding another photo) assigned here. */
+async function otherPart(photo, palette, colorSpace) {
+  const other = matcher();
+  const labels = other && await new Promise((resolve) => {
+    answers.set(++asked, resolve);
+    other.postMessage({ type: "assign", id: photo.id, seq: asked, palette, colorSpace });
+  });
+  if (labels) return labels;
+  const keys = photo.keys.subarray(photo.split);
+  return assign(keys, labOfKeys(keys), palette, colorSpace);
+}
+
+const warmed = new Set();
+
+/** CIELAB's matching (or oklab's), once the first result is shown, on the photo's colors WARM_LAB_COLORS at a time,
+ *  WARM_LAB_ROUNDS tasks in turn (a palette that comes meanwhile waits for one), so that the engine has compiled it
+ *  before a palette comes: cold, the first CIELAB render took 70-120 ms where a warm one takes 55-95; after one
+ *  round it still took 100-135 ms in chromium (at load 3-4), after four 50-90. (RGB's whole render path is warmed
+ *  by warmRender; the matching thread warms itself the same way.) */
+function warmUp(colorSpace, round = 0) {
+  if (!photo?.lab || photo.matched || (round === 0 && warmed.has(colorSpace))) return;
+  warmed.add(colorSpace);
+  const id = photo.id;
+  const count = Math.min(photo.split, WARM_LAB_COLORS);
+  const at = Math.min(round * count, photo.split - count);
+  assign(photo.keys.subarray(at, at + count), photo.lab.subarray(3 * at, 3 * (at + count)), warmPalette(photo, round),
+    colorSpace, photo.labLattice.subarray(3 * at, 3 * (at + count)));
+  if (round + 1 < WARM_LAB_ROUNDS) setTimeout(() => photo?.id === id && warmUp(colorSpace, round + 1), 0);
+}
+
+const WARM_LAB_COLORS = 4096;
+const WARM_LAB_ROUNDS = 4;
+
+/** 16 of the photo's own colors, spread over its first 4,096 distinct ones (4,096 more each round). */
+function warmPalette(photo, round = 0) {
+  const count = Math.min(photo.keys.length, WARM_LAB_COLORS * (round + 1));
   const palette = new Uint8Array(3 * 16);
   for (let e = 0; e < 16; e++) {
     const key = photo.keys[Math.floor((e * count) / 16)];
@@ -131,13 +189,21 @@ function mapPixels(photo, palette, labels, out, start = 0, end = photo.inverse.l
   }
 }
 
-function draw(photo, palette, colorSpace, dither, out) {
+async function draw(photo, palette, colorSpace, dither, out) {
   if (dither === "floyd-steinberg") {
     ditherOnto(photo.rgba, photo.width, photo.height, palette, out);
     return;
   }
-  const labels = assign(photo.keys, colorSpace === "rgb" ? photo.lab : labOf(photo), palette, colorSpace,
-    photo.labLattice);
+  if (colorSpace === "rgb") {
+    mapPixels(photo, palette, assign(photo.keys, null, palette, colorSpace), out);
+    return;
+  }
+  labOf(photo);
+  photo.matched = true; // no more warming: the matching thread's warm-up ends when its first part is asked for
+  const labels = new Uint8Array(photo.keys.length);
+  const theirs = photo.split < photo.keys.length ? otherPart(photo, palette, colorSpace) : null;
+  labels.set(assign(photo.keys.subarray(0, photo.split), photo.lab, palette, colorSpace, photo.labLattice));
+  if (theirs) labels.set(await theirs, photo.split);
   mapPixels(photo, palette, labels, out);
 }
 
@@ -175,7 +241,7 @@ const WARM_COLORS = 16384;
 const WARM_PIXELS = 1 << 18;
 const WARM_SLICES = 3; // of each: enough for compiled code; the whole of a 12 MP photo's would take CPU from the server
 
-function render({ id, seq, palette, colorSpace, dither }) {
+async function render({ id, seq, palette, colorSpace, dither }) {
   if (!photo || photo.id !== id) {
     self.postMessage({ type: "render", id, seq, skipped: true });
     return;
@@ -184,7 +250,7 @@ function render({ id, seq, palette, colorSpace, dither }) {
   photo.rendered = true;
   const { width, height } = photo;
   const out = pixelBuffer(width * height * 4);
-  draw(photo, palette, colorSpace, dither, out);
+  await draw(photo, palette, colorSpace, dither, out);
   self.postMessage({ type: "render", id, seq, pixels: out, width, height, ms: performance.now() - started },
     [out.buffer]);
   // Once the photo's first result is shown, while the page waits for its other palettes (hundreds of
