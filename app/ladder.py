@@ -72,7 +72,7 @@ def palettes() -> Response:
     # after the photo's first palette, while the page draws it and may switch the color space (both cores busy).
     if color_space == "rgb" and found and known_before:
         hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
-        response.call_on_close(lambda: ahead.make_ahead(hist, max_k, ks[0], lambda: fits.busy))
+        response.call_on_close(lambda: ahead.make_ahead(hist, fits, max_k, ks[0]))
     return response
 
 
