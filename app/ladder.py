@@ -39,6 +39,7 @@ def palettes() -> Response:
     photo = read_photo(values)
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
+    known_before = len(photo.fits)
     answers, found = [], 0
     # A background batch (the page fetching ahead) gives way as soon as someone waits for a palette
     # not found yet on this photo, even in the middle of a k; the page asks again for the rest later.
@@ -67,9 +68,11 @@ def palettes() -> Response:
         "unfinished": list(ks[len(answers):]),
         "timings": timings,
     })
-    # Once answered: the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py).
-    hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
-    response.call_on_close(lambda: ahead.make_ahead(hist, max_k, ks[0], lambda: fits.busy))
+    # Once answered, the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py); not
+    # after the photo's first palette, while the page draws it and may switch the color space (both cores busy).
+    if color_space == "rgb" and found and known_before:
+        hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
+        response.call_on_close(lambda: ahead.make_ahead(hist, fits, max_k, ks[0]))
     return response
 
 
