@@ -9,7 +9,9 @@ that hold another index (the stretches label_regions() found).
 Each border found, run by run, packs into one 64-bit key, (source, target,
 length) from the high bits down: one sort of plain integers (vectorized in
 numpy) brings a pair's entries together, and the lengths are summed from
-the low bits. Keys too wide for 64 bits (only for maps far larger than the
+the low bits. Where most borders are wanted from both sides (a strong
+setting), each pair is grouped once, lower number first, and then listed
+both ways. Keys too wide for 64 bits (only for maps far larger than the
 largest photo taken) go through a sparse matrix.
 """
 
@@ -96,31 +98,44 @@ def joined_borders(many: Borders, few: Borders, count: int) -> Borders:
 
 
 def _borders_of_runs(regions: Regions, keep: np.ndarray, both_ways: bool, first_run: int, last_run: int) -> Borders:
-    """The borders that runs first_run..last_run-1 have with the run before them and with the runs below them,
-    grouped; each is packed straight into its key, with no list of sources, targets and lengths first."""
+    """The borders that runs first..last-1 have with the run before them and with the runs below them, grouped;
+    each is packed straight into its key, with no list of sources, targets and lengths first.
+
+    Where most borders are wanted from both sides (a strong setting: every
+    region is small), each pair of regions is grouped once, as (lower
+    number, higher), and then listed from the side(s) that want it: half
+    the keys to sort. Otherwise each border is grouped from its wanted side.
+    """
     number_bits, length_bits = _bits(regions.count - 1), _bits(regions.shape[1])  # a stretch is at most a row
-    parts = list(_directed(regions, keep, both_ways, first_run, last_run))
+    found = list(_found(regions, keep, first_run, last_run))
+    wanted_twice = sum(int(np.count_nonzero(keep_first & keep_second)) for _, _, _, keep_first, keep_second in found)
+    wanted = sum(int(np.count_nonzero(keep_first | keep_second)) for _, _, _, keep_first, keep_second in found)
+    once = both_ways or 2 * wanted_twice >= wanted
+    parts = list(_undirected(found) if once else _directed(found))
     if 2 * number_bits + length_bits > 63:
         source, target, length = (np.concatenate(column) for column in zip(*(
             (first, second, np.ones(len(first), np.int64) if length is None else length)
             for first, second, length in parts)))
-        return _group_in_matrix(source, target, length, regions.count)
-    keys = []
-    for first, second, length in parts:
-        key = first << (number_bits + length_bits)
-        key |= second << length_bits
-        key |= 1 if length is None else length
-        keys.append(key)
-    keys = np.concatenate(keys)
-    keys.sort()
-    return _grouped_keys(keys, number_bits, length_bits)
+        grouped = _group_in_matrix(source, target, length, regions.count)
+    else:
+        keys = []
+        for first, second, length in parts:
+            key = first << (number_bits + length_bits)
+            key |= second << length_bits
+            key |= 1 if length is None else length
+            keys.append(key)
+        keys = np.concatenate(keys)
+        keys.sort()
+        grouped = _grouped_keys(keys, number_bits, length_bits)
+    return _from_each_side(grouped, keep, both_ways, regions.count) if once else grouped
 
 
-def _directed(regions: Regions, keep: np.ndarray, both_ways: bool, first_run: int, last_run: int
-              ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """(source, target, length) of the borders that runs first_run..last_run-1 have with the run before them
-    (length None: one pixel edge each) and with the runs below them, from the side(s) where `keep` holds (from
-    both when both_ways), in four parts; sources and targets as int64."""
+def _found(regions: Regions, keep: np.ndarray, first_run: int, last_run: int
+           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]]:
+    """(first, second, length, keep_first, keep_second) of the borders that runs first_run..last_run-1 have with
+    the run before them (length None: one pixel edge each) and with the runs below them, in two parts; regions as
+    int64, and whether `keep` holds for each side (never for a transparent region's borders). Two runs side by
+    side, or one above the other with another index, are of different regions."""
     width = regions.shape[1]
     run_region = regions.run_region.astype(np.int64, copy=False)
     beside = np.flatnonzero(regions.run_first[first_run:last_run] % width)
@@ -135,12 +150,48 @@ def _directed(regions: Regions, keep: np.ndarray, both_ways: bool, first_run: in
             shown = regions.visible[first] & regions.visible[second]
             keep_first &= shown
             keep_second &= shown
-        if both_ways:
-            keep_first |= keep_second
-            keep_second = keep_first
+        yield first, second, length, keep_first, keep_second
+
+
+def _directed(found) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """(source, target, length) of the borders found, from each side where `keep` holds."""
+    for first, second, length, keep_first, keep_second in found:
         for source, target, kept in ((first, second, keep_first), (second, first, keep_second)):
             chosen = np.flatnonzero(kept)
             yield source[chosen], target[chosen], None if length is None else length[chosen]
+
+
+def _undirected(found) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """(lower region, higher region, length) of the borders found where `keep` holds on a side."""
+    for first, second, length, keep_first, keep_second in found:
+        kept = keep_first | keep_second
+        if not kept.all():  # at a strong setting every region is kept: nothing to pick
+            chosen = np.flatnonzero(kept)
+            first, second, length = first[chosen], second[chosen], None if length is None else length[chosen]
+        yield np.minimum(first, second), np.maximum(first, second), length
+
+
+def _from_each_side(pairs: Borders, keep: np.ndarray, both_ways: bool, count: int) -> Borders:
+    """Borders grouped once a pair (source < target), listed from the side(s) where `keep` holds (both when
+    both_ways), sorted by (source, target)."""
+    if both_ways:
+        forward = backward = slice(None)
+    else:
+        forward, backward = np.flatnonzero(keep[pairs.source]), np.flatnonzero(keep[pairs.target])
+    source = np.concatenate([pairs.source[forward], pairs.target[backward]])
+    target = np.concatenate([pairs.target[forward], pairs.source[backward]])
+    length = np.concatenate([pairs.length[forward], pairs.length[backward]])
+    number_bits = _bits(count - 1)
+    length_bits = _bits(length.max()) if len(length) else 1
+    if 2 * number_bits + length_bits > 63:
+        return _group_in_matrix(source, target, length, count)
+    # Each pair once in each direction: sorting the packed keys is all there is to do.
+    keys = source << (number_bits + length_bits)
+    keys |= target << length_bits
+    keys |= length
+    keys.sort()
+    return Borders(source=keys >> (number_bits + length_bits), target=(keys >> length_bits) & ((1 << number_bits) - 1),
+                   length=keys & ((1 << length_bits) - 1))
 
 
 def _bits(largest: int) -> int:

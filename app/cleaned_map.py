@@ -42,30 +42,42 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
     # are those of the regions whose entry changed: in the pool while the figures are measured, or at a strong
     # setting counted as the map is made, half of the runs on each core.
     renumber = refit.renumber
+    run_first, run_lengths = regions.run_first, regions.run_lengths
+    runs = len(run_first)
+    cleaned = np.empty(indices.shape, dtype=np.uint8)
+    flat = cleaned.reshape(-1)
+
+    def entry_of_run() -> np.ndarray:
+        return renumber[final_index[regions.run_region]]
+
+    def fill(entries: np.ndarray, first: int, last: int) -> tuple[int, int]:
+        """Runs first..last-1 of the cleaned map take their `entries`; where those runs lie in it."""
+        begin, end = (int(run_first[run]) if run < runs else flat.size for run in (first, last))
+        flat[begin:end] = np.repeat(entries[first:last], run_lengths[first:last])
+        return begin, end
 
     # The specks moved too: those in a region that moved are among its pixels, the others are added.
     speck_region = regions.run_region[np.searchsorted(regions.run_first, specks.position, side="right") - 1]
     still = ~moved_region[speck_region]
     specks_still, entry_of_specks_still = specks.position[still], renumber[final_index[speck_region[still]]]
 
-    def cleaned_map_and_moved_pairs() -> tuple[np.ndarray, MovedPairs]:
+    def cleaned_map_and_moved_pairs() -> MovedPairs:
         # Each core makes the map of half of the runs and counts the pairs of their moved pixels meanwhile.
-        cleaned = np.empty(indices.shape, dtype=np.uint8)
-        flat = cleaned.reshape(-1)
-        entry_of_run, moved_run = renumber[final_index[regions.run_region]], moved_region[regions.run_region]
-        runs, run_first, run_lengths = len(regions.run_first), regions.run_first, regions.run_lengths
+        entries, moved_run = entry_of_run(), moved_region[regions.run_region]
 
         def part(first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-            begin, end = int(run_first[first]), int(run_first[last]) if last < runs else flat.size
-            made = flat[begin:end]
-            made[:] = np.repeat(entry_of_run[first:last], run_lengths[first:last])
+            begin, end = fill(entries, first, last)
             listed = np.repeat(moved_run[first:last], run_lengths[first:last])
-            return counted_pairs(keys[begin:end][listed], made[listed])  # a mask picks faster than compress()
+            moved = np.flatnonzero(moved_run[first:last])
+            moved += first
+            # A mask picks faster than compress(); the pairs are made in the picked keys' place.
+            return counted_pairs(keys[begin:end][listed], np.repeat(entries[moved], run_lengths[moved]),
+                                 keys_owned=True)
 
         counted = parallel.map_ranges(runs, part)
         counted.append(counted_pairs(keys[specks_still], entry_of_specks_still))
-        restore_transparent(cleaned)
-        return cleaned, MovedPairs.from_counted(counted, hist)
+        restore_transparent()
+        return MovedPairs.from_counted(counted, hist)
 
     def moved_pairs() -> MovedPairs:
         pixels, movable.pixels = movable.pixels, None  # let go of every small pixel once the moved ones are picked
@@ -77,31 +89,28 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
         del pixels
         return MovedPairs.of(keys_moved, np.concatenate([np.compress(moving, entry), entry_of_specks_still]), hist)
 
-    def figures() -> summary.PaletteFit:
+    def figures(moved: MovedPairs | Future) -> summary.PaletteFit:
         return summary.PaletteFit(
             palette=refit.palette,
             shares=refit.counts / refit.counts.sum(),
             labels=np.zeros(0, np.uint8),
             psnr=psnr_from_sums(hist, refit.palette, refit.sums, refit.counts),
-            delta_e=mean_delta_e(hist, refit.new_of_old[color_labels], pairs_soon, refit.palette),
+            delta_e=mean_delta_e(hist, refit.new_of_old[color_labels], refit.palette, moved),
         )
 
-    def cleaned_map() -> np.ndarray:
-        cleaned = np.repeat(renumber[final_index[regions.run_region]], regions.run_lengths).reshape(indices.shape)
-        restore_transparent(cleaned)
-        return cleaned
+    def cleaned_map() -> None:
+        fill(entry_of_run(), 0, runs)
+        restore_transparent()
 
-    def restore_transparent(cleaned: np.ndarray) -> None:
+    def restore_transparent() -> None:
         if not regions.visible.all():  # transparent pixels keep their own entry, renumbered
             clear = alpha == 0
             cleaned[clear] = renumber[indices[clear]]
 
     if strong:  # most pixels moved: their pairs are counted as the map is made, on both cores, then the figures
-        cleaned, pairs = cleaned_map_and_moved_pairs()
-        pairs_soon = Future()
-        pairs_soon.set_result(pairs)
-        fit = figures()
+        fit = figures(cleaned_map_and_moved_pairs())
     else:
         with parallel.in_background(moved_pairs) as pairs_soon:
-            fit, cleaned = parallel.side_by_side(figures, cleaned_map)  # figures here: CIEDE2000 uses the pool itself
+            # The figures here: CIEDE2000 uses the pool itself; the usual entries are measured meanwhile.
+            fit, _ = parallel.side_by_side(lambda: figures(pairs_soon), cleaned_map)
     return cleaned, fit

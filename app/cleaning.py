@@ -23,10 +23,11 @@ import numpy as np
 
 from app import histograms, parallel, summary
 from app.borders import borders
+from app.cleaned_figures import sum_of_squares
 from app.cleaned_map import MovablePixels, cleaned_map_and_figures
 from app.merging import Merged, merge_small_regions
 from app.palette_refit import entry_sums, move_specks, refit_palette
-from app.region_sums import RunSums, hold_most_pixels, pixels_of_regions, sums_of_regions
+from app.region_sums import hold_most_pixels, pixels_of_regions, sums_of_regions, sums_of_regions_beside
 from app.regions import Regions, label_regions, run_starts
 from app.specks import NONE, Specks, settle_specks
 from app.thin_regions import merge_thin_regions
@@ -78,28 +79,25 @@ def clean(
     """
     check_min_region(min_region)
     made_here = not isinstance(indices, np.ndarray)
-    indices = _index_map(indices, rgb.shape[:2])
+    visible = None if alpha is None else alpha.ravel() > 0
+    settling = min_region >= 2 and (visible is None or visible.all())  # specks are settled (app/specks.py)
+    indices, starts = _index_map(indices, rgb.shape[:2], with_starts=made_here and settling)
     palette = np.asarray(palette, dtype=np.uint8)
     keys = histograms.pack(rgb) if keys is None else keys
-    visible = None if alpha is None else alpha.ravel() > 0
     if hist is None:
         hist = histograms.histogram(keys if visible is None else keys[visible])
     if color_labels is None:
         color_labels = _labels_of_colors(hist, keys, visible, indices)
-    indices, specks, regions = _settle_specks_and_label(indices, alpha, visible, min_region, made_here)
+    indices, specks, regions = _settle_specks_and_label(indices, alpha, settling, starts, made_here)
     small = (regions.size < min_region) & regions.visible
     # Only pixels of small regions can move: their sums give the means merging needs
     # and the corrections the refit needs. They are read in the pool while the borders are found.
     # At a strong setting, where they are most pixels, only their sums are read, run by run: the pixels that
     # moved are read from the cleaned map at the end.
     strong = hold_most_pixels(regions, small, len(keys))
-    if strong:  # the runs' sums are chunks of work: this thread helps once the borders are found
-        run_sums = RunSums(regions, keys)
-        with parallel.in_background(run_sums.help) as helping:
-            graph = borders(regions, small, both_ways=False)
-            run_sums.help()
-        helping.result()  # a chunk the pool failed on is never summed: its error, not unset sums
-        movable = _movable(run_sums.of_regions(small), strong)
+    if strong:  # the runs' sums are chunks of work, started in the pool while this thread finds the borders
+        sums, graph = sums_of_regions_beside(regions, small, keys, lambda: borders(regions, small, both_ways=False))
+        movable = _movable(sums, strong)
     else:
         with parallel.in_background(lambda: _read_movable(regions, small, keys, strong)) as small_pixels_soon:
             graph = borders(regions, small, both_ways=False)
@@ -122,16 +120,18 @@ def clean(
                    regions_after=after)
 
 
-def _settle_specks_and_label(indices: np.ndarray, alpha: np.ndarray | None, visible: np.ndarray | None,
-                             min_region: int, made_here: bool) -> tuple[np.ndarray, Specks, Regions]:
-    """The map with its specks settled, the specks, and the regions of that map."""
+def _settle_specks_and_label(indices: np.ndarray, alpha: np.ndarray | None, settling: bool,
+                             starts: np.ndarray | None, made_here: bool) -> tuple[np.ndarray, Specks, Regions]:
+    """The map with its specks settled, the specks, and the regions of that map. `starts` are the map's
+    run_starts() when _index_map() made them."""
     # Single pixels walled in by one region are settled first (app/specks.py): labelling, borders and merging
-    # then have fewer of everything. Not beside transparent pixels, whose regions never merge.
-    specks, starts = NONE, None
-    if min_region >= 2 and (visible is None or visible.all()):
-        starts = run_starts(indices)
+    # then have fewer of everything. Only from min_region 2 on, in a map with no transparent pixel (whose
+    # regions never merge).
+    specks = NONE
+    if settling:
+        starts = run_starts(indices) if starts is None else starts
         indices, specks = settle_specks(indices, starts, owned=made_here)
-    return indices, specks, label_regions(indices, alpha, starts)
+    return indices, specks, label_regions(indices, alpha, starts if settling else None)
 
 
 def _read_movable(regions: Regions, wanted: np.ndarray, keys: np.ndarray, strong: bool):
@@ -145,11 +145,11 @@ def _movable(read, strong: bool) -> MovablePixels:
 
 def _sums_from_the_histogram(hist: histograms.Histogram, color_labels: np.ndarray, entries: int, specks: Specks,
                              keys: np.ndarray, filled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The entries' pixel counts and color sums in the map that was labelled; and the colors in CIELAB that the
-    figures' CIEDE2000 needs (made once a photo), off the merging's core."""
+    """The entries' pixel counts and color sums in the map that was labelled; and what the figures need of the
+    photo alone (made once a photo: its colors in CIELAB, the sum of its squares), off the merging's core."""
     sums = entry_sums(hist, color_labels, entries)
     move_specks(*sums, specks, keys, filled)
-    _ = hist.lab  # computed and kept on the photo's histogram now
+    _ = hist.lab, sum_of_squares(hist)  # computed and kept on the photo's histogram now
     return sums
 
 
@@ -164,26 +164,39 @@ def _with_thin_regions_merged(merged: Merged, regions: Regions, keys: np.ndarray
     return np.where(regions.visible, index_of_region, 0), after
 
 
-def _index_map(indices, shape: tuple[int, int]) -> np.ndarray:
-    """The index map as an (H, W) array. One read row by row from a lookup of the pixels (the pipeline's
-    map before cleaning) is made in two halves of rows side by side when it is large."""
+def _index_map(indices, shape: tuple[int, int], with_starts: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The index map as an (H, W) array, and with_starts where its runs start (regions.run_starts), else None.
+
+    One read row by row from a lookup of the pixels (the pipeline's map
+    before cleaning) is made in two halves of rows side by side when it is
+    large, a block of rows at a time: its run starts are found while the
+    block is in cache.
+    """
     if isinstance(indices, np.ndarray):
-        return indices.reshape(shape)
+        indices = indices.reshape(shape)
+        return indices, run_starts(indices) if with_starts else None
     made = np.empty(shape, dtype=np.uint8)
+    starts = np.ones(shape, dtype=bool) if with_starts else None
 
     def rows(first: int, last: int) -> None:
-        made[first:last] = indices[first:last]
+        for top in range(first, last, _BLOCK_ROWS):
+            block = made[top:min(top + _BLOCK_ROWS, last)]
+            block[:] = indices[top:top + len(block)]
+            if with_starts:
+                np.not_equal(block[:, 1:], block[:, :-1], out=starts[top:top + len(block), 1:])
 
     height = shape[0]
     if made.size < _HALVES_PIXELS:
         rows(0, height)
     else:
         parallel.side_by_side(lambda: rows(0, height // 2), lambda: rows(height // 2, height))
-    return made
+    return made, starts
 
 
 # From this many pixels on, a lookup is read into an index map in two halves side by side.
 _HALVES_PIXELS = 1 << 19
+# Rows of a lookup read at once: a few hundred kilobytes at 12 MP, in cache for the run starts.
+_BLOCK_ROWS = 64
 
 
 def _labels_of_colors(hist, keys, visible, indices) -> np.ndarray:

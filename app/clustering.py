@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from app import binning, cancel, colorspace, histograms, kmeans, lattice, libraries, seeding
@@ -56,16 +58,15 @@ def palette(hist: histograms.Histogram, k: int, color_space: str, seed: int,
     fine bins, then on every color, each point taking its nearest center.
     """
     space = colorspace.SPACES[color_space]
-    seed_bins = min(binning.SEED_BINS_PER_CENTER * k, binning.SEED_BINS_MAX)
+    seed_bins = _seed_bins(k)
     by_channel = not perceptual
     coarse_points, coarse_weights, coarse_grid = binning.coarse(hist, color_space, seed_bins, exact_limit, by_channel)
     # The fine bins and the lattice first: they do not depend on the centers, and the command
     # line's import of scikit-learn (which cluster() may wait for) overlaps them.
     fine = binning.fine(hist, color_space, k if by_channel else None) if hist.unique_colors > exact_limit else None
     exact_grid = hist.lattice(color_space)
-    coarse_key = (color_space, binning.coarse_bits(hist, seed_bins, exact_limit, by_channel))
     centers = cluster(coarse_points, coarse_weights, coarse_grid, k, seed,
-                       lambda key, make: hist.reuse((coarse_key, key), make), perceptual)
+                       _kept(hist, color_space, seed_bins, exact_limit, by_channel), perceptual)
     if fine is not None:
         fine_points, fine_weights, fine_grid = fine
         steps = FINE_STEPS_LARGE_K if k > FINE_STEPS_FEWER_ABOVE_K else FINE_STEPS
@@ -73,6 +74,39 @@ def palette(hist: histograms.Histogram, k: int, color_space: str, seed: int,
     # The RGB slider's palettes all take this step: its sums' weights are kept for the photo.
     rows = binning.rgb_rows(hist) if color_space == "rgb" else None
     return space.to_srgb(kmeans.lloyd(exact_grid, hist.points(color_space), hist.weights, centers, EXACT_STEPS, rows))
+
+
+def _seed_bins(k: int) -> int:
+    return min(binning.SEED_BINS_PER_CENTER * k, binning.SEED_BINS_MAX)
+
+
+def _kept(hist: histograms.Histogram, color_space: str, seed_bins: int, exact_limit: int, by_channel: bool):
+    """reuse(key, make) for what the starts keep per photo and set of coarse bins (the k-means++ chains)."""
+    coarse_key = (color_space, binning.coarse_bits(hist, seed_bins, exact_limit, by_channel))
+    return lambda key, make: hist.reuse((coarse_key, key), make)
+
+
+def rgb_ahead(hist: histograms.Histogram, max_k: int, around: int = 2, seed: int = 0) -> Iterator[None]:
+    """What palette() in RGB takes from the photo whatever the k, made ahead for k = 2..max_k, nearest `around`
+    first (as the page's ladder goes), one small step a yield (the caller may stop between any two): each k's
+    fine bins, and the seeds of each k-means++ chain that k reads (one more a step, going outwards). These are
+    the very values palette() makes on first need (same keys, same draws), so its palettes are the same; a jump
+    to a k not asked before then finds them made."""
+    for k in sorted(range(2, min(max_k, hist.unique_colors - 1) + 1), key=lambda k: (abs(k - around), k)):
+        if hist.unique_colors > binning.EXACT_POINTS_LIMIT:
+            binning.fine(hist, "rgb", k)
+            yield
+        seed_bins = _seed_bins(k)
+        points, weights, _ = binning.coarse(hist, "rgb", seed_bins, binning.EXACT_POINTS_LIMIT, True)
+        reuse = _kept(hist, "rgb", seed_bins, binning.EXACT_POINTS_LIMIT, True)
+        n_clusters = min(k, len(points))
+        chains = [_chain(points, weights, n_clusters, seed, start, reuse) for start in range(starts(k))]
+        if minibatch_competes(k) and len(points) <= 3 * MBK_BATCH:
+            chains.append(_chain(points, weights, n_clusters, seed, 0, reuse, minibatch=True))
+        for chain in chains:
+            if chain is not None:
+                chain.head(n_clusters)
+                yield
 
 
 def cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int,
@@ -163,14 +197,22 @@ def _seeds(points: np.ndarray, weights: np.ndarray, n_clusters: int, seed: int, 
     minibatch: the seeds MiniBatchKMeans(random_state=seed) draws for itself
     (seeding.minibatch_random).
     """
+    chain = _chain(points, weights, n_clusters, seed, start, reuse, minibatch)
+    if chain is None:
+        return seeding.kmeans_plusplus(points, n_clusters, weights, seed + start)
+    return chain.head(n_clusters)
+
+
+def _chain(points: np.ndarray, weights: np.ndarray, n_clusters: int, seed: int, start: int, reuse,
+           minibatch: bool = False) -> seeding.SeedChain | None:
+    """_seeds' chain kept under reuse, made when missing; None when n_clusters is beyond the longest it serves."""
     longest = MBK_KS[1] if minibatch else max((up_to_k for up_to_k, count in STARTS if count > start), default=0)
     longest = min(longest, len(points))
     if n_clusters > longest:
-        return seeding.kmeans_plusplus(points, n_clusters, weights, seed + start)
+        return None
 
     def random() -> np.random.RandomState:
         return seeding.minibatch_random(seed, len(points)) if minibatch else np.random.RandomState(seed + start)
 
-    chain = reuse(("seeds", minibatch, seed + start, longest),
-                  lambda: seeding.SeedChain(points, weights, random(), SEED_TRIALS))
-    return chain.head(n_clusters)
+    return reuse(("seeds", minibatch, seed + start, longest),
+                 lambda: seeding.SeedChain(points, weights, random(), SEED_TRIALS))

@@ -59,6 +59,11 @@ class FitCache:
         """Someone waits for a fit of this photo: background work should not start another."""
         return bool(self._waiting)
 
+    @property
+    def busy(self) -> bool:
+        """A k-means runs on this photo, or someone waits for one: work that can wait (app/ahead.py) should."""
+        return self._work.locked() or bool(self._waiting)
+
     def wanted_instead_of(self, key: FitKey) -> bool:
         """Someone waits for a fit other than key: background work on key should stop at its next step.
 

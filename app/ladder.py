@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
-from app import access_log, cancel, forms, pipeline, quantize, summary
+from app import access_log, ahead, cancel, forms, pipeline, quantize, summary
 from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("ladder", __name__)
@@ -57,7 +57,7 @@ def palettes() -> Response:
                "cached": len(answers) - found}
     if photo.uploaded:  # decoded and counted by this request: how long that took, for the page's first wait
         timings.update(photo.prepared.timings)
-    return jsonify({
+    response = jsonify({
         "image_id": photo.token,
         "color_space": color_space,
         "width": facts.width,
@@ -68,6 +68,10 @@ def palettes() -> Response:
         "unfinished": list(ks[len(answers):]),
         "timings": timings,
     })
+    # Once answered: the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py).
+    hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
+    response.call_on_close(lambda: ahead.make_ahead(hist, max_k, ks[0], lambda: fits.busy))
+    return response
 
 
 def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import numpy as np
 
 from app import parallel
 from app.regions import Regions
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,28 @@ def sums_of_regions(regions: Regions, wanted: np.ndarray, keys: np.ndarray) -> n
     by region. No pixel is listed or given its region, which costs more than
     the sums themselves.
     """
+    return sums_of_regions_beside(regions, wanted, keys, lambda: None)[0]
+
+
+def sums_of_regions_beside(regions: Regions, wanted: np.ndarray, keys: np.ndarray, meanwhile: Callable[[], T]
+                           ) -> tuple[np.ndarray, T]:
+    """sums_of_regions(), and what meanwhile() gives: the pool starts on the runs' sums while this thread does
+    meanwhile(), then this thread helps with the chunks left (RunSums)."""
     summing = RunSums(regions, keys)
-    parallel.side_by_side(summing.help, summing.help)
-    return summing.of_regions(wanted)
+    with parallel.in_background(summing.help) as helping:
+        done = meanwhile()
+        summing.help()
+    helping.result()  # a chunk the pool failed on is never summed: its error, not unset sums
+    return summing.of_regions(wanted), done
 
 
 class RunSums:
     """The color sums of every run of a map, made in chunks taken in turn by every thread that helps().
 
-    Cleaning starts them in the pool while it finds the borders, then helps
-    with what is left: whoever is free sums the next chunk, and each chunk
-    is written to its own place, so the sums are the same whoever made them.
+    The pool starts on them while cleaning finds the borders, and cleaning
+    helps with what is left (sums_of_regions_beside): whoever is free sums
+    the next chunk, and each chunk is written to its own place, so the sums
+    are the same whoever made them.
     """
 
     CHUNKS = 16
@@ -91,7 +105,7 @@ class RunSums:
         self._regions, self._columns, self._pixels = regions, _rgb_columns(keys), len(keys)
         runs = len(regions.run_first)
         self._bounds = [runs * i // self.CHUNKS for i in range(self.CHUNKS + 1)]
-        self._per_run = np.empty((runs, 3))
+        self._per_run = np.empty((3, runs))  # a row a channel: each chunk writes, and the regions read, in order
         self._next_chunk = itertools.count()  # its next() is one step under the GIL: each chunk goes to one thread
 
     def help(self) -> None:
@@ -108,16 +122,19 @@ class RunSums:
         # A run's sum is a whole number below 255 * width: exact in float32 when that is below 2**24.
         exact_type = np.float32 if 255 * self._regions.shape[1] < 2**24 else np.float64
         begin, end = int(run_first[first]), int(run_first[last]) if last < len(run_first) else self._pixels
-        weights = np.empty(end - begin, dtype=exact_type)
+        weights, starts = np.empty(end - begin, dtype=exact_type), run_first[first:last] - begin
         for channel, column in enumerate(self._columns):
             np.copyto(weights, column[begin:end])
-            self._per_run[first:last, channel] = np.add.reduceat(weights, run_first[first:last] - begin)
+            self._per_run[channel, first:last] = np.add.reduceat(weights, starts)
 
     def of_regions(self, wanted: np.ndarray) -> np.ndarray:
         """The sums of the regions where `wanted` holds, once every chunk is summed (help() has returned on
         every thread that helped)."""
         regions = self._regions
-        runs = np.flatnonzero(wanted[regions.run_region])
-        region = regions.run_region[runs]
-        return np.stack([np.bincount(region, weights=self._per_run[runs, channel], minlength=regions.count)
-                         for channel in range(3)], axis=1)
+        wanted_run = wanted[regions.run_region]
+        if wanted_run.all():  # at a strong setting, often: nothing to pick
+            region, per_run = regions.run_region, self._per_run
+        else:
+            runs = np.flatnonzero(wanted_run)
+            region, per_run = regions.run_region[runs], self._per_run[:, runs]
+        return np.stack([np.bincount(region, weights=sums, minlength=regions.count) for sums in per_run], axis=1)

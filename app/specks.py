@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app import parallel
+
 
 @dataclass(frozen=True)
 class Specks:
@@ -48,13 +50,41 @@ def settle_specks(indices: np.ndarray, starts: np.ndarray, owned: bool) -> tuple
     height, width = indices.shape
     if height < 3 or width < 3:
         return indices, NONE
+    # The specks are found first (reading only), in two bands of rows side by side on a large map, then filled.
+    if indices.size < _BANDS_PIXELS:
+        position, around = _specks_in_rows(indices, starts, 1, height - 1)
+    else:
+        middle = height // 2
+        top, bottom = parallel.side_by_side(lambda: _specks_in_rows(indices, starts, 1, middle),
+                                            lambda: _specks_in_rows(indices, starts, middle, height - 1))
+        position, around = (np.concatenate([a, b]) for a, b in zip(top, bottom))
+    if not len(position):
+        return indices, NONE
+    flat = indices.ravel()
+    specks = Specks(position=position, index=flat[position])
+    filled = indices if owned else indices.copy()
+    filled.ravel()[position] = around
+    flat_starts = starts.ravel()  # the speck's run and the one after it are now part of the run before
+    flat_starts[position] = False
+    flat_starts[position + 1] = False
+    return filled, specks
+
+
+# From this many pixels on, specks are looked for in two bands of rows side by side.
+_BANDS_PIXELS = 1 << 19
+
+
+def _specks_in_rows(indices: np.ndarray, starts: np.ndarray, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """The flat positions (ascending) of the specks in rows first..last-1 (neither the first nor the last row
+    of the map), and the index around each."""
+    width = indices.shape[1]
     # First the pixels where a run begins between two alike neighbours (a few percent of the map), away from
     # the edges; then those whose neighbours above, below and at the corners are alike too.
-    single = indices[1:-1, :-2] == indices[1:-1, 2:]
-    single &= starts[1:-1, 1:-1]
+    single = indices[first:last, :-2] == indices[first:last, 2:]
+    single &= starts[first:last, 1:-1]
     row, column = np.divmod(np.flatnonzero(single), width - 2)
     del single
-    position = (row + 1) * width + column + 1
+    position = (row + first) * width + column + 1
     flat = indices.ravel()
     around = flat[position - 1]
     for offset in (-width, width):
@@ -64,13 +94,4 @@ def settle_specks(indices: np.ndarray, starts: np.ndarray, owned: bool) -> tuple
     for offset in (-width - 1, -width + 1, width - 1, width + 1):
         corners += flat[position + offset] == around
     walled = np.flatnonzero(corners >= 3)
-    position, around = position[walled], around[walled]
-    if not len(position):
-        return indices, NONE
-    specks = Specks(position=position, index=flat[position])
-    filled = indices if owned else indices.copy()
-    filled.ravel()[position] = around
-    flat_starts = starts.ravel()  # the speck's run and the one after it are now part of the run before
-    flat_starts[position] = False
-    flat_starts[position + 1] = False
-    return filled, specks
+    return position[walled], around[walled]

@@ -175,7 +175,7 @@ def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none",
 
     With figures, the move is also filed as prefetched (its palette was on the page before the
     input) or asked (the page had to ask for it); parts then gets the asked ones' parts."""
-    shown, palette, drawing, prefetched = page.evaluate(
+    shown, palette, drawing, prefetched, requests = page.evaluate(
         """async ([mark, want, k, space]) => {
              const slider = document.getElementById('k-slider');
              slider.value = String(k);
@@ -192,8 +192,15 @@ def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none",
              const own = marks.find((m) => !m.detail.background && m.detail.ks.length === 1);
              const server = own?.detail.timings.found === 1 ? own.detail.timings.quantize_ms : null;
              const painted = performance.getEntriesByName(mark).find((m) => m.startTime === shown);
+             // Verbose runs: each request to /api/palettes that left since the input, its times from the
+             // input (left, sent, first byte, last byte) and its Server-Timing (app wall, thread CPU).
+             const requests = performance.getEntriesByType('resource')
+               .filter((r) => r.name.endsWith('/api/palettes') && r.startTime >= since)
+               .map((r) => [r.startTime, r.requestStart, r.responseStart, r.responseEnd].map((t) => Math.round(t - since))
+                 .concat(r.serverTiming.filter((t) => t.name === 'app' || t.name === 'cpu').map((t) => t.duration)));
              return [shown - since, palette ? [palette.startTime - since, server] : null,
-                     painted?.detail?.renderMs ?? null, prefetched];
+                     painted?.detail?.renderMs ?? null, prefetched,
+                     requests.concat([[painted?.detail?.sent - since, painted?.detail?.received - since].map(Math.round)])];
            }""",
         [design.mark, design.want(k, space, dither), k, space],
     )
@@ -201,7 +208,8 @@ def move(page, design: Design, k: int, space: str = "rgb", dither: str = "none",
         server = (f", server {palette[1] if palette[1] is not None else '-'} ms, palette came at {palette[0]:.0f}"
                   if palette and not prefetched else "")
         print(f"    {design.name} k = {k}: {shown:.0f} ms, {'prefetched' if prefetched else 'asked'}{server}"
-              f"{f', drawing {drawing:.0f}' if drawing is not None else ''}", flush=True)
+              f"{f', drawing {drawing:.0f}' if drawing is not None else ''}; requests [left, sent, first byte, last byte, "
+              f"app, cpu]: {requests}", flush=True)
     if figures is not None and design.ladder:
         (figures.moves_cold_prefetched if prefetched else figures.moves_cold_asked).append(shown)
         if prefetched:

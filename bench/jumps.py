@@ -36,7 +36,7 @@ FIRST_K = 16
 # Runs in the tree under test (cwd): one round per line read, one line of JSON written.
 RUNNER = """
 import hashlib, json, sys, time
-from app import pipeline, quantize
+from app import clustering, pipeline, quantize
 data = open(sys.argv[1], "rb").read()
 ks = json.loads(sys.argv[2])
 quantize.find_palette(pipeline.prepare(data, 50_000_000).hist, 2)  # imports and thread pool, before any round
@@ -44,6 +44,9 @@ for _ in sys.stdin:
     hist = pipeline.prepare(data, 50_000_000).hist
     quantize.find_palette(hist, %(first)d, measure_delta_e=False)
     quantize.find_palette(hist, %(first)d, "lab")
+    if %(ahead)s and hasattr(clustering, "rgb_ahead"):  # the server's work ahead (app/ahead.py), done before the moves
+        for _ in clustering.rgb_ahead(hist, 64, %(first)d):
+            pass
     moves = []
     for k in ks:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -52,11 +55,12 @@ for _ in sys.stdin:
         digest = hashlib.sha256(fit.palette.tobytes() + fit.labels.tobytes()).hexdigest()[:16]
         moves.append([k, wall * 1000, cpu * 1000, digest])
     print(json.dumps(moves), flush=True)
-""" % {"first": FIRST_K}
+"""
 
 
-def start(root: Path, photo: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", RUNNER, str(photo), json.dumps(KS)], cwd=root, text=True,
+def start(root: Path, photo: Path, ahead: bool) -> subprocess.Popen:
+    runner = RUNNER % {"first": FIRST_K, "ahead": ahead}
+    return subprocess.Popen([sys.executable, "-c", runner, str(photo), json.dumps(KS)], cwd=root, text=True,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)})
 
 
@@ -71,6 +75,9 @@ def main() -> None:
     parser.add_argument("photos", nargs="*", default=["kodim23.png"],
                         help="corpus names or paths (default kodim23.png)")
     parser.add_argument("--against", metavar="REV", help="also run this git revision's engine, round by round in turns")
+    parser.add_argument("--ahead", action="store_true",
+                        help="make the server's work ahead (app/ahead.py) between the first result and the moves, "
+                             "as an idle server does (in the trees that have it)")
     parser.add_argument("--rounds", type=int, default=10, help="rounds per photo and tree (default %(default)s)")
     args = parser.parse_args()
     print(f"# find_palette in bench_live's moves  {time.strftime('%Y-%m-%d %H:%M:%S')}  "
@@ -81,7 +88,7 @@ def main() -> None:
             trees.append((args.against, unpacked(args.against, ["app"], Path(temp) / "against")))
         for name in args.photos:
             photo = Path(name) if Path(name).exists() else CORPUS / name
-            processes = {label: start(root, photo) for label, root in trees}
+            processes = {label: start(root, photo, args.ahead) for label, root in trees}
             moves: dict[str, list[list]] = {label: [] for label, _ in trees}
             try:
                 for _ in range(args.rounds):

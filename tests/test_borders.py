@@ -33,6 +33,26 @@ def test_border_lengths_count_every_pixel_edge_once_per_direction(seed):
     assert np.array_equal(order, np.arange(len(order))), "borders must come sorted by (source, target)"
 
 
+@pytest.mark.parametrize("kept", [0.15, 0.9, 1.0])  # most borders wanted from one side, or from both (grouped once)
+@pytest.mark.parametrize("seed", range(3))
+def test_borders_wanted_from_one_side_are_listed_from_that_side(seed, kept):
+    values = random_map(seed, shape=(21, 26))
+    alpha = None if seed else (np.random.default_rng(seed).random(values.shape) > 0.1).astype(np.uint8) * 255
+    regions = label_regions(values, alpha)
+    keep = np.random.default_rng(seed).random(regions.count) < kept
+    found = borders(regions, keep, both_ways=False)
+    of, shown = regions.of_pixel, regions.visible
+    expected = Counter()
+    for a, b in [(of[:, :-1], of[:, 1:]), (of[:-1], of[1:])]:
+        for x, y in zip(a.ravel().tolist(), b.ravel().tolist()):
+            if x != y and shown[x] and shown[y]:
+                for source, target in ((x, y), (y, x)):
+                    if keep[source]:
+                        expected[(source, target)] += 1
+    assert {(int(s), int(t)): int(n) for s, t, n in zip(found.source, found.target, found.length)} == dict(expected)
+    assert np.array_equal(np.lexsort((found.target, found.source)), np.arange(len(found.source)))
+
+
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("knob, both_ways", [
     ("_BORDER_RUNS", True),  # borders found in two halves of the runs side by side, as a 12 MP photo's are

@@ -32,6 +32,20 @@ def test_a_pixel_walled_in_by_one_index_on_its_sides_and_three_corners_is_filled
     assert np.array_equal(indices, before)  # not the caller's map: a copy was filled
 
 
+@pytest.mark.parametrize("height", [3, 4, 41])
+def test_specks_looked_for_in_two_bands_of_rows_are_those_found_in_one(monkeypatch, height):
+    rng = np.random.default_rng(height)
+    indices = np.where(rng.random((height, 37)) < 0.1, rng.integers(0, 4, (height, 37)), 0).astype(np.uint8)
+    one_starts = run_starts(indices)
+    one, one_found = settle_specks(indices, one_starts, owned=False)
+    assert height < 5 or len(one_found) > 10
+    monkeypatch.setattr(specks, "_BANDS_PIXELS", 1)  # two bands side by side, as on a 12 MP map
+    two_starts = run_starts(indices)
+    two, two_found = settle_specks(indices, two_starts, owned=False)
+    assert np.array_equal(two, one) and np.array_equal(two_starts, one_starts)
+    assert np.array_equal(two_found.position, one_found.position) and np.array_equal(two_found.index, one_found.index)
+
+
 def test_the_map_is_filled_in_place_when_the_caller_made_it_for_this():
     indices = np.zeros((3, 3), dtype=np.uint8)
     indices[1, 1] = 5

@@ -114,6 +114,7 @@ export class Preview {
     if (!view || this.rendering || !this.ready) return;
     if (sameView(view, this.shown) || sameView(view, this.finished?.view)) return;
     this.rendering = view;
+    this.renderSent = performance.now();
     this.worker.postMessage({
       type: "render", id: this.photoId, seq: ++this.seq, palette: paletteBytes(view.palette),
       colorSpace: view.colorSpace, dither: view.dither,
@@ -128,7 +129,7 @@ export class Preview {
     const view = this.rendering;
     this.rendering = null;
     if (!data.skipped && data.id === this.photoId && data.seq === this.seq) {
-      this.finished = { view, data };
+      this.finished = { view, data, sent: this.renderSent, received: performance.now() };
       if (!this.frame) this.frame = requestAnimationFrame(() => this.paint());
     }
     this.kick(); // the worker is free: start on the latest view at once
@@ -139,7 +140,7 @@ export class Preview {
     const finished = this.finished;
     this.finished = null;
     if (!finished) return;
-    const { view, data } = finished;
+    const { view, data, sent, received } = finished;
     if (this.canvas.width !== data.width || this.canvas.height !== data.height) {
       this.canvas.width = data.width; // an image the server drew was shown at another size
       this.canvas.height = data.height;
@@ -148,7 +149,7 @@ export class Preview {
     this.label(view);
     this.shown = view;
     performance.mark("kmeans:painted", { detail: { k: view.k, colorSpace: view.colorSpace, dither: view.dither,
-      renderMs: data.ms } });
+      renderMs: data.ms, sent, received } });
     this.onPaint(view);
     // putImageData copied the pixels: the worker may draw into their buffer again.
     this.worker.postMessage({ type: "buffer", buffer: data.pixels.buffer }, [data.pixels.buffer]);
