@@ -9,9 +9,10 @@ Palettes need the photo's histogram only, never its pixels: a photo another
 worker uploaded (known here from the shared cache) is not decoded for them.
 
 One k-means runs at a time per photo (app/fits.py). The page's background
-batches (background=1) give way to any palette someone waits for: a k-means
-in the background is abandoned between two of its steps (cancel.Cancelled)
-as soon as such a request comes, and the batch answers what it has.
+batches (background=1) give way to any other palette someone waits for: a
+k-means in the background is abandoned between two of its steps
+(cancel.Cancelled) as soon as such a request comes, and the batch answers
+what it has. The very palette someone waits for is found, not abandoned.
 
 The page asks with delta_e=0: a palette to draw with needs no error figure,
 and in RGB the mean CIEDE2000 costs a third of the palette at 12 MP. It is
@@ -41,7 +42,7 @@ def palettes() -> Response:
     start = time.perf_counter()
     known_before = len(photo.fits)
     answers, found = [], 0
-    # A background batch (the page fetching ahead) gives way as soon as someone waits for a palette
+    # A background batch (the page fetching ahead) gives way as soon as someone waits for another palette
     # not found yet on this photo, even in the middle of a k; the page asks again for the rest later.
     for k in ks:
         try:
