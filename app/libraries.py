@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -42,11 +40,8 @@ def sklearn_cluster():
 
 
 _threadpools: tuple[tuple[bool, ...], ThreadpoolController] | None = None
-# single_threaded()'s BLAS limit is process-wide: the first thread in sets it, the last one out lifts it (each
-# thread restoring what it found would lift it under a thread still inside, or leave it set for good).
+_blas_limited_for: tuple[bool, ...] | None = None
 _limit_lock = threading.Lock()
-_limit_users = 0
-_limiters: list = []
 
 
 def _controller() -> tuple[tuple[bool, ...], ThreadpoolController]:
@@ -60,36 +55,25 @@ def _controller() -> tuple[tuple[bool, ...], ThreadpoolController]:
     return _threadpools
 
 
-@contextmanager
-def single_threaded() -> Iterator[None]:
-    """A context in which BLAS and OpenMP run on one thread: small fits lose more to their threads than they
-    gain. BLAS's limit is the process's: threads inside at once share it, and the last one out lifts it.
-    OpenMP's is the calling thread's own, set and lifted by it."""
-    _, controller = _shared_blas_limit()
-    try:
-        with controller.limit(limits=1, user_api="openmp"):
-            yield
-    finally:
-        _lift_blas_limit()
+def single_threaded():
+    """A context in which OpenMP runs on one thread in the calling thread (its limit is each thread's own),
+    and BLAS on one thread in the whole process from now on.
 
-
-def _shared_blas_limit() -> tuple[tuple[bool, ...], ThreadpoolController]:
-    global _limit_users
+    Small fits lose more to library threads than they gain, and the engine
+    splits its large work over the cores itself (app/parallel.py). BLAS's
+    limit is the process's, so it is set for good rather than around each
+    fit: lifted between fits, OpenBLAS's threads woke for later calls and
+    spun, and a 12 MP slider move took 94 ms of server CPU instead of 40
+    (bench_live). Lifting it per fit also raced: a thread restoring what it
+    found lifted it under another thread still inside.
+    """
+    global _blas_limited_for
     with _limit_lock:
         loaded, controller = _controller()
-        if not _limiters or _limiters[-1][0] != loaded:  # libraries imported since the limit was set get it too
-            _limiters.append((loaded, controller.limit(limits=1, user_api="blas")))
-        _limit_users += 1
-    return loaded, controller
-
-
-def _lift_blas_limit() -> None:
-    global _limit_users
-    with _limit_lock:
-        _limit_users -= 1
-        if not _limit_users:
-            while _limiters:
-                _limiters.pop()[1].restore_original_limits()
+        if _blas_limited_for != loaded:  # libraries imported since bring their own BLAS
+            controller.limit(limits=1, user_api="blas")
+            _blas_limited_for = loaded
+    return controller.limit(limits=1, user_api="openmp")
 
 
 def kd_tree(points: np.ndarray):

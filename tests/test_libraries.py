@@ -1,4 +1,4 @@
-"""libraries.single_threaded: one process-wide BLAS/OpenMP limit, shared by the threads inside it."""
+"""libraries.single_threaded: BLAS on one thread for the process, OpenMP on one thread for the caller."""
 
 import threading
 
@@ -8,48 +8,34 @@ from threadpoolctl import threadpool_info
 from app import libraries
 
 
-def _blas_threads() -> set[int]:
-    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+def _threads(user_api: str) -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == user_api}
 
 
 @pytest.fixture
-def blas_threads() -> set[int]:
+def openmp_threads() -> set[int]:
     libraries.preload()
-    threads = _blas_threads()
+    threads = _threads("openmp")
     if threads == {1}:
-        pytest.skip("BLAS runs on one thread here (one core or a limit in the environment): nothing to limit")
+        pytest.skip("OpenMP runs on one thread here (one core or a limit in the environment): nothing to limit")
     return threads
 
 
-def test_the_limit_holds_until_the_last_thread_leaves_and_is_then_lifted(blas_threads):
-    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
-    seen = {}
-
-    def first():
-        with libraries.single_threaded():
-            first_in.set()
-            second_in.wait(10)
-        first_out.set()
-
-    def second():
-        first_in.wait(10)
-        with libraries.single_threaded():
-            second_in.set()
-            first_out.wait(10)
-            seen["inside after the first left"] = _blas_threads()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
-    assert seen["inside after the first left"] == {1}
-    assert _blas_threads() == blas_threads  # lifted once both are out, not left at one thread for good
+def test_blas_stays_on_one_thread_for_every_thread_once_a_fit_has_run():
+    libraries.preload()
+    with libraries.single_threaded():
+        assert _threads("blas") == {1}
+    assert _threads("blas") == {1}
+    seen = []
+    other = threading.Thread(target=lambda: seen.append(_threads("blas")))
+    other.start()
+    other.join(10)
+    assert seen == [{1}]
 
 
-def test_nested_in_one_thread(blas_threads):
+def test_openmp_is_limited_in_the_calling_thread_and_lifted_when_it_leaves(openmp_threads):
     with libraries.single_threaded():
         with libraries.single_threaded():
-            assert _blas_threads() == {1}
-        assert _blas_threads() == {1}
-    assert _blas_threads() == blas_threads
+            assert _threads("openmp") == {1}
+        assert _threads("openmp") == {1}
+    assert _threads("openmp") == openmp_threads
