@@ -4,10 +4,16 @@ Every RGB palette of a photo reads things that do not depend on its k alone:
 its fine bins and the first k seeds of the k-means++ chains kept for the photo
 (clustering.rgb_ahead). Made on first need, they cost a jump to a k the page
 has not asked for before 2-5 ms (kodim23 at k = 17, 24, 32, 48, 64), where
-most of the slowest jumps are. Once a palette of a photo is answered, one
-thread of the worker makes them for the whole slider (k = 2..max_k) in small
-steps, and stops at the step in hand as soon as someone waits for a palette of
-that photo; the next answer lets it go on. They are the values palette() would
+most of the slowest jumps are. Once an RGB palette of a photo other than its
+first is found and answered (app/ladder.py: not while the page draws its first
+result), one thread of the worker makes them for the whole slider
+(k = 2..max_k) in small steps, and stops at the step in hand as soon as a
+k-means runs on that photo or someone waits for one; the next answer lets it go on.
+What it adds to the histogram is what the slider's palettes k = 2..max_k would
+(the same bytes: 8.3 MB for kodim23, 30.6 MB for the Olympus 12 MP photo,
+within the CACHED_BYTES_PER_COLOR the photo cache counts), and it holds no photo
+beyond its cache entry: one photo waits for the thread at most (the latest asked),
+held weakly, as is the one it works on. They are the values palette() would
 make (same keys, same draws), so every palette stays the same, and they are
 kept with the photo's histogram, as palette() keeps them.
 """
@@ -15,26 +21,39 @@ kept with the photo's histogram, as palette() keeps them.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable
 
 from app import clustering, histograms
+from app.fits import FitCache
 
 # One thread for the worker, beside the requests: not in the k-means pool (app/parallel.py), whose
-# threads a palette someone waits for needs at once. Photos' work ahead goes one photo at a time.
+# threads a palette someone waits for needs at once.
 _thread = ThreadPoolExecutor(1, thread_name_prefix="kmeans-ahead")
 log = logging.getLogger("kmeans_filter.ahead")
+_lock = threading.Lock()
+_next: tuple | None = None  # (weak histogram, weak fits, max_k): the one photo waiting for the thread
 
 
-def make_ahead(hist: histograms.Histogram, max_k: int, around: int, someone_waits: Callable[[], bool]) -> None:
-    """Go on with the photo's work ahead for k up to max_k, nearest `around` (the photo's first k asked) first,
-    in the background, unless it is done or on its way."""
+def make_ahead(hist: histograms.Histogram, fits: FitCache, max_k: int, around: int) -> None:
+    """Go on with the photo's work ahead for k up to max_k, nearest `around` (the first k it was started for) first,
+    in the background while its fits are not busy, unless it is done. It takes the place of a photo still waiting."""
+    global _next
     state = hist.reuse(("ahead", "rgb", max_k), dict)
-    if state.get("done") or state.get("queued"):
+    if state.get("done"):
         return
-    state["queued"] = True
     state.setdefault("around", around)
-    _thread.submit(_go_on, hist, max_k, state, someone_waits).add_done_callback(_said)
+    with _lock:
+        waiting = _next is not None
+        _next = (weakref.ref(hist), weakref.ref(fits), max_k)
+    if not waiting:
+        _thread.submit(_go_on).add_done_callback(_said)
+
+
+def waiting() -> int:
+    """Photos waiting for the thread (0 or 1)."""
+    return int(_next is not None)
 
 
 def _said(done: Future) -> None:
@@ -43,13 +62,19 @@ def _said(done: Future) -> None:
         log.error("work ahead failed", exc_info=done.exception())
 
 
-def _go_on(hist: histograms.Histogram, max_k: int, state: dict, someone_waits: Callable[[], bool]) -> None:
-    state["queued"] = False
+def _go_on() -> None:
+    global _next
+    with _lock:
+        job, _next = _next, None
+    hist, fits, max_k = job[0](), job[1](), job[2]
+    if hist is None or fits is None:  # the photo left the cache meanwhile
+        return
+    state = hist.reuse(("ahead", "rgb", max_k), dict)
     # Steps already made cost a lookup each: starting again from the first is cheaper than keeping a generator,
     # which would hold the histogram beyond its cache entry. Not in libraries.single_threaded(): its limit is
     # the process's, and leaving it here would lift the one a palette begun meanwhile has set. The chains'
     # products give the same seeds whatever BLAS's threads (every corpus photo, k = 2..64, at 1 and 2).
     for _ in clustering.rgb_ahead(hist, max_k, state["around"]):
-        if someone_waits():
+        if fits.busy:
             return
     state["done"] = True

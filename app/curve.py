@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app import binning, ciede2000, colorspace, histograms, kmeans, libraries, perceptual, quantize, summary
+from app import binning, ciede2000, colorspace, histograms, kmeans, libraries, perceptual_match, quantize, summary
 
 CURVE_KS = tuple(range(2, 33))
 # Up to this many distinct colors, the curve clusters the colors themselves.
@@ -94,7 +94,7 @@ def _measure(bins: _Bins, bin_lab: np.ndarray, palettes: list[np.ndarray], k: in
         labels = kmeans.nearest(bins.rgb, palette)
         differences = ciede2000.between(bin_lab, colorspace.srgb_to_lab(palette)[labels])
     else:
-        assigned = [(p, *perceptual.nearest_perceptual(bin_lab, p)) for p in palettes]
+        assigned = [(p, *perceptual_match.nearest_perceptual(bin_lab, p)) for p in palettes]
         palette, labels, differences = min(assigned, key=lambda a: float(np.dot(a[2], bins.weights)))
     sse = float(np.dot(((bins.rgb - palette[labels]) ** 2).sum(axis=1), bins.weights)) + bins.spread
     psnr = summary.psnr(sse, bins.weights.sum())

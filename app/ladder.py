@@ -9,9 +9,10 @@ Palettes need the photo's histogram only, never its pixels: a photo another
 worker uploaded (known here from the shared cache) is not decoded for them.
 
 One k-means runs at a time per photo (app/fits.py). The page's background
-batches (background=1) give way to any palette someone waits for: a k-means
-in the background is abandoned between two of its steps (cancel.Cancelled)
-as soon as such a request comes, and the batch answers what it has.
+batches (background=1) give way to any other palette someone waits for: a
+k-means in the background is abandoned between two of its steps
+(cancel.Cancelled) as soon as such a request comes, and the batch answers
+what it has. The very palette someone waits for is found, not abandoned.
 
 The page asks with delta_e=0: a palette to draw with needs no error figure,
 and in RGB the mean CIEDE2000 costs a third of the palette at 12 MP. It is
@@ -39,8 +40,9 @@ def palettes() -> Response:
     photo = read_photo(values)
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
+    known_before = len(photo.fits)
     answers, found = [], 0
-    # A background batch (the page fetching ahead) gives way as soon as someone waits for a palette
+    # A background batch (the page fetching ahead) gives way as soon as someone waits for another palette
     # not found yet on this photo, even in the middle of a k; the page asks again for the rest later.
     for k in ks:
         try:
@@ -67,9 +69,11 @@ def palettes() -> Response:
         "unfinished": list(ks[len(answers):]),
         "timings": timings,
     })
-    # Once answered: the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py).
-    hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
-    response.call_on_close(lambda: ahead.make_ahead(hist, max_k, ks[0], lambda: fits.busy))
+    # Once answered, the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py); not
+    # after the photo's first palette, while the page draws it and may switch the color space (both cores busy).
+    if color_space == "rgb" and found and known_before:
+        hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
+        response.call_on_close(lambda: ahead.make_ahead(hist, fits, max_k, ks[0]))
     return response
 
 

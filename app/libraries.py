@@ -40,21 +40,40 @@ def sklearn_cluster():
 
 
 _threadpools: tuple[tuple[bool, ...], ThreadpoolController] | None = None
+_blas_limited_for: tuple[bool, ...] | None = None
+_limit_lock = threading.Lock()
 
 
-def single_threaded():
-    """A context in which BLAS and OpenMP run on one thread: small fits lose more to their threads than they gain.
-
-    threadpoolctl finds the loaded libraries by reading the process's maps,
-    about 1 ms a call: the controller is made once, and again when
-    scikit-learn or scipy (which bring their own libraries) have been
-    imported since.
-    """
+def _controller() -> tuple[tuple[bool, ...], ThreadpoolController]:
+    """threadpoolctl's view of the loaded libraries. It finds them by reading the process's maps, about 1 ms
+    a call: it is made once, and again when scikit-learn or scipy (which bring their own libraries) have
+    been imported since."""
     global _threadpools
     loaded = tuple(name in sys.modules for name in ("sklearn.cluster", "scipy.spatial"))
     if _threadpools is None or _threadpools[0] != loaded:
         _threadpools = (loaded, ThreadpoolController())
-    return _threadpools[1].limit(limits=1)
+    return _threadpools
+
+
+def single_threaded():
+    """A context in which OpenMP runs on one thread in the calling thread (its limit is each thread's own),
+    and BLAS on one thread in the whole process from now on.
+
+    Small fits lose more to library threads than they gain, and the engine
+    splits its large work over the cores itself (app/parallel.py). BLAS's
+    limit is the process's, so it is set for good rather than around each
+    fit: lifted between fits, OpenBLAS's threads woke for later calls and
+    spun, and a 12 MP slider move took 94 ms of server CPU instead of 40
+    (bench_live). Lifting it per fit also raced: a thread restoring what it
+    found lifted it under another thread still inside.
+    """
+    global _blas_limited_for
+    with _limit_lock:
+        loaded, controller = _controller()
+        if _blas_limited_for != loaded:  # libraries imported since bring their own BLAS
+            controller.limit(limits=1, user_api="blas")
+            _blas_limited_for = loaded
+    return controller.limit(limits=1, user_api="openmp")
 
 
 def kd_tree(points: np.ndarray):

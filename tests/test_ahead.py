@@ -1,6 +1,12 @@
 """app.ahead and clustering.rgb_ahead: the slider's k-independent work made ahead, the palettes unchanged."""
 
+import gc
+import io
+import threading
+import weakref
+
 import numpy as np
+from PIL import Image
 
 from app import ahead, binning, clustering, quantize
 from app.fits import FitCache
@@ -43,15 +49,71 @@ def test_the_work_ahead_is_what_the_palettes_read():
     assert {key: len(hist._work[key]._chosen) for key in drawn} == drawn  # nor a seed drawn
 
 
+def test_the_work_ahead_keeps_no_more_than_the_sliders_palettes_would():
+    # The photo cache counts a histogram's work per color (CACHED_BYTES_PER_COLOR), as the slider's palettes leave it.
+    made_ahead, visited = photo_hist(), photo_hist()
+    quantize.find_palette(made_ahead, 16)
+    for _ in clustering.rgb_ahead(made_ahead, 64, around=16):
+        pass
+    for k in range(2, 65):
+        quantize.find_palette(visited, k)
+    assert set(made_ahead._work) <= set(visited._work)
+    assert made_ahead.work_bytes <= visited.work_bytes
+
+
 def test_make_ahead_waits_while_a_k_means_runs_on_the_photo_and_goes_on_after():
     hist = photo_hist()
     fits = FitCache()
     with fits.foreground((20, "rgb")):
         assert fits.busy
-        ahead.make_ahead(hist, 64, 16, lambda: fits.busy)
+        ahead.make_ahead(hist, fits, 64, 16)
         ahead._thread.submit(lambda: None).result()  # its one thread has run it
     assert not hist.reuse(("ahead", "rgb", 64), dict).get("done")
     assert not fits.busy
-    ahead.make_ahead(hist, 64, 16, lambda: fits.busy)
+    ahead.make_ahead(hist, fits, 64, 16)
     ahead._thread.submit(lambda: None).result()
     assert hist.reuse(("ahead", "rgb", 64), dict)["done"]
+
+
+def test_one_photo_waits_for_the_work_ahead_at_most_and_none_is_kept_beyond_its_cache_entry():
+    held = threading.Event()
+    ahead._thread.submit(held.wait)  # the thread busy with another photo
+    try:
+        photos = [(hist_of(noisy_image(seed=seed, shape=(40, 60))), FitCache()) for seed in range(5)]
+        for hist, fits in photos:
+            ahead.make_ahead(hist, fits, 64, 16)
+            assert ahead.waiting() == 1  # the latest asked takes the place of the one before
+        gone = [weakref.ref(hist) for hist, _ in photos]
+        del photos, hist, fits
+        gc.collect()
+        assert all(ref() is None for ref in gone)  # the photos left the cache: nothing here holds them
+    finally:
+        held.set()
+    ahead._thread.submit(lambda: None).result()
+    assert ahead.waiting() == 0
+
+
+def started(client, image_id: str) -> bool:
+    """Whether the photo's work ahead (k up to the slider's end) has begun: its state is kept with the histogram."""
+    hist = client.application.extensions["photo_cache"].get(image_id).hist
+    return ("ahead", "rgb", client.application.config["SLIDER_MAX_K"]) in hist._work
+
+
+def palettes(client, **fields):
+    return client.post("/api/palettes", data={"background": "0", "delta_e": "0", **fields})
+
+
+def test_the_ladder_starts_the_work_ahead_after_a_photos_second_rgb_palette_not_its_first(client):
+    image = io.BytesIO()
+    Image.fromarray(noisy_image(seed=9, shape=(160, 200))).save(image, "PNG")
+    first = client.post("/api/palettes", data={"ks": "16", "background": "0", "delta_e": "0",
+                                               "image": (io.BytesIO(image.getvalue()), "photo.png")})
+    image_id = first.get_json()["image_id"]
+    first.close()
+    palettes(client, ks="16", image_id=image_id).close()  # the first result asked again: found nothing
+    palettes(client, ks="16", color_space="lab", image_id=image_id).close()
+    ahead._thread.submit(lambda: None).result()
+    assert not started(client, image_id)
+    palettes(client, ks="17", image_id=image_id).close()  # a move
+    ahead._thread.submit(lambda: None).result()
+    assert started(client, image_id)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from app import binning, cancel, ciede2000, colorspace, histograms, libraries, perceptual, quantize
-from testsupport.engine import hist_of, noisy_image
+from app import binning, ciede2000, colorspace, perceptual, perceptual_match, quantize
+from testsupport.engine import colorful_hist, hist_of, noisy_image
 
 
 @pytest.mark.parametrize("space", ["oklab", "lab"])
@@ -24,49 +24,9 @@ def test_the_median_steps_never_raise_the_weighted_mean_ciede2000():
     lab = colorspace.srgb_to_lab(colors).astype(np.float32)
     weights = rng.integers(1, 20, len(colors)).astype(np.float64)
     palette = colors[:6]
-    before = np.dot(perceptual.nearest_perceptual(lab, palette)[1], weights)
-    after = np.dot(perceptual.nearest_perceptual(lab, perceptual.steps(lab, weights, palette, median=True)[0])[1], weights)
+    before = np.dot(perceptual_match.nearest_perceptual(lab, palette)[1], weights)
+    after = np.dot(perceptual_match.nearest_perceptual(lab, perceptual.steps(lab, weights, palette, median=True)[0])[1], weights)
     assert after <= before
-
-
-def colorful_hist(seed=3) -> histograms.Histogram:
-    """More distinct colors than the perceptual spaces handle one by one: they cluster on bins."""
-    hist = hist_of(noisy_image(seed=seed, shape=(480, 640)))
-    assert hist.unique_colors > perceptual.PERCEPTUAL_EXACT_LIMIT
-    return hist
-
-
-@pytest.mark.parametrize("entries, with_grid", [(9, True), (9, False), (80, True)])
-def test_nearest_perceptual_takes_the_candidate_with_the_smallest_ciede2000_the_nearer_on_ties(entries, with_grid):
-    hist = colorful_hist()
-    palette = hist.colors[:: hist.unique_colors // entries][:entries]
-    grid = hist.lattice("lab") if with_grid else None
-    labels, differences = perceptual.nearest_perceptual(hist.lab, palette, grid=grid)
-    # The candidates as the search finds them: the 3 entries nearest in CIELAB.
-    lab_palette = colorspace.srgb_to_lab(palette).astype(np.float32)
-    if with_grid and entries <= perceptual.LATTICE_FEW_MAX_K:
-        from app import lattice
-        near = lattice.nearest_few(grid, grid.snap(lab_palette), 3)
-    else:
-        near = libraries.kd_tree(lab_palette).query(hist.lab, k=3)[1]
-    each = np.stack([ciede2000.between(hist.lab, lab_palette[near[:, i]]) for i in range(3)], axis=1)
-    best = np.argmin(each, axis=1)  # the first of equal minima
-    rows = np.arange(hist.unique_colors)
-    assert np.array_equal(labels, near[rows, best])
-    assert np.array_equal(differences, each[rows, best])
-
-
-def test_nearest_perceptual_stops_between_blocks_once_cancelled():
-    hist = colorful_hist()
-    asked = []
-    with cancel.cancellable(lambda: asked.append(1) or len(asked) >= 2):
-        with pytest.raises(cancel.Cancelled):
-            perceptual.nearest_perceptual(hist.lab, hist.colors[:8], grid=hist.lattice("lab"))
-    assert len(asked) == 2  # once said, the answer is kept: no thread asks again
-    asked.clear()
-    with cancel.cancellable(lambda: asked.append(1) and False):
-        perceptual.nearest_perceptual(hist.lab, hist.colors[:8], grid=hist.lattice("lab"))
-    assert len(asked) >= hist.unique_colors // perceptual.NEAREST_PERCEPTUAL_BLOCK
 
 
 @pytest.mark.parametrize("space", ["lab", "oklab"])
@@ -74,7 +34,7 @@ def test_on_a_colorful_photo_the_median_steps_kept_lowered_the_error_over_every_
     # Where the fine bins judge the steps (MEDIAN_SURE_GAIN), this is a measured property, not a checked one:
     # the fit does not assign every color to both palettes then. This test measures it over every color.
     hist = colorful_hist()
-    starts, steps, assign = [], perceptual.steps, perceptual.nearest_perceptual
+    starts, steps, assign = [], perceptual.steps, perceptual_match.nearest_perceptual
     passes = []  # per fit, the assignments of every color
 
     def recorded_steps(lab, weights, palette, median=False, grid=None):
@@ -88,7 +48,7 @@ def test_on_a_colorful_photo_the_median_steps_kept_lowered_the_error_over_every_
         return assign(lab, palette, *args, **kwargs)
 
     monkeypatch.setattr(perceptual, "steps", recorded_steps)
-    monkeypatch.setattr(perceptual, "nearest_perceptual", recorded_assign)
+    monkeypatch.setattr(perceptual_match, "nearest_perceptual", recorded_assign)
     for k in (3, 8, 16):
         passes.append(0)
         fit = quantize.find_palette(hist, k, space)

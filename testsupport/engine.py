@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from app import histograms
+from app import histograms, perceptual
 
 
 def hist_of(rgb) -> histograms.Histogram:
@@ -31,3 +31,10 @@ def mapped_pixels(hist, result):
 def rgb(*colors) -> np.ndarray:
     """The given (r, g, b) colors as rows of uint8."""
     return np.array(colors, dtype=np.uint8).reshape(-1, 3)
+
+
+def colorful_hist(seed=3) -> histograms.Histogram:
+    """More distinct colors than the perceptual spaces handle one by one: they cluster on bins."""
+    hist = hist_of(noisy_image(seed=seed, shape=(480, 640)))
+    assert hist.unique_colors > perceptual.PERCEPTUAL_EXACT_LIMIT
+    return hist
