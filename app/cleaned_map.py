@@ -68,11 +68,9 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
         def part(first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
             begin, end = fill(entries, first, last)
             listed = np.repeat(moved_run[first:last], run_lengths[first:last])
-            moved = np.flatnonzero(moved_run[first:last])
-            moved += first
-            # A mask picks faster than compress(); the pairs are made in the picked keys' place.
-            return counted_pairs(keys[begin:end][listed], np.repeat(entries[moved], run_lengths[moved]),
-                                 keys_owned=True)
+            # A mask picks faster than compress(); the moved pixels' entries are read from the map just made,
+            # and the pairs are made in the picked keys' place.
+            return counted_pairs(keys[begin:end][listed], flat[begin:end][listed], keys_owned=True)
 
         counted = parallel.map_ranges(runs, part)
         counted.append(counted_pairs(keys[specks_still], entry_of_specks_still))
