@@ -8,12 +8,13 @@ most of the slowest jumps are. Once an RGB palette of a photo other than its
 first is found and answered (app/ladder.py: not while the page draws its first
 result), one thread of the worker makes them for the whole slider
 (k = 2..max_k) in small steps, and stops at the step in hand as soon as a
-k-means runs on that photo or someone waits for one; the next answer lets it go on.
+k-means runs on that photo or someone waits for one (it looks before each step);
+the next answer lets it go on.
 What it adds to the histogram is what the slider's palettes k = 2..max_k would
 (the same bytes: 8.3 MB for kodim23, 30.6 MB for the Olympus 12 MP photo,
 within the CACHED_BYTES_PER_COLOR the photo cache counts), and it holds no photo
 beyond its cache entry: one photo waits for the thread at most (the latest asked),
-held weakly, as is the one it works on. They are the values palette() would
+held weakly, as is the one it works on between two steps. They are the values palette() would
 make (same keys, same draws), so every palette stays the same, and they are
 kept with the photo's histogram, as palette() keeps them.
 """
@@ -65,16 +66,27 @@ def _said(done: Future) -> None:
 def _go_on() -> None:
     global _next
     with _lock:
-        job, _next = _next, None
-    hist, fits, max_k = job[0](), job[1](), job[2]
-    if hist is None or fits is None:  # the photo left the cache meanwhile
+        (hist_ref, fits_ref, max_k), _next = _next, None
+    hist = hist_ref()
+    if hist is None:  # the photo left the cache meanwhile
         return
     state = hist.reuse(("ahead", "rgb", max_k), dict)
-    # Steps already made cost a lookup each: starting again from the first is cheaper than keeping a generator,
-    # which would hold the histogram beyond its cache entry. Not in libraries.single_threaded(): its limit is
-    # the process's, and leaving it here would lift the one a palette begun meanwhile has set. The chains'
+    ks = clustering.rgb_ahead_ks(max_k, hist.unique_colors, state["around"])
+    del hist
+    # Steps already made cost a lookup each: starting again from the first is cheaper than keeping a generator.
+    # Between steps only weak references are held, so a photo that leaves the cache is let go (and the work ends),
+    # and each step starts only while no k-means runs on the photo and no one waits for one. Not in
+    # libraries.single_threaded(): BLAS is on one thread for the process once a fit has run, and the chains'
     # products give the same seeds whatever BLAS's threads (every corpus photo, k = 2..64, at 1 and 2).
-    for _ in clustering.rgb_ahead(hist, max_k, state["around"]):
-        if fits.busy:
-            return
+    for k in ks:
+        step = 0
+        while True:
+            hist, fits = hist_ref(), fits_ref()
+            if hist is None or fits is None or fits.busy:
+                return
+            more = clustering.rgb_ahead_step(hist, k, step)
+            del hist, fits
+            if not more:
+                break
+            step += 1
     state["done"] = True

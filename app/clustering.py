@@ -88,25 +88,50 @@ def _kept(hist: histograms.Histogram, color_space: str, seed_bins: int, exact_li
 
 def rgb_ahead(hist: histograms.Histogram, max_k: int, around: int = 2, seed: int = 0) -> Iterator[None]:
     """What palette() in RGB takes from the photo whatever the k, made ahead for k = 2..max_k, nearest `around`
-    first (as the page's ladder goes), one small step a yield (the caller may stop between any two): each k's
-    fine bins, and the seeds of each k-means++ chain that k reads (one more a step, going outwards). These are
-    the very values palette() makes on first need (same keys, same draws), so its palettes are the same; a jump
-    to a k not asked before then finds them made."""
-    for k in sorted(range(2, min(max_k, hist.unique_colors - 1) + 1), key=lambda k: (abs(k - around), k)):
+    first (as the page's ladder goes), one small step a yield (the caller may stop between any two): see
+    rgb_ahead_step."""
+    for k in rgb_ahead_ks(max_k, hist.unique_colors, around):
+        step = 0
+        while rgb_ahead_step(hist, k, step, seed):
+            step += 1
+            yield
+
+
+def rgb_ahead_ks(max_k: int, unique_colors: int, around: int = 2) -> list[int]:
+    """The k values rgb_ahead makes work for, nearest `around` first."""
+    return sorted(range(2, min(max_k, unique_colors - 1) + 1), key=lambda k: (abs(k - around), k))
+
+
+def rgb_ahead_step(hist: histograms.Histogram, k: int, step: int, seed: int = 0) -> bool:
+    """Step number `step` of what palette() in RGB at k reads whatever its centers, made now; False when k has no
+    such step. Step 0: its fine bins; then the seeds of each k-means++ chain it reads (_chains_read), drawn as
+    far as k. These are the very values palette() makes on first need (same keys, same draws), so its palettes
+    are the same; a jump to a k not asked before then finds them made."""
+    if step == 0:
         if hist.unique_colors > binning.EXACT_POINTS_LIMIT:
             binning.fine(hist, "rgb", k)
-            yield
-        seed_bins = _seed_bins(k)
-        points, weights, _ = binning.coarse(hist, "rgb", seed_bins, binning.EXACT_POINTS_LIMIT, True)
-        reuse = _kept(hist, "rgb", seed_bins, binning.EXACT_POINTS_LIMIT, True)
-        n_clusters = min(k, len(points))
-        chains = [_chain(points, weights, n_clusters, seed, start, reuse) for start in range(starts(k))]
-        if minibatch_competes(k) and len(points) <= 3 * MBK_BATCH:
-            chains.append(_chain(points, weights, n_clusters, seed, 0, reuse, minibatch=True))
-        for chain in chains:
-            if chain is not None:
-                chain.head(n_clusters)
-                yield
+        return True
+    seed_bins = _seed_bins(k)
+    points, weights, _ = binning.coarse(hist, "rgb", seed_bins, binning.EXACT_POINTS_LIMIT, True)
+    chains = _chains_read(k, len(points))
+    if step > len(chains):
+        return False
+    start, minibatch = chains[step - 1]
+    n_clusters = min(k, len(points))
+    chain = _chain(points, weights, n_clusters, seed, start, _kept(hist, "rgb", seed_bins, binning.EXACT_POINTS_LIMIT,
+                                                                   True), minibatch)
+    if chain is not None:
+        chain.head(n_clusters)
+    return True
+
+
+def _chains_read(k: int, points: int) -> list[tuple[int, bool]]:
+    """The (start, minibatch) seed chains an RGB palette at k reads on this many coarse points (_rgb_cluster):
+    its k-means++ starts, and MiniBatchKMeans's own seeds where it competes and does not seed on a sample."""
+    chains = [(start, False) for start in range(starts(k))]
+    if minibatch_competes(k) and points <= 3 * MBK_BATCH:
+        chains.append((0, True))
+    return chains
 
 
 def cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice, k: int, seed: int,
@@ -154,14 +179,15 @@ def _rgb_cluster(points: np.ndarray, weights: np.ndarray, grid: lattice.Lattice,
     errors the earlier start wins, as when they ran in turn.
     """
     n_clusters = min(k, len(points))
-    starting = [_seeds(points, weights, n_clusters, seed, start, reuse) for start in range(starts(k))]
+    chains = _chains_read(k, len(points))
+    starting = [_seeds(points, weights, n_clusters, seed, start, reuse) for start, minibatch in chains if not minibatch]
     if minibatch_competes(k):
         cancel.check()
         mbk = libraries.sklearn_cluster().MiniBatchKMeans(
             n_clusters=n_clusters,
             # It seeds itself on a sample when there are more points than its sample.
             init=_seeds(points, weights, n_clusters, seed, 0, reuse, minibatch=True)
-            if len(points) <= 3 * MBK_BATCH else "k-means++",
+            if (0, True) in chains else "k-means++",
             n_init=1,
             batch_size=MBK_BATCH,
             max_iter=MBK_EPOCHS,

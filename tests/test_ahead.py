@@ -117,3 +117,40 @@ def test_the_ladder_starts_the_work_ahead_after_a_photos_second_rgb_palette_not_
     palettes(client, ks="17", image_id=image_id).close()  # a move
     ahead._thread.submit(lambda: None).result()
     assert started(client, image_id)
+
+
+def test_a_photo_that_leaves_the_cache_while_its_work_ahead_runs_is_let_go_after_the_step_in_hand(monkeypatch):
+    hist, fits = photo_hist(), FitCache()
+    steps, in_third, dropped = [], threading.Event(), threading.Event()
+    real_step = clustering.rgb_ahead_step
+
+    def step(hist, k, number, seed=0):
+        steps.append((k, number))
+        if len(steps) == 3:
+            in_third.set()
+            dropped.wait(10)
+        return real_step(hist, k, number, seed)
+
+    monkeypatch.setattr(clustering, "rgb_ahead_step", step)
+    ahead.make_ahead(hist, fits, 64, 16)
+    assert in_third.wait(10)
+    photo = weakref.ref(hist)
+    del hist, fits  # the cache lets the photo go while the thread is in a step
+    dropped.set()
+    ahead._thread.submit(lambda: None).result()
+    gc.collect()
+    assert photo() is None
+    assert len(steps) == 3  # no step after the one in hand
+
+
+def test_palettes_found_while_the_work_ahead_runs_beside_them_are_those_made_without_it():
+    plain = {k: quantize.find_palette(photo_hist(), k) for k in KS}
+    for _ in range(3):
+        hist = photo_hist()
+        beside = threading.Thread(target=lambda: [None for _ in clustering.rgb_ahead(hist, 64, around=16)])
+        beside.start()
+        found = {k: quantize.find_palette(hist, k) for k in KS}
+        beside.join(60)
+        for k in KS:
+            assert np.array_equal(found[k].palette, plain[k].palette), k
+            assert np.array_equal(found[k].labels, plain[k].labels), k
