@@ -75,9 +75,8 @@ def _go_on() -> None:
     del hist
     # Steps already made cost a lookup each: starting again from the first is cheaper than keeping a generator.
     # Between steps only weak references are held, so a photo that leaves the cache is let go (and the work ends),
-    # and each step starts only while no k-means runs on the photo and no one waits for one. Not in
-    # libraries.single_threaded(): BLAS is on one thread for the process once a fit has run, and the chains'
-    # products give the same seeds whatever BLAS's threads (every corpus photo, k = 2..64, at 1 and 2).
+    # and each step starts only while no k-means runs on the photo and no one waits for one. BLAS is on one
+    # thread for the whole process (libraries.one_blas_thread), as for the palettes that read these seeds.
     for k in ks:
         step = 0
         while True:

@@ -362,6 +362,7 @@ def uses_scikit_learn(args: argparse.Namespace) -> bool:
 
 def main(argv: list[str] | None = None, prog: str = "python -m app") -> int:
     args = parse_args(argv, prog)
+    libraries.one_blas_thread()  # as the server does: the same sums whatever ran before
     if uses_scikit_learn(args):  # otherwise it is never imported at all
         sys.setswitchinterval(BACKGROUND_IMPORT_SWITCH_SECONDS)
         libraries.preload_in_background()  # scikit-learn's import overlaps decoding and counting colors

@@ -43,7 +43,7 @@ class FitCache:
 
     @contextmanager
     def foreground(self, key: FitKey) -> Iterator[None]:
-        """Mark the fit of key as waited for: background work on this photo yields to it (see wanted_now)."""
+        """Mark the fit of key as waited for: background work on this photo yields to it (wanted_instead_of, busy)."""
         with self._lock:
             self._waiting[key] += 1
         try:
@@ -53,11 +53,6 @@ class FitCache:
                 self._waiting[key] -= 1
                 if not self._waiting[key]:
                     del self._waiting[key]
-
-    @property
-    def wanted_now(self) -> bool:
-        """Someone waits for a fit of this photo: background work should not start another."""
-        return bool(self._waiting)
 
     @property
     def busy(self) -> bool:

@@ -17,9 +17,11 @@ _preloading: threading.Thread | None = None
 
 
 def preload() -> None:
-    """Import the libraries that some palettes need, now rather than during a request."""
+    """Import the libraries that some palettes need, now rather than during a request, their BLAS on one thread."""
     import scipy.spatial  # noqa: F401
     import sklearn.cluster  # noqa: F401
+
+    one_blas_thread()
 
 
 def preload_in_background() -> None:
@@ -55,25 +57,32 @@ def _controller() -> tuple[tuple[bool, ...], ThreadpoolController]:
     return _threadpools
 
 
-def single_threaded():
-    """A context in which OpenMP runs on one thread in the calling thread (its limit is each thread's own),
-    and BLAS on one thread in the whole process from now on.
+def one_blas_thread() -> None:
+    """BLAS on one thread for the whole process, from now on: the server calls it as it starts (preload) and the
+    command line first thing, so every sum is made the same way whatever ran before it in the process.
 
     Small fits lose more to library threads than they gain, and the engine
     splits its large work over the cores itself (app/parallel.py). BLAS's
     limit is the process's, so it is set for good rather than around each
     fit: lifted between fits, OpenBLAS's threads woke for later calls and
     spun, and a 12 MP slider move took 94 ms of server CPU instead of 40
-    (bench_live). Lifting it per fit also raced: a thread restoring what it
-    found lifted it under another thread still inside.
+    (bench_live); a float64 dot product also gives other last bits on two
+    threads than on one. Libraries imported since the last call (scipy and
+    scikit-learn bring their own BLAS) are limited by the next.
     """
     global _blas_limited_for
     with _limit_lock:
         loaded, controller = _controller()
-        if _blas_limited_for != loaded:  # libraries imported since bring their own BLAS
+        if _blas_limited_for != loaded:
             controller.limit(limits=1, user_api="blas")
             _blas_limited_for = loaded
-    return controller.limit(limits=1, user_api="openmp")
+
+
+def single_threaded():
+    """A context in which OpenMP runs on one thread in the calling thread (its limit is each thread's own), and
+    BLAS is on one thread (one_blas_thread)."""
+    one_blas_thread()
+    return _controller()[1].limit(limits=1, user_api="openmp")
 
 
 def kd_tree(points: np.ndarray):

@@ -97,7 +97,10 @@ def map_ranges(n: int, work: Callable[[int, int], T]) -> list[T]:
 def side_by_side(first: Callable[[], T], *others: Callable[[], T]) -> list[T]:
     """first() on this thread while the others run in the pool; their results in order.
 
-    For independent steps of one job. The others must not wait on the pool themselves.
+    For independent steps of one job. The others must not wait on the pool themselves, but for one
+    exception: the result of a future submitted to the pool before them, which waits on nothing (the
+    queue is first in, first out, so that future is running or done by the time one of them waits; used
+    by perceptual.fit for its RGB competitor's score).
     """
     if _workers() == 1 or _in_one_part():  # a pool thread waiting on the pool could wait for ever
         return [first()] + [other() for other in others]

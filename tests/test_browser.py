@@ -635,7 +635,7 @@ def test_perceptual_preview_takes_the_servers_palette(page, live_server, corpus)
 
 
 def test_colormatch_assigns_every_color_as_the_server_does(page, corpus):
-    """static/js/colormatch.js against app/perceptual.py on a real histogram, color by color."""
+    """static/js/colormatch.js against app/perceptual_match.py on a real histogram, color by color."""
     from app import pipeline, quantize
 
     prepared = pipeline.prepare((corpus / "kodim23.png").read_bytes(), 50_000_000)

@@ -187,7 +187,7 @@ def test_a_background_batch_yields_to_a_request_someone_waits_for(app, client):
         assert [p["k"] for p in answer["palettes"]] == [] and answer["unfinished"] == [2, 3, 4, 5, 6]
         waited_for = ladder(client, image_id=token, ks="3-6").get_json()
     assert [p["k"] for p in waited_for["palettes"]] == [3, 4, 5, 6] and waited_for["unfinished"] == []
-    assert not prepared.fits.wanted_now
+    assert not prepared.fits.busy  # the waiting is over, and no k-means runs
     assert "background" in error_of(ladder(client, image_id=token, ks="2", background="yes"), 400)
 
 

@@ -1,11 +1,15 @@
 """libraries.single_threaded: BLAS on one thread for the process, OpenMP on one thread for the caller."""
 
+import json
+import subprocess
+import sys
 import threading
 
 import pytest
 from threadpoolctl import threadpool_info
 
 from app import libraries
+from testsupport.servers import ROOT
 
 
 def _threads(user_api: str) -> set[int]:
@@ -21,8 +25,22 @@ def openmp_threads() -> set[int]:
     return threads
 
 
-def test_blas_stays_on_one_thread_for_every_thread_once_a_fit_has_run():
-    libraries.preload()
+def test_the_server_and_the_command_line_put_blas_on_one_thread_as_they_start():
+    # A fresh process: here, an earlier test may already have done it.
+    probe = ("import json, numpy; from threadpoolctl import threadpool_info\n"
+             "blas = lambda: sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'})\n"
+             "before = blas()\n"
+             "from app import libraries\n"
+             "libraries.preload()\n"
+             "print(json.dumps([before, blas()]))\n")
+    before, after = json.loads(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                                              check=True).stdout)
+    if before == [1]:
+        pytest.skip("BLAS runs on one thread here (one core or a limit in the environment): nothing to limit")
+    assert after == [1]
+
+
+def test_blas_stays_on_one_thread_for_every_thread():
     with libraries.single_threaded():
         assert _threads("blas") == {1}
     assert _threads("blas") == {1}

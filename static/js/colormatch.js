@@ -1,4 +1,4 @@
-// Which palette entry each color takes, exactly as the server assigns it (app/perceptual.py, app/lattice.py):
+// Which palette entry each color takes, exactly as the server assigns it (app/perceptual_match.py, app/lattice.py):
 //   rgb:         the entry at the smallest squared RGB distance;
 //   oklab, lab:  among the 3 entries nearest in CIELAB, the one with the smallest CIEDE2000
 //                (nearest_perceptual), CIELAB values rounded to float32 as the server keeps them.
@@ -193,7 +193,7 @@ function nearestEntries(index, x, y, z, count, bestIdx, bestDist) {
   return kept;
 }
 
-const LATTICE_FEW_MAX_K = 64; // app/perceptual.py
+const LATTICE_FEW_MAX_K = 64; // app/perceptual_match.py
 const LAB_LATTICE_SCALE = 64; // app/histograms.py LATTICE_SCALES["lab"]
 
 /** numpy's rint: to the nearest integer, halves to even. */
