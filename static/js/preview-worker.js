@@ -103,7 +103,8 @@ function matcher() {
         answers.get(data.seq)?.(data.labels);
         answers.delete(data.seq);
       };
-      matching.onerror = () => { // it did not start: every part is assigned here from now on
+      matching.onerror = () => { // it did not start, or failed: every part is assigned here from now on
+        matching.terminate(); // a thread that threw keeps no photo's colors
         matching = false;
         for (const resolve of answers.values()) resolve(null);
         answers.clear();
