@@ -107,30 +107,31 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
 
             parts = parallel.side_by_side(*(partial(ready_and_chosen, first, last)
                                             for first, last in zip(halves[:-1], halves[1:])))
-            merging, into = chooser[np.concatenate([ready for ready, _ in parts])], np.concatenate([i for _, i in parts])
+            ready, into = np.concatenate([ready for ready, _ in parts]), np.concatenate([i for _, i in parts])
         else:
             every = np.arange(len(chooser))
             choice = choose_neighbours(chooser, runs, every, target, length, size, index, channel_sums, palette)
             ready = np.flatnonzero(odd_depth(chooser, choice, size, (size < min_region) | wanting))
-            merging, into = chooser[ready], choice[ready]
+            into = choice[ready]
+        merging = chooser[ready]
         rounds += 1
         if not len(merging):  # cannot happen (see the docstring): a hang, were it to, is worse than an error
             raise RuntimeError("a merge round merged nothing: a group ranked before its neighbours has no borders listed")
         index[merging] = index[into]
         current[merging] = into
-        # Neighbours of one index that a merge brought together: only borders from or to a merged region.
-        # A long list is read in the same halves side by side; their finds, in order, are those of the whole.
-        def brought_together(begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
-            sources, targets = source[begin:end], target[begin:end]
-            touched = np.flatnonzero(flag[sources] | flag[targets])
-            a, b = current[sources[touched]], current[targets[touched]]
+        # Neighbours of one index that a merge brought together: only borders from or to a merged region. A
+        # small group's borders are all listed from its side, so those of a merged one are its run: the borders
+        # to it are the same pairs the other way round, and a link joins its two ends whichever way it points.
+        # A long list of merges is read in two halves side by side.
+        def brought_together(merged: np.ndarray, taker: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            positions, which, _ = runs.entries(merged)
+            a, b = taker[which], current[target[positions]]
             together = np.flatnonzero((a != b) & (index[a] == index[b]))
             return a[together], b[together]
 
-        flag[merging] = True
-        parts = parallel.side_by_side(*(partial(brought_together, *runs.bounds(first, last))
-                                        for first, last in zip(halves[:-1], halves[1:])))
-        flag[merging] = False
+        pieces = [0, len(ready) // 2, len(ready)] if len(source) >= _HALVES_ENTRIES else [0, len(ready)]
+        parts = parallel.side_by_side(*(partial(brought_together, ready[first:last], into[first:last])
+                                        for first, last in zip(pieces[:-1], pieces[1:])))
         # One group per merge, with the same-index neighbours it brought together.
         first, second = (np.concatenate([ends, *(part[side] for part in parts)])
                          for side, ends in enumerate((merging, into)))
