@@ -85,8 +85,8 @@ def joined_borders(many: Borders, few: Borders, count: int) -> Borders:
     if 2 * number_bits > 62:
         return group_borders(*(np.concatenate([getattr(many, name), getattr(few, name)]) for name in
                                ("source", "target", "length")), count, distinct=True)
-    many_pairs = (many.source.astype(np.int64) << number_bits) | many.target
-    few_pairs = (few.source.astype(np.int64) << number_bits) | few.target
+    many_pairs = (many.source.astype(np.int64, copy=False) << number_bits) | many.target
+    few_pairs = (few.source.astype(np.int64, copy=False) << number_bits) | few.target
     at = np.searchsorted(many_pairs, few_pairs)
     found = at < len(many_pairs)
     found[found] = many_pairs[at[found]] == few_pairs[found]
@@ -211,8 +211,8 @@ def group_borders(source: np.ndarray, target: np.ndarray, length: np.ndarray, co
     length_bits = _bits(length.max()) if len(length) else 1
     if 2 * number_bits + length_bits > 63:
         return _group_in_matrix(source, target, length, count)
-    keys = source.astype(np.int64) << (number_bits + length_bits)
-    keys |= target.astype(np.int64) << length_bits
+    keys = source.astype(np.int64, copy=False) << (number_bits + length_bits)
+    keys |= target.astype(np.int64, copy=False) << length_bits
     keys |= length
     keys.sort()
     return _grouped_keys(keys, number_bits, length_bits)
