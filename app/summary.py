@@ -98,7 +98,6 @@ def summarize(
                       psnr=psnr(squared_error, counts.sum()), **measured)
 
 
-
 def summed_squared_error(hist: histograms.Histogram, palette: np.ndarray, labels: np.ndarray) -> float:
     """The squared RGB error summed over pixels: each color's error made by the cores for their part of the
     colors (half the time at 12 MP), then one sum over them."""
@@ -110,6 +109,7 @@ def summed_squared_error(hist: histograms.Histogram, palette: np.ndarray, labels
 
     parallel.for_ranges(len(colors), part)
     return float(np.dot(errors, hist.counts))
+
 
 def mean_delta_e(hist: histograms.Histogram, palette: np.ndarray, labels: np.ndarray) -> float:
     """The mean CIEDE2000 over visible pixels when each histogram color takes its entry of the palette.

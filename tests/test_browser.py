@@ -690,20 +690,22 @@ def test_a_perceptual_render_split_between_two_threads_is_the_one_pass_assignmen
             let seq = 0;
             for (const space of ['rgb', 'lab', 'oklab', 'lab']) {  // the first render makes the colors' CIELAB
                 worker.postMessage({type: 'render', id: 1, seq: ++seq, palette, colorSpace: space, dither: 'none'});
-                const drawn = new Uint32Array((await next('render')).pixels.buffer);
+                const rendered = await next('render');
+                const drawn = new Uint32Array(rendered.pixels.buffer);
                 const labels = m.assign(keys, space === 'rgb' ? null : m.labOfKeys(keys), palette, space);
                 let differ = 0;
                 for (let i = 0; i < keys.length; i++) {
                     const e = labels[i];
                     if (drawn[i] !== ((255 << 24) | (palette[3 * e + 2] << 16) | (palette[3 * e + 1] << 8) | palette[3 * e]) >>> 0) differ++;
                 }
-                mismatches[space + seq] = differ;
+                mismatches[space + seq] = [differ, rendered.split];
             }
             worker.terminate();
             return mismatches;
         }"""
     )
-    assert result == {"rgb1": 0, "lab2": 0, "oklab3": 0, "lab4": 0}
+    # No pixel differs, and the matching thread did assign its half of the 65,536 colors (not the fallback here).
+    assert result == {"rgb1": [0, 0], "lab2": [0, 32768], "oklab3": [0, 32768], "lab4": [0, 32768]}
 
 
 def test_the_nearest_rgb_entry_is_exact_with_ties_to_the_entry_listed_first(page, corpus):

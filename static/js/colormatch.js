@@ -452,6 +452,17 @@ export function assign(keys, keysLab, palette, colorSpace, keysLattice = null) {
 }
 
 /**
+ * assign() on `count` of the colors, the round-th such slice (the last one once past the end), thrown away:
+ * the preview worker and its matching thread run it a few times so that the engine has compiled the matching
+ * before a palette comes.
+ */
+export function warmAssign(keys, keysLab, keysLattice, palette, colorSpace, round, count) {
+  const at = Math.min(round * count, keys.length - count);
+  assign(keys.subarray(at, at + count), keysLab.subarray(3 * at, 3 * (at + count)), palette, colorSpace,
+    keysLattice.subarray(3 * at, 3 * (at + count)));
+}
+
+/**
  * Floyd–Steinberg error diffusion of RGBA pixels onto the palette, each pixel taking the entry
  * nearest in RGB to its color plus the error carried to it. Writes palette colors into out (RGBA).
  */

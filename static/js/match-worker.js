@@ -3,7 +3,7 @@
 // idle by the time its palette is here, so this thread assigns the last part of the photo's distinct colors
 // while the preview worker assigns the first. Each color's entry is the one assign() gives it alone.
 
-import { assign, labLattice, labOfKeys } from "./colormatch.js";
+import { assign, labLattice, labOfKeys, warmAssign } from "./colormatch.js";
 
 let part = null; // {id, keys, lab, lattice}: the photo's colors this thread assigns
 
@@ -16,12 +16,12 @@ self.onmessage = ({ data }) => {
     const count = Math.min(mine.keys.length, data.warmColors);
     const warm = (round) => {
       if (part !== mine || mine.asked || round === data.warmPalettes.length) return;
-      const at = Math.min(round * count, mine.keys.length - count);
-      assign(mine.keys.subarray(at, at + count), lab.subarray(3 * at, 3 * (at + count)), data.warmPalettes[round],
-        "lab", mine.lattice.subarray(3 * at, 3 * (at + count)));
+      warmAssign(mine.keys, lab, mine.lattice, data.warmPalettes[round], "lab", round, count);
       setTimeout(() => warm(round + 1), 0);
     };
     warm(0);
+  } else if (data.type === "drop") { // the preview moved to another photo: its colors are let go
+    part = null;
   } else if (data.type === "assign") {
     if (part?.id !== data.id) {
       self.postMessage({ type: "labels", seq: data.seq, labels: null });

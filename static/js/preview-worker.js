@@ -4,7 +4,7 @@
 // entry (colormatch.js) and then every pixel through that table; dithering diffuses
 // the error pixel by pixel.
 
-import { assign, ditherOnto, labLattice, labOfKeys } from "./colormatch.js";
+import { assign, ditherOnto, labLattice, labOfKeys, warmAssign } from "./colormatch.js";
 
 let photo = null;
 let latest = 0; // the id of the photo last handed over: an older one still decoding is dropped
@@ -63,6 +63,7 @@ async function takePhoto({ bitmap, file, width, height, id }) {
   bitmap.close();
   const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
   spare.length = 0; // the last photo's
+  if (matching) matching.postMessage({ type: "drop" });
   photo = {
     id, width: canvas.width, height: canvas.height, rgba, lab: null, labLattice: null, ...distinctColors(rgba),
   };
@@ -116,17 +117,19 @@ function matcher() {
   return matching || null;
 }
 
-/** The entries of the photo's colors from photo.split on, as the matching thread assigns them; else (that
- *  thread gone, or holding another photo) assigned here. */
+/** The entries of the photo's colors from photo.split on, and whether the matching thread assigned them;
+ *  else (that thread gone, or holding another photo) they are assigned here, their CIELAB kept with the photo. */
 async function otherPart(photo, palette, colorSpace) {
   const other = matcher();
   const labels = other && await new Promise((resolve) => {
     answers.set(++asked, resolve);
     other.postMessage({ type: "assign", id: photo.id, seq: asked, palette, colorSpace });
   });
-  if (labels) return labels;
+  if (labels) return { labels, there: true };
   const keys = photo.keys.subarray(photo.split);
-  return assign(keys, labOfKeys(keys), palette, colorSpace);
+  photo.restLab ||= labOfKeys(keys);
+  photo.restLattice ||= labLattice(photo.restLab);
+  return { labels: assign(keys, photo.restLab, palette, colorSpace, photo.restLattice), there: false };
 }
 
 const warmed = new Set();
@@ -140,10 +143,8 @@ function warmUp(colorSpace, round = 0) {
   if (!photo?.lab || photo.matched || (round === 0 && warmed.has(colorSpace))) return;
   warmed.add(colorSpace);
   const id = photo.id;
-  const count = Math.min(photo.split, WARM_LAB_COLORS);
-  const at = Math.min(round * count, photo.split - count);
-  assign(photo.keys.subarray(at, at + count), photo.lab.subarray(3 * at, 3 * (at + count)), warmPalette(photo, round),
-    colorSpace, photo.labLattice.subarray(3 * at, 3 * (at + count)));
+  warmAssign(photo.keys.subarray(0, photo.split), photo.lab, photo.labLattice, warmPalette(photo, round), colorSpace,
+    round, Math.min(photo.split, WARM_LAB_COLORS));
   if (round + 1 < WARM_LAB_ROUNDS) setTimeout(() => photo?.id === id && warmUp(colorSpace, round + 1), 0);
 }
 
@@ -190,22 +191,25 @@ function mapPixels(photo, palette, labels, out, start = 0, end = photo.inverse.l
   }
 }
 
+/** The result into out; returns how many of the photo's colors the matching thread assigned (0: none). */
 async function draw(photo, palette, colorSpace, dither, out) {
   if (dither === "floyd-steinberg") {
     ditherOnto(photo.rgba, photo.width, photo.height, palette, out);
-    return;
+    return 0;
   }
   if (colorSpace === "rgb") {
     mapPixels(photo, palette, assign(photo.keys, null, palette, colorSpace), out);
-    return;
+    return 0;
   }
   labOf(photo);
   photo.matched = true; // no more warming: the matching thread's warm-up ends when its first part is asked for
   const labels = new Uint8Array(photo.keys.length);
   const theirs = photo.split < photo.keys.length ? otherPart(photo, palette, colorSpace) : null;
   labels.set(assign(photo.keys.subarray(0, photo.split), photo.lab, palette, colorSpace, photo.labLattice));
-  if (theirs) labels.set(await theirs, photo.split);
+  const other = theirs && await theirs;
+  if (other) labels.set(other.labels, photo.split);
   mapPixels(photo, palette, labels, out);
+  return other?.there ? photo.keys.length - photo.split : 0;
 }
 
 /** Once per photo, while its first palette is on the server (the page asks, when it has none yet): an RGB
@@ -251,8 +255,8 @@ async function render({ id, seq, palette, colorSpace, dither }) {
   photo.rendered = true;
   const { width, height } = photo;
   const out = pixelBuffer(width * height * 4);
-  await draw(photo, palette, colorSpace, dither, out);
-  self.postMessage({ type: "render", id, seq, pixels: out, width, height, ms: performance.now() - started },
+  const split = await draw(photo, palette, colorSpace, dither, out); // colors the matching thread assigned
+  self.postMessage({ type: "render", id, seq, pixels: out, width, height, split, ms: performance.now() - started },
     [out.buffer]);
   // Once the photo's first result is shown, while the page waits for its other palettes (hundreds of
   // ms): the CIELAB of its colors, which lab and oklab renders need, and that matching warmed up.
