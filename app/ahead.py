@@ -1,4 +1,5 @@
-"""Work for the slider made ahead, while no one waits: a photo's RGB palettes then find it made.
+"""Work for the slider made ahead, while no palette of the photo is being found or waited for: its RGB palettes
+then find it made.
 
 Every RGB palette of a photo reads things that do not depend on its k alone:
 its fine bins and the first k seeds of the k-means++ chains kept for the photo
