@@ -18,6 +18,12 @@ beyond its cache entry: one photo waits for the thread at most (the latest asked
 held weakly, as is the one it works on between two steps. They are the values palette() would
 make (same keys, same draws), so every palette stays the same, and they are
 kept with the photo's histogram, as palette() keeps them.
+
+The same thread also begins the palette the page will ask for next after a
+photo's first one (find_ahead: the first k in CIELAB, which the page asks for at
+once so that switching the color space right after the first result is quick):
+as background work that gives way to any palette someone waits for, within the
+memory budget or not at all.
 """
 
 from __future__ import annotations
