@@ -69,8 +69,10 @@ def background_fit(hist: histograms.Histogram, fits: FitCache, key: FitKey, delt
     if fits.wanted_instead_of(key):
         raise cancel.Cancelled()
     k, color_space = key
-    return fits.get_or_make(key, lambda: quantize.find_palette(
-        hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e))
+    # It says its palette as soon as it is chosen (FitCache.early_palette): the page can draw while the figures are made.
+    return fits.get_or_make(key, lambda chosen: quantize.find_palette(
+        hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e, chosen=chosen),
+        announce=True)
 
 
 def find_ahead(hist: histograms.Histogram, fits: FitCache, key: FitKey, memory: budget.Budget) -> None:

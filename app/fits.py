@@ -13,6 +13,8 @@ from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+import numpy as np
+
 from app.summary import PaletteFit
 
 # Room for the slider's whole ladder (k = 2..64) in all three color spaces.
@@ -21,6 +23,7 @@ MAX_FITS = 3 * 63
 MAX_FIT_BYTES = 64 * 2**20
 
 FitKey = tuple[int, str]  # (k, color_space)
+Chosen = Callable[[np.ndarray], None]  # told a fit's final palette before the fit is complete
 
 
 def fit_nbytes(fit: PaletteFit) -> int:
@@ -36,6 +39,11 @@ class FitCache:
         self._fits: OrderedDict[FitKey, PaletteFit] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        # Fits in progress that say their palette once it is chosen (get_or_make with announce), and those
+        # palettes (k rows each, dropped as the fit lands or fails): for early_palette's waiters.
+        self._announcing: set[FitKey] = set()
+        self._chosen: dict[FitKey, np.ndarray] = {}
+        self._changed = threading.Condition(self._lock)
         self._waiting: Counter[FitKey] = Counter()  # fits someone is waiting for on this photo, not found yet
         # One k-means at a time per photo: two at once only slow each other down (the GIL, two
         # cores at most), and a request someone waits for then starts as soon as the k in hand is done.
@@ -93,8 +101,12 @@ class FitCache:
             self._fits[key] = fit
             self._bytes += size
 
-    def get_or_make(self, key: FitKey, make: Callable[[], PaletteFit]) -> tuple[PaletteFit, bool]:
-        """The fit for key, made when missing (one at a time for this photo); and whether it was kept."""
+    def get_or_make(self, key: FitKey, make: Callable[..., PaletteFit], announce: bool = False
+                    ) -> tuple[PaletteFit, bool]:
+        """The fit for key, made when missing (one at a time for this photo); and whether it was kept.
+
+        announce: make is called with a Chosen, to be told the fit's final palette as soon as it is known
+        (early_palette answers it while the rest of the fit, the figures, is made)."""
         fit = self.get(key)
         if fit is not None:
             return fit, True
@@ -102,6 +114,38 @@ class FitCache:
             fit = self.get(key)  # made by another request while this one waited
             if fit is not None:
                 return fit, True
-            fit = make()
-            self.put(key, fit)
+            if not announce:
+                fit = make()
+                self.put(key, fit)
+                return fit, False
+            with self._lock:
+                self._announcing.add(key)
+            try:
+                fit = make(lambda palette: self._choose(key, palette))
+                self.put(key, fit)
+            finally:  # landed, failed or cancelled: no one waits on its palette any longer
+                with self._lock:
+                    self._announcing.discard(key)
+                    self._chosen.pop(key, None)
+                    self._changed.notify_all()
         return fit, False
+
+    def _choose(self, key: FitKey, palette: np.ndarray) -> None:
+        with self._lock:
+            if key in self._announcing:
+                self._chosen[key] = np.unique(np.asarray(palette, dtype=np.uint8), axis=0)
+                self._changed.notify_all()
+
+    def early_palette(self, key: FitKey) -> np.ndarray | None:
+        """The final palette of key's fit, as soon as the fit in progress on this photo has chosen it; None when
+        no announcing fit of key runs (or it landed, failed or was cancelled meanwhile): then get_or_make.
+
+        The palette's distinct colors, in no particular order: the fit's own is sorted by share, not known yet."""
+        with self._lock:
+            while True:
+                if key in self._fits:
+                    return None
+                palette = self._chosen.get(key)
+                if palette is not None or key not in self._announcing:
+                    return palette
+                self._changed.wait()

@@ -8,6 +8,12 @@ it from the photo's FitCache (app/fits.py), or find it with the same call.
 Palettes need the photo's histogram only, never its pixels: a photo another
 worker uploaded (known here from the shared cache) is not decoded for them.
 
+With early=1, a lab or oklab palette whose fit already runs in the background
+(the head start after the first palette, or a background batch) is answered
+as soon as that fit has chosen it, without its figures (figures false): the
+page draws it while the server assigns every color and measures. The
+background answer, or asking again, brings the figures of the same colors.
+
 One k-means runs at a time per photo (app/fits.py). The page's background
 batches (background=1) give way to any other palette someone waits for: a
 k-means in the background is abandoned between two of its steps
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from flask import Blueprint, Response, current_app, jsonify
 
 from app import access_log, ahead, cancel, forms, pipeline, summary
@@ -37,6 +44,7 @@ def palettes() -> Response:
     values = forms.read_all("/api/palettes")  # fields first: a bad one costs no decoding
     ks, color_space, background = values["ks"], values["color_space"], values["background"] == "1"
     delta_e = values["delta_e"] == "1"
+    early = values["early"] == "1" and color_space != "rgb" and not background
     photo = read_photo(values)
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
@@ -46,6 +54,9 @@ def palettes() -> Response:
     # not found yet on this photo, even in the middle of a k; the page asks again for the rest later.
     for k in ks:
         try:
+            if early and (palette := _early_palette(photo, k, color_space)) is not None:
+                answers.append({"k": k, **_without_figures(palette)})
+                continue
             fit, kept = (_background_fit if background else _foreground_fit)(photo, k, color_space, delta_e)
         except cancel.Cancelled:
             break
@@ -89,6 +100,20 @@ def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tu
         return fit, True  # no k-means: nothing to interrupt for
     with photo.fits.foreground((k, color_space)):
         return pipeline.kmeans_fit(photo.hist, photo.fits, k, color_space, measure_delta_e=delta_e)
+
+
+def _early_palette(photo: Photo, k: int, color_space: str) -> np.ndarray | None:
+    """The palette of (k, color_space) as soon as the background fit running for it chose it (app/fits.py), while
+    waited for (other background work gives way); None when no such fit runs: then it is found as without early."""
+    with photo.fits.foreground((k, color_space)):
+        return photo.fits.early_palette((k, color_space))
+
+
+def _without_figures(palette: np.ndarray) -> dict:
+    """An answer's entry for a palette whose fit is not complete: its colors, the figures null (figures false)."""
+    hexes = ["#%02x%02x%02x" % tuple(int(v) for v in row) for row in palette]
+    return {"colors": len(hexes), "palette": [{"hex": h, "share": None} for h in hexes], "psnr": None,
+            "delta_e": None, "figures": False}
 
 
 def _background_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:

@@ -221,6 +221,11 @@ THEN = Option("then", "choice", "A color space the caller will ask for next, at 
               "is sent, the server starts finding that palette in the background, as background=1 would (a photo's "
               "first palette only). The page sends lab, so that switching the color space right after the first "
               "result finds it begun.", default="none", choices=("none", *quantize.COLOR_SPACES))
+EARLY = Option("early", "choice", "1: a lab or oklab palette whose fit already runs in the background on this photo "
+               "(then, or background=1) is answered as soon as it is chosen, before its figures are measured: shares, "
+               "psnr and delta_e null and figures false (the colors are the final ones; ask again, or wait for the "
+               "background answer, for the figures). Without such a fit, the full answer as with 0.",
+               default="0", choices=("0", "1"))
 
 # The options each endpoint reads, in the order they are checked (all before the photo is decoded).
 # The form parsing (app/forms.py) and the OpenAPI document follow this.
@@ -230,7 +235,7 @@ ENDPOINTS: dict[str, tuple[Option, ...]] = {
     "/api/contact-sheet": (KS, COLOR_SPACE, DITHER, METHOD, TILE_SIDE),
     "/api/palette": (K, COLOR_SPACE, DITHER, METHOD, PALETTE_FORMAT, MIN_REGION),
     "/api/paint-by-number": (K, COLOR_SPACE, TEMPLATE_MIN_REGION, TEMPLATE_MIN_FONT, TEMPLATE_FORMAT),
-    "/api/palettes": (LADDER_KS, COLOR_SPACE, BACKGROUND, DELTA_E, THEN),
+    "/api/palettes": (LADDER_KS, COLOR_SPACE, BACKGROUND, DELTA_E, THEN, EARLY),
 }
 # The command line's --options for recoloring (besides -k, and --ks and --palette-format of its other modes).
 COMMAND_LINE: tuple[Option, ...] = (IMAGE_FORMAT, COLOR_SPACE, DITHER, METHOD)

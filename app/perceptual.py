@@ -37,7 +37,8 @@ CLASSIC_LLOYD_ITER, CLASSIC_LLOYD_TOL = 30, 1e-4
 CLASSIC_EXACT_STEPS = 2
 
 
-def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summary.PaletteFit:
+def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int,
+        chosen: Callable[[np.ndarray], None] | None = None) -> summary.PaletteFit:
     """find_palette in lab and oklab: the palette with the lowest mean CIEDE2000 of three competitors.
 
     Cluster in that space, the earlier clustering (classic_palette) and the
@@ -47,7 +48,12 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summ
     choice is made on the coarse histogram; only the winner is assigned
     color by color. The three are independent and run side by side on the
     cores, each on one thread.
+
+    chosen, when given, is told the final palette as soon as it is known:
+    mostly before every color is assigned to it (a third of the time, at
+    12 MP), which only the figures need.
     """
+    chosen = chosen or (lambda palette: None)
     # The RGB competitor needs none of the photo's CIELAB: it starts at once, on the pool, while this thread
     # converts the colors and bins them in CIELAB (a photo's first palette in this space), and it holds the
     # GIL for its MiniBatchKMeans while that conversion, mostly numpy, does not. Only its score waits for the bins.
@@ -84,10 +90,21 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summ
         lambda: steps(coarse_lab, coarse_weights, palette, median=True, grid=coarse_grid),
         _on_one_thread(lambda: total_difference(fine, palette) if fine is not None else None))
     cancel.check()
+    if median is palette:
+        chosen(palette)
+
+    def judge_median() -> float | None:
+        if fine is None or median is palette:
+            return None
+        after = total_difference(fine, median)
+        if after <= before * (1 - MEDIAN_SURE_GAIN):
+            chosen(median)  # sure from the bins: kept, while every color is still being assigned to it
+        return after
+
     # Every color is assigned to the median palette whatever the judging bins say, so both run at once.
     (labels, differences), after = parallel.side_by_side(
         lambda: perceptual_match.nearest_perceptual(hist.lab, median, grid=hist.lattice("lab")),
-        _on_one_thread(lambda: total_difference(fine, median) if fine is not None and median is not palette else None))
+        _on_one_thread(judge_median))
     final = median
     if median is not palette and (after is None or after > before * (1 - MEDIAN_SURE_GAIN)):
         # Not sure from the bins: the median steps are kept only if they lower the mean CIEDE2000
@@ -97,6 +114,7 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int) -> summ
                                                                               grid=hist.lattice("lab"))
         if np.dot(differences, hist.weights) >= np.dot(start_differences, hist.weights):
             final, labels, differences = palette, start_labels, start_differences
+        chosen(final)
     cancel.check()
     return summary.summarize(hist, final, labels, differences)
 

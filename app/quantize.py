@@ -45,7 +45,8 @@ def check_k(k: int) -> None:
 
 
 def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 0,
-                 cancelled: Callable[[], bool] | None = None, measure_delta_e: bool = True) -> PaletteFit:
+                 cancelled: Callable[[], bool] | None = None, measure_delta_e: bool = True,
+                 chosen: Callable[[np.ndarray], None] | None = None) -> PaletteFit:
     """Find at most k colors that best represent the histogram, by k-means.
 
     With k or fewer distinct colors present, the image is returned unchanged:
@@ -54,6 +55,8 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
     measure_delta_e=False: in RGB, the mean CIEDE2000 is measured only when the
     fit's delta_e is first read (a palette only to draw with never pays for it);
     the perceptual spaces measure it anyway, to choose their palette.
+    chosen, when given, is told the final palette (its distinct colors, in any order) as soon as the perceptual
+    spaces know it, before the figures are measured; RGB palettes do not say it early.
     """
     check_k(k)
     if color_space not in COLOR_SPACES:
@@ -79,4 +82,4 @@ def find_palette(hist: Histogram, k: int, color_space: str = "rgb", seed: int = 
             cancel.check()
             return summary.summarize(hist, palette, found.labels, differences, measure_delta_e=measure_delta_e,
                                      squared_error=float(np.dot(found.squared_distances, hist.weights)))
-        return perceptual.fit(hist, k, color_space, seed)
+        return perceptual.fit(hist, k, color_space, seed, chosen)

@@ -265,3 +265,112 @@ def test_a_palette_already_found_does_not_interrupt_the_background(app, client, 
     assert marked == []  # answered from the cache: no background k-means was asked to stop
     ladder(client, image_id=token, ks="4")
     assert marked == [(4, "rgb")]
+
+
+def hex_set(entry) -> set[str]:
+    return {color["hex"] for color in entry["palette"]}
+
+
+def test_early_answers_the_background_fits_palette_once_chosen_and_its_figures_follow(app, client, monkeypatch):
+    token = ladder(client, photo_bytes(shape=(60, 80), seed=8), ks="2").get_json()["image_id"]
+    fits = app.extensions["photo_cache"].get(token).prepared.fits
+    chosen_said, go_on, calls = threading.Event(), threading.Event(), []
+    real = quantize.find_palette
+
+    def find_palette_pausing_once_chosen(*args, chosen=None, **kwargs):
+        calls.append(args[1:3])
+
+        def said(palette):
+            chosen(palette)
+            chosen_said.set()
+            go_on.wait(10)  # the figures are still being made when someone asks early
+
+        return real(*args, chosen=said if chosen else None, **kwargs)
+
+    monkeypatch.setattr(quantize, "find_palette", find_palette_pausing_once_chosen)
+    answers = []
+    batch = threading.Thread(target=lambda: answers.append(
+        ladder(app.test_client(), image_id=token, ks="5", color_space="lab", background="1").get_json()))
+    batch.start()
+    assert chosen_said.wait(10)
+    early = ladder(client, image_id=token, ks="5", color_space="lab", early="1", delta_e="0").get_json()
+    go_on.set()
+    batch.join(10)
+    (entry,), (full,) = early["palettes"], answers[0]["palettes"]
+    assert entry["figures"] is False and entry["psnr"] is None and entry["delta_e"] is None
+    assert all(color["share"] is None for color in entry["palette"]) and entry["colors"] == len(entry["palette"])
+    assert hex_set(entry) == hex_set(full) and full["colors"] == entry["colors"] and "figures" not in full
+    assert calls == [(5, "lab")]  # the early answer started no fit of its own
+    again = ladder(client, image_id=token, ks="5", color_space="lab", early="1").get_json()["palettes"][0]
+    assert again == full  # the fit has landed: early or not, the full answer
+    assert calls == [(5, "lab")] and not fits.busy
+
+
+def test_early_without_a_fit_running_gives_the_full_answer_and_rgb_never_comes_early(client):
+    token = ladder(client, photo_bytes(seed=9), ks="2").get_json()["image_id"]
+    for color_space in ("lab", "rgb"):
+        entry = ladder(client, image_id=token, ks="4", color_space=color_space, early="1").get_json()["palettes"][0]
+        assert "figures" not in entry and entry["psnr"] is not None and entry["delta_e"] is not None
+        assert abs(sum(color["share"] for color in entry["palette"]) - 1) < 1e-4
+    assert "early" in error_of(ladder(client, image_id=token, ks="2", early="yes"), 400)
+
+
+def test_an_early_waiter_whose_background_fit_is_abandoned_gets_the_full_answer(app, client, monkeypatch):
+    paused = paused_background_batch(app, client, monkeypatch, seed=10, color_space="lab")
+    fits, answers = paused.fits, paused.answers
+    early = []
+    waiter = threading.Thread(target=lambda: early.append(
+        ladder(app.test_client(), image_id=paused.token, ks="3", color_space="lab", early="1").get_json()))
+    waiter.start()
+    with fits.foreground((12, "lab")):  # someone waits for another palette: the batch's k is abandoned
+        paused.go_on.set()
+        paused.thread.join(10)
+        waiter.join(10)
+    assert not waiter.is_alive() and answers[0]["palettes"] == []
+    entry = early[0]["palettes"][0]
+    assert "figures" not in entry and entry["psnr"] is not None  # found by the waiter itself, whole
+    assert hex_set(entry) == {"#%02x%02x%02x" % tuple(row) for row in fits.get((3, "lab")).palette}
+
+
+def made_fit(colors: np.ndarray) -> pipeline.summary.PaletteFit:
+    hist = histograms.histogram(histograms.pack(colors))
+    return quantize.find_palette(hist, 2, "lab")
+
+
+@pytest.mark.parametrize("ending", ["lands", "fails"])
+def test_fit_cache_tells_early_waiters_the_chosen_palette_and_lets_none_hang(ending):
+    fits, key = FitCache(), (2, "lab")
+    fit = made_fit(np.array([[0, 0, 0], [10, 10, 10], [250, 250, 250], [240, 240, 240]], dtype=np.uint8))
+    chosen_said, go_on, heard = threading.Event(), threading.Event(), []
+
+    def make(chosen):
+        if ending == "lands":
+            chosen(fit.palette[::-1])
+            chosen_said.set()
+        go_on.wait(10)
+        if ending == "fails":
+            raise RuntimeError("the fit failed")
+        return fit
+
+    def run():
+        try:
+            fits.get_or_make(key, make, announce=True)
+        except RuntimeError:
+            pass
+
+    maker = threading.Thread(target=run)
+    maker.start()
+    waiter = threading.Thread(target=lambda: heard.append(fits.early_palette(key)))
+    waiter.start()
+    if ending == "lands":
+        assert chosen_said.wait(10)
+        waiter.join(10)
+        assert {tuple(row) for row in heard[0]} == {tuple(row) for row in fit.palette}
+    go_on.set()
+    maker.join(10)
+    waiter.join(10)
+    assert not waiter.is_alive()
+    if ending == "fails":
+        assert heard == [None] and fits.get(key) is None
+    assert fits.early_palette(key) is None and not fits._chosen and not fits._announcing  # nothing kept after
+    assert fits.early_palette((3, "lab")) is None  # no fit of it runs: the caller finds it as usual

@@ -210,9 +210,22 @@ function update() {
     if (!preview.isShown(view)) preview.paintImage(session.cleaned.image, view);
   } else if (view && session.previewReady) preview.show(view);
   else if (view && session.cannotDecode) standIn(session, view);
+  if (catchUpFigures(session, preview.shown) && session.shownOnce) showPanels(session, preview.shown);
   const waiting = !view || !preview.isShown(view);
   waitingFor(waiting ? params : null);
   if (!waiting) rest.restart();
+}
+
+/**
+ * A view drawn before its palette's figures came (ladder.js: early, figures false) takes them once its ladder
+ * entry has them: the same palette object, so the same colors, and no new render. True when it took them.
+ */
+function catchUpFigures(current, view) {
+  if (view?.figures !== false || view.minRegion) return false;
+  const entry = current.ladder.get(view.k, view.colorSpace);
+  if (!entry || entry.figures === false || entry.palette !== view.palette) return false;
+  Object.assign(view, { colors: entry.colors, psnr: entry.psnr, delta_e: entry.delta_e, figures: true });
+  return true;
 }
 
 /** A k on its way: keep the last result, dimmed after a moment, with a word of what is coming. */
@@ -254,6 +267,7 @@ function painted(view) {
   const current = session;
   const first = !current.shownOnce;
   current.shownOnce = true;
+  catchUpFigures(current, view); // came while it was being drawn
   if (current.ladder.holding) {
     current.ladder.holding = false;
     current.ladder.prefetch();
@@ -338,7 +352,8 @@ function rested() {
 }
 
 function announceReady(view) {
-  const psnr = view.psnr == null ? "identical to the original" : `PSNR ${view.psnr.toFixed(1)} dB`;
+  const psnr = view.figures === false ? "figures to follow"
+    : view.psnr == null ? "identical to the original" : `PSNR ${view.psnr.toFixed(1)} dB`;
   const deltaE = view.delta_e == null ? "" : `, mean ΔE ${view.delta_e.toFixed(2)}`;
   announce(`Result ready: ${view.colors} colors, ${psnr}${deltaE}.`);
 }

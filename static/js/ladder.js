@@ -11,6 +11,10 @@
 // the user has had no priority answer for QUIET_MS.
 // Palettes come without their mean ΔE (delta_e=0: it is a third of an rgb palette's cost on the server at
 // 12 MP, and drawing needs none); measure() asks for the figure of the k shown once the slider rests.
+// A lab or oklab palette the user waits for is asked with early=1: when the server is already finding it in the
+// background, it answers the colors as soon as they are chosen (figures: false, shares and PSNR null), and the
+// page draws them while the server measures. The figures come with the background batch's answer (or the
+// batch asked for them next): fillIn() adds them to the entry drawn, whose colors stay what they were.
 
 // The order other color spaces are fetched ahead in. The page cannot know which one the user will
 // pick; CIELAB first, the one the benchmark switches to (bench/bench_live.py).
@@ -73,7 +77,7 @@ export class Ladder {
     // batch below asks for it), rather than once this answer is drawn.
     const then = this.palettes.size ? undefined : SPACES.find((space) => space !== colorSpace);
     try {
-      await this.fetch([k], colorSpace, false, then);
+      await this.fetch([k], colorSpace, false, then, colorSpace !== "rgb");
     } catch (error) {
       if (!this.closed) this.onError(error, { k, colorSpace });
       return;
@@ -122,6 +126,9 @@ export class Ladder {
     const start = this.start;
     if (!this.get(start.k, start.colorSpace) || this.holding) return null; // the first result comes first (app.js: until painted)
     const otherSpace = (k, shown) => SPACES.find((space) => space !== shown && !this.get(k, space) && !this.asked(k, space));
+    for (const [space, known] of this.palettes) { // drawn without their figures: the figures first
+      for (const [k, entry] of known) if (entry.figures === false) return { ks: [k], colorSpace: space };
+    }
     const early = otherSpace(start.k, start.colorSpace);
     if (early) return { ks: [start.k], colorSpace: early };
     if (this.complete(colorSpace)) {
@@ -170,6 +177,10 @@ export class Ladder {
         })
         .then(({ palettes }) => {
           const deltaE = palettes[0].delta_e;
+          if (entry.figures === false) {
+            if (!this.fillIn(entry, palettes[0])) this.palettes.get(colorSpace).set(k, { ...palettes[0], colorSpace });
+            if (!this.closed) this.onArrive(colorSpace, [k]);
+          }
           entry.delta_e = deltaE;
           return deltaE;
         })
@@ -183,9 +194,10 @@ export class Ladder {
   }
 
   /** Ask for these palettes; resolves to how many came (a background batch may give way before the end). */
-  async fetch(ks, colorSpace, background = false, then = undefined) {
+  async fetch(ks, colorSpace, background = false, then = undefined, early = false) {
     const fields = { ks: ks.join(","), color_space: colorSpace, background: background ? 1 : 0, delta_e: 0 };
     if (then) fields.then = then;
+    if (early) fields.early = 1;
     const answer = await this.photo.post("/api/palettes", fields);
     if (this.closed) return 0;
     const { palettes, timings, unfinished, ...info } = answer;
@@ -193,11 +205,31 @@ export class Ladder {
     if (timings.found && !unfinished.length) this.msPerK.set(colorSpace, Math.max(20, timings.quantize_ms / timings.found));
     if (!this.palettes.has(colorSpace)) this.palettes.set(colorSpace, new Map());
     const known = this.palettes.get(colorSpace);
-    // An entry already here keeps its object (views and the preview compare its palette by identity).
-    for (const entry of palettes) if (!known.has(entry.k)) known.set(entry.k, { ...entry, colorSpace });
+    // An entry already here keeps its object (views and the preview compare its palette by identity); one
+    // drawn without its figures gets them.
+    for (const entry of palettes) {
+      const here = known.get(entry.k);
+      if (!here) known.set(entry.k, { ...entry, colorSpace });
+      else if (here.figures === false && entry.figures !== false && !this.fillIn(here, entry)) {
+        known.set(entry.k, { ...entry, colorSpace });
+      }
+    }
     performance.mark("kmeans:palettes", { detail: { ks: palettes.map((p) => p.k), colorSpace, background, timings } });
     if (palettes.length) this.onArrive(colorSpace, ks);
     return palettes.length;
+  }
+
+  /**
+   * The figures of a full answer, put into an entry that came without them (early): its palette array is
+   * the same object, now in the server's order with shares, so the result drawn from it is not drawn again.
+   * False when the colors differ (the fit dropped a color no pixel took): the entry must be replaced, and drawn.
+   */
+  fillIn(entry, full) {
+    const colors = (palette) => palette.map(({ hex }) => hex).sort().join();
+    if (colors(entry.palette) !== colors(full.palette)) return false;
+    entry.palette.splice(0, entry.palette.length, ...full.palette);
+    Object.assign(entry, { colors: full.colors, psnr: full.psnr, delta_e: full.delta_e ?? entry.delta_e, figures: true });
+    return true;
   }
 
   close() {

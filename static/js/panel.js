@@ -26,6 +26,7 @@ export function psnrText(psnr) {
 
 /** The share as the page writes it (templates/_swatch.html): one decimal, two below 0.1%. */
 export function percentText(share) {
+  if (share == null) return "…"; // a palette drawn before its shares were measured
   return `${(share * 100).toFixed(share >= 0.001 ? 1 : 2)}%`;
 }
 
@@ -40,13 +41,15 @@ export function showFigures(view, photo, full) {
     element.textContent = text;
     element.title = title;
   };
-  const figures = view.dither === "none" ? view : full?.answer;
+  // A palette drawn before the server measured it (early: figures false) has its figures on the way.
+  const figures = view.figures === false ? null : view.dither === "none" ? view : full?.answer;
   set("fig-colors", photo ? `${numbers.format(photo.unique_colors)} → ${view.colors}` : `${view.colors}`);
   if (photo) {
     const pixels = photo.width * photo.height;
     set("fig-pixels", `${photo.width} × ${photo.height} · ${(pixels / 1e6).toFixed(pixels < 1e6 ? 2 : 1)} MP`);
   }
-  const later = "Measured on the full-resolution dithered result, made for the download.";
+  const later = view.figures === false ? "Measured by the server as it completes this palette."
+    : "Measured on the full-resolution dithered result, made for the download.";
   set("fig-psnr", figures ? psnrText(figures.psnr) : "…", figures ? "" : later);
   const deltaE = figures?.delta_e;
   set("fig-delta-e", deltaE != null ? deltaE.toFixed(2) : "…",
@@ -68,7 +71,7 @@ export function showPalette(list, template, palette, announce) {
     const percent = percentText(share);
     button.dataset.hex = hex;
     button.dataset.share = String(share);
-    button.setAttribute("aria-label", `${hex}, ${percent} of pixels. Copy`);
+    button.setAttribute("aria-label", share == null ? `${hex}. Copy` : `${hex}, ${percent} of pixels. Copy`);
     item.querySelector(".chip rect").setAttribute("fill", hex);
     item.querySelector(".hex").textContent = hex;
     const shareText = item.querySelector(".share");
@@ -125,7 +128,8 @@ export async function copyText(text) {
 /** One bar under the photos: each palette color as wide as its share of the pixels. */
 export function showStrip(svg, palette) {
   let x = 0;
-  const rects = palette.map(({ hex, share }) => {
+  const rects = palette.map(({ hex, share: measured }) => {
+    const share = measured ?? 1 / palette.length; // not measured yet: equal parts until the shares come
     const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
     rect.setAttribute("x", (x * 1000).toFixed(2));
     rect.setAttribute("width", (share * 1000 + 0.5).toFixed(2)); // the half overlaps the next: no hairline gaps
