@@ -974,3 +974,55 @@ def test_a_busy_server_is_retried_and_the_page_says_so(page, corpus):
     assert page.evaluate("() => window.__busyTexts").count("progress") >= 1
     assert page.is_hidden("#error") and color_count(shown_result(page)) <= 100
     assert "busy" not in (page.text_content("#progress") or "").lower()
+
+
+def test_an_early_lab_palette_is_drawn_at_once_and_its_figures_fill_in_on_the_same_pixels(page, live_server, corpus):
+    """The no-rest switch to lab: the page asks with early=1 and draws the colors that come without their figures;
+    the full entry (the background batch's answer) brings shares and PSNR, and the canvas is not drawn again.
+    The routes make the order sure: the early answer is the server's palette without its figures, in another
+    order, and the background batch for 16 in lab is held until the early result has been checked."""
+    held, early_asks = [], []
+
+    def route(request_route):
+        body = request_route.request.post_data_buffer or b""
+        fields = {key: values[0] for key, values in parse_qs(body.decode(errors="replace")).items()} \
+            if b"image_id=" in body else {}
+        if fields.get("color_space") == "lab" and fields.get("ks") == "16" and fields.get("background") == "1" and not held:
+            held.append(request_route)  # answered once the early result has been checked
+        elif fields.get("color_space") == "lab" and fields.get("early") == "1":
+            answer = request_route.fetch().json()
+            early_asks.append(fields)
+            for entry in answer["palettes"]:
+                entry.update(psnr=None, delta_e=None, figures=False,
+                             palette=[{"hex": hex_code, "share": None}
+                                      for hex_code in sorted(color["hex"] for color in entry["palette"])])
+            request_route.fulfill(status=200, content_type="application/json", body=json.dumps(answer))
+        else:
+            request_route.fallback()
+
+    page.route("**/api/palettes", route)
+    photo = corpus / "kodim23.png"
+    upload(page, photo)
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    assert held, "the page fetches the first k in lab ahead once the first result is on screen"
+    page.select_option("#color-space", "lab")
+    wait_for_result(page, 16, "lab|none")
+    assert early_asks and early_asks[0]["background"] == "0"
+    drawn = shown_result(page)
+    listed = page.locator("#palette .swatch-button").evaluate_all("buttons => buttons.map(b => b.dataset.hex)")
+    assert colors_of(drawn) <= set(listed) and len(listed) <= 16
+    assert page.text_content("#fig-psnr") == "…" and set(page.locator("#palette .share").all_text_contents()) == {"…"}
+    paints = page.evaluate("() => performance.getEntriesByName('kmeans:painted').length")
+    held[0].fallback()  # the full entry comes
+    page.wait_for_function("() => document.getElementById('fig-psnr').textContent.endsWith('dB')")
+    full = quantize_palette(live_server, photo, 16, "lab")
+    swatches = page.locator("#palette .swatch-button")
+    assert swatches.evaluate_all("buttons => buttons.map(b => b.dataset.hex)") == full  # by share, as the server lists
+    shares = [float(text.rstrip("%")) for text in swatches.locator(".share").all_text_contents()]
+    assert shares == sorted(shares, reverse=True) and abs(sum(shares) - 100) < 1
+    assert shown_result(page).tobytes() == drawn.tobytes(), "the figures' arrival changed no pixel"
+    assert page.evaluate("() => performance.getEntriesByName('kmeans:painted').length") == paints, "not drawn again"
+    assert page.get_attribute(RESULT, "data-color-space") == "lab" and page.get_attribute(RESULT, "data-k") == "16"
+    page.wait_for_function("() => !document.getElementById('fig-delta-e').textContent.includes('…')")
