@@ -53,7 +53,7 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int,
     mostly before every color is assigned to it (a third of the time, at
     12 MP), which only the figures need.
     """
-    chosen = chosen or (lambda palette: None)
+    listened, chosen = chosen is not None, chosen or (lambda palette: None)
     # The RGB competitor needs none of the photo's CIELAB: it starts at once, on the pool, while this thread
     # converts the colors and bins them in CIELAB (a photo's first palette in this space), and it holds the
     # GIL for its MiniBatchKMeans while that conversion, mostly numpy, does not. Only its score waits for the bins.
@@ -101,10 +101,14 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int,
             chosen(median)  # sure from the bins: kept, while every color is still being assigned to it
         return after
 
-    # Every color is assigned to the median palette whatever the judging bins say, so both run at once.
-    (labels, differences), after = parallel.side_by_side(
-        lambda: perceptual_match.nearest_perceptual(hist.lab, median, grid=hist.lattice("lab")),
-        _on_one_thread(judge_median))
+    def assign_median() -> tuple[np.ndarray, np.ndarray]:
+        return perceptual_match.nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
+
+    if listened:  # someone waits for the palette: the judge first, on every core, so that it is said sooner
+        after = judge_median()
+        labels, differences = assign_median()
+    else:  # every color is assigned to the median palette whatever the judging bins say, so both run at once
+        (labels, differences), after = parallel.side_by_side(assign_median, _on_one_thread(judge_median))
     final = median
     if median is not palette and (after is None or after > before * (1 - MEDIAN_SURE_GAIN)):
         # Not sure from the bins: the median steps are kept only if they lower the mean CIEDE2000

@@ -159,6 +159,7 @@ class Figures:
     space_no_rest: list[float] = field(default_factory=list)
     space_no_rest_palette: list[float] = field(default_factory=list)  # the lab palette's last byte to its result on screen
     space_no_rest_render: list[float] = field(default_factory=list)  # of which the preview worker's render
+    space_no_rest_early: list[float] = field(default_factory=list)  # 1: the lab palette came early (no figures yet)
     cpu_per_move_cold: list[float] = field(default_factory=list)
     cpu_per_move_warm: list[float] = field(default_factory=list)
     ladder_s: list[float] = field(default_factory=list)
@@ -333,11 +334,13 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
             lab = page.evaluate("""() => {
                 const painted = performance.getEntriesByName('kmeans:painted').filter((m) => m.detail.colorSpace === 'lab')[0];
                 const came = performance.getEntriesByName('kmeans:palettes').filter((m) => m.detail.colorSpace === 'lab')[0];
-                return painted && came ? [painted.startTime - came.startTime, painted.detail.received - painted.detail.sent] : null;
+                return painted && came ? [painted.startTime - came.startTime, painted.detail.received - painted.detail.sent,
+                                          came.detail.early ? 1 : 0] : null;
             }""")
             if lab:
                 figures.space_no_rest_palette.append(lab[0])
                 figures.space_no_rest_render.append(lab[1])
+                figures.space_no_rest_early.append(lab[2])
         select(page, design, "color-space", "rgb", design.want(16))
         step("color space with no rest")
         before = worker_cpu(server)
@@ -464,7 +467,8 @@ def main() -> None:
         ("drag: release to 64", "drag_release", "ms"), ("dithering on", "dither", "ms"),
         ("color space to lab, no rest", "space_no_rest", "ms"),
         ("  lab palette in to result on screen", "space_no_rest_palette", "ms"),
-        ("  of which drawing (worker)", "space_no_rest_render", "ms"), ("color space to lab, 1 s rest", "space", "ms"),
+        ("  of which drawing (worker)", "space_no_rest_render", "ms"),
+        ("  lab palettes early / visits", "space_no_rest_early", "count"), ("color space to lab, 1 s rest", "space", "ms"),
         ("server CPU/move, right after", "cpu_per_move_cold", "ms"),
         ("server CPU/move, ladder done", "cpu_per_move_warm", "ms"),
         ("ladder 2..64 complete", "ladder_s", "s"), ("ladder CPU", "ladder_cpu_s", "s"),
@@ -476,6 +480,10 @@ def main() -> None:
         print(f"\n{photo}   (p50 / p95, ms unless noted; ratio = p50 of each other design / live p50)")
         print(f"{'':<30} " + " ".join(f"{name:>14}" for name in names) + " " + " ".join(f"{'÷ ' + n[:7]:>9}" for n in others))
         for label, attribute, unit in rows:
+            if unit == "count":  # how many visits it was true of, of those measured
+                cells = [f"{sum(getattr(f, attribute)):.0f} / {len(getattr(f, attribute))}" for f in columns]
+                print(f"{label:<30} " + " ".join(f"{c:>14}" for c in cells))
+                continue
             if unit == "split":
                 cells = [f"{len(f.moves_cold_prefetched)} / {len(f.moves_cold_asked)}" if f.moves_cold_asked
                          or f.moves_cold_prefetched else "–" for f in columns]

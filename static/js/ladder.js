@@ -214,7 +214,8 @@ export class Ladder {
         known.set(entry.k, { ...entry, colorSpace });
       }
     }
-    performance.mark("kmeans:palettes", { detail: { ks: palettes.map((p) => p.k), colorSpace, background, timings } });
+    performance.mark("kmeans:palettes", { detail: { ks: palettes.map((p) => p.k), colorSpace, background, timings,
+      early: palettes.some((p) => p.figures === false) } });
     if (palettes.length) this.onArrive(colorSpace, ks);
     return palettes.length;
   }
