@@ -126,15 +126,15 @@ export class Ladder {
     const start = this.start;
     if (!this.get(start.k, start.colorSpace) || this.holding) return null; // the first result comes first (app.js: until painted)
     const otherSpace = (k, shown) => SPACES.find((space) => space !== shown && !this.get(k, space) && !this.asked(k, space));
-    for (const [space, known] of this.palettes) { // drawn without their figures: the figures first
-      for (const [k, entry] of known) if (entry.figures === false) return { ks: [k], colorSpace: space };
-    }
+    // A palette drawn without its figures (the server gave it up to answer a move, say): its figures first
+    // while it is on show, else once nothing else is to fetch.
+    if (this.get(focusK, colorSpace)?.figures === false) return { ks: [focusK], colorSpace };
     const early = otherSpace(start.k, start.colorSpace);
     if (early) return { ks: [start.k], colorSpace: early };
     if (this.complete(colorSpace)) {
       const k = Math.min(focusK, this.maxK);
       const space = otherSpace(k, colorSpace);
-      return space ? { ks: [k], colorSpace: space } : null;
+      return space ? { ks: [k], colorSpace: space } : this.withoutFigures();
     }
     // Per space: a lab palette takes the server ten times an rgb one at 12 MP.
     const size = Math.max(1, Math.min(8, Math.round(BATCH_TARGET_MS / (this.msPerK.get(colorSpace) ?? BATCH_TARGET_MS))));
@@ -144,6 +144,14 @@ export class Ladder {
       .slice(0, size)
       .sort((a, b) => a - b);
     return ks.length ? { ks, colorSpace } : null;
+  }
+
+  /** A batch for a palette that came without its figures (early), or null. */
+  withoutFigures() {
+    for (const [colorSpace, known] of this.palettes) {
+      for (const [k, entry] of known) if (entry.figures === false) return { ks: [k], colorSpace };
+    }
+    return null;
   }
 
   asked(k, colorSpace) {
