@@ -23,7 +23,6 @@ MAX_FITS = 3 * 63
 MAX_FIT_BYTES = 64 * 2**20
 
 FitKey = tuple[int, str]  # (k, color_space)
-Chosen = Callable[[np.ndarray], None]  # told a fit's final palette before the fit is complete
 
 
 def fit_nbytes(fit: PaletteFit) -> int:
@@ -105,7 +104,7 @@ class FitCache:
                     ) -> tuple[PaletteFit, bool]:
         """The fit for key, made when missing (one at a time for this photo); and whether it was kept.
 
-        announce: make is called with a Chosen, to be told the fit's final palette as soon as it is known
+        announce: make is called with a callable to tell the fit's final palette to as soon as it is known
         (early_palette answers it while the rest of the fit, the figures, is made)."""
         fit = self.get(key)
         if fit is not None:

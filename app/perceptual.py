@@ -104,7 +104,7 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int,
     def assign_median() -> tuple[np.ndarray, np.ndarray]:
         return perceptual_match.nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
 
-    if listened:  # someone waits for the palette: the judge first, on every core, so that it is said sooner
+    if listened:  # someone may wait for the palette (FitCache.early_palette): the judge first, on both cores
         after = judge_median()
         labels, differences = assign_median()
     else:  # every color is assigned to the median palette whatever the judging bins say, so both run at once

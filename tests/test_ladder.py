@@ -376,8 +376,8 @@ def test_fit_cache_tells_early_waiters_the_chosen_palette_and_lets_none_hang(end
     assert fits.early_palette((3, "lab")) is None  # no fit of it runs: the caller finds it as usual
 
 
-@pytest.mark.parametrize(("name", "color_space", "k"), [("cam_olympus_ep3_12mp.jpg", "lab", 16), ("kodim23.png", "oklab", 7),
-                                                        ("flower.jpg", "lab", 40)])
+@pytest.mark.parametrize(("name", "color_space", "k"),
+                         [("cam_olympus_ep3_12mp.jpg", "lab", 16), ("kodim23.png", "oklab", 7), ("flower.jpg", "lab", 40)])
 def test_a_fit_that_says_its_palette_early_is_the_fit_made_without_saying_it(corpus, name, color_space, k):
     hist = pipeline.prepare((corpus / name).read_bytes(), 50_000_000).hist
     said = []
