@@ -83,6 +83,32 @@ def find_ahead(hist: histograms.Histogram, fits: FitCache, key: FitKey, memory: 
     _thread.submit(_find, weakref.ref(hist), weakref.ref(fits), key, memory).add_done_callback(_said)
 
 
+def find_early(hist: histograms.Histogram, fits: FitCache, key: FitKey, memory: budget.Budget) -> None:
+    """Begin the fit of key on a thread of its own for someone waiting for its palette early (app/ladder.py), unless
+    one runs or is expected (FitCache.expect: one such thread per photo at a time): as background work that says
+    its palette once chosen (background_fit), within the memory budget or not at all. The waiter, answered then,
+    goes; the fit goes on to its figures and is kept, unless someone waits for another palette of the photo."""
+    needed = budget.histogram_request_bytes(hist.unique_colors)
+    if not memory.try_hold(needed):
+        return
+    if not fits.expect(key):
+        memory.release(needed)
+        return
+
+    def run() -> None:
+        try:
+            background_fit(hist, fits, key)
+        except cancel.Cancelled:
+            pass  # someone waits for another palette of the photo: the waiter finds this one itself
+        except Exception:
+            log.exception("early fit failed")
+        finally:
+            fits.unexpect(key)
+            memory.release(needed)
+
+    threading.Thread(target=run, name="kmeans-early", daemon=True).start()
+
+
 def _find(hist_ref, fits_ref, key: FitKey, memory: budget.Budget) -> None:
     hist, fits = hist_ref(), fits_ref()
     if hist is None or fits is None or fits.get(key) is not None:

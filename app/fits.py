@@ -38,9 +38,10 @@ class FitCache:
         self._fits: OrderedDict[FitKey, PaletteFit] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        # Fits in progress that say their palette once it is chosen (get_or_make with announce), and those
-        # palettes (k rows each, dropped as the fit lands or fails): for early_palette's waiters.
-        self._announcing: set[FitKey] = set()
+        # Fits in progress (or about to begin: expect) that say their palette once it is chosen (get_or_make with
+        # announce), and those palettes (k rows each, dropped as the fit lands or fails): for early_palette's waiters.
+        self._announcing: Counter[FitKey] = Counter()
+        self._expected = False  # a fit begun for an early waiter (ahead.find_early) has not ended: one at a time
         self._chosen: dict[FitKey, np.ndarray] = {}
         self._changed = threading.Condition(self._lock)
         self._waiting: Counter[FitKey] = Counter()  # fits someone is waiting for on this photo, not found yet
@@ -99,6 +100,7 @@ class FitCache:
                 self._bytes -= fit_nbytes(dropped)
             self._fits[key] = fit
             self._bytes += size
+            self._changed.notify_all()  # an early waiter whose fit another request made
 
     def get_or_make(self, key: FitKey, make: Callable[..., PaletteFit], announce: bool = False
                     ) -> tuple[PaletteFit, bool]:
@@ -118,20 +120,41 @@ class FitCache:
                 self.put(key, fit)
                 return fit, False
             with self._lock:
-                self._announcing.add(key)
+                self._announcing[key] += 1
             try:
                 fit = make(lambda palette: self._choose(key, palette))
                 self.put(key, fit)
             finally:  # landed, failed or cancelled: no one waits on its palette any longer
-                with self._lock:
-                    self._announcing.discard(key)
-                    self._chosen.pop(key, None)
-                    self._changed.notify_all()
+                self._announced(key)
         return fit, False
+
+    def expect(self, key: FitKey) -> bool:
+        """Count key's fit as announcing before the thread that makes it gets there (ahead.find_early), so that a
+        waiter waits for it; False, nothing counted, when the fit is here, one announcing runs, or one expected for
+        an early waiter has not ended (one at a time per photo). Each True is ended by unexpect."""
+        with self._lock:
+            if key in self._fits or self._announcing[key] or self._expected:
+                return False
+            self._announcing[key] += 1
+            self._expected = True
+            return True
+
+    def unexpect(self, key: FitKey) -> None:
+        with self._lock:
+            self._expected = False
+        self._announced(key)
+
+    def _announced(self, key: FitKey) -> None:
+        with self._lock:
+            self._announcing[key] -= 1
+            if self._announcing[key] <= 0:
+                del self._announcing[key]
+            self._chosen.pop(key, None)
+            self._changed.notify_all()
 
     def _choose(self, key: FitKey, palette: np.ndarray) -> None:
         with self._lock:
-            if key in self._announcing:
+            if self._announcing[key]:
                 self._chosen[key] = np.unique(np.asarray(palette, dtype=np.uint8), axis=0)
                 self._changed.notify_all()
 
@@ -145,6 +168,6 @@ class FitCache:
                 if key in self._fits:
                     return None
                 palette = self._chosen.get(key)
-                if palette is not None or key not in self._announcing:
+                if palette is not None or not self._announcing[key]:
                     return palette
                 self._changed.wait()

@@ -8,11 +8,13 @@ it from the photo's FitCache (app/fits.py), or find it with the same call.
 Palettes need the photo's histogram only, never its pixels: a photo another
 worker uploaded (known here from the shared cache) is not decoded for them.
 
-With early=1, a lab or oklab palette whose fit already runs in the background
-(the head start after the first palette, or a background batch) is answered
-as soon as that fit has chosen it, without its figures (figures false): the
-page draws it while the server assigns every color and measures. The
-background answer, or asking again, brings the figures of the same colors.
+With early=1, a lab or oklab palette not found yet is answered as soon as its
+fit has chosen it, without its figures (figures false): the page draws it
+while the server assigns every color and measures. The fit is the one running
+in the background (a background batch's), or one begun for it on a thread of
+its own (ahead.find_early), background work too, which goes on to the figures
+and keeps the fit. The background answer, or asking again, brings the figures
+of the same colors.
 
 One k-means runs at a time per photo (app/fits.py). The page's background
 batches (background=1) give way to any other palette someone waits for: a
@@ -108,10 +110,15 @@ def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tu
 
 
 def _early_palette(photo: Photo, k: int, color_space: str) -> np.ndarray | None:
-    """The palette of (k, color_space) as soon as the background fit running for it chose it (app/fits.py), while
-    waited for (other background work gives way); None when no such fit runs: then it is found as without early."""
-    with photo.fits.foreground((k, color_space)):
-        return photo.fits.early_palette((k, color_space))
+    """The palette of (k, color_space) as soon as the background fit for it chose it (app/fits.py), while waited
+    for (other background work gives way): the one running (a background batch's), else one begun now
+    (ahead.find_early). None when none could run or it ended without (found meanwhile, failed, cancelled, no room
+    in the memory budget): then it is found as without early."""
+    key = (k, color_space)
+    with photo.fits.foreground(key):
+        if photo.fits.get(key) is None:
+            ahead.find_early(photo.hist, photo.fits, key, current_app.extensions["memory_budget"])
+        return photo.fits.early_palette(key)
 
 
 def _without_figures(palette: np.ndarray) -> dict:

@@ -221,11 +221,11 @@ THEN = Option("then", "choice", "A color space the caller will ask for next, at 
               "is sent, the server starts finding that palette in the background, as background=1 would (a photo's "
               "first palette only). The page sends lab, so that switching the color space right after the first "
               "result finds it begun.", default="none", choices=("none", *quantize.COLOR_SPACES))
-EARLY = Option("early", "choice", "1: a lab or oklab palette whose fit already runs in the background on this photo "
-               "(then, or background=1) is answered as soon as it is chosen, before its figures are measured: shares, "
-               "psnr and delta_e null and figures false (the colors are the final ones; ask again, or wait for the "
-               "background answer, for the figures). Without such a fit, the full answer as with 0.",
-               default="0", choices=("0", "1"))
+EARLY = Option("early", "choice", "1: a lab or oklab palette not found yet is answered as soon as its colors are "
+               "chosen, before its figures are measured: shares, psnr and delta_e null and figures false (the colors "
+               "are the final ones; its fit goes on in the background: ask again for the figures). The full answer "
+               "when the fit is found meanwhile, or cannot run beside the request (one such fit per photo at a time, "
+               "within the memory budget).", default="0", choices=("0", "1"))
 
 # The options each endpoint reads, in the order they are checked (all before the photo is decoded).
 # The form parsing (app/forms.py) and the OpenAPI document follow this.

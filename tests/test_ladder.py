@@ -12,7 +12,7 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from app import create_app, histograms, pipeline, quantize
+from app import ahead, create_app, histograms, pipeline, quantize
 from app.cache import PhotoCache
 from app.fits import FitCache, fit_nbytes
 
@@ -306,12 +306,30 @@ def test_early_answers_the_background_fits_palette_once_chosen_and_its_figures_f
     assert calls == [(5, "lab")] and not fits.busy
 
 
-def test_early_without_a_fit_running_gives_the_full_answer_and_rgb_never_comes_early(client):
-    token = ladder(client, photo_bytes(seed=9), ks="2").get_json()["image_id"]
-    for color_space in ("lab", "rgb"):
-        entry = ladder(client, image_id=token, ks="4", color_space=color_space, early="1").get_json()["palettes"][0]
-        assert "figures" not in entry and entry["psnr"] is not None and entry["delta_e"] is not None
-        assert abs(sum(color["share"] for color in entry["palette"]) - 1) < 1e-4
+def test_early_without_a_fit_running_begins_one_that_says_its_palette_and_keeps_the_fit(app, client, monkeypatch):
+    token = ladder(client, photo_bytes(shape=(60, 80), seed=9), ks="2").get_json()["image_id"]
+    fits = app.extensions["photo_cache"].get(token).prepared.fits
+    go_on, calls = threading.Event(), []
+    real = quantize.find_palette
+
+    def find_palette_pausing_once_chosen(*args, chosen=None, **kwargs):
+        calls.append(args[1:3])
+        return real(*args, chosen=lambda palette: (chosen(palette), go_on.wait(10)), **kwargs)
+
+    monkeypatch.setattr(quantize, "find_palette", find_palette_pausing_once_chosen)
+    entry = ladder(client, image_id=token, ks="5", color_space="lab", early="1").get_json()["palettes"][0]
+    assert entry["figures"] is False and entry["psnr"] is None  # answered while its fit waits after choosing it
+    (early_fit,) = [thread for thread in threading.enumerate() if thread.name == "kmeans-early"]
+    assert not fits.expect((6, "lab"))  # one such fit per photo at a time
+    go_on.set()
+    early_fit.join(10)
+    assert fits.get((5, "lab")) is not None and fits.early_palette((5, "lab")) is None  # kept; nothing waits
+    full = ladder(client, image_id=token, ks="5", color_space="lab", early="1").get_json()["palettes"][0]
+    assert "figures" not in full and hex_set(full) == hex_set(entry) and calls == [(5, "lab")]
+    assert fits.expect((6, "lab")) and not fits.expect((7, "lab"))  # the next one may begin, ended by unexpect
+    fits.unexpect((6, "lab"))
+    rgb = ladder(client, image_id=token, ks="4", color_space="rgb", early="1").get_json()["palettes"][0]
+    assert "figures" not in rgb and rgb["psnr"] is not None and calls[-1] == (4, "rgb")  # rgb never comes early
     assert "early" in error_of(ladder(client, image_id=token, ks="2", early="yes"), 400)
 
 
@@ -386,3 +404,19 @@ def test_a_fit_that_says_its_palette_early_is_the_fit_made_without_saying_it(cor
     assert len(said) == 1 and {tuple(row) for row in said[0]} == {tuple(row) for row in told.palette}
     assert np.array_equal(told.palette, plain.palette) and np.array_equal(told.labels, plain.labels)
     assert np.array_equal(told.shares, plain.shares) and (told.psnr, told.delta_e) == (plain.psnr, plain.delta_e)
+
+
+def test_an_early_fit_begins_only_within_the_memory_budget(app, client):
+    token = ladder(client, photo_bytes(seed=11), ks="2").get_json()["image_id"]
+    prepared = app.extensions["photo_cache"].get(token).prepared
+    memory = app.extensions["memory_budget"]
+    free = memory.limit - memory.ledger.used()
+    assert memory.try_hold(free)  # every byte left: no room for a fit beside the request
+    try:
+        ahead.find_early(prepared.hist, prepared.fits, (3, "lab"), memory)
+        assert not any(thread.name == "kmeans-early" for thread in threading.enumerate())
+        assert prepared.fits.early_palette((3, "lab")) is None  # nothing expected: no waiter would wait
+    finally:
+        memory.release(free)
+    assert prepared.fits.expect((3, "lab"))  # and nothing was left counted as expected
+    prepared.fits.unexpect((3, "lab"))

@@ -11,9 +11,8 @@
 // the user has had no priority answer for QUIET_MS.
 // Palettes come without their mean ΔE (delta_e=0: it is a third of an rgb palette's cost on the server at
 // 12 MP, and drawing needs none); measure() asks for the figure of the k shown once the slider rests.
-// A lab or oklab palette the user waits for is asked with early=1: when the server is already finding it in the
-// background, it answers the colors as soon as they are chosen (figures: false, shares and PSNR null), and the
-// page draws them while the server measures. The figures come with the background batch's answer (or the
+// A lab or oklab palette the user waits for is asked with early=1: the server answers its colors as soon as they
+// are chosen (figures: false, shares and PSNR null), and the page draws them while the server measures. The figures come with the background batch's answer (or the
 // batch asked for them next): fillIn() adds them to the entry drawn, whose colors stay what they were.
 
 // The order other color spaces are fetched ahead in. The page cannot know which one the user will
