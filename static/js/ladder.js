@@ -72,11 +72,10 @@ export class Ladder {
   async ask(k, colorSpace) {
     if (this.priority) return; // one at a time: its answer looks at the focus again
     this.priority = { k, colorSpace };
-    // The photo's first palette: the server begins the next color space's at once (the first background
-    // batch below asks for it), rather than once this answer is drawn.
-    const then = this.palettes.size ? undefined : SPACES.find((space) => space !== colorSpace);
+    // No then= with the photo's first palette: a lab fit begun at once takes the cores while the page draws the
+    // first result, and the early answer (below) gains as much on a switch right after it (bench_live).
     try {
-      await this.fetch([k], colorSpace, false, then, colorSpace !== "rgb");
+      await this.fetch([k], colorSpace, false, undefined, colorSpace !== "rgb");
     } catch (error) {
       if (!this.closed) this.onError(error, { k, colorSpace });
       return;
