@@ -5,10 +5,11 @@ Every RGB palette of a photo reads things that do not depend on its k alone:
 its fine bins and the first k seeds of the k-means++ chains kept for the photo
 (clustering.rgb_ahead). Made on first need, they cost a jump to a k the page
 has not asked for before 2-5 ms (kodim23 at k = 17, 24, 32, 48, 64), where
-most of the slowest jumps are. Once an RGB palette of a photo other than its
-first is found and answered (app/ladder.py: not while the page draws its first
-result), one thread of the worker makes them for the whole slider
-(k = 2..max_k) in small steps, and stops at the step in hand as soon as a
+most of the slowest jumps are. Once a photo's first RGB palette is answered,
+one thread of the worker makes them for the k on either side of it (a few ms:
+where a drag starts); once another is found and answered (app/ladder.py: not
+while the page draws its first result), for the whole slider
+(k = 2..max_k), in small steps, and stops at the step in hand as soon as a
 k-means runs on that photo or someone waits for one (it looks before each step);
 the next answer lets it go on.
 What it adds to the histogram is what the slider's palettes k = 2..max_k would
@@ -19,11 +20,8 @@ held weakly, as is the one it works on between two steps. They are the values pa
 make (same keys, same draws), so every palette stays the same, and they are
 kept with the photo's histogram, as palette() keeps them.
 
-The same thread also begins the palette the page will ask for next after a
-photo's first one (find_ahead: the first k in CIELAB, which the page asks for at
-once so that switching the color space right after the first result is quick):
-as background work that gives way to any palette someone waits for, within the
-memory budget or not at all.
+Palettes found in the background (background_fit, for the page's batches and for
+find_early) say their palette as soon as it is chosen, for early=1 requests.
 """
 
 from __future__ import annotations
@@ -66,7 +64,7 @@ def background_fit(hist: histograms.Histogram, fits: FitCache, key: FitKey, delt
     someone waits for another palette of the photo, which then gets the photo's k-means lock within a step,
     not after a whole k. Someone waiting for this very palette lets it finish; one who came first (the page
     asks for the palette it fetched ahead when the user picks it) lets it start: it is the very work they
-    wait for, and giving way would throw away the head start."""
+    wait for, and giving way would throw away what it has done."""
     if fits.wanted_instead_of(key):
         raise cancel.Cancelled()
     k, color_space = key
@@ -74,13 +72,6 @@ def background_fit(hist: histograms.Histogram, fits: FitCache, key: FitKey, delt
     return fits.get_or_make(key, lambda chosen: quantize.find_palette(
         hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e, chosen=chosen),
         announce=True)
-
-
-def find_ahead(hist: histograms.Histogram, fits: FitCache, key: FitKey, memory: budget.Budget) -> None:
-    """Find the fit of key on the worker's thread as background work (background_fit), so that the request for
-    it, when it comes, finds it begun or made. Skipped when the memory budget has no room for it at once (it
-    neither waits nor makes caches give way), or when the photo has left the cache by the time the thread is free."""
-    _thread.submit(_find, weakref.ref(hist), weakref.ref(fits), key, memory).add_done_callback(_said)
 
 
 def find_early(hist: histograms.Histogram, fits: FitCache, key: FitKey, memory: budget.Budget) -> None:
@@ -107,21 +98,6 @@ def find_early(hist: histograms.Histogram, fits: FitCache, key: FitKey, memory: 
             memory.release(needed)
 
     threading.Thread(target=run, name="kmeans-early", daemon=True).start()
-
-
-def _find(hist_ref, fits_ref, key: FitKey, memory: budget.Budget) -> None:
-    hist, fits = hist_ref(), fits_ref()
-    if hist is None or fits is None or fits.get(key) is not None:
-        return
-    needed = budget.histogram_request_bytes(hist.unique_colors)
-    if not memory.try_hold(needed):
-        return
-    try:
-        background_fit(hist, fits, key)
-    except cancel.Cancelled:
-        pass  # someone waits for another palette of the photo: theirs comes first
-    finally:
-        memory.release(needed)
 
 
 def waiting() -> int:

@@ -85,18 +85,13 @@ def palettes() -> Response:
         "timings": timings,
     })
     # Once answered, the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py). After
-    # the photo's first palette, for the k on either side of it only (a few ms: where a drag starts), then the
-    # head start below; the rest after a move (while the page draws the first result and may switch the color
+    # the photo's first palette, for the k on either side of it only (a few ms: where a drag starts); the rest
+    # after a move (while the page draws the first result and may switch the color
     # space, both cores are busy).
     if color_space == "rgb" and found:
         hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
         nearest = None if known_before else FIRST_NEAREST
         response.call_on_close(lambda: ahead.make_ahead(hist, fits, max_k, ks[0], nearest))
-    # After the photo's first palette, the one the page asks for next (`then`), begun before that request comes.
-    then = values["then"]
-    if then not in ("none", color_space) and found and not known_before:
-        hist, fits, memory = photo.hist, photo.fits, current_app.extensions["memory_budget"]
-        response.call_on_close(lambda: ahead.find_ahead(hist, fits, (ks[0], then), memory))
     return response
 
 

@@ -14,7 +14,8 @@ APP = Path(__file__).resolve().parents[1] / "app"
 CONFIG = settings.load({})
 TABLE = [options.K, options.COLOR_SPACE, options.DITHER, options.METHOD, options.IMAGE_FORMAT, options.MAX_SIDE,
          options.KS, options.TILE_SIDE, options.PALETTE_FORMAT, options.LADDER_KS, options.BACKGROUND, options.DELTA_E,
-         options.THEN, options.EARLY, options.MIN_REGION, options.TEMPLATE_MIN_REGION, options.TEMPLATE_MIN_FONT, options.TEMPLATE_FORMAT]
+         options.EARLY, options.MIN_REGION, options.TEMPLATE_MIN_REGION, options.TEMPLATE_MIN_FONT,
+         options.TEMPLATE_FORMAT]
 
 
 def test_the_table_lists_every_option_of_every_endpoint():

@@ -72,10 +72,8 @@ export class Ladder {
   async ask(k, colorSpace) {
     if (this.priority) return; // one at a time: its answer looks at the focus again
     this.priority = { k, colorSpace };
-    // No then= with the photo's first palette: a lab fit begun at once takes the cores while the page draws the
-    // first result, and the early answer (below) gains as much on a switch right after it (bench_live).
     try {
-      await this.fetch([k], colorSpace, false, undefined, colorSpace !== "rgb");
+      await this.fetch([k], colorSpace, false, colorSpace !== "rgb");
     } catch (error) {
       if (!this.closed) this.onError(error, { k, colorSpace });
       return;
@@ -200,9 +198,8 @@ export class Ladder {
   }
 
   /** Ask for these palettes; resolves to how many came (a background batch may give way before the end). */
-  async fetch(ks, colorSpace, background = false, then = undefined, early = false) {
+  async fetch(ks, colorSpace, background = false, early = false) {
     const fields = { ks: ks.join(","), color_space: colorSpace, background: background ? 1 : 0, delta_e: 0 };
-    if (then) fields.then = then;
     if (early) fields.early = 1;
     const answer = await this.photo.post("/api/palettes", fields);
     if (this.closed) return 0;
