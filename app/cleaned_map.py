@@ -61,7 +61,7 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
     still = ~moved_region[speck_region]
     specks_still, entry_of_specks_still = specks.position[still], renumber[final_index[speck_region[still]]]
 
-    def cleaned_map_and_moved_pairs() -> MovedPairs:
+    def cleaned_map_and_counted_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
         # Each core makes the map of half of the runs and counts the pairs of their moved pixels meanwhile.
         entries, moved_run = entry_of_run(), moved_region[regions.run_region]
 
@@ -75,7 +75,7 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
         counted = parallel.map_ranges(runs, part)
         counted.append(counted_pairs(keys[specks_still], entry_of_specks_still))
         restore_transparent()
-        return MovedPairs.from_counted(counted, hist)
+        return counted
 
     def moved_pairs() -> MovedPairs:
         pixels, movable.pixels = movable.pixels, None  # let go of every small pixel once the moved ones are picked
@@ -105,8 +105,11 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
             clear = alpha == 0
             cleaned[clear] = renumber[indices[clear]]
 
-    if strong:  # most pixels moved: their pairs are counted as the map is made, on both cores, then the figures
-        fit = figures(cleaned_map_and_moved_pairs())
+    if strong:  # most pixels moved: their pairs are counted as the map is made, on both cores, then combined in
+        # the pool while the figures measure every color at its usual entry
+        counted = cleaned_map_and_counted_pairs()
+        with parallel.in_background(lambda: MovedPairs.from_counted(counted, hist)) as pairs_soon:
+            fit = figures(pairs_soon)
     else:
         with parallel.in_background(moved_pairs) as pairs_soon:
             # The figures here: CIEDE2000 uses the pool itself; the usual entries are measured meanwhile.
