@@ -97,8 +97,9 @@ def mean_delta_e(hist: histograms.Histogram, usual_entry: np.ndarray, palette: n
         kept = np.flatnonzero(hist.counts > moved.per_color)
         usual_delta = np.zeros(len(usual_lab), dtype=np.float32)
         usual_delta[kept] = ciede2000.between(hist.lab[kept], usual_lab[kept])
-    else:  # measured while the pairs are made
-        usual_delta = ciede2000.between(hist.lab, usual_lab)
+    else:  # measured on this core while the pool makes the pairs (a part handed to it would wait behind them)
+        with parallel.one_part():
+            usual_delta = ciede2000.between(hist.lab, usual_lab)
         moved = moved.result()
     moved_delta = _differences_of_pairs(hist.lab, palette_lab, moved)
     total = np.dot(usual_delta.astype(np.float64), hist.counts - moved.per_color)
