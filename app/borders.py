@@ -146,7 +146,7 @@ def _found(regions: Regions, keep: np.ndarray | None, first_run: int, last_run: 
     another index, are of different regions."""
     width = regions.shape[1]
     run_region = regions.run_region.astype(np.int64, copy=False)
-    beside = np.flatnonzero(regions.run_first[first_run:last_run] % width)
+    beside = _beside_another(regions.run_first[first_run:last_run], width)
     beside += first_run
     stacked = slice(*np.searchsorted(regions.upper_run, [first_run, last_run]))  # upper_run ascends
     hidden = not regions.visible.all()
@@ -159,6 +159,16 @@ def _found(regions: Regions, keep: np.ndarray | None, first_run: int, last_run: 
             keep_first &= shown
             keep_second &= shown
         yield first, second, length, keep_first, keep_second
+
+
+def _beside_another(run_first: np.ndarray, width: int) -> np.ndarray:
+    """Which of these runs (ascending first pixels) have another run before them in their row: all but those
+    that begin a row, since every row's first pixel begins a run (found by row, not by a remainder per run)."""
+    beside = np.ones(len(run_first), dtype=bool)
+    if len(run_first):
+        row_starts = np.arange(-(-int(run_first[0]) // width) * width, int(run_first[-1]) + 1, width)
+        beside[np.searchsorted(run_first, row_starts)] = False
+    return np.flatnonzero(beside)
 
 
 def _directed(found) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
