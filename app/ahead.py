@@ -18,6 +18,12 @@ beyond its cache entry: one photo waits for the thread at most (the latest asked
 held weakly, as is the one it works on between two steps. They are the values palette() would
 make (same keys, same draws), so every palette stays the same, and they are
 kept with the photo's histogram, as palette() keeps them.
+
+The same thread also begins the palette the page will ask for next after a
+photo's first one (find_ahead: the first k in CIELAB, which the page asks for at
+once so that switching the color space right after the first result is quick):
+as background work that gives way to any palette someone waits for, within the
+memory budget or not at all.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from app import clustering, histograms
-from app.fits import FitCache
+from app import budget, cancel, clustering, histograms, quantize, summary
+from app.fits import FitCache, FitKey
 
 # One thread for the worker, beside the requests: not in the k-means pool (app/parallel.py), whose
 # threads a palette someone waits for needs at once.
@@ -51,6 +57,42 @@ def make_ahead(hist: histograms.Histogram, fits: FitCache, max_k: int, around: i
         _next = (weakref.ref(hist), weakref.ref(fits), max_k)
     if not waiting:
         _thread.submit(_go_on).add_done_callback(_said)
+
+
+def background_fit(hist: histograms.Histogram, fits: FitCache, key: FitKey, delta_e: bool = False
+                   ) -> tuple[summary.PaletteFit, bool]:
+    """The fit of key as work nobody waits for (and whether it was kept): abandoned (cancel.Cancelled) once
+    someone waits for another palette of the photo, which then gets the photo's k-means lock within a step,
+    not after a whole k. Someone waiting for this very palette lets it finish; one who came first (the page
+    asks for the palette it fetched ahead when the user picks it) lets it start: it is the very work they
+    wait for, and giving way would throw away the head start."""
+    if fits.wanted_instead_of(key):
+        raise cancel.Cancelled()
+    k, color_space = key
+    return fits.get_or_make(key, lambda: quantize.find_palette(
+        hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e))
+
+
+def find_ahead(hist: histograms.Histogram, fits: FitCache, key: FitKey, memory: budget.Budget) -> None:
+    """Find the fit of key on the worker's thread as background work (background_fit), so that the request for
+    it, when it comes, finds it begun or made. Skipped when the memory budget has no room for it at once (it
+    neither waits nor makes caches give way), or when the photo has left the cache by the time the thread is free."""
+    _thread.submit(_find, weakref.ref(hist), weakref.ref(fits), key, memory).add_done_callback(_said)
+
+
+def _find(hist_ref, fits_ref, key: FitKey, memory: budget.Budget) -> None:
+    hist, fits = hist_ref(), fits_ref()
+    if hist is None or fits is None or fits.get(key) is not None:
+        return
+    needed = budget.histogram_request_bytes(hist.unique_colors)
+    if not memory.try_hold(needed):
+        return
+    try:
+        background_fit(hist, fits, key)
+    except cancel.Cancelled:
+        pass  # someone waits for another palette of the photo: theirs comes first
+    finally:
+        memory.release(needed)
 
 
 def waiting() -> int:

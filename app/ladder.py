@@ -26,7 +26,7 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from app import access_log, ahead, cancel, forms, pipeline, quantize, summary
+from app import access_log, ahead, cancel, forms, pipeline, summary
 from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("ladder", __name__)
@@ -74,6 +74,11 @@ def palettes() -> Response:
     if color_space == "rgb" and found and known_before:
         hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
         response.call_on_close(lambda: ahead.make_ahead(hist, fits, max_k, ks[0]))
+    # After the photo's first palette, the one the page asks for next (`then`), begun before that request comes.
+    then = values["then"]
+    if then not in ("none", color_space) and found and not known_before:
+        hist, fits, memory = photo.hist, photo.fits, current_app.extensions["memory_budget"]
+        response.call_on_close(lambda: ahead.find_ahead(hist, fits, (ks[0], then), memory))
     return response
 
 
@@ -88,12 +93,5 @@ def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tu
 
 def _background_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:
     """pipeline.kmeans_fit's palette, abandoned (cancel.Cancelled) once someone waits for another palette
-    of this photo: that request then gets the photo's k-means lock within a step, not after a whole k.
-    Someone waiting for this very palette lets it finish, and the batch stops after it; one who came first
-    (the page asks for the palette it fetched ahead when the user picks it) lets it start: it is the very work
-    they wait for, and giving way would throw away the batch's head start."""
-    fits, key = photo.fits, (k, color_space)
-    if fits.wanted_instead_of(key):
-        raise cancel.Cancelled()
-    return fits.get_or_make(key, lambda: quantize.find_palette(
-        photo.hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e))
+    of this photo (ahead.background_fit)."""
+    return ahead.background_fit(photo.hist, photo.fits, (k, color_space), delta_e)

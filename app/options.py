@@ -217,6 +217,10 @@ BACKGROUND = Option("background", "choice", "1: work fetched ahead, which nobody
 DELTA_E = Option("delta_e", "choice", "0: delta_e is null for palettes whose mean CIEDE2000 has not been measured yet "
                  "(rgb ones found by such a request): a palette only to draw with costs a third less at 12 MP. "
                  "Ask again with 1 for the figure, the one /api/quantize gives.", default="1", choices=("0", "1"))
+THEN = Option("then", "choice", "A color space the caller will ask for next, at the first of ks: once this answer "
+              "is sent, the server starts finding that palette in the background, as background=1 would (a photo's "
+              "first palette only). The page sends lab, so that switching the color space right after the first "
+              "result finds it begun.", default="none", choices=("none", *quantize.COLOR_SPACES))
 
 # The options each endpoint reads, in the order they are checked (all before the photo is decoded).
 # The form parsing (app/forms.py) and the OpenAPI document follow this.
@@ -226,7 +230,7 @@ ENDPOINTS: dict[str, tuple[Option, ...]] = {
     "/api/contact-sheet": (KS, COLOR_SPACE, DITHER, METHOD, TILE_SIDE),
     "/api/palette": (K, COLOR_SPACE, DITHER, METHOD, PALETTE_FORMAT, MIN_REGION),
     "/api/paint-by-number": (K, COLOR_SPACE, TEMPLATE_MIN_REGION, TEMPLATE_MIN_FONT, TEMPLATE_FORMAT),
-    "/api/palettes": (LADDER_KS, COLOR_SPACE, BACKGROUND, DELTA_E),
+    "/api/palettes": (LADDER_KS, COLOR_SPACE, BACKGROUND, DELTA_E, THEN),
 }
 # The command line's --options for recoloring (besides -k, and --ks and --palette-format of its other modes).
 COMMAND_LINE: tuple[Option, ...] = (IMAGE_FORMAT, COLOR_SPACE, DITHER, METHOD)

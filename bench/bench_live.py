@@ -157,6 +157,8 @@ class Figures:
     dither: list[float] = field(default_factory=list)
     space: list[float] = field(default_factory=list)
     space_no_rest: list[float] = field(default_factory=list)
+    space_no_rest_palette: list[float] = field(default_factory=list)  # the lab palette's last byte to its result on screen
+    space_no_rest_render: list[float] = field(default_factory=list)  # of which the preview worker's render
     cpu_per_move_cold: list[float] = field(default_factory=list)
     cpu_per_move_warm: list[float] = field(default_factory=list)
     ladder_s: list[float] = field(default_factory=list)
@@ -327,6 +329,15 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         ladder_started = time.perf_counter()
         cpu_started = worker_cpu(server)
         figures.space_no_rest.append(select(page, design, "color-space", "lab", design.want(16, "lab")))
+        if design.ladder:
+            lab = page.evaluate("""() => {
+                const painted = performance.getEntriesByName('kmeans:painted').filter((m) => m.detail.colorSpace === 'lab')[0];
+                const came = performance.getEntriesByName('kmeans:palettes').filter((m) => m.detail.colorSpace === 'lab')[0];
+                return painted && came ? [painted.startTime - came.startTime, painted.detail.received - painted.detail.sent] : null;
+            }""")
+            if lab:
+                figures.space_no_rest_palette.append(lab[0])
+                figures.space_no_rest_render.append(lab[1])
         select(page, design, "color-space", "rgb", design.want(16))
         step("color space with no rest")
         before = worker_cpu(server)
@@ -451,7 +462,9 @@ def main() -> None:
         ("  asked: drawing (worker)", "moves_cold_parts.drawing", "ms"),
         ("move, ladder done", "moves_warm", "ms"), ("drag: k painted of 63", "drag_painted", "n"),
         ("drag: release to 64", "drag_release", "ms"), ("dithering on", "dither", "ms"),
-        ("color space to lab, no rest", "space_no_rest", "ms"), ("color space to lab, 1 s rest", "space", "ms"),
+        ("color space to lab, no rest", "space_no_rest", "ms"),
+        ("  lab palette in to result on screen", "space_no_rest_palette", "ms"),
+        ("  of which drawing (worker)", "space_no_rest_render", "ms"), ("color space to lab, 1 s rest", "space", "ms"),
         ("server CPU/move, right after", "cpu_per_move_cold", "ms"),
         ("server CPU/move, ladder done", "cpu_per_move_warm", "ms"),
         ("ladder 2..64 complete", "ladder_s", "s"), ("ladder CPU", "ladder_cpu_s", "s"),

@@ -154,3 +154,58 @@ def test_palettes_found_while_the_work_ahead_runs_beside_them_are_those_made_wit
         for k in KS:
             assert np.array_equal(found[k].palette, plain[k].palette), k
             assert np.array_equal(found[k].labels, plain[k].labels), k
+
+
+def first_palette(client, **fields) -> str:
+    image = io.BytesIO()
+    Image.fromarray(noisy_image(seed=11, shape=(120, 160))).save(image, "PNG")
+    first = client.post("/api/palettes", data={"ks": "16", "background": "0", "delta_e": "0", **fields,
+                                               "image": (io.BytesIO(image.getvalue()), "photo.png")})
+    assert first.status_code == 200
+    image_id = first.get_json()["image_id"]
+    first.close()  # the answer sent: call_on_close
+    ahead._thread.submit(lambda: None).result()  # the worker's thread is done with what it was given
+    return image_id
+
+
+def cached_fits(client, image_id):
+    return client.application.extensions["photo_cache"].get(image_id).fits
+
+
+def test_after_a_photos_first_palette_the_palette_asked_next_is_begun_at_once_and_is_the_one_asked_for(client):
+    image_id = first_palette(client, then="lab")
+    found = cached_fits(client, image_id).get((16, "lab"))
+    assert found is not None  # found by the worker's thread, before anyone asked for it
+    asked = palettes(client, ks="16", color_space="lab", image_id=image_id).get_json()
+    assert asked["timings"]["found"] == 0  # the request took it from the cache
+    alone = quantize.find_palette(client.application.extensions["photo_cache"].get(image_id).hist, 16, "lab")
+    np.testing.assert_array_equal(found.palette, alone.palette)
+    np.testing.assert_array_equal(found.labels, alone.labels)
+
+
+def test_without_then_or_without_room_in_the_budget_nothing_is_begun(client):
+    assert cached_fits(client, first_palette(client)).get((16, "lab")) is None
+    memory = client.application.extensions["memory_budget"]
+    blocked, go_on = threading.Event(), threading.Event()
+    ahead._thread.submit(lambda: (blocked.set(), go_on.wait(10)))  # the thread busy while the photo comes in
+    blocked.wait(10)
+    image = io.BytesIO()
+    Image.fromarray(noisy_image(seed=12, shape=(120, 160))).save(image, "PNG")
+    first = client.post("/api/palettes", data={"ks": "16", "background": "0", "delta_e": "0", "then": "lab",
+                                               "image": (io.BytesIO(image.getvalue()), "photo.png")})
+    image_id = first.get_json()["image_id"]
+    first.close()
+    free = memory.limit - memory.ledger.used()
+    assert memory.try_hold(free)  # every byte left, once the request has let go of its own
+    try:
+        go_on.set()
+        ahead._thread.submit(lambda: None).result()
+    finally:
+        memory.release(free)
+    assert cached_fits(client, image_id).get((16, "lab")) is None
+
+
+def test_then_is_checked_like_every_field(client):
+    answer = client.post("/api/palettes", data={"ks": "16", "then": "hsv", "image_id": "0" * 64})
+    assert answer.status_code == 400
+    assert "then" in answer.get_json()["error"]["message"]

@@ -14,7 +14,7 @@ APP = Path(__file__).resolve().parents[1] / "app"
 CONFIG = settings.load({})
 TABLE = [options.K, options.COLOR_SPACE, options.DITHER, options.METHOD, options.IMAGE_FORMAT, options.MAX_SIDE,
          options.KS, options.TILE_SIDE, options.PALETTE_FORMAT, options.LADDER_KS, options.BACKGROUND, options.DELTA_E,
-         options.MIN_REGION, options.TEMPLATE_MIN_REGION, options.TEMPLATE_MIN_FONT, options.TEMPLATE_FORMAT]
+         options.THEN, options.MIN_REGION, options.TEMPLATE_MIN_REGION, options.TEMPLATE_MIN_FONT, options.TEMPLATE_FORMAT]
 
 
 def test_the_table_lists_every_option_of_every_endpoint():

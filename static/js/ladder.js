@@ -69,8 +69,11 @@ export class Ladder {
   async ask(k, colorSpace) {
     if (this.priority) return; // one at a time: its answer looks at the focus again
     this.priority = { k, colorSpace };
+    // The photo's first palette: the server begins the next color space's at once (the first background
+    // batch below asks for it), rather than once this answer is drawn.
+    const then = this.palettes.size ? undefined : SPACES.find((space) => space !== colorSpace);
     try {
-      await this.fetch([k], colorSpace);
+      await this.fetch([k], colorSpace, false, then);
     } catch (error) {
       if (!this.closed) this.onError(error, { k, colorSpace });
       return;
@@ -180,8 +183,9 @@ export class Ladder {
   }
 
   /** Ask for these palettes; resolves to how many came (a background batch may give way before the end). */
-  async fetch(ks, colorSpace, background = false) {
+  async fetch(ks, colorSpace, background = false, then = undefined) {
     const fields = { ks: ks.join(","), color_space: colorSpace, background: background ? 1 : 0, delta_e: 0 };
+    if (then) fields.then = then;
     const answer = await this.photo.post("/api/palettes", fields);
     if (this.closed) return 0;
     const { palettes, timings, unfinished, ...info } = answer;
