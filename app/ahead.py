@@ -44,9 +44,10 @@ _lock = threading.Lock()
 _next: tuple | None = None  # (weak histogram, weak fits, max_k): the one photo waiting for the thread
 
 
-def make_ahead(hist: histograms.Histogram, fits: FitCache, max_k: int, around: int) -> None:
+def make_ahead(hist: histograms.Histogram, fits: FitCache, max_k: int, around: int, nearest: int | None = None) -> None:
     """Go on with the photo's work ahead for k up to max_k, nearest `around` (the first k it was started for) first,
-    in the background while its fits are not busy, unless it is done. It takes the place of a photo still waiting."""
+    in the background while its fits are not busy, unless it is done; with `nearest`, for that many k only, for
+    now. It takes the place of a photo still waiting."""
     global _next
     state = hist.reuse(("ahead", "rgb", max_k), dict)
     if state.get("done"):
@@ -54,7 +55,7 @@ def make_ahead(hist: histograms.Histogram, fits: FitCache, max_k: int, around: i
     state.setdefault("around", around)
     with _lock:
         waiting = _next is not None
-        _next = (weakref.ref(hist), weakref.ref(fits), max_k)
+        _next = (weakref.ref(hist), weakref.ref(fits), max_k, nearest)
     if not waiting:
         _thread.submit(_go_on).add_done_callback(_said)
 
@@ -109,12 +110,12 @@ def _said(done: Future) -> None:
 def _go_on() -> None:
     global _next
     with _lock:
-        (hist_ref, fits_ref, max_k), _next = _next, None
+        (hist_ref, fits_ref, max_k, nearest), _next = _next, None
     hist = hist_ref()
     if hist is None:  # the photo left the cache meanwhile
         return
     state = hist.reuse(("ahead", "rgb", max_k), dict)
-    ks = clustering.rgb_ahead_ks(max_k, hist.unique_colors, state["around"])
+    ks = clustering.rgb_ahead_ks(max_k, hist.unique_colors, state["around"])[:nearest]
     del hist
     # Steps already made cost a lookup each: starting again from the first is cheaper than keeping a generator.
     # Between steps only weak references are held, so a photo that leaves the cache is let go (and the work ends),
@@ -131,4 +132,5 @@ def _go_on() -> None:
             if not more:
                 break
             step += 1
-    state["done"] = True
+    if nearest is None:
+        state["done"] = True

@@ -30,6 +30,8 @@ from app import access_log, ahead, cancel, forms, pipeline, summary
 from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("ladder", __name__)
+# The k made ahead right after a photo's first palette: its own, and the one on either side.
+FIRST_NEAREST = 3
 
 
 @bp.post("/api/palettes")
@@ -69,11 +71,14 @@ def palettes() -> Response:
         "unfinished": list(ks[len(answers):]),
         "timings": timings,
     })
-    # Once answered, the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py); not
-    # after the photo's first palette, while the page draws it and may switch the color space (both cores busy).
-    if color_space == "rgb" and found and known_before:
+    # Once answered, the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py). After
+    # the photo's first palette, for the k on either side of it only (a few ms: where a drag starts), then the
+    # head start below; the rest after a move (while the page draws the first result and may switch the color
+    # space, both cores are busy).
+    if color_space == "rgb" and found:
         hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
-        response.call_on_close(lambda: ahead.make_ahead(hist, fits, max_k, ks[0]))
+        nearest = None if known_before else FIRST_NEAREST
+        response.call_on_close(lambda: ahead.make_ahead(hist, fits, max_k, ks[0], nearest))
     # After the photo's first palette, the one the page asks for next (`then`), begun before that request comes.
     then = values["then"]
     if then not in ("none", color_space) and found and not known_before:

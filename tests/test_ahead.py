@@ -103,20 +103,27 @@ def palettes(client, **fields):
     return client.post("/api/palettes", data={"background": "0", "delta_e": "0", **fields})
 
 
-def test_the_ladder_starts_the_work_ahead_after_a_photos_second_rgb_palette_not_its_first(client):
+def test_after_a_photos_first_palette_the_ladder_makes_the_k_beside_it_ahead_and_the_rest_after_a_move(
+        client, monkeypatch):
+    stepped, real_step = set(), clustering.rgb_ahead_step
+    monkeypatch.setattr(clustering, "rgb_ahead_step", lambda hist, k, step, *rest: (
+        stepped.add(k), real_step(hist, k, step, *rest))[1])
     image = io.BytesIO()
     Image.fromarray(noisy_image(seed=9, shape=(160, 200))).save(image, "PNG")
     first = client.post("/api/palettes", data={"ks": "16", "background": "0", "delta_e": "0",
                                                "image": (io.BytesIO(image.getvalue()), "photo.png")})
     image_id = first.get_json()["image_id"]
     first.close()
-    palettes(client, ks="16", image_id=image_id).close()  # the first result asked again: found nothing
+    ahead._thread.submit(lambda: None).result()
+    assert stepped == {15, 16, 17}  # where a drag from the first result starts
+    assert not client.application.extensions["photo_cache"].get(image_id).hist._work[
+        ("ahead", "rgb", client.application.config["SLIDER_MAX_K"])].get("done")
     palettes(client, ks="16", color_space="lab", image_id=image_id).close()
     ahead._thread.submit(lambda: None).result()
-    assert not started(client, image_id)
-    palettes(client, ks="17", image_id=image_id).close()  # a move
+    assert stepped == {15, 16, 17}
+    palettes(client, ks="40", image_id=image_id).close()  # a move
     ahead._thread.submit(lambda: None).result()
-    assert started(client, image_id)
+    assert stepped == set(range(2, 65))
 
 
 def test_a_photo_that_leaves_the_cache_while_its_work_ahead_runs_is_let_go_after_the_step_in_hand(monkeypatch):
