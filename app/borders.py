@@ -47,6 +47,8 @@ def borders(regions: Regions, keep: np.ndarray, both_ways: bool = True) -> Borde
     come from the lower numbers: only the few kept regions that cross the
     middle have borders in both lists, and they are joined into the other.
     """
+    if keep.all() and regions.visible.all():  # a strong setting, often: every border both ways, nothing to pick
+        keep, both_ways = None, True
     run_count = len(regions.run_first)
     if run_count < 2 * _BORDER_RUNS:
         return _borders_of_runs(regions, keep, both_ways, 0, run_count)
@@ -97,7 +99,8 @@ def joined_borders(many: Borders, few: Borders, count: int) -> Borders:
                    np.insert(length, at[new], few.length[new]))
 
 
-def _borders_of_runs(regions: Regions, keep: np.ndarray, both_ways: bool, first_run: int, last_run: int) -> Borders:
+def _borders_of_runs(regions: Regions, keep: np.ndarray | None, both_ways: bool, first_run: int, last_run: int
+                     ) -> Borders:
     """The borders that runs first..last-1 have with the run before them and with the runs below them, grouped;
     each is packed straight into its key, with no list of sources, targets and lengths first.
 
@@ -108,9 +111,7 @@ def _borders_of_runs(regions: Regions, keep: np.ndarray, both_ways: bool, first_
     """
     number_bits, length_bits = _bits(regions.count - 1), _bits(regions.shape[1])  # a stretch is at most a row
     found = list(_found(regions, keep, first_run, last_run))
-    wanted_twice = sum(int(np.count_nonzero(keep_first & keep_second)) for _, _, _, keep_first, keep_second in found)
-    wanted = sum(int(np.count_nonzero(keep_first | keep_second)) for _, _, _, keep_first, keep_second in found)
-    once = both_ways or 2 * wanted_twice >= wanted
+    once = both_ways or _mostly_wanted_twice(found)
     parts = list(_undirected(found) if once else _directed(found))
     if 2 * number_bits + length_bits > 63:
         source, target, length = (np.concatenate(column) for column in zip(*(
@@ -130,27 +131,44 @@ def _borders_of_runs(regions: Regions, keep: np.ndarray, both_ways: bool, first_
     return _from_each_side(grouped, keep, both_ways, regions.count) if once else grouped
 
 
-def _found(regions: Regions, keep: np.ndarray, first_run: int, last_run: int
-           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]]:
+def _mostly_wanted_twice(found) -> bool:
+    """Whether half or more of the borders found are wanted from both sides."""
+    twice = sum(int(np.count_nonzero(keep_first & keep_second)) for *_, keep_first, keep_second in found)
+    return 2 * twice >= sum(int(np.count_nonzero(keep_first | keep_second)) for *_, keep_first, keep_second in found)
+
+
+def _found(regions: Regions, keep: np.ndarray | None, first_run: int, last_run: int
+           ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]]:
     """(first, second, length, keep_first, keep_second) of the borders that runs first_run..last_run-1 have with
     the run before them (length None: one pixel edge each) and with the runs below them, in two parts; regions as
-    int64, and whether `keep` holds for each side (never for a transparent region's borders). Two runs side by
-    side, or one above the other with another index, are of different regions."""
+    int64, and whether `keep` holds for each side (never for a transparent region's borders; None for both when
+    `keep` is None: every region kept, none transparent). Two runs side by side, or one above the other with
+    another index, are of different regions."""
     width = regions.shape[1]
     run_region = regions.run_region.astype(np.int64, copy=False)
-    beside = np.flatnonzero(regions.run_first[first_run:last_run] % width)
+    beside = _beside_another(regions.run_first[first_run:last_run], width)
     beside += first_run
     stacked = slice(*np.searchsorted(regions.upper_run, [first_run, last_run]))  # upper_run ascends
     hidden = not regions.visible.all()
     for first, second, length in ((run_region[beside - 1], run_region[beside], None),
                                   (run_region[regions.upper_run[stacked]], run_region[regions.lower_run[stacked]],
                                    regions.stacked_length[stacked])):
-        keep_first, keep_second = keep[first], keep[second]
+        keep_first, keep_second = (None, None) if keep is None else (keep[first], keep[second])
         if hidden:
             shown = regions.visible[first] & regions.visible[second]
             keep_first &= shown
             keep_second &= shown
         yield first, second, length, keep_first, keep_second
+
+
+def _beside_another(run_first: np.ndarray, width: int) -> np.ndarray:
+    """Which of these runs (ascending first pixels) have another run before them in their row: all but those
+    that begin a row, since every row's first pixel begins a run (found by row, not by a remainder per run)."""
+    beside = np.ones(len(run_first), dtype=bool)
+    if len(run_first):
+        row_starts = np.arange(-(-int(run_first[0]) // width) * width, int(run_first[-1]) + 1, width)
+        beside[np.searchsorted(run_first, row_starts)] = False
+    return np.flatnonzero(beside)
 
 
 def _directed(found) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
@@ -164,8 +182,8 @@ def _directed(found) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None
 def _undirected(found) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
     """(lower region, higher region, length) of the borders found where `keep` holds on a side."""
     for first, second, length, keep_first, keep_second in found:
-        kept = keep_first | keep_second
-        if not kept.all():  # at a strong setting every region is kept: nothing to pick
+        kept = None if keep_first is None else keep_first | keep_second
+        if kept is not None and not kept.all():  # at a strong setting every region is kept: nothing to pick
             chosen = np.flatnonzero(kept)
             first, second, length = first[chosen], second[chosen], None if length is None else length[chosen]
         yield np.minimum(first, second), np.maximum(first, second), length

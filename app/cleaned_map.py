@@ -48,26 +48,37 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
     flat = cleaned.reshape(-1)
 
     def entry_of_run() -> np.ndarray:
-        return renumber[final_index[regions.run_region]]
+        return renumber[final_index][regions.run_region]  # renumbered a region at a time: fewer, and bytes
 
     def fill(entries: np.ndarray, first: int, last: int) -> tuple[int, int]:
         """Runs first..last-1 of the cleaned map take their `entries`; where those runs lie in it."""
-        begin, end = (int(run_first[run]) if run < runs else flat.size for run in (first, last))
+        begin, end = placed(first, last)
         flat[begin:end] = np.repeat(entries[first:last], run_lengths[first:last])
         return begin, end
+
+    def placed(first: int, last: int) -> tuple[int, int]:
+        return tuple(int(run_first[run]) if run < runs else flat.size for run in (first, last))
 
     # The specks moved too: those in a region that moved are among its pixels, the others are added.
     speck_region = regions.run_region[np.searchsorted(regions.run_first, specks.position, side="right") - 1]
     still = ~moved_region[speck_region]
     specks_still, entry_of_specks_still = specks.position[still], renumber[final_index[speck_region[still]]]
 
-    def cleaned_map_and_moved_pairs() -> MovedPairs:
+    def cleaned_map_and_counted_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
         # Each core makes the map of half of the runs and counts the pairs of their moved pixels meanwhile.
         entries, moved_run = entry_of_run(), moved_region[regions.run_region]
+        # Under 128 entries a run's entry and whether it moved go in one byte, the top bit: one repeat a pixel.
+        tagged = entries | (moved_run.view(np.uint8) << 7) if len(refit.palette) <= _TAGGED_ENTRIES else None
 
         def part(first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
-            begin, end = fill(entries, first, last)
-            listed = np.repeat(moved_run[first:last], run_lengths[first:last])
+            if tagged is None:
+                begin, end = fill(entries, first, last)
+                listed = np.repeat(moved_run[first:last], run_lengths[first:last])
+            else:
+                begin, end = placed(first, last)
+                both = np.repeat(tagged[first:last], run_lengths[first:last])
+                np.bitwise_and(both, 0x7F, out=flat[begin:end])
+                listed = both > 0x7F
             # A mask picks faster than compress(); the moved pixels' entries are read from the map just made,
             # and the pairs are made in the picked keys' place.
             return counted_pairs(keys[begin:end][listed], flat[begin:end][listed], keys_owned=True)
@@ -75,7 +86,7 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
         counted = parallel.map_ranges(runs, part)
         counted.append(counted_pairs(keys[specks_still], entry_of_specks_still))
         restore_transparent()
-        return MovedPairs.from_counted(counted, hist)
+        return counted
 
     def moved_pairs() -> MovedPairs:
         pixels, movable.pixels = movable.pixels, None  # let go of every small pixel once the moved ones are picked
@@ -105,10 +116,17 @@ def cleaned_map_and_figures(indices: np.ndarray, alpha: np.ndarray | None, regio
             clear = alpha == 0
             cleaned[clear] = renumber[indices[clear]]
 
-    if strong:  # most pixels moved: their pairs are counted as the map is made, on both cores, then the figures
-        fit = figures(cleaned_map_and_moved_pairs())
+    if strong:  # most pixels moved: their pairs are counted as the map is made, on both cores, then combined in
+        # the pool while the figures measure every color at its usual entry
+        counted = cleaned_map_and_counted_pairs()
+        with parallel.in_background(lambda: MovedPairs.from_counted(counted, hist)) as pairs_soon:
+            fit = figures(pairs_soon)
     else:
         with parallel.in_background(moved_pairs) as pairs_soon:
             # The figures here: CIEDE2000 uses the pool itself; the usual entries are measured meanwhile.
             fit, _ = parallel.side_by_side(lambda: figures(pairs_soon), cleaned_map)
     return cleaned, fit
+
+
+# Up to this many entries, a run's entry and whether it moved share one byte as the strong setting's map is made.
+_TAGGED_ENTRIES = 128

@@ -181,7 +181,10 @@ def _index_map(indices, shape: tuple[int, int], with_starts: bool) -> tuple[np.n
     def rows(first: int, last: int) -> None:
         for top in range(first, last, _BLOCK_ROWS):
             block = made[top:min(top + _BLOCK_ROWS, last)]
-            block[:] = indices[top:top + len(block)]
+            if hasattr(indices, "rows_into"):  # the pipeline's lookup, read straight into place
+                indices.rows_into(top, block)
+            else:
+                block[:] = indices[top:top + len(block)]
             if with_starts:
                 np.not_equal(block[:, 1:], block[:, :-1], out=starts[top:top + len(block), 1:])
 

@@ -89,9 +89,9 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         others = np.ones(len(source), dtype=bool)
         others[alone] = False
         source, target, length = source[others], target[others], length[others]
+        runs = BorderRuns.of(source)
     rounds = 0
     while len(source):  # every source is a group under min_region
-        runs = BorderRuns.of(source)
         chooser = source[runs.starts]
         # A long list is worked in two halves of its choosers side by side, one per core.
         halves = [0, len(chooser) // 2, len(chooser)] if len(source) >= _HALVES_ENTRIES else [0, len(chooser)]
@@ -173,6 +173,7 @@ def merge_small_regions(regions: Regions, sums: np.ndarray, graph: Borders, pale
         parts = parallel.side_by_side(*(partial(regrouped, first, last) for first, last in zip(halves[:-1], halves[1:])))
         graph = parts[0] if len(parts) == 1 else seamed(*parts, int(chooser[halves[1]]), count)
         source, target, length = graph.source, graph.target, graph.length
+        runs = BorderRuns.of(source)
     root = parent
     while not np.array_equal(root[root], root):
         root = root[root]

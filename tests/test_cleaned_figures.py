@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app import ciede2000, cleaning, colorspace, histograms
-from app.cleaned_figures import MovedPairs, counted_pairs
+from app.cleaned_figures import MovedPairs, counted_pairs, mean_delta_e
 from testsupport.cleaning_maps import PROPERTY, images, kmeans_map
 
 
@@ -49,3 +51,18 @@ def test_moved_pairs_counted_in_parts_are_those_counted_at_once(pixels, k, cut):
     for name in ("colors", "entries", "counts", "per_color"):
         assert np.array_equal(getattr(whole, name), getattr(parts, name))
         assert getattr(whole, name).dtype == getattr(parts, name).dtype
+
+
+@PROPERTY
+@given(pixels=images(), k=st.integers(2, 12), moved_share=st.floats(0, 1))
+def test_mean_delta_e_is_the_same_number_from_the_pairs_or_their_future(pixels, k, moved_share):
+    # Given the pairs, colors whose every pixel moved are skipped at their usual entry; given a future (the strong
+    # setting's pairs being combined), every color is measured meanwhile. Either way the same bytes.
+    fit, indices, hist = kmeans_map(pixels, k)
+    keys = histograms.pack(pixels.reshape(-1, 3))
+    moving = int(moved_share * len(keys))
+    entries = (np.asarray(indices[:]).ravel()[:moving] + 1) % len(fit.palette)
+    pairs = MovedPairs.of(keys[:moving], entries, hist)
+    soon = Future()
+    soon.set_result(pairs)
+    assert mean_delta_e(hist, fit.labels, fit.palette, pairs) == mean_delta_e(hist, fit.labels, fit.palette, soon)

@@ -143,6 +143,25 @@ def test_a_map_read_from_a_lookup_row_by_row_cleans_as_the_array_does(monkeypatc
     assert from_lookup.result.psnr == from_array.result.psnr and from_lookup.regions_after == from_array.regions_after
 
 
+@pytest.mark.parametrize("min_region", [40, 10**6])
+def test_a_strong_setting_makes_the_same_map_and_figures_with_or_without_tagged_runs(monkeypatch, min_region):
+    # Up to 128 entries a run's entry and whether it moved share a byte as the map is made (cleaned_map.py);
+    # above, two arrays: forced here on a small palette, both must give the same bytes.
+    from app import cleaned_map
+
+    rng = np.random.default_rng(8)
+    pixels = np.kron(rng.integers(0, 256, (12, 10, 3)), np.ones((5, 5, 1))).astype(np.uint8)
+    pixels = np.clip(pixels.astype(int) + rng.normal(0, 40, pixels.shape), 0, 255).astype(np.uint8)
+    fit, indices, hist = kmeans_map(pixels, 8)
+    keys = histograms.pack(pixels)
+    tagged = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, keys, fit.labels)
+    monkeypatch.setattr(cleaned_map, "_TAGGED_ENTRIES", 0)
+    untagged = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, keys, fit.labels)
+    assert np.array_equal(tagged.indices, untagged.indices)
+    assert np.array_equal(tagged.result.palette, untagged.result.palette)
+    assert (tagged.result.psnr, tagged.result.delta_e) == (untagged.result.psnr, untagged.result.delta_e)
+
+
 def region_depths(indices: np.ndarray) -> list[float]:
     """Each region's largest distance from a pixel to its border (image edge included), one region at a time."""
     depths = []
