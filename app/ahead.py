@@ -19,9 +19,6 @@ beyond its cache entry: one photo waits for the thread at most (the latest asked
 held weakly, as is the one it works on between two steps. They are the values palette() would
 make (same keys, same draws), so every palette stays the same, and they are
 kept with the photo's histogram, as palette() keeps them.
-
-Palettes found in the background (background_fit, for the page's batches and for
-find_early) say their palette as soon as it is chosen, for early=1 requests.
 """
 
 from __future__ import annotations
@@ -31,15 +28,15 @@ import threading
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from app import budget, cancel, clustering, histograms, quantize, summary
-from app.fits import FitCache, FitKey
+from app import clustering, histograms
+from app.fits import FitCache
 
 # One thread for the worker, beside the requests: not in the k-means pool (app/parallel.py), whose
 # threads a palette someone waits for needs at once.
 _thread = ThreadPoolExecutor(1, thread_name_prefix="kmeans-ahead")
 log = logging.getLogger("kmeans_filter.ahead")
 _lock = threading.Lock()
-_next: tuple | None = None  # (weak histogram, weak fits, max_k): the one photo waiting for the thread
+_next: tuple | None = None  # (weak histogram, weak fits, max_k, nearest): the one photo waiting for the thread
 
 
 def make_ahead(hist: histograms.Histogram, fits: FitCache, max_k: int, around: int, nearest: int | None = None) -> None:
@@ -56,48 +53,6 @@ def make_ahead(hist: histograms.Histogram, fits: FitCache, max_k: int, around: i
         _next = (weakref.ref(hist), weakref.ref(fits), max_k, nearest)
     if not waiting:
         _thread.submit(_go_on).add_done_callback(_said)
-
-
-def background_fit(hist: histograms.Histogram, fits: FitCache, key: FitKey, delta_e: bool = False
-                   ) -> tuple[summary.PaletteFit, bool]:
-    """The fit of key as work nobody waits for (and whether it was kept): abandoned (cancel.Cancelled) once
-    someone waits for another palette of the photo, which then gets the photo's k-means lock within a step,
-    not after a whole k. Someone waiting for this very palette lets it finish; one who came first (the page
-    asks for the palette it fetched ahead when the user picks it) lets it start: it is the very work they
-    wait for, and giving way would throw away what it has done."""
-    if fits.wanted_instead_of(key):
-        raise cancel.Cancelled()
-    k, color_space = key
-    # It says its palette as soon as it is chosen (FitCache.early_palette): the page can draw while the figures are made.
-    return fits.get_or_make(key, lambda chosen: quantize.find_palette(
-        hist, k, color_space, cancelled=lambda: fits.wanted_instead_of(key), measure_delta_e=delta_e, chosen=chosen),
-        announce=True)
-
-
-def find_early(hist: histograms.Histogram, fits: FitCache, key: FitKey, memory: budget.Budget) -> None:
-    """Begin the fit of key on a thread of its own for someone waiting for its palette early (app/ladder.py), unless
-    one runs or is expected (FitCache.expect: one such thread per photo at a time): as background work that says
-    its palette once chosen (background_fit), within the memory budget or not at all. The waiter, answered then,
-    goes; the fit goes on to its figures and is kept, unless someone waits for another palette of the photo."""
-    needed = budget.histogram_request_bytes(hist.unique_colors)
-    if not memory.try_hold(needed):
-        return
-    if not fits.expect(key):
-        memory.release(needed)
-        return
-
-    def run() -> None:
-        try:
-            background_fit(hist, fits, key)
-        except cancel.Cancelled:
-            pass  # someone waits for another palette of the photo: the waiter finds this one itself
-        except Exception:
-            log.exception("early fit failed")
-        finally:
-            fits.unexpect(key)
-            memory.release(needed)
-
-    threading.Thread(target=run, name="kmeans-early", daemon=True).start()
 
 
 def waiting() -> int:

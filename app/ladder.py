@@ -12,7 +12,7 @@ With early=1, a lab or oklab palette not found yet is answered as soon as its
 fit has chosen it, without its figures (figures false): the page draws it
 while the server assigns every color and measures. The fit is the one running
 in the background (a background batch's), or one begun for it on a thread of
-its own (ahead.find_early), background work too, which goes on to the figures
+its own (background_fits.find_early), background work too, which goes on to the figures
 and keeps the fit. The background answer, or asking again, brings the figures
 of the same colors.
 
@@ -35,7 +35,7 @@ import time
 import numpy as np
 from flask import Blueprint, Response, current_app, jsonify
 
-from app import access_log, ahead, cancel, forms, pipeline, summary
+from app import access_log, ahead, background_fits, cancel, forms, pipeline, summary
 from app.photos import Photo, count_fits, read_photo
 
 bp = Blueprint("ladder", __name__)
@@ -59,9 +59,10 @@ def palettes() -> Response:
     for k in ks:
         try:
             if early and (palette := _early_palette(photo, k, color_space)) is not None:
-                answers.append({"k": k, **_without_figures(palette)})
+                answers.append({"k": k, **pipeline.early_summary(palette)})
                 continue
-            fit, kept = (_background_fit if background else _foreground_fit)(photo, k, color_space, delta_e)
+            fit, kept = (background_fits.background_fit(photo.hist, photo.fits, (k, color_space), delta_e) if background
+                         else _foreground_fit(photo, k, color_space, delta_e))
         except cancel.Cancelled:
             break
         found += not kept
@@ -107,23 +108,12 @@ def _foreground_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tu
 def _early_palette(photo: Photo, k: int, color_space: str) -> np.ndarray | None:
     """The palette of (k, color_space) as soon as the background fit for it chose it (app/fits.py), while waited
     for (other background work gives way): the one running (a background batch's), else one begun now
-    (ahead.find_early). None when none could run or it ended without (found meanwhile, failed, cancelled, no room
-    in the memory budget): then it is found as without early."""
+    (background_fits.find_early). None when none could run or it ended without (found meanwhile, failed, cancelled,
+    no room): then it is found as without early."""
     key = (k, color_space)
     with photo.fits.foreground(key):
         if photo.fits.get(key) is None:
-            ahead.find_early(photo.hist, photo.fits, key, current_app.extensions["memory_budget"])
+            cache = current_app.extensions["photo_cache"]
+            background_fits.find_early(photo.hist, photo.fits, key, current_app.extensions["memory_budget"],
+                                       lambda: cache.recount(photo.token, photo.nbytes))
         return photo.fits.early_palette(key)
-
-
-def _without_figures(palette: np.ndarray) -> dict:
-    """An answer's entry for a palette whose fit is not complete: its colors, the figures null (figures false)."""
-    hexes = ["#%02x%02x%02x" % tuple(int(v) for v in row) for row in palette]
-    return {"colors": len(hexes), "palette": [{"hex": h, "share": None} for h in hexes], "psnr": None,
-            "delta_e": None, "figures": False}
-
-
-def _background_fit(photo: Photo, k: int, color_space: str, delta_e: bool) -> tuple[summary.PaletteFit, bool]:
-    """pipeline.kmeans_fit's palette, abandoned (cancel.Cancelled) once someone waits for another palette
-    of this photo (ahead.background_fit)."""
-    return ahead.background_fit(photo.hist, photo.fits, (k, color_space), delta_e)

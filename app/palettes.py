@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from app import pipeline
+from app import pipeline, summary
 
 FORMATS = ("json", "css", "gpl", "png")
 MIME_TYPES = {
@@ -40,7 +40,7 @@ class Palette:
 
     @property
     def hex_codes(self) -> list[str]:
-        return ["#%02x%02x%02x" % tuple(int(v) for v in row) for row in self.colors]
+        return summary.hex_codes(self.colors)
 
 
 def palette_of(prepared: pipeline.Prepared, options: pipeline.Options) -> Palette:

@@ -262,6 +262,14 @@ def fit_summary(fit: summary.PaletteFit, delta_e: bool = True) -> dict:
     }
 
 
+def early_summary(palette: np.ndarray) -> dict:
+    """fit_summary's entry for a palette chosen before its fit is complete (POST /api/palettes early=1): its
+    colors, in no particular order, the figures null and figures false."""
+    hexes = summary.hex_codes(palette)
+    return {"colors": len(hexes), "palette": [{"hex": h, "share": None} for h in hexes], "psnr": None,
+            "delta_e": None, "figures": False}
+
+
 def dithered(decoded: imaging.Decoded, hist: histograms.Histogram, palette: np.ndarray
              ) -> tuple[summary.PaletteFit, np.ndarray]:
     """Floyd-Steinberg onto the palette, and the figures of that map (decoded may be a shrunk copy)."""

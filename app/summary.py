@@ -54,7 +54,12 @@ class PaletteFit:
         return self._delta_e is not None
 
     def hex_codes(self) -> list[str]:
-        return ["#%02x%02x%02x" % tuple(int(v) for v in row) for row in self.palette]
+        return hex_codes(self.palette)
+
+
+def hex_codes(palette: np.ndarray) -> list[str]:
+    """#rrggbb of each row of an (m, 3) uint8 palette."""
+    return ["#%02x%02x%02x" % tuple(int(v) for v in row) for row in palette]
 
 
 def summarize(

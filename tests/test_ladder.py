@@ -12,7 +12,7 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from app import ahead, create_app, histograms, pipeline, quantize
+from app import background_fits, create_app, histograms, pipeline, quantize
 from app.cache import PhotoCache
 from app.fits import FitCache, fit_nbytes
 
@@ -288,6 +288,8 @@ def test_early_answers_the_background_fits_palette_once_chosen_and_its_figures_f
         return real(*args, chosen=said if chosen else None, **kwargs)
 
     monkeypatch.setattr(quantize, "find_palette", find_palette_pausing_once_chosen)
+    expected, real_expect = [], fits.expect
+    monkeypatch.setattr(fits, "expect", lambda key: expected.append(real_expect(key)) or expected[-1])
     answers = []
     batch = threading.Thread(target=lambda: answers.append(
         ladder(app.test_client(), image_id=token, ks="5", color_space="lab", background="1").get_json()))
@@ -300,15 +302,17 @@ def test_early_answers_the_background_fits_palette_once_chosen_and_its_figures_f
     assert entry["figures"] is False and entry["psnr"] is None and entry["delta_e"] is None
     assert all(color["share"] is None for color in entry["palette"]) and entry["colors"] == len(entry["palette"])
     assert hex_set(entry) == hex_set(full) and full["colors"] == entry["colors"] and "figures" not in full
-    assert calls == [(5, "lab")]  # the early answer started no fit of its own
+    assert expected == [False] and calls == [(5, "lab")]  # the early answer began no fit of its own
     again = ladder(client, image_id=token, ks="5", color_space="lab", early="1").get_json()["palettes"][0]
     assert again == full  # the fit has landed: early or not, the full answer
     assert calls == [(5, "lab")] and not fits.busy
 
 
 def test_early_without_a_fit_running_begins_one_that_says_its_palette_and_keeps_the_fit(app, client, monkeypatch):
+    cache = app.extensions["photo_cache"]
     token = ladder(client, photo_bytes(shape=(60, 80), seed=9), ks="2").get_json()["image_id"]
-    fits = app.extensions["photo_cache"].get(token).prepared.fits
+    prepared = cache.get(token).prepared
+    fits = prepared.fits
     go_on, calls = threading.Event(), []
     real = quantize.find_palette
 
@@ -324,6 +328,7 @@ def test_early_without_a_fit_running_begins_one_that_says_its_palette_and_keeps_
     go_on.set()
     early_fit.join(10)
     assert fits.get((5, "lab")) is not None and fits.early_palette((5, "lab")) is None  # kept; nothing waits
+    assert cache.nbytes == prepared.nbytes  # and counted in the photo's cache entry
     full = ladder(client, image_id=token, ks="5", color_space="lab", early="1").get_json()["palettes"][0]
     assert "figures" not in full and hex_set(full) == hex_set(entry) and calls == [(5, "lab")]
     assert fits.expect((6, "lab")) and not fits.expect((7, "lab"))  # the next one may begin, ended by unexpect
@@ -359,9 +364,10 @@ def made_fit(colors: np.ndarray) -> pipeline.summary.PaletteFit:
 def test_fit_cache_tells_early_waiters_the_chosen_palette_and_lets_none_hang(ending):
     fits, key = FitCache(), (2, "lab")
     fit = made_fit(np.array([[0, 0, 0], [10, 10, 10], [250, 250, 250], [240, 240, 240]], dtype=np.uint8))
-    chosen_said, go_on, heard = threading.Event(), threading.Event(), []
+    began, chosen_said, go_on, heard = threading.Event(), threading.Event(), threading.Event(), []
 
     def make(chosen):
+        began.set()
         if ending == "lands":
             chosen(fit.palette[::-1])
             chosen_said.set()
@@ -378,8 +384,12 @@ def test_fit_cache_tells_early_waiters_the_chosen_palette_and_lets_none_hang(end
 
     maker = threading.Thread(target=run)
     maker.start()
+    assert began.wait(10)  # the fit runs: a waiter waits for it
     waiter = threading.Thread(target=lambda: heard.append(fits.early_palette(key)))
     waiter.start()
+    if ending == "fails":
+        waiter.join(0.2)
+        assert waiter.is_alive() and not heard  # still waiting while the fit runs
     if ending == "lands":
         assert chosen_said.wait(10)
         waiter.join(10)
@@ -413,10 +423,25 @@ def test_an_early_fit_begins_only_within_the_memory_budget(app, client):
     free = memory.limit - memory.ledger.used()
     assert memory.try_hold(free)  # every byte left: no room for a fit beside the request
     try:
-        ahead.find_early(prepared.hist, prepared.fits, (3, "lab"), memory)
+        background_fits.find_early(prepared.hist, prepared.fits, (3, "lab"), memory, count=lambda: None)
         assert not any(thread.name == "kmeans-early" for thread in threading.enumerate())
         assert prepared.fits.early_palette((3, "lab")) is None  # nothing expected: no waiter would wait
     finally:
         memory.release(free)
     assert prepared.fits.expect((3, "lab"))  # and nothing was left counted as expected
+    prepared.fits.unexpect((3, "lab"))
+
+
+def test_early_fits_are_bounded_over_every_photo(app, client, monkeypatch):
+    token = ladder(client, photo_bytes(seed=12), ks="2").get_json()["image_id"]
+    prepared = app.extensions["photo_cache"].get(token).prepared
+    slots = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(background_fits, "_early_fits", slots)
+    assert slots.acquire(blocking=False)  # another photo's early fit runs
+    background_fits.find_early(prepared.hist, prepared.fits, (3, "lab"), app.extensions["memory_budget"],
+                               count=lambda: None)
+    assert not any(thread.name == "kmeans-early" for thread in threading.enumerate())
+    assert prepared.fits.early_palette((3, "lab")) is None  # nothing begun: the waiter finds it itself
+    slots.release()
+    assert prepared.fits.expect((3, "lab"))  # nothing was left counted as expected
     prepared.fits.unexpect((3, "lab"))
