@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
@@ -11,9 +10,10 @@ if TYPE_CHECKING:
 # Nothing of weight at the top: `python -m app` (the command line) imports this package too,
 # and has no use for Flask.
 FORM_ROOM_BYTES = 64 * 2**10  # multipart boundaries, part headers and the option fields
-# A worker's threads take turns at the GIL: a palette's steps side by side on the pool (app/parallel.py), a
+# A server worker's threads take turns at the GIL: a palette's steps side by side on the pool (app/parallel.py), a
 # request beside another photo's work, the work ahead. Most of their calls let go of it for short numpy loops;
-# at Python's default switch interval (5 ms) a thread that wants it back may wait that long each time.
+# at Python's default switch interval (5 ms) a thread that wants it back may wait that long each time
+# (gunicorn.conf.py sets it in each worker; Olympus 12 MP lab switch p50 387 -> 330 ms, bench_live).
 REQUEST_SWITCH_SECONDS = 0.0005
 
 
@@ -27,7 +27,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Each gunicorn worker creates its app once it has forked, before its first request:
     # that request must not pay for importing scikit-learn.
     libraries.preload()
-    sys.setswitchinterval(REQUEST_SWITCH_SECONDS)
 
     app = Flask(__name__, template_folder="../templates", static_folder="../static")
     app.request_class = InMemoryRequest

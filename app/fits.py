@@ -41,7 +41,7 @@ class FitCache:
         # Fits in progress (or about to begin: expect) that say their palette once it is chosen (get_or_make with
         # announce), and those palettes (k rows each, dropped as the fit lands or fails): for early_palette's waiters.
         self._announcing: Counter[FitKey] = Counter()
-        self._expected = False  # a fit begun for an early waiter (ahead.find_early) has not ended: one at a time
+        self._expected = False  # a fit begun for an early waiter (background_fits.find_early) has not ended: one at a time
         self._chosen: dict[FitKey, np.ndarray] = {}
         self._changed = threading.Condition(self._lock)
         self._waiting: Counter[FitKey] = Counter()  # fits someone is waiting for on this photo, not found yet
@@ -129,7 +129,7 @@ class FitCache:
         return fit, False
 
     def expect(self, key: FitKey) -> bool:
-        """Count key's fit as announcing before the thread that makes it gets there (ahead.find_early), so that a
+        """Count key's fit as announcing before the thread that makes it gets there (background_fits.find_early), so that a
         waiter waits for it; False, nothing counted, when the fit is here, one announcing runs, or one expected for
         an early waiter has not ended (one at a time per photo). Each True is ended by unexpect."""
         with self._lock:

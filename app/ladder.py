@@ -53,13 +53,14 @@ def palettes() -> Response:
     access_log.note(photo.pixels, f"{ks[0]}..{ks[-1]}" if len(ks) > 1 else ks[0])
     start = time.perf_counter()
     known_before = len(photo.fits)
-    answers, found = [], 0
+    answers, found, early_answers = [], 0, 0
     # A background batch (the page fetching ahead) gives way as soon as someone waits for another palette
     # not found yet on this photo, even in the middle of a k; the page asks again for the rest later.
     for k in ks:
         try:
             if early and (palette := _early_palette(photo, k, color_space)) is not None:
                 answers.append({"k": k, **pipeline.early_summary(palette)})
+                early_answers += 1
                 continue
             fit, kept = (background_fits.background_fit(photo.hist, photo.fits, (k, color_space), delta_e) if background
                          else _foreground_fit(photo, k, color_space, delta_e))
@@ -71,7 +72,7 @@ def palettes() -> Response:
         count_fits(photo)
     facts = photo.facts
     timings = {"quantize_ms": round((time.perf_counter() - start) * 1000, 1), "found": found,
-               "cached": len(answers) - found}
+               "early": early_answers, "cached": len(answers) - found - early_answers}
     if photo.uploaded:  # decoded and counted by this request: how long that took, for the page's first wait
         timings.update(photo.prepared.timings)
     response = jsonify({

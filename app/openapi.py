@@ -132,7 +132,8 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
                 "Swatch": {"type": "object", "properties": {
                     "hex": {"type": "string", "pattern": "^#[0-9a-f]{6}$"},
-                    "share": {"type": "number", "description": "Fraction of visible pixels."}}},
+                    "share": {"type": ["number", "null"], "description": "Fraction of visible pixels; null in a "
+                              "palette /api/palettes answered early (figures false)."}}},
                 "Curve": {"type": "object", "required": ["points", "suggested_k", "image_id"], "properties": {
                     "points": {"type": "array", "minItems": 31, "maxItems": 31, "items": {
                         "type": "object", "required": ["k", "psnr", "delta_e"], "properties": {
@@ -153,13 +154,17 @@ def openapi_document(config: Mapping[str, Any]) -> dict[str, Any]:
                                  "required": ["k", "colors", "palette", "psnr", "delta_e"], "properties": {
                         "k": {"type": "integer"}, "colors": {"type": "integer", "description": "At most k."},
                         "palette": {"type": "array", "items": {"$ref": "#/components/schemas/Swatch"}},
-                        "psnr": {"type": ["number", "null"], "description": "dB; null when identical."},
+                        "psnr": {"type": ["number", "null"], "description": "dB; null when identical, or early."},
                         "delta_e": {"type": ["number", "null"], "description": "Mean CIEDE2000 against the original; "
-                                    "null with delta_e=0 when not measured yet."}}}},
+                                    "null with delta_e=0 when not measured yet, or early."},
+                        "figures": {"type": "boolean", "enum": [False], "description": "Only in a palette answered "
+                                    "early (early=1): its final colors in no particular order, before its shares, "
+                                    "psnr and delta_e are measured. Ask again for them."}}}},
                     "unfinished": {"type": "array", "items": {"type": "integer"},
                                    "description": "ks a background request left for later (empty otherwise)."},
                     "timings": {"type": "object", "description": "quantize_ms; found: palettes clustered now; "
-                                                                 "cached: palettes kept from before."}}},
+                                                                 "early: palettes answered early; cached: palettes "
+                                                                 "kept from before."}}},
                 "PaletteFile": {"type": "object", "required": ["k", "colors"], "properties": {
                     "k": {"type": "integer"},
                     "colors": {"type": "array", "items": {"type": "object", "properties": {

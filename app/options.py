@@ -221,7 +221,8 @@ EARLY = Option("early", "choice", "1: a lab or oklab palette not found yet is an
                "chosen, before its figures are measured: shares, psnr and delta_e null and figures false (the colors "
                "are the final ones; its fit goes on in the background: ask again for the figures). The full answer "
                "when the fit is found meanwhile, or cannot run beside the request (one such fit per photo at a time, "
-               "within the memory budget).", default="0", choices=("0", "1"))
+               "within the memory budget). Ignored for rgb palettes and with background=1.", default="0",
+               choices=("0", "1"))
 
 # The options each endpoint reads, in the order they are checked (all before the photo is decoded).
 # The form parsing (app/forms.py) and the OpenAPI document follow this.

@@ -51,9 +51,11 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int,
 
     chosen, when given, is told the final palette as soon as it is known:
     mostly before every color is assigned to it (a third of the time, at
-    12 MP), which only the figures need.
+    12 MP), which only the figures need. Every fit in the background is given
+    one (someone may come to wait for it early), and then judges the median
+    steps before it assigns every color, not beside it (~3 ms more at 12 MP).
     """
-    listened, chosen = chosen is not None, chosen or (lambda palette: None)
+    says_early, chosen = chosen is not None, chosen or (lambda palette: None)
     # The RGB competitor needs none of the photo's CIELAB: it starts at once, on the pool, while this thread
     # converts the colors and bins them in CIELAB (a photo's first palette in this space), and it holds the
     # GIL for its MiniBatchKMeans while that conversion, mostly numpy, does not. Only its score waits for the bins.
@@ -104,7 +106,7 @@ def fit(hist: histograms.Histogram, k: int, color_space: str, seed: int,
     def assign_median() -> tuple[np.ndarray, np.ndarray]:
         return perceptual_match.nearest_perceptual(hist.lab, median, grid=hist.lattice("lab"))
 
-    if listened:  # someone may wait for the palette (FitCache.early_palette): the judge first, on both cores
+    if says_early:  # someone may wait for the palette (FitCache.early_palette): the judge first, on both cores
         after = judge_median()
         labels, differences = assign_median()
     else:  # every color is assigned to the median palette whatever the judging bins say, so both run at once

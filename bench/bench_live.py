@@ -331,12 +331,17 @@ def session(browser, base: str, server: subprocess.Popen, design: Design, photo:
         cpu_started = worker_cpu(server)
         figures.space_no_rest.append(select(page, design, "color-space", "lab", design.want(16, "lab")))
         if design.ladder:
-            lab = page.evaluate("""() => {
+            # The lab palette drawn is the last that came before its paint; one that came before the switch (a
+            # background batch, on a small photo) counts from the switch.
+            lab = page.evaluate("""(took) => {
                 const painted = performance.getEntriesByName('kmeans:painted').filter((m) => m.detail.colorSpace === 'lab')[0];
-                const came = performance.getEntriesByName('kmeans:palettes').filter((m) => m.detail.colorSpace === 'lab')[0];
-                return painted && came ? [painted.startTime - came.startTime, painted.detail.received - painted.detail.sent,
-                                          came.detail.early ? 1 : 0] : null;
-            }""")
+                if (!painted) return null;
+                const switched = painted.startTime - took;
+                const came = performance.getEntriesByName('kmeans:palettes')
+                  .filter((m) => m.detail.colorSpace === 'lab' && m.startTime <= painted.startTime).at(-1);
+                return came ? [painted.startTime - Math.max(came.startTime, switched),
+                               painted.detail.received - painted.detail.sent, came.detail.early ? 1 : 0] : null;
+            }""", figures.space_no_rest[-1])
             if lab:
                 figures.space_no_rest_palette.append(lab[0])
                 figures.space_no_rest_render.append(lab[1])

@@ -12,8 +12,9 @@
 // Palettes come without their mean ΔE (delta_e=0: it is a third of an rgb palette's cost on the server at
 // 12 MP, and drawing needs none); measure() asks for the figure of the k shown once the slider rests.
 // A lab or oklab palette the user waits for is asked with early=1: the server answers its colors as soon as they
-// are chosen (figures: false, shares and PSNR null), and the page draws them while the server measures. The figures come with the background batch's answer (or the
-// batch asked for them next): fillIn() adds them to the entry drawn, whose colors stay what they were.
+// are chosen (figures: false, shares and PSNR null), and the page draws them while the server measures. The
+// figures come with the background batch's answer (or the batch asked for them next): fillIn() adds them to the
+// entry drawn, whose colors stay what they were.
 
 // The order other color spaces are fetched ahead in. The page cannot know which one the user will
 // pick; CIELAB first, the one the benchmark switches to (bench/bench_live.py).
@@ -181,11 +182,9 @@ export class Ladder {
         })
         .then(({ palettes }) => {
           const deltaE = palettes[0].delta_e;
-          if (entry.figures === false) {
-            if (!this.fillIn(entry, palettes[0])) this.palettes.get(colorSpace).set(k, { ...palettes[0], colorSpace });
-            if (!this.closed) this.onArrive(colorSpace, [k]);
-          }
-          entry.delta_e = deltaE;
+          const hadNone = this.get(k, colorSpace)?.figures === false; // the entry here now, not the one asked for
+          this.keep(colorSpace, palettes[0]).delta_e = deltaE;
+          if (hadNone && !this.closed) this.onArrive(colorSpace, [k]);
           return deltaE;
         })
         .finally(() => {
@@ -206,17 +205,7 @@ export class Ladder {
     const { palettes, timings, unfinished, ...info } = answer;
     this.info = info;
     if (timings.found && !unfinished.length) this.msPerK.set(colorSpace, Math.max(20, timings.quantize_ms / timings.found));
-    if (!this.palettes.has(colorSpace)) this.palettes.set(colorSpace, new Map());
-    const known = this.palettes.get(colorSpace);
-    // An entry already here keeps its object (views and the preview compare its palette by identity); one
-    // drawn without its figures gets them.
-    for (const entry of palettes) {
-      const here = known.get(entry.k);
-      if (!here) known.set(entry.k, { ...entry, colorSpace });
-      else if (here.figures === false && entry.figures !== false && !this.fillIn(here, entry)) {
-        known.set(entry.k, { ...entry, colorSpace });
-      }
-    }
+    for (const entry of palettes) this.keep(colorSpace, entry);
     performance.mark("kmeans:palettes", { detail: { ks: palettes.map((p) => p.k), colorSpace, background, timings,
       early: palettes.some((p) => p.figures === false) } });
     if (palettes.length) this.onArrive(colorSpace, ks);
@@ -224,15 +213,33 @@ export class Ladder {
   }
 
   /**
+   * An answer's entry, kept; returns the entry now kept for its k. An entry already here keeps its object (views
+   * and the preview compare its palette by identity); one drawn without its figures gets them (fillIn), or is
+   * replaced when its colors differ.
+   */
+  keep(colorSpace, entry) {
+    if (!this.palettes.has(colorSpace)) this.palettes.set(colorSpace, new Map());
+    const known = this.palettes.get(colorSpace);
+    const here = known.get(entry.k);
+    if (!here || (here.figures === false && entry.figures !== false && !this.fillIn(here, entry))) {
+      known.set(entry.k, { ...entry, colorSpace });
+    }
+    return known.get(entry.k);
+  }
+
+  /**
    * The figures of a full answer, put into an entry that came without them (early): its palette array is
    * the same object, now in the server's order with shares, so the result drawn from it is not drawn again.
    * False when the colors differ (the fit dropped a color no pixel took): the entry must be replaced, and drawn.
+   * (A preview color exactly as near to two entries takes the one listed first: drawn again later in the new
+   * order, such a pixel could take the other, as any tie may between two orders.)
    */
   fillIn(entry, full) {
     const colors = (palette) => palette.map(({ hex }) => hex).sort().join();
     if (colors(entry.palette) !== colors(full.palette)) return false;
     entry.palette.splice(0, entry.palette.length, ...full.palette);
-    Object.assign(entry, { colors: full.colors, psnr: full.psnr, delta_e: full.delta_e ?? entry.delta_e, figures: true });
+    Object.assign(entry, { colors: full.colors, psnr: full.psnr, delta_e: full.delta_e ?? entry.delta_e,
+      figures: true });
     return true;
   }
 

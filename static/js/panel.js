@@ -70,7 +70,7 @@ export function showPalette(list, template, palette, announce) {
     const button = item.querySelector("button");
     const percent = percentText(share);
     button.dataset.hex = hex;
-    button.dataset.share = String(share);
+    button.dataset.share = String(share ?? ""); // as the template writes a share not measured yet
     button.setAttribute("aria-label", share == null ? `${hex}. Copy` : `${hex}, ${percent} of pixels. Copy`);
     item.querySelector(".chip rect").setAttribute("fill", hex);
     item.querySelector(".hex").textContent = hex;
