@@ -128,13 +128,19 @@ def test_the_pipeline_cleans_at_full_size_then_shrinks_the_preview():
     assert full.data == pipeline.render(prepared, pipeline.Options(k=6, min_region=30)).data
 
 
+def noisy_blocks(seed: int, blocks: tuple[int, int], side: int, noise: float, k: int):
+    """Blocks of random colors, side pixels square, with noise: specks along every edge. Its pixels, k-means fit,
+    index map, histogram and pixel keys."""
+    rng = np.random.default_rng(seed)
+    pixels = np.kron(rng.integers(0, 256, (*blocks, 3)), np.ones((side, side, 1))).astype(np.uint8)
+    pixels = np.clip(pixels.astype(int) + rng.normal(0, noise, pixels.shape), 0, 255).astype(np.uint8)
+    fit, indices, hist = kmeans_map(pixels, k)
+    return pixels, fit, indices, hist, histograms.pack(pixels)
+
+
 @pytest.mark.parametrize("halves_from", [1, 10**9])
 def test_a_map_read_from_a_lookup_row_by_row_cleans_as_the_array_does(monkeypatch, halves_from):
-    rng = np.random.default_rng(5)
-    pixels = np.kron(rng.integers(0, 256, (9, 7, 3)), np.ones((6, 6, 1))).astype(np.uint8)
-    pixels = np.clip(pixels.astype(int) + rng.normal(0, 30, pixels.shape), 0, 255).astype(np.uint8)
-    fit, indices, hist = kmeans_map(pixels, 6)
-    keys = histograms.pack(pixels)
+    pixels, fit, indices, hist, keys = noisy_blocks(seed=5, blocks=(9, 7), side=6, noise=30, k=6)
     lookup = pipeline.LookedUp(keys.reshape(indices.shape), summary.lookup_table(hist, fit))
     monkeypatch.setattr(cleaning, "_HALVES_PIXELS", halves_from)  # 1: in two halves side by side, as at 12 MP
     from_lookup = cleaning.clean(lookup, fit.palette, pixels, None, 12, hist, keys, fit.labels)
@@ -149,11 +155,7 @@ def test_a_strong_setting_makes_the_same_map_and_figures_with_or_without_tagged_
     # above, two arrays: forced here on a small palette, both must give the same bytes.
     from app import cleaned_map
 
-    rng = np.random.default_rng(8)
-    pixels = np.kron(rng.integers(0, 256, (12, 10, 3)), np.ones((5, 5, 1))).astype(np.uint8)
-    pixels = np.clip(pixels.astype(int) + rng.normal(0, 40, pixels.shape), 0, 255).astype(np.uint8)
-    fit, indices, hist = kmeans_map(pixels, 8)
-    keys = histograms.pack(pixels)
+    pixels, fit, indices, hist, keys = noisy_blocks(seed=8, blocks=(12, 10), side=5, noise=40, k=8)
     tagged = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, keys, fit.labels)
     monkeypatch.setattr(cleaned_map, "_TAGGED_ENTRIES", 0)
     untagged = cleaning.clean(indices, fit.palette, pixels, None, min_region, hist, keys, fit.labels)
