@@ -87,9 +87,8 @@ def palettes() -> Response:
         "timings": timings,
     })
     # Once answered, the slider's other RGB palettes' work that does not depend on k, ahead (app/ahead.py). After
-    # the photo's first palette, for the k on either side of it only (a few ms: where a drag starts); the rest
-    # after a move (while the page draws the first result and may switch the color
-    # space, both cores are busy).
+    # the photo's first palette, for the k on either side of it only (a few ms: where a drag starts), since the
+    # page then draws its first result and may switch the color space, both cores busy; the rest after a move.
     if color_space == "rgb" and found:
         hist, fits, max_k = photo.hist, photo.fits, current_app.config["SLIDER_MAX_K"]
         nearest = None if known_before else FIRST_NEAREST
